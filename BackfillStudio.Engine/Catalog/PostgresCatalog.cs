@@ -1,0 +1,143 @@
+using Npgsql;
+
+namespace BackfillStudio.Engine.Catalog;
+
+/// <summary>Reads tables, keys and column types from a PostgreSQL source's system catalog.</summary>
+public static class PostgresCatalog
+{
+    private const string TablesSql = """
+        SELECT n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint,
+               COALESCE((SELECT array_agg(a.attname::text ORDER BY k.ord)
+                         FROM pg_index i
+                         CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                         WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+          AND has_table_privilege(c.oid, 'SELECT')
+        ORDER BY 1, 2
+        """;
+
+    private const string ColumnsSql = """
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+               COALESCE(bt.typname, t.typname), COALESCE(bt.typcategory, t.typcategory)::text,
+               et.typname, a.atttypmod,
+               COALESCE(bt.typnamespace, t.typnamespace) = 'pg_catalog'::regnamespace
+                 AND (et.oid IS NULL OR et.typnamespace = 'pg_catalog'::regnamespace),
+               COALESCE(array_position(pk.indkey::int2[], a.attnum), 0),
+               format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END)
+        FROM pg_attribute a
+        JOIN pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+        LEFT JOIN pg_type et ON et.oid = COALESCE(bt.typelem, t.typelem) AND COALESCE(bt.typcategory, t.typcategory) = 'A'
+        LEFT JOIN pg_index pk ON pk.indrelid = a.attrelid AND pk.indisprimary
+        WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum
+        """;
+
+    public static async Task<IReadOnlyList<SourceTable>> ListTablesAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(TablesSql, connection);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var tables = new List<SourceTable>();
+        while (await reader.ReadAsync(ct))
+        {
+            var schema = reader.GetString(0);
+            var name = reader.GetString(1);
+            tables.Add(new SourceTable($"{schema}.{name}", schema, name, reader.GetInt64(2), reader.GetFieldValue<string[]>(3)));
+        }
+        return tables;
+    }
+
+    /// <summary>Resolves <c>schema.table</c> as the catalog lists it, or returns null when there is no such table.</summary>
+    public static async Task<TableSchema?> FindTableAsync(NpgsqlConnection connection, string tableName, CancellationToken ct)
+    {
+        uint oid;
+        string schema, name;
+        long estimate;
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT c.oid, n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = $1
+            """, connection))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = tableName });
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct)) return null;
+            oid = reader.GetFieldValue<uint>(0);
+            schema = reader.GetString(1);
+            name = reader.GetString(2);
+            estimate = reader.GetInt64(3);
+        }
+
+        var columns = new List<(SourceColumn Column, int PkPosition)>();
+        await using (var cmd = new NpgsqlCommand(ColumnsSql, connection))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid });
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var typmod = reader.GetInt32(6);
+                // A domain's own typmod is on the base type (pg_type.typtypmod), not on the column.
+                var typeName = reader.GetString(3);
+                var category = reader.GetString(4);
+                var elementType = reader.IsDBNull(5) ? null : reader.GetString(5);
+                var builtin = reader.GetBoolean(7);
+                var pkPosition = reader.GetInt32(8);
+                int? precision = null, scale = null;
+                if (typeName == "numeric" && typmod >= 4)
+                {
+                    precision = ((typmod - 4) >> 16) & 0xffff;
+                    scale = (typmod - 4) & 0xffff;
+                }
+                var kind = KindOf(typeName, category, precision, builtin);
+                ValueKind? elementKind = null;
+                if (category == "A")
+                {
+                    var element = elementType is null ? ValueKind.OtherText : KindOf(elementType, "", null, builtin);
+                    if (builtin && IsSimpleArrayElement(element)) elementKind = element;
+                    else kind = ValueKind.OtherText;
+                }
+                var column = new SourceColumn(reader.GetString(0), reader.GetString(1), reader.GetString(9), reader.GetBoolean(2), pkPosition > 0,
+                    kind, elementKind, precision, scale, builtin);
+                columns.Add((column, pkPosition));
+            }
+        }
+
+        var primaryKey = columns.Where(c => c.PkPosition > 0).OrderBy(c => c.PkPosition).Select(c => c.Column).ToList();
+        return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column).ToList(), primaryKey, estimate);
+    }
+
+    private static ValueKind KindOf(string typeName, string category, int? precision, bool builtin)
+    {
+        if (category == "A") return ValueKind.Array;
+        if (category == "E") return ValueKind.Enum;
+        if (!builtin) return ValueKind.OtherText;
+        return typeName switch
+        {
+            "int2" => ValueKind.Int16,
+            "int4" => ValueKind.Int32,
+            "int8" => ValueKind.Int64,
+            "float4" => ValueKind.Float32,
+            "float8" => ValueKind.Float64,
+            "numeric" => precision is > 0 and <= 28 ? ValueKind.Decimal : ValueKind.NumericText,
+            "text" or "varchar" or "bpchar" or "name" => ValueKind.Text,
+            "bool" => ValueKind.Bool,
+            "date" => ValueKind.Date,
+            "time" => ValueKind.Time,
+            "timestamp" => ValueKind.Timestamp,
+            "timestamptz" => ValueKind.TimestampTz,
+            "uuid" => ValueKind.Uuid,
+            "json" => ValueKind.Json,
+            "jsonb" => ValueKind.Jsonb,
+            "bytea" => ValueKind.Bytea,
+            _ => ValueKind.OtherText,
+        };
+    }
+
+    private static bool IsSimpleArrayElement(ValueKind kind) => kind is ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64
+        or ValueKind.Float32 or ValueKind.Float64 or ValueKind.Text or ValueKind.Bool or ValueKind.Uuid
+        or ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz;
+}

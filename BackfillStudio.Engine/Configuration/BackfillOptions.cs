@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace BackfillStudio.Engine.Configuration;
+
+/// <summary>The <c>Backfill</c> section of appsettings.json.</summary>
+public sealed class BackfillOptions
+{
+    public const string Section = "Backfill";
+
+    [Range(1, 1_000_000)]
+    public int BatchSize { get; set; } = 10_000;
+
+    [Range(1, 3600)]
+    public int PollIntervalSeconds { get; set; } = 5;
+
+    [Range(1, 64)]
+    public int MaxConcurrentJobs { get; set; } = 2;
+
+    /// <summary>DuckDB <c>memory_limit</c> of each job's in-memory staging database.</summary>
+    [Required]
+    public string DuckDbMemoryLimit { get; set; } = "512MB";
+
+    /// <summary>How long a job's lease lasts without a heartbeat before another engine may take it over.</summary>
+    [Range(3, 3600)]
+    public int LeaseSeconds { get; set; } = 30;
+
+    /// <summary>How many times a job is started (first run plus retries after transient errors or lost leases).</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>False on a web-only node: no jobs are claimed or executed there.</summary>
+    public bool EngineEnabled { get; set; } = true;
+}

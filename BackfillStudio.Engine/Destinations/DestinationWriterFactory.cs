@@ -1,0 +1,37 @@
+using BackfillStudio.Engine.Destinations.DuckDb;
+using BackfillStudio.Engine.Destinations.Parquet;
+using BackfillStudio.Engine.Destinations.Postgres;
+using BackfillStudio.Engine.Security;
+using BackfillStudio.Engine.Sources;
+
+namespace BackfillStudio.Engine.Destinations;
+
+public sealed class DestinationWriterFactory
+{
+    public IDestinationWriter Create(DestinationSettings settings, WriteTarget target) => settings switch
+    {
+        PostgresDestinationSettings s => new PostgresDestinationWriter(s, target),
+        DuckDbDestinationSettings s => new DuckDbDestinationWriter(s, target),
+        ParquetDestinationSettings s => new ParquetDestinationWriter(s, target),
+        _ => throw new NotSupportedException($"No writer for {settings.GetType().Name}."),
+    };
+
+    public async Task<ConnectionTestResult> TestAsync(DestinationSettings settings, CancellationToken ct)
+    {
+        try
+        {
+            var version = settings switch
+            {
+                PostgresDestinationSettings s => await PostgresDestinationWriter.TestAsync(s, ct),
+                DuckDbDestinationSettings s => await DuckDbDestinationWriter.TestAsync(s),
+                ParquetDestinationSettings s => await ParquetDestinationWriter.TestAsync(s),
+                _ => throw new NotSupportedException($"No connection test for {settings.GetType().Name}."),
+            };
+            return new ConnectionTestResult(true, version, null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new ConnectionTestResult(false, null, SecretScrubber.Scrub(e.Message, settings.Secrets));
+        }
+    }
+}

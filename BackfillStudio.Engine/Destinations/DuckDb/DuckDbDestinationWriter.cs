@@ -1,0 +1,112 @@
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Staging;
+using DuckDB.NET.Data;
+
+namespace BackfillStudio.Engine.Destinations.DuckDb;
+
+/// <summary>
+/// Writes into a DuckDB database file: each batch is appended to a per-job temporary table, then
+/// merged into the target with <c>INSERT OR REPLACE</c> on the primary key (tables without one record
+/// the batch in <c>_backfill_progress</c> in the same transaction). The job's connection is closed when
+/// it ends, and DuckDB closes the file with the last connection, so users can open it right away.
+/// </summary>
+public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, WriteTarget target) : IDestinationWriter
+{
+    private const string ProgressTable = "_backfill_progress";
+
+    private readonly string _stage = $"backfill_stage_{target.JobId}";
+    private DuckDBConnection? _connection;
+
+    private string Schema => Sql.Ident(settings.Schema);
+    private string TargetSql => $"{Schema}.{Sql.Ident(target.TargetTable)}";
+    private bool HasKey => target.Table.PrimaryKey.Count > 0;
+    private IReadOnlyList<SourceColumn> Columns => target.Table.Columns;
+
+    public async Task PrepareAsync(CancellationToken ct)
+    {
+        _connection = Open(settings.Path);
+        await Locked(() =>
+        {
+            var columns = string.Join(", ", Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.TargetType(c)}"));
+            var key = HasKey ? $", PRIMARY KEY ({string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)))})" : "";
+            Execute($"CREATE SCHEMA IF NOT EXISTS {Schema}");
+            Execute($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})");
+            if (!HasKey)
+                Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ProgressTable} (job_id INTEGER, target_table VARCHAR, next_block BIGINT, PRIMARY KEY (job_id, target_table))");
+            var stageColumns = string.Join(", ", Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
+            Execute($"CREATE OR REPLACE TEMP TABLE {_stage} ({stageColumns})");
+        }, ct);
+    }
+
+    public Task WriteAsync(StagedBatch batch, CancellationToken ct) => Locked(() =>
+    {
+        Execute($"DELETE FROM temp.main.{_stage}");
+        DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, Columns, batch.Rows);
+        Execute("BEGIN TRANSACTION");
+        try
+        {
+            if (!HasKey && AlreadyWritten(batch))
+            {
+                Execute("ROLLBACK");
+                return;
+            }
+            var names = string.Join(", ", Columns.Select(c => Sql.Ident(c.Name)));
+            var converted = string.Join(", ", Columns.Select(DuckDbTypes.Convert));
+            Execute($"INSERT {(HasKey ? "OR REPLACE " : "")}INTO {TargetSql} ({names}) SELECT {converted} FROM temp.main.{_stage}");
+            if (!HasKey)
+                Execute($"INSERT OR REPLACE INTO {Schema}.{ProgressTable} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {batch.Source.End.NextBlock})");
+            Execute("COMMIT");
+        }
+        catch
+        {
+            Execute("ROLLBACK");
+            throw;
+        }
+    }, ct);
+
+    private bool AlreadyWritten(StagedBatch batch)
+    {
+        using var cmd = _connection!.CreateCommand();
+        cmd.CommandText = $"SELECT next_block FROM {Schema}.{ProgressTable} WHERE job_id = {target.JobId} AND target_table = {Sql.Literal(target.TargetTable)}";
+        return cmd.ExecuteScalar() is long written && written >= batch.Source.End.NextBlock;
+    }
+
+    private async Task Locked(Action action, CancellationToken ct)
+    {
+        var gate = DuckDbFileLocks.For(settings.Path);
+        await gate.WaitAsync(ct);
+        try
+        {
+            action();
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private void Execute(string sql) => DuckDbStage.Execute(_connection!, sql);
+
+    private static DuckDBConnection Open(string path)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null) Directory.CreateDirectory(directory);
+        var connection = new DuckDBConnection($"Data Source={Path.GetFullPath(path)}");
+        connection.Open();
+        return connection;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _connection?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    public static Task<string> TestAsync(DuckDbDestinationSettings settings)
+    {
+        using var connection = Open(settings.Path);
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT 'DuckDB ' || version()";
+        return Task.FromResult((string)cmd.ExecuteScalar()!);
+    }
+}

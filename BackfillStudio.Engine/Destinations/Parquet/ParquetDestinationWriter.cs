@@ -1,0 +1,44 @@
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Staging;
+
+namespace BackfillStudio.Engine.Destinations.Parquet;
+
+/// <summary>
+/// Writes each batch as one Parquet file, encoded by the job's DuckDB stage, at
+/// <c>&lt;dir&gt;/&lt;table&gt;/&lt;job_id&gt;/part-&lt;batch&gt;.parquet</c>. Batch numbers are stable across
+/// resumes and each file is written under a temporary name and then renamed, so a resumed job
+/// replaces a file instead of adding a duplicate, and readers never see a half-written file.
+/// </summary>
+public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings, WriteTarget target) : IDestinationWriter
+{
+    private string Directory => System.IO.Path.Combine(System.IO.Path.GetFullPath(settings.Path), target.TargetTable, target.JobId.ToString());
+
+    public Task PrepareAsync(CancellationToken ct)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        return Task.CompletedTask;
+    }
+
+    public Task WriteAsync(StagedBatch batch, CancellationToken ct)
+    {
+        var file = System.IO.Path.Combine(Directory, $"part-{batch.Source.Sequence:D6}.parquet");
+        var temporary = file + ".tmp";
+        var stage = batch.Staged();
+        DuckDbStage.Execute(stage.Connection,
+            $"COPY ({stage.SelectConverted()}) TO {Sql.Literal(temporary)} (FORMAT parquet, COMPRESSION zstd)");
+        File.Move(temporary, file, overwrite: true);
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    public static Task<string> TestAsync(ParquetDestinationSettings settings)
+    {
+        var directory = System.IO.Path.GetFullPath(settings.Path);
+        System.IO.Directory.CreateDirectory(directory);
+        var probe = System.IO.Path.Combine(directory, $".backfill-probe-{Guid.NewGuid():N}");
+        File.WriteAllText(probe, "ok");
+        File.Delete(probe);
+        return Task.FromResult($"Directory {directory} is writable");
+    }
+}

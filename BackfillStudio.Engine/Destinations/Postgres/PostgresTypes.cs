@@ -1,0 +1,63 @@
+using BackfillStudio.Engine.Catalog;
+using NpgsqlTypes;
+
+namespace BackfillStudio.Engine.Destinations.Postgres;
+
+/// <summary>PostgreSQL-to-PostgreSQL mapping: the staging (wire) type and the target type of a column.</summary>
+public static class PostgresTypes
+{
+    /// <summary>Built-in types keep their exact type; enums and other user-defined types become text.</summary>
+    public static string TargetType(SourceColumn column) => column.IsBuiltinType ? column.BaseDataType : "text";
+
+    public static string StageType(SourceColumn column) => column.Kind switch
+    {
+        ValueKind.Array => ScalarType(column.ElementKind!.Value) + "[]",
+        var kind => ScalarType(kind),
+    };
+
+    public static NpgsqlDbType DbType(SourceColumn column) => column.Kind switch
+    {
+        ValueKind.Array => NpgsqlDbType.Array | ScalarDbType(column.ElementKind!.Value),
+        var kind => ScalarDbType(kind),
+    };
+
+    private static string ScalarType(ValueKind kind) => kind switch
+    {
+        ValueKind.Int16 => "int2",
+        ValueKind.Int32 => "int4",
+        ValueKind.Int64 => "int8",
+        ValueKind.Float32 => "float4",
+        ValueKind.Float64 => "float8",
+        ValueKind.Decimal => "numeric",
+        ValueKind.Bool => "bool",
+        ValueKind.Date => "date",
+        ValueKind.Time => "time",
+        ValueKind.Timestamp => "timestamp",
+        ValueKind.TimestampTz => "timestamptz",
+        ValueKind.Uuid => "uuid",
+        ValueKind.Json => "json",
+        ValueKind.Jsonb => "jsonb",
+        ValueKind.Bytea => "bytea",
+        _ => "text",
+    };
+
+    private static NpgsqlDbType ScalarDbType(ValueKind kind) => kind switch
+    {
+        ValueKind.Int16 => NpgsqlDbType.Smallint,
+        ValueKind.Int32 => NpgsqlDbType.Integer,
+        ValueKind.Int64 => NpgsqlDbType.Bigint,
+        ValueKind.Float32 => NpgsqlDbType.Real,
+        ValueKind.Float64 => NpgsqlDbType.Double,
+        ValueKind.Decimal => NpgsqlDbType.Numeric,
+        ValueKind.Bool => NpgsqlDbType.Boolean,
+        ValueKind.Date => NpgsqlDbType.Date,
+        ValueKind.Time => NpgsqlDbType.Time,
+        ValueKind.Timestamp => NpgsqlDbType.Timestamp,
+        ValueKind.TimestampTz => NpgsqlDbType.TimestampTz,
+        ValueKind.Uuid => NpgsqlDbType.Uuid,
+        ValueKind.Json => NpgsqlDbType.Json,
+        ValueKind.Jsonb => NpgsqlDbType.Jsonb,
+        ValueKind.Bytea => NpgsqlDbType.Bytea,
+        _ => NpgsqlDbType.Text,
+    };
+}

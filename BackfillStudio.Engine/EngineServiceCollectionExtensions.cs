@@ -1,0 +1,54 @@
+using BackfillStudio.Engine.Configuration;
+using BackfillStudio.Engine.Destinations;
+using BackfillStudio.Engine.Events;
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Engine.Pipelines;
+using BackfillStudio.Engine.Security;
+using BackfillStudio.Engine.Sources;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BackfillStudio.Engine;
+
+public static class EngineServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the config store, application services and live events; and, unless
+    /// <c>Backfill:EngineEnabled</c> is false, the worker that executes jobs.
+    /// </summary>
+    public static IServiceCollection AddBackfillStudio(this IServiceCollection services, IConfiguration configuration, string configConnectionString)
+    {
+        services.AddOptions<BackfillOptions>().BindConfiguration(BackfillOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddDbContextFactory<ConfigDbContext>(o => ConfigDatabase.Configure(o, configConnectionString));
+        services.AddSingleton(new ConfigDataSource(configConnectionString));
+        services.AddDataProtection().SetApplicationName("BackfillStudio").PersistKeysToDbContext<ConfigDbContext>();
+
+        services.AddSingleton<SecretProtector>();
+        services.AddSingleton<EngineIdentity>();
+        services.AddSingleton<JobEventBus>();
+        services.AddSingleton<JobQueueSignal>();
+        services.AddSingleton<JobStateStore>();
+        services.AddSingleton<DestinationWriterFactory>();
+        services.AddSingleton<SourceService>();
+        services.AddSingleton<DestinationService>();
+        services.AddSingleton<PipelineService>();
+        services.AddSingleton<JobService>();
+        services.AddSingleton<JobRunner>();
+        services.AddHostedService<JobNotificationListener>();
+
+        var engineEnabled = configuration.GetValue($"{BackfillOptions.Section}:{nameof(BackfillOptions.EngineEnabled)}", true);
+        if (engineEnabled) services.AddHostedService<BackfillWorker>();
+        return services;
+    }
+
+    /// <summary>Applies pending EF Core migrations to the config database.</summary>
+    public static async Task MigrateConfigDatabaseAsync(this IServiceProvider services, CancellationToken ct = default)
+    {
+        var factory = services.GetRequiredService<IDbContextFactory<ConfigDbContext>>();
+        await using var db = await factory.CreateDbContextAsync(ct);
+        await db.Database.MigrateAsync(ct);
+    }
+}

@@ -1,0 +1,8 @@
+namespace BackfillStudio.Engine.Events;
+
+/// <summary>PostgreSQL NOTIFY channels shared by every process on one config database.</summary>
+public static class NotifyChannels
+{
+    public const string JobCreated = "backfill_job_created";
+    public const string JobChanged = "backfill_job_changed";
+}

@@ -1,0 +1,45 @@
+namespace BackfillStudio.Engine.Events;
+
+/// <summary>In-process fan-out of <see cref="JobChanged"/> events; subscribers dispose their subscription to leave.</summary>
+public sealed class JobEventBus
+{
+    private readonly Lock _gate = new();
+    private volatile Action<JobChanged>[] _handlers = [];
+
+    public IDisposable Subscribe(Action<JobChanged> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_gate) _handlers = [.. _handlers, handler];
+        return new Subscription(this, handler);
+    }
+
+    public void Publish(JobChanged change)
+    {
+        foreach (var handler in _handlers)
+        {
+            try
+            {
+                handler(change);
+            }
+            catch (Exception)
+            {
+                // A failing subscriber (e.g. a closed page) must not stop the engine or other subscribers.
+            }
+        }
+    }
+
+    private void Unsubscribe(Action<JobChanged> handler)
+    {
+        lock (_gate) _handlers = _handlers.Where(h => h != handler).ToArray();
+    }
+
+    private sealed class Subscription(JobEventBus bus, Action<JobChanged> handler) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) bus.Unsubscribe(handler);
+        }
+    }
+}

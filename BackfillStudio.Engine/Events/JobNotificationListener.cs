@@ -1,0 +1,57 @@
+using System.Text.Json;
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Persistence;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace BackfillStudio.Engine.Events;
+
+/// <summary>
+/// Listens on the config database: a created job wakes the worker within milliseconds, and job
+/// changes made by other processes are re-published on this process's <see cref="JobEventBus"/>.
+/// </summary>
+public sealed class JobNotificationListener(
+    ConfigDataSource config,
+    JobEventBus bus,
+    JobQueueSignal signal,
+    EngineIdentity identity,
+    ILogger<JobNotificationListener> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await config.DataSource.OpenConnectionAsync(stoppingToken);
+                connection.Notification += (_, e) => OnNotification(e.Channel, e.Payload);
+                await using (var cmd = new NpgsqlCommand($"LISTEN {NotifyChannels.JobCreated}; LISTEN {NotifyChannels.JobChanged}", connection))
+                    await cmd.ExecuteNonQueryAsync(stoppingToken);
+                // Anything created while we were not listening is picked up now.
+                signal.Wake();
+                while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning("Lost the LISTEN connection to the config database, reconnecting: {Error}", e.Message);
+                await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
+            }
+        }
+    }
+
+    private void OnNotification(string channel, string payload)
+    {
+        if (channel == NotifyChannels.JobCreated)
+        {
+            signal.Wake();
+            return;
+        }
+        var notification = JsonSerializer.Deserialize<JobChangedNotification>(payload);
+        if (notification is not null && notification.Origin != identity.Owner) bus.Publish(notification.Change);
+    }
+}

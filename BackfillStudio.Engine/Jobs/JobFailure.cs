@@ -1,0 +1,47 @@
+using System.Net.Sockets;
+using Npgsql;
+
+namespace BackfillStudio.Engine.Jobs;
+
+/// <summary>An error in one step of a job, labelled with where it happened (source or which destination).</summary>
+public sealed class JobStepException(string step, Exception inner) : Exception($"{step}: {Describe(inner)}", inner)
+{
+    public bool IsTransient => JobFailure.IsTransient(InnerException!);
+
+    private static string Describe(Exception e) => e switch
+    {
+        PostgresException pg => $"{pg.MessageText} (SQLSTATE {pg.SqlState})",
+        _ => e.Message,
+    };
+}
+
+public static class JobFailure
+{
+    /// <summary>Network drops and timeouts are retried from the checkpoint; anything else fails the job.</summary>
+    public static bool IsTransient(Exception e) => e switch
+    {
+        JobStepException step => step.IsTransient,
+        PostgresException pg => pg.IsTransient,
+        NpgsqlException npg => npg.IsTransient || npg.InnerException is IOException or SocketException or TimeoutException,
+        IOException or SocketException or TimeoutException => true,
+        _ => false,
+    };
+
+    public static async Task<T> Step<T>(string step, Func<Task<T>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not JobStepException)
+        {
+            throw new JobStepException(step, e);
+        }
+    }
+
+    public static Task Step(string step, Func<Task> action) => Step(step, async () =>
+    {
+        await action();
+        return true;
+    });
+}

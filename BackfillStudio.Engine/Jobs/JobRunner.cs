@@ -1,0 +1,164 @@
+using System.Text.Json;
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Configuration;
+using BackfillStudio.Engine.Destinations;
+using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Engine.Security;
+using BackfillStudio.Engine.Sources;
+using BackfillStudio.Engine.Sources.Postgres;
+using BackfillStudio.Engine.Staging;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace BackfillStudio.Engine.Jobs;
+
+/// <summary>
+/// Runs one claimed job: plan, then read → stage → write to every destination → checkpoint, batch by
+/// batch, reading the next batch while the current one is written. Ends the job COMPLETED, CANCELLED
+/// (observed at checkpoints), FAILED, or back in the queue after a transient error.
+/// </summary>
+public sealed class JobRunner(
+    IDbContextFactory<ConfigDbContext> dbFactory,
+    SourceService sources,
+    DestinationService destinations,
+    DestinationWriterFactory writerFactory,
+    JobStateStore states,
+    IOptions<BackfillOptions> options,
+    ILogger<JobRunner> logger)
+{
+    private sealed record JobPlan(BackfillJobEntity Job, SourceSettings Source, string TargetTable,
+        IReadOnlyList<(string Name, DestinationSettings Settings)> Destinations)
+    {
+        public IEnumerable<string?> Secrets => Destinations.SelectMany(d => d.Settings.Secrets).Append(Source.Password);
+    }
+
+    public async Task RunAsync(int jobId, CancellationToken stopping)
+    {
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
+        JobPlan? plan = null;
+        try
+        {
+            plan = await LoadPlanAsync(jobId, stopping);
+            await ExecuteAsync(plan, stopping);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            logger.LogInformation("Job {JobId} interrupted by shutdown; it resumes from its checkpoint", jobId);
+            await states.RequeueAsync(jobId, "The engine stopped while running this job; it resumes from its checkpoint.", CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            var message = SecretScrubber.Scrub(e is JobStepException ? e.Message : $"{e.GetType().Name}: {e.Message}", plan?.Secrets ?? []);
+            var attempts = plan?.Job.Attempts ?? int.MaxValue;
+            if (JobFailure.IsTransient(e) && attempts < options.Value.MaxAttempts)
+            {
+                logger.LogWarning("Job {JobId} hit a transient error (attempt {Attempt}), will retry: {Error}", jobId, attempts, message);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, 2 * attempts)), CancellationToken.None);
+                await states.RequeueAsync(jobId, message, CancellationToken.None);
+            }
+            else
+            {
+                logger.LogError("Job {JobId} failed: {Error}", jobId, message);
+                await states.FailAsync(jobId, message, CancellationToken.None);
+            }
+        }
+    }
+
+    private async Task ExecuteAsync(JobPlan plan, CancellationToken stopping)
+    {
+        var job = plan.Job;
+        var settings = options.Value;
+        await using var source = new NpgsqlConnection(plan.Source.ConnectionString($"BackfillStudio job {job.Id}"));
+        await JobFailure.Step("Source", () => source.OpenAsync(stopping));
+        var table = await JobFailure.Step("Source", () => PostgresCatalog.FindTableAsync(source, job.TableName, stopping))
+            ?? throw new InvalidOperationException($"Table {job.TableName} no longer exists in the source.");
+        var filters = JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? [];
+        var reader = new PostgresBatchReader(source, table, FilterPredicate.Build(table, filters), settings.BatchSize);
+
+        var total = await JobFailure.Step("Source", () => reader.CountAsync(stopping));
+        if (await states.SetTotalAsync(job.Id, total, stopping) is null) return;
+
+        var target = new WriteTarget(job.Id, table, plan.TargetTable);
+        var writers = new List<(string Name, IDestinationWriter Writer)>();
+        DuckDbStage? stage = null;
+        try
+        {
+            foreach (var (name, destination) in plan.Destinations)
+            {
+                var writer = writerFactory.Create(destination, target);
+                writers.Add((name, writer));
+                await JobFailure.Step($"Destination '{name}'", () => writer.PrepareAsync(stopping));
+            }
+
+            var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
+            logger.LogInformation("Job {JobId} copying {Total} rows of {Table} from batch {Batch}", job.Id, total, job.TableName, cursor.Batches);
+            var next = JobFailure.Step("Source", () => reader.ReadAsync(cursor, stopping));
+            try
+            {
+                while (await next is { } batch)
+                {
+                    next = JobFailure.Step("Source", () => reader.ReadAsync(batch.End, stopping));
+                    var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(table.Columns, settings.DuckDbMemoryLimit));
+                    foreach (var (name, writer) in writers)
+                        await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(staged, stopping));
+
+                    var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.End, stopping);
+                    if (cancelRequested is null)
+                    {
+                        logger.LogWarning("Job {JobId} lost its lease; stopping without further writes", job.Id);
+                        return;
+                    }
+                    if (cancelRequested == true)
+                    {
+                        logger.LogInformation("Job {JobId} cancelled after batch {Batch}", job.Id, batch.Sequence);
+                        await states.CancelExecutingAsync(job.Id, stopping);
+                        return;
+                    }
+                }
+            }
+            finally
+            {
+                await DrainAsync(next);
+            }
+            await states.CompleteAsync(job.Id, stopping);
+            logger.LogInformation("Job {JobId} completed", job.Id);
+        }
+        finally
+        {
+            foreach (var (_, writer) in writers) await writer.DisposeAsync();
+            stage?.Dispose();
+        }
+    }
+
+    /// <summary>Waits for a read still in flight so the source connection is idle before it is closed.</summary>
+    private static async Task DrainAsync(Task<SourceBatch?> pending)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (Exception)
+        {
+            // The job already ended; a read it no longer needs may fail as the connection closes.
+        }
+    }
+
+    private async Task<JobPlan> LoadPlanAsync(int jobId, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var job = await db.BackfillJobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
+        var pipeline = await db.Pipelines.AsNoTracking()
+            .Include(p => p.Tables).Include(p => p.Destinations).ThenInclude(d => d.Destination)
+            .FirstOrDefaultAsync(p => p.Id == job.PipelineId, ct)
+            ?? throw new InvalidOperationException($"Pipeline {job.PipelineId} no longer exists.");
+        var table = pipeline.Tables.FirstOrDefault(t => t.TableName == job.TableName)
+            ?? throw new InvalidOperationException($"Table {job.TableName} is no longer part of pipeline {pipeline.Id}.");
+        var destinationSettings = pipeline.Destinations.OrderBy(d => d.DestinationId)
+            .Select(d => (d.Destination!.Name, destinations.ToSettings(d.Destination!))).ToList();
+        var source = await sources.GetSettingsAsync(job.SourceId, ct);
+        var targetTable = table.TargetTableName ?? job.TableName[(job.TableName.IndexOf('.') + 1)..];
+        return new JobPlan(job, source, targetTable, destinationSettings);
+    }
+}

@@ -1,0 +1,115 @@
+using System.Text.Json;
+using BackfillStudio.Engine.Events;
+using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Engine.Pipelines;
+using BackfillStudio.Engine.Sources;
+using Microsoft.EntityFrameworkCore;
+
+namespace BackfillStudio.Engine.Jobs;
+
+public sealed record CreateBackfillInput(string? TableName, IReadOnlyList<FilterInput>? Filters);
+
+public sealed record JobView(
+    int Id, int PipelineId, int SourceId, string TableName, IReadOnlyList<BackfillFilter> Filters, string? FilterSql,
+    string Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
+    DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
+
+public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
+
+/// <summary>Creates, lists, cancels and deletes backfill jobs; used by the REST API and the UI alike.</summary>
+public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, SourceService sources, JobStateStore states)
+{
+    public const int MaxPageSize = 1000;
+
+    public async Task<JobView> CreateAsync(int pipelineId, CreateBackfillInput input, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var pipeline = await PipelineService.FindAsync(db, pipelineId, ct);
+
+        var errors = new ValidationErrors();
+        if (string.IsNullOrWhiteSpace(input.TableName))
+            errors.Add("table_name", "table_name is required.");
+        else if (pipeline.Tables.All(t => t.TableName != input.TableName))
+            errors.Add("table_name", $"Table '{FilterValidator.Shorten(input.TableName)}' is not one of pipeline {pipelineId}'s tables: {string.Join(", ", pipeline.Tables.Select(t => t.TableName))}.");
+        if (input.Filters is { Count: > FilterValidator.MaxFilters })
+            errors.Add("filters", $"At most {FilterValidator.MaxFilters} filters are allowed; got {input.Filters.Count}.");
+        errors.ThrowIfAny();
+
+        var table = await sources.GetTableAsync(pipeline.SourceId, input.TableName!, ct);
+        var filters = FilterValidator.Validate(table, input.Filters, errors);
+        errors.ThrowIfAny();
+
+        var job = new BackfillJobEntity
+        {
+            PipelineId = pipelineId,
+            SourceId = pipeline.SourceId,
+            TableName = table.TableName,
+            Filters = JsonSerializer.Serialize(filters),
+            FilterSql = FilterValidator.Render(table, filters),
+        };
+        db.BackfillJobs.Add(job);
+        await db.SaveChangesAsync(ct);
+        await db.Entry(job).ReloadAsync(ct);
+        await states.AnnounceCreatedAsync(new JobChanged(job.Id, job.PipelineId, job.Status, 0, null, job.UpdatedAt ?? DateTimeOffset.UtcNow), ct);
+        return ToView(job);
+    }
+
+    public async Task<JobPage> ListAsync(int? pipelineId, string? status, int skip, int limit, CancellationToken ct)
+    {
+        var errors = new ValidationErrors();
+        if (skip < 0) errors.Add("skip", "skip must be 0 or more.");
+        if (limit is < 1 or > MaxPageSize) errors.Add("limit", $"limit must be between 1 and {MaxPageSize}.");
+        JobStatus? wanted = null;
+        if (status is not null)
+        {
+            if (Enum.TryParse<JobStatus>(status, ignoreCase: true, out var parsed) && !int.TryParse(status, out _)) wanted = parsed;
+            else errors.Add("status", $"status must be one of {string.Join(", ", Enum.GetValues<JobStatus>().Select(s => s.ToDb()))}.");
+        }
+        errors.ThrowIfAny();
+
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        if (pipelineId is { } pid && !await db.Pipelines.AnyAsync(p => p.Id == pid, ct))
+            throw new NotFoundException($"Pipeline {pid} does not exist.");
+        var query = db.BackfillJobs.AsNoTracking();
+        if (pipelineId is { } id) query = query.Where(j => j.PipelineId == id);
+        if (wanted is { } w) query = query.Where(j => j.Status == w.ToDb());
+        var total = await query.CountAsync(ct);
+        var items = await query.OrderByDescending(j => j.Id).Skip(skip).Take(limit).ToListAsync(ct);
+        return new JobPage(total, items.Select(ToView).ToList());
+    }
+
+    public async Task<JobView> GetAsync(int id, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var job = await db.BackfillJobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct)
+            ?? throw new NotFoundException($"Backfill job {id} does not exist.");
+        return ToView(job);
+    }
+
+    public async Task<JobView> CancelAsync(int id, CancellationToken ct)
+    {
+        await GetAsync(id, ct);
+        if (await states.RequestCancelAsync(id, ct) is null)
+        {
+            var finished = await GetAsync(id, ct);
+            throw new ConflictException($"Backfill job {id} is already {finished.Status} and cannot be cancelled.");
+        }
+        return await GetAsync(id, ct);
+    }
+
+    public async Task DeleteAsync(int id, CancellationToken ct)
+    {
+        await GetAsync(id, ct);
+        if (!await states.DeleteUnlessExecutingAsync(id, ct))
+        {
+            await GetAsync(id, ct);
+            throw new ConflictException($"Backfill job {id} is EXECUTING; cancel it first, then delete it.");
+        }
+    }
+
+    public static JobView ToView(BackfillJobEntity j) => new(
+        j.Id, j.PipelineId, j.SourceId, j.TableName,
+        JsonSerializer.Deserialize<List<BackfillFilter>>(j.Filters) ?? [], j.FilterSql, j.Status, j.CountRecord, j.TotalRecord,
+        j.Status == JobStatus.Failed.ToDb(), j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt);
+}

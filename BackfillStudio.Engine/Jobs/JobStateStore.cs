@@ -1,0 +1,209 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using BackfillStudio.Engine.Events;
+using BackfillStudio.Engine.Persistence;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace BackfillStudio.Engine.Jobs;
+
+/// <summary>
+/// The only writer of <c>queue_backfill_data.status</c>. Every transition is one conditional UPDATE
+/// (<c>WHERE status = ANY(@from)</c>) that reports whether it won, so the API and any number of
+/// engines cannot race a job into a wrong state. Each change is published in process and through NOTIFY.
+/// </summary>
+public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, EngineIdentity identity)
+{
+    private const string Returning = "RETURNING id, pipeline_id, status, count_record, total_record, updated_at";
+
+    /// <summary>Claims the oldest pending job for this engine, or returns null when none is waiting.</summary>
+    public async Task<int?> ClaimNextAsync(CancellationToken ct)
+    {
+        var change = await ExecuteAsync($"""
+            UPDATE queue_backfill_data SET status = 'EXECUTING', lease_owner = @owner, heartbeat_at = now(),
+                   started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(),
+                   error_message = NULL, finished_at = NULL
+            WHERE id = (SELECT id FROM queue_backfill_data WHERE status = 'PENDING'
+                        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            {Returning}
+            """, ct, ("owner", identity.Owner));
+        return change?.JobId;
+    }
+
+    public Task<JobChanged?> SetTotalAsync(int id, long total, CancellationToken ct) => OwnedUpdateAsync(id,
+        "total_record = @total", ct, ("total", total));
+
+    /// <summary>Advances the count and resume cursor after every destination accepted a batch.
+    /// Returns null when this engine lost the job; otherwise whether cancellation was requested.</summary>
+    public async Task<bool?> CheckpointAsync(int id, long rowsWritten, ResumeCursor cursor, CancellationToken ct)
+    {
+        await using var cmd = config.DataSource.CreateCommand($"""
+            UPDATE queue_backfill_data SET count_record = count_record + @rows, resume_cursor = @cursor,
+                   heartbeat_at = now(), updated_at = now()
+            WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
+            {Returning}, cancel_requested_at IS NOT NULL
+            """);
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("rows", rowsWritten);
+        cmd.Parameters.Add(new NpgsqlParameter("cursor", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(cursor) });
+        cmd.Parameters.AddWithValue("owner", identity.Owner);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        var change = ReadChange(reader);
+        var cancelRequested = reader.GetBoolean(6);
+        await reader.DisposeAsync();
+        await PublishAsync(change, ct);
+        return cancelRequested;
+    }
+
+    public Task<JobChanged?> CompleteAsync(int id, CancellationToken ct) =>
+        FinishAsync(id, JobStatus.Completed, null, ct);
+
+    public Task<JobChanged?> CancelExecutingAsync(int id, CancellationToken ct) =>
+        FinishAsync(id, JobStatus.Cancelled, null, ct);
+
+    public Task<JobChanged?> FailAsync(int id, string errorMessage, CancellationToken ct) =>
+        FinishAsync(id, JobStatus.Failed, errorMessage, ct);
+
+    /// <summary>Gives a job back to the queue after a transient error; it resumes from its checkpoint.</summary>
+    public Task<JobChanged?> RequeueAsync(int id, string errorMessage, CancellationToken ct) => ExecuteAsync($"""
+        UPDATE queue_backfill_data SET status = 'PENDING', lease_owner = NULL, error_message = @error, updated_at = now()
+        WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner AND cancel_requested_at IS NULL
+        {Returning}
+        """, ct, ("id", id), ("error", errorMessage), ("owner", identity.Owner));
+
+    /// <summary>Cancels a pending job at once, or asks the engine running it to stop after the current batch.</summary>
+    public async Task<JobChanged?> RequestCancelAsync(int id, CancellationToken ct)
+    {
+        var cancelled = await ExecuteAsync($"""
+            UPDATE queue_backfill_data SET status = 'CANCELLED', cancel_requested_at = now(), finished_at = now(), updated_at = now()
+            WHERE id = @id AND status = 'PENDING'
+            {Returning}
+            """, ct, ("id", id));
+        return cancelled ?? await ExecuteAsync($"""
+            UPDATE queue_backfill_data SET cancel_requested_at = COALESCE(cancel_requested_at, now()), updated_at = now()
+            WHERE id = @id AND status = 'EXECUTING'
+            {Returning}
+            """, ct, ("id", id));
+    }
+
+    /// <summary>Renews the lease of the jobs this engine is running.</summary>
+    public async Task HeartbeatAsync(IReadOnlyCollection<int> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0) return;
+        await using var cmd = config.DataSource.CreateCommand("""
+            UPDATE queue_backfill_data SET heartbeat_at = now()
+            WHERE id = ANY(@ids) AND status = 'EXECUTING' AND lease_owner = @owner
+            """);
+        cmd.Parameters.AddWithValue("ids", ids.ToArray());
+        cmd.Parameters.AddWithValue("owner", identity.Owner);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Takes back jobs whose engine stopped renewing its lease: they return to PENDING and resume from
+    /// their checkpoint, or end CANCELLED (cancel was requested) or FAILED (attempts exhausted).
+    /// </summary>
+    public async Task<IReadOnlyList<JobChanged>> ReclaimExpiredAsync(int leaseSeconds, int maxAttempts, CancellationToken ct)
+    {
+        await using var cmd = config.DataSource.CreateCommand($"""
+            UPDATE queue_backfill_data SET
+                   status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'CANCELLED'
+                                 WHEN attempts >= @max THEN 'FAILED' ELSE 'PENDING' END,
+                   error_message = CASE WHEN cancel_requested_at IS NULL AND attempts >= @max
+                                        THEN 'The engine running this job stopped and the job has used all ' || @max || ' attempts.'
+                                        ELSE error_message END,
+                   finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR attempts >= @max THEN now() END,
+                   lease_owner = NULL, updated_at = now()
+            WHERE status = 'EXECUTING' AND heartbeat_at < now() - make_interval(secs => @lease)
+            {Returning}
+            """);
+        cmd.Parameters.AddWithValue("max", maxAttempts);
+        cmd.Parameters.AddWithValue("lease", (double)leaseSeconds);
+        var changes = new List<JobChanged>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct)) changes.Add(ReadChange(reader));
+        }
+        foreach (var change in changes) await PublishAsync(change, ct);
+        return changes;
+    }
+
+    /// <summary>Deletes a job unless it is executing. Returns false when the job is executing.</summary>
+    public async Task<bool> DeleteUnlessExecutingAsync(int id, CancellationToken ct)
+    {
+        await using var cmd = config.DataSource.CreateCommand(
+            "DELETE FROM queue_backfill_data WHERE id = @id AND status <> 'EXECUTING'");
+        cmd.Parameters.AddWithValue("id", id);
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>Announces a newly inserted job: wakes the engines and publishes its first event.</summary>
+    public async Task AnnounceCreatedAsync(JobChanged created, CancellationToken ct)
+    {
+        await PublishAsync(created, ct);
+        await NotifyAsync(NotifyChannels.JobCreated, created.JobId.ToString(), ct);
+    }
+
+    private Task<JobChanged?> FinishAsync(int id, JobStatus to, string? errorMessage, CancellationToken ct) => ExecuteAsync($"""
+        UPDATE queue_backfill_data SET status = @to, error_message = @error, finished_at = now(), updated_at = now(),
+               lease_owner = NULL
+        WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
+        {Returning}
+        """, ct, ("id", id), ("to", to.ToDb()), ("error", (object?)errorMessage ?? DBNull.Value), ("owner", identity.Owner));
+
+    private Task<JobChanged?> OwnedUpdateAsync(int id, string set, CancellationToken ct, params (string, object)[] parameters) =>
+        ExecuteAsync($"""
+            UPDATE queue_backfill_data SET {set}, updated_at = now()
+            WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
+            {Returning}
+            """, ct, [("id", id), ("owner", identity.Owner), .. parameters]);
+
+    private async Task<JobChanged?> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
+    {
+        await using var cmd = config.DataSource.CreateCommand(sql);
+        foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);
+        JobChanged? change = null;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (await reader.ReadAsync(ct)) change = ReadChange(reader);
+        }
+        if (change is not null) await PublishAsync(change, ct);
+        return change;
+    }
+
+    private static JobChanged ReadChange(NpgsqlDataReader reader) => new(
+        reader.GetInt32(0), reader.GetInt32(1), reader.GetString(2), reader.GetInt64(3),
+        reader.IsDBNull(4) ? null : reader.GetInt64(4), reader.GetFieldValue<DateTimeOffset>(5));
+
+    private async Task PublishAsync(JobChanged change, CancellationToken ct)
+    {
+        bus.Publish(change);
+        var payload = JsonSerializer.Serialize(new JobChangedNotification(identity.Owner, change));
+        await NotifyAsync(NotifyChannels.JobChanged, payload, ct);
+    }
+
+    private async Task NotifyAsync(string channel, string payload, CancellationToken ct)
+    {
+        await using var cmd = config.DataSource.CreateCommand("SELECT pg_notify(@channel, @payload)");
+        cmd.Parameters.AddWithValue("channel", channel);
+        cmd.Parameters.AddWithValue("payload", payload);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
+
+/// <summary>The NOTIFY payload: the event plus its origin, so a process skips its own notifications.</summary>
+public sealed record JobChangedNotification(string Origin, JobChanged Change);
+
+/// <summary>
+/// Where a job resumes: batches written so far and the last primary key written, or, for tables without
+/// one, the next heap block and the fixed range size (kept so a resumed job re-reads the same ranges).
+/// </summary>
+public sealed record ResumeCursor(
+    [property: JsonPropertyName("batches")] long Batches,
+    [property: JsonPropertyName("last_key")] IReadOnlyList<string>? LastKey,
+    [property: JsonPropertyName("next_block")] long? NextBlock,
+    [property: JsonPropertyName("blocks_per_batch")] long? BlocksPerBatch)
+{
+    public static readonly ResumeCursor Start = new(0, null, null, null);
+}

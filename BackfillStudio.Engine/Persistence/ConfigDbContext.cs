@@ -1,0 +1,77 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+
+namespace BackfillStudio.Engine.Persistence;
+
+public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
+    : DbContext(options), IDataProtectionKeyContext
+{
+    public DbSet<SourceEntity> Sources => Set<SourceEntity>();
+    public DbSet<DestinationEntity> Destinations => Set<DestinationEntity>();
+    public DbSet<PipelineEntity> Pipelines => Set<PipelineEntity>();
+    public DbSet<PipelineTableEntity> PipelineTables => Set<PipelineTableEntity>();
+    public DbSet<PipelineDestinationEntity> PipelineDestinations => Set<PipelineDestinationEntity>();
+    public DbSet<BackfillJobEntity> BackfillJobs => Set<BackfillJobEntity>();
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    protected override void OnModelCreating(ModelBuilder b)
+    {
+        // queue_backfill_data.id is SERIAL in the seed schema; the other tables follow it.
+        b.UseSerialColumns();
+        b.Entity<SourceEntity>(e =>
+        {
+            e.ToTable("sources");
+            e.HasIndex(x => x.Name).IsUnique();
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.SslMode).HasMaxLength(20);
+        });
+        b.Entity<DestinationEntity>(e =>
+        {
+            e.ToTable("destinations");
+            e.HasIndex(x => x.Name).IsUnique();
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.Type).HasMaxLength(20);
+            e.Property(x => x.Config).HasColumnType("jsonb");
+        });
+        b.Entity<PipelineEntity>(e =>
+        {
+            e.ToTable("pipelines");
+            e.HasIndex(x => x.Name).IsUnique();
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.HasOne(x => x.Source).WithMany().HasForeignKey(x => x.SourceId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(x => x.Tables).WithOne().HasForeignKey(x => x.PipelineId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(x => x.Destinations).WithOne().HasForeignKey(x => x.PipelineId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<PipelineDestinationEntity>(e =>
+        {
+            e.ToTable("pipeline_destinations");
+            e.HasKey(x => new { x.PipelineId, x.DestinationId });
+            e.HasOne(x => x.Destination).WithMany().HasForeignKey(x => x.DestinationId).OnDelete(DeleteBehavior.Restrict);
+        });
+        b.Entity<PipelineTableEntity>(e =>
+        {
+            e.ToTable("pipeline_tables");
+            e.HasIndex(x => new { x.PipelineId, x.TableName }).IsUnique();
+            e.Property(x => x.TableName).HasMaxLength(255);
+            e.Property(x => x.TargetTableName).HasMaxLength(255);
+        });
+        b.Entity<BackfillJobEntity>(e =>
+        {
+            e.ToTable("queue_backfill_data");
+            e.HasOne<PipelineEntity>().WithMany().HasForeignKey(x => x.PipelineId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<SourceEntity>().WithMany().HasForeignKey(x => x.SourceId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(x => x.TableName).HasMaxLength(255);
+            e.Property(x => x.FilterSql).HasColumnType("text");
+            e.Property(x => x.Status).HasMaxLength(20).HasDefaultValue("PENDING");
+            e.Property(x => x.CountRecord).HasDefaultValue(0L);
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            e.Property(x => x.UpdatedAt).HasDefaultValueSql("now()");
+            e.Property(x => x.Filters).HasColumnType("jsonb").HasDefaultValueSql("'[]'::jsonb");
+            e.Property(x => x.ResumeCursor).HasColumnType("jsonb");
+            e.Property(x => x.LeaseOwner).HasMaxLength(200);
+            e.HasIndex(x => new { x.Status, x.Id });
+            e.HasIndex(x => new { x.PipelineId, x.Id });
+        });
+        b.Entity<DataProtectionKey>().ToTable("data_protection_keys");
+    }
+}

@@ -1,0 +1,79 @@
+namespace BackfillStudio.Engine.Persistence;
+
+public sealed class SourceEntity
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string Host { get; set; }
+    public int Port { get; set; }
+    public required string Database { get; set; }
+    public required string Username { get; set; }
+    /// <summary>Data-Protection-encrypted password; never leaves the process in clear.</summary>
+    public string? PasswordProtected { get; set; }
+    public required string SslMode { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+public sealed class DestinationEntity
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string Type { get; set; }
+    /// <summary>Non-secret settings as a JSON object.</summary>
+    public required string Config { get; set; }
+    /// <summary>Data-Protection-encrypted JSON object holding the secret settings.</summary>
+    public string? SecretsProtected { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+public sealed class PipelineEntity
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public int SourceId { get; set; }
+    public SourceEntity? Source { get; set; }
+    public List<PipelineDestinationEntity> Destinations { get; set; } = [];
+    public List<PipelineTableEntity> Tables { get; set; } = [];
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class PipelineDestinationEntity
+{
+    public int PipelineId { get; set; }
+    public int DestinationId { get; set; }
+    public DestinationEntity? Destination { get; set; }
+}
+
+public sealed class PipelineTableEntity
+{
+    public int Id { get; set; }
+    public int PipelineId { get; set; }
+    public required string TableName { get; set; }
+    public string? TargetTableName { get; set; }
+}
+
+/// <summary>A row of <c>queue_backfill_data</c>. Status changes go through <see cref="Jobs.JobStateStore"/> only.</summary>
+public sealed class BackfillJobEntity
+{
+    public int Id { get; set; }
+    public int PipelineId { get; set; }
+    public int SourceId { get; set; }
+    public required string TableName { get; set; }
+    public string? FilterSql { get; set; }
+    public string Status { get; set; } = "PENDING";
+    public long CountRecord { get; set; }
+    public DateTimeOffset? CreatedAt { get; set; }
+    public DateTimeOffset? UpdatedAt { get; set; }
+    public string Filters { get; set; } = "[]";
+    public long? TotalRecord { get; set; }
+    public string? ErrorMessage { get; set; }
+    public string? ResumeCursor { get; set; }
+    public int Attempts { get; set; }
+    public string? LeaseOwner { get; set; }
+    public DateTimeOffset? HeartbeatAt { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+    public DateTimeOffset? CancelRequestedAt { get; set; }
+}

@@ -1,0 +1,105 @@
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Engine.Sources;
+using Microsoft.EntityFrameworkCore;
+
+namespace BackfillStudio.Engine.Pipelines;
+
+public sealed record PipelineTableInput(string? TableName, string? TargetTableName);
+
+public sealed record PipelineInput(string? Name, int? SourceId, IReadOnlyList<int>? DestinationIds, IReadOnlyList<PipelineTableInput?>? Tables);
+
+public sealed record PipelineTableView(string TableName, string TargetTableName);
+
+public sealed record PipelineView(int Id, string Name, int SourceId, IReadOnlyList<int> DestinationIds,
+    IReadOnlyList<PipelineTableView> Tables, DateTimeOffset CreatedAt);
+
+public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory, SourceService sources)
+{
+    public const int MaxIdentifierLength = 63;
+
+    public async Task<IReadOnlyList<PipelineView>> ListAsync(CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var all = await Query(db).OrderBy(p => p.Id).ToListAsync(ct);
+        return all.Select(ToView).ToList();
+    }
+
+    public async Task<PipelineView> GetAsync(int id, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return ToView(await FindAsync(db, id, ct));
+    }
+
+    public async Task<PipelineView> CreateAsync(PipelineInput input, CancellationToken ct)
+    {
+        var errors = new ValidationErrors();
+        SourceService.Require(input.Name, "name", 200, errors);
+        if (input.SourceId is null) errors.Add("source_id", "source_id is required.");
+        if (input.DestinationIds is not { Count: > 0 }) errors.Add("destination_ids", "At least one destination is required.");
+        else if (input.DestinationIds.Distinct().Count() != input.DestinationIds.Count) errors.Add("destination_ids", "destination_ids contains duplicates.");
+        if (input.Tables is not { Count: > 0 }) errors.Add("tables", "At least one table is required.");
+        errors.ThrowIfAny();
+
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var name = input.Name!.Trim();
+        if (await db.Pipelines.AnyAsync(p => p.Name == name, ct)) errors.Add("name", $"A pipeline named '{name}' already exists.");
+        if (!await db.Sources.AnyAsync(s => s.Id == input.SourceId, ct)) errors.Add("source_id", $"Source {input.SourceId} does not exist.");
+        var known = await db.Destinations.Where(d => input.DestinationIds!.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
+        foreach (var missing in input.DestinationIds!.Except(known))
+            errors.Add("destination_ids", $"Destination {missing} does not exist.");
+        errors.ThrowIfAny();
+
+        var catalog = (await sources.ListTablesAsync(input.SourceId!.Value, ct)).ToDictionary(t => t.TableName);
+        var tables = new List<PipelineTableEntity>();
+        for (var i = 0; i < input.Tables!.Count; i++)
+        {
+            var table = input.Tables[i];
+            var field = $"tables[{i}]";
+            if (string.IsNullOrWhiteSpace(table?.TableName))
+            {
+                errors.Add($"{field}.table_name", "table_name is required.");
+                continue;
+            }
+            if (!catalog.TryGetValue(table.TableName, out var sourceTable))
+                errors.Add($"{field}.table_name", $"Table '{FilterValidator.Shorten(table.TableName)}' does not exist in source {input.SourceId} (use schema.table as GET /sources/{input.SourceId}/tables lists it).");
+            else if (tables.Any(t => t.TableName == table.TableName))
+                errors.Add($"{field}.table_name", $"Table '{table.TableName}' is listed twice.");
+            if (table.TargetTableName is { } target && (string.IsNullOrWhiteSpace(target) || target.Length > MaxIdentifierLength))
+                errors.Add($"{field}.target_table_name", $"target_table_name must be 1 to {MaxIdentifierLength} characters.");
+            tables.Add(new PipelineTableEntity { TableName = table.TableName, TargetTableName = table.TargetTableName ?? sourceTable?.Name });
+        }
+        errors.ThrowIfAny();
+
+        var entity = new PipelineEntity
+        {
+            Name = name, SourceId = input.SourceId.Value, CreatedAt = DateTimeOffset.UtcNow, Tables = tables,
+            Destinations = input.DestinationIds!.Select(d => new PipelineDestinationEntity { DestinationId = d }).ToList(),
+        };
+        db.Pipelines.Add(entity);
+        await db.SaveChangesAsync(ct);
+        return ToView(entity);
+    }
+
+    public async Task DeleteAsync(int id, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var entity = await FindAsync(db, id, ct);
+        if (await db.BackfillJobs.AnyAsync(j => j.PipelineId == id && j.Status == "EXECUTING", ct))
+            throw new ConflictException($"Pipeline {id} has an executing backfill job; cancel it first.");
+        db.Pipelines.Remove(entity);
+        await db.SaveChangesAsync(ct);
+    }
+
+    private static IQueryable<PipelineEntity> Query(ConfigDbContext db) =>
+        db.Pipelines.AsNoTracking().Include(p => p.Tables).Include(p => p.Destinations);
+
+    internal static async Task<PipelineEntity> FindAsync(ConfigDbContext db, int id, CancellationToken ct) =>
+        await db.Pipelines.Include(p => p.Tables).Include(p => p.Destinations).FirstOrDefaultAsync(p => p.Id == id, ct)
+        ?? throw new NotFoundException($"Pipeline {id} does not exist.");
+
+    private static PipelineView ToView(PipelineEntity p) => new(p.Id, p.Name, p.SourceId,
+        p.Destinations.Select(d => d.DestinationId).Order().ToList(),
+        p.Tables.OrderBy(t => t.Id).Select(t => new PipelineTableView(t.TableName, t.TargetTableName ?? t.TableName[(t.TableName.IndexOf('.') + 1)..])).ToList(),
+        p.CreatedAt);
+}

@@ -1,0 +1,172 @@
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Engine.Security;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace BackfillStudio.Engine.Sources;
+
+public sealed record SourceInput(string? Name, string? Host, int? Port, string? Database, string? Username, string? Password, string? SslMode);
+
+public sealed record SourceView(int Id, string Name, string Host, int Port, string Database, string Username,
+    string SslMode, bool HasPassword, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+public sealed record ConnectionTestResult(bool Success, string? ServerVersion, string? Error);
+
+/// <summary>Sources: CRUD, connection test and live catalog. Passwords are write-only.</summary>
+public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, SecretProtector protector)
+{
+    public async Task<IReadOnlyList<SourceView>> ListAsync(CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var sources = await db.Sources.AsNoTracking().OrderBy(s => s.Id).ToListAsync(ct);
+        return sources.Select(ToView).ToList();
+    }
+
+    public async Task<SourceView> GetAsync(int id, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return ToView(await FindAsync(db, id, ct));
+    }
+
+    public async Task<SourceView> CreateAsync(SourceInput input, CancellationToken ct)
+    {
+        var valid = Validate(input);
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await EnsureUniqueNameAsync(db, valid.Name, null, ct);
+        var now = DateTimeOffset.UtcNow;
+        var entity = new SourceEntity
+        {
+            Name = valid.Name, Host = valid.Host, Port = valid.Port, Database = valid.Database, Username = valid.Username,
+            SslMode = valid.SslMode, PasswordProtected = protector.Protect(input.Password), CreatedAt = now, UpdatedAt = now,
+        };
+        db.Sources.Add(entity);
+        await db.SaveChangesAsync(ct);
+        return ToView(entity);
+    }
+
+    /// <summary>Replaces the settings; an omitted password keeps the stored one.</summary>
+    public async Task<SourceView> UpdateAsync(int id, SourceInput input, CancellationToken ct)
+    {
+        var valid = Validate(input);
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var entity = await FindAsync(db, id, ct);
+        await EnsureUniqueNameAsync(db, valid.Name, id, ct);
+        entity.Name = valid.Name;
+        entity.Host = valid.Host;
+        entity.Port = valid.Port;
+        entity.Database = valid.Database;
+        entity.Username = valid.Username;
+        entity.SslMode = valid.SslMode;
+        if (input.Password is not null) entity.PasswordProtected = protector.Protect(input.Password);
+        entity.UpdatedAt = DateTimeOffset.UtcNow;
+        await db.SaveChangesAsync(ct);
+        return ToView(entity);
+    }
+
+    public async Task DeleteAsync(int id, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var entity = await FindAsync(db, id, ct);
+        if (await db.BackfillJobs.AnyAsync(j => j.SourceId == id && j.Status == "EXECUTING", ct))
+            throw new ConflictException($"Source {id} has an executing backfill job; cancel it first.");
+        db.Sources.Remove(entity);
+        await db.SaveChangesAsync(ct);
+    }
+
+    public async Task<SourceSettings> GetSettingsAsync(int id, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var s = await FindAsync(db, id, ct);
+        return new SourceSettings(s.Host, s.Port, s.Database, s.Username, protector.Unprotect(s.PasswordProtected), s.SslMode);
+    }
+
+    public async Task<ConnectionTestResult> TestAsync(int id, CancellationToken ct)
+    {
+        var settings = await GetSettingsAsync(id, ct);
+        return await TestConnectionAsync(settings, ct);
+    }
+
+    public static async Task<ConnectionTestResult> TestConnectionAsync(SourceSettings settings, CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = new NpgsqlConnection(settings.ConnectionString("BackfillStudio test"));
+            await connection.OpenAsync(ct);
+            await using var cmd = new NpgsqlCommand("SELECT version()", connection);
+            return new ConnectionTestResult(true, (string?)await cmd.ExecuteScalarAsync(ct), null);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException or ArgumentException)
+        {
+            return new ConnectionTestResult(false, null, SecretScrubber.Scrub(e.Message, [settings.Password]));
+        }
+    }
+
+    public async Task<NpgsqlConnection> OpenAsync(int id, CancellationToken ct)
+    {
+        var settings = await GetSettingsAsync(id, ct);
+        var connection = new NpgsqlConnection(settings.ConnectionString("BackfillStudio catalog"));
+        try
+        {
+            await connection.OpenAsync(ct);
+            return connection;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            await connection.DisposeAsync();
+            throw new SourceUnavailableException($"Cannot connect to source {id}: {SecretScrubber.Scrub(e.Message, [settings.Password])}");
+        }
+    }
+
+    public async Task<IReadOnlyList<SourceTable>> ListTablesAsync(int id, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(id, ct);
+        return await PostgresCatalog.ListTablesAsync(connection, ct);
+    }
+
+    public async Task<TableSchema> GetTableAsync(int id, string tableName, CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(id, ct);
+        return await PostgresCatalog.FindTableAsync(connection, tableName, ct)
+            ?? throw new NotFoundException($"Table '{FilterValidator.Shorten(tableName)}' does not exist in source {id}.");
+    }
+
+    private static async Task<SourceEntity> FindAsync(ConfigDbContext db, int id, CancellationToken ct) =>
+        await db.Sources.FirstOrDefaultAsync(s => s.Id == id, ct) ?? throw new NotFoundException($"Source {id} does not exist.");
+
+    private static async Task EnsureUniqueNameAsync(ConfigDbContext db, string name, int? exceptId, CancellationToken ct)
+    {
+        if (await db.Sources.AnyAsync(s => s.Name == name && s.Id != exceptId, ct))
+            throw ValidationFailedException.For("name", $"A source named '{name}' already exists.");
+    }
+
+    private static SourceView ToView(SourceEntity s) => new(s.Id, s.Name, s.Host, s.Port, s.Database, s.Username, s.SslMode,
+        s.PasswordProtected is not null, s.CreatedAt, s.UpdatedAt);
+
+    private sealed record ValidSource(string Name, string Host, int Port, string Database, string Username, string SslMode);
+
+    private static ValidSource Validate(SourceInput input)
+    {
+        var errors = new ValidationErrors();
+        Require(input.Name, "name", 200, errors);
+        Require(input.Host, "host", 255, errors);
+        Require(input.Database, "database", 63, errors);
+        Require(input.Username, "username", 63, errors);
+        if (input.Port is { } port && port is <= 0 or > 65535) errors.Add("port", "port must be between 1 and 65535.");
+        var sslMode = input.SslMode ?? "prefer";
+        if (!SourceSettings.SslModes.Contains(sslMode))
+            errors.Add("ssl_mode", $"ssl_mode must be one of {string.Join(", ", SourceSettings.SslModes)}.");
+        errors.ThrowIfAny();
+        return new ValidSource(input.Name!.Trim(), input.Host!.Trim(), input.Port ?? 5432, input.Database!, input.Username!, sslMode);
+    }
+
+    internal static void Require(string? value, string field, int maxLength, ValidationErrors errors)
+    {
+        if (string.IsNullOrWhiteSpace(value)) errors.Add(field, $"{field} is required.");
+        else if (value.Length > maxLength) errors.Add(field, $"{field} must be at most {maxLength} characters.");
+    }
+}
+
+/// <summary>The source database could not be reached; reported to clients as 502-like problem.</summary>
+public sealed class SourceUnavailableException(string message) : Exception(message);

@@ -1,0 +1,24 @@
+using Npgsql;
+
+namespace BackfillStudio.Engine.Sources;
+
+/// <summary>Decrypted connection settings of a PostgreSQL source; lives only in memory.</summary>
+public sealed record SourceSettings(string Host, int Port, string Database, string Username, string? Password, string SslMode)
+{
+    public static readonly string[] SslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
+    public string ConnectionString(string applicationName) => new NpgsqlConnectionStringBuilder
+    {
+        Host = Host,
+        Port = Port,
+        Database = Database,
+        Username = Username,
+        Password = Password,
+        SslMode = Enum.Parse<SslMode>(SslMode.Replace("-", ""), ignoreCase: true),
+        ApplicationName = applicationName,
+        Timeout = 15,
+        CommandTimeout = 0,
+        // Keyset pages are prepared once per job and executed many times.
+        MaxAutoPrepare = 16,
+    }.ConnectionString;
+}

@@ -1,0 +1,57 @@
+using BackfillStudio.Engine.Catalog;
+using DuckDB.NET.Data;
+
+namespace BackfillStudio.Engine.Staging;
+
+/// <summary>Appends source rows to a DuckDB table whose columns have <see cref="DuckDbTypes.StageType"/>.</summary>
+public static class DuckDbRowAppender
+{
+    public static void Append(DuckDBConnection connection, string catalog, string schema, string table,
+        IReadOnlyList<SourceColumn> columns, IReadOnlyList<object?[]> rows)
+    {
+        var writers = columns.Select(WriterFor).ToArray();
+        using var appender = connection.CreateAppender(catalog, schema, table);
+        foreach (var values in rows)
+        {
+            var row = appender.CreateRow();
+            for (var i = 0; i < writers.Length; i++)
+            {
+                if (values[i] is null) row.AppendNullValue();
+                else writers[i](row, values[i]!);
+            }
+            row.EndRow();
+        }
+    }
+
+    private static Action<IDuckDBAppenderRow, object> WriterFor(SourceColumn column) => column.Kind switch
+    {
+        ValueKind.Int16 => (r, v) => r.AppendValue((short)v),
+        ValueKind.Int32 => (r, v) => r.AppendValue((int)v),
+        ValueKind.Int64 => (r, v) => r.AppendValue((long)v),
+        ValueKind.Float32 => (r, v) => r.AppendValue((float)v),
+        ValueKind.Float64 => (r, v) => r.AppendValue((double)v),
+        ValueKind.Decimal => (r, v) => r.AppendValue((decimal)v),
+        ValueKind.Bool => (r, v) => r.AppendValue((bool)v),
+        ValueKind.Date => (r, v) => r.AppendValue((DateOnly)v),
+        ValueKind.Time => (r, v) => r.AppendValue((TimeOnly)v),
+        ValueKind.Timestamp or ValueKind.TimestampTz => (r, v) => r.AppendValue((DateTime)v),
+        ValueKind.Uuid => (r, v) => r.AppendValue((Guid)v),
+        ValueKind.Bytea => (r, v) => r.AppendValue((byte[])v),
+        ValueKind.Array => ArrayWriter(column.ElementKind!.Value),
+        _ => (r, v) => r.AppendValue((string)v),
+    };
+
+    private static Action<IDuckDBAppenderRow, object> ArrayWriter(ValueKind element) => element switch
+    {
+        ValueKind.Int16 => (r, v) => r.AppendValue((short?[])v),
+        ValueKind.Int32 => (r, v) => r.AppendValue((int?[])v),
+        ValueKind.Int64 => (r, v) => r.AppendValue((long?[])v),
+        ValueKind.Float32 => (r, v) => r.AppendValue((float?[])v),
+        ValueKind.Float64 => (r, v) => r.AppendValue((double?[])v),
+        ValueKind.Bool => (r, v) => r.AppendValue((bool?[])v),
+        ValueKind.Uuid => (r, v) => r.AppendValue((Guid?[])v),
+        ValueKind.Date => (r, v) => r.AppendValue((DateOnly?[])v),
+        ValueKind.Timestamp or ValueKind.TimestampTz => (r, v) => r.AppendValue((DateTime?[])v),
+        _ => (r, v) => r.AppendValue((string?[])v),
+    };
+}

@@ -1,0 +1,59 @@
+using BackfillStudio.Engine.Catalog;
+using DuckDB.NET.Data;
+
+namespace BackfillStudio.Engine.Staging;
+
+/// <summary>
+/// A job's own in-memory DuckDB holding the current batch in table <c>batch</c>. The table is
+/// cleared before each batch so memory stays bounded by one batch, not the whole backfill.
+/// </summary>
+public sealed class DuckDbStage : IDisposable
+{
+    public const string Table = "batch";
+
+    private readonly IReadOnlyList<SourceColumn> _columns;
+
+    public DuckDBConnection Connection { get; }
+
+    private DuckDbStage(DuckDBConnection connection, IReadOnlyList<SourceColumn> columns)
+    {
+        Connection = connection;
+        _columns = columns;
+    }
+
+    public static DuckDbStage Create(IReadOnlyList<SourceColumn> columns, string memoryLimit)
+    {
+        var connection = new DuckDBConnection("Data Source=:memory:");
+        connection.Open();
+        try
+        {
+            Execute(connection, $"SET memory_limit = {Sql.Literal(memoryLimit)}");
+            var definition = string.Join(", ", columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
+            Execute(connection, $"CREATE TABLE {Table} ({definition})");
+            return new DuckDbStage(connection, columns);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public void Load(IReadOnlyList<object?[]> rows)
+    {
+        Execute(Connection, $"DELETE FROM {Table}");
+        DuckDbRowAppender.Append(Connection, "memory", "main", Table, _columns, rows);
+    }
+
+    /// <summary>A SELECT of the staged batch converted to the target types.</summary>
+    public string SelectConverted() => $"SELECT {string.Join(", ", _columns.Select(c => $"{DuckDbTypes.Convert(c)} AS {Sql.Ident(c.Name)}"))} FROM {Table}";
+
+    public static void Execute(DuckDBConnection connection, string sql)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    public void Dispose() => Connection.Dispose();
+}

@@ -1,0 +1,32 @@
+using BackfillStudio.Engine.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace BackfillStudio.Web.Api;
+
+/// <summary>The five backfill endpoints of the seed contract, plus a cross-pipeline job list.</summary>
+public static class BackfillApi
+{
+    public static RouteGroupBuilder MapBackfillApi(this RouteGroupBuilder api)
+    {
+        api.MapPost("/pipelines/{pipelineId:int}/backfill", async Task<Created<JobView>> (int pipelineId, CreateBackfillInput input, JobService jobs, CancellationToken ct) =>
+        {
+            var job = await jobs.CreateAsync(pipelineId, input, ct);
+            return TypedResults.Created($"/api/v1/backfill/{job.Id}", job);
+        }).WithTags("Backfill");
+        api.MapGet("/pipelines/{pipelineId:int}/backfill", async (int pipelineId, JobService jobs, CancellationToken ct, int skip = 0, int limit = 100) =>
+            TypedResults.Ok(await jobs.ListAsync(pipelineId, null, skip, limit, ct))).WithTags("Backfill");
+
+        var group = api.MapGroup("/backfill").WithTags("Backfill");
+        group.MapGet("/", async (JobService jobs, CancellationToken ct, [FromQuery(Name = "pipeline_id")] int? pipelineId, string? status, int skip = 0, int limit = 100) =>
+            TypedResults.Ok(await jobs.ListAsync(pipelineId, status, skip, limit, ct)));
+        group.MapGet("/{jobId:int}", async (int jobId, JobService jobs, CancellationToken ct) => TypedResults.Ok(await jobs.GetAsync(jobId, ct)));
+        group.MapPost("/{jobId:int}/cancel", async (int jobId, JobService jobs, CancellationToken ct) => TypedResults.Ok(await jobs.CancelAsync(jobId, ct)));
+        group.MapDelete("/{jobId:int}", async (int jobId, JobService jobs, CancellationToken ct) =>
+        {
+            await jobs.DeleteAsync(jobId, ct);
+            return TypedResults.NoContent();
+        });
+        return api;
+    }
+}

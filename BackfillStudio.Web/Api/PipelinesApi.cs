@@ -1,0 +1,25 @@
+using BackfillStudio.Engine.Pipelines;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace BackfillStudio.Web.Api;
+
+public static class PipelinesApi
+{
+    public static RouteGroupBuilder MapPipelinesApi(this RouteGroupBuilder api)
+    {
+        var group = api.MapGroup("/pipelines").WithTags("Pipelines");
+        group.MapGet("/", async (PipelineService pipelines, CancellationToken ct) => TypedResults.Ok(await pipelines.ListAsync(ct)));
+        group.MapPost("/", async Task<Created<PipelineView>> (PipelineInput input, PipelineService pipelines, CancellationToken ct) =>
+        {
+            var created = await pipelines.CreateAsync(input, ct);
+            return TypedResults.Created($"/api/v1/pipelines/{created.Id}", created);
+        });
+        group.MapGet("/{id:int}", async (int id, PipelineService pipelines, CancellationToken ct) => TypedResults.Ok(await pipelines.GetAsync(id, ct)));
+        group.MapDelete("/{id:int}", async (int id, PipelineService pipelines, CancellationToken ct) =>
+        {
+            await pipelines.DeleteAsync(id, ct);
+            return TypedResults.NoContent();
+        });
+        return api;
+    }
+}

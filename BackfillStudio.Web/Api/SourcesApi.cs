@@ -1,0 +1,40 @@
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Sources;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace BackfillStudio.Web.Api;
+
+public sealed record ColumnView(string Name, string DataType, bool Nullable, bool IsPrimaryKey);
+
+public sealed record TableView(string TableName, long EstimatedRows, IReadOnlyList<string> PrimaryKey);
+
+public static class SourcesApi
+{
+    public static RouteGroupBuilder MapSourcesApi(this RouteGroupBuilder api)
+    {
+        var group = api.MapGroup("/sources").WithTags("Sources");
+        group.MapGet("/", async (SourceService sources, CancellationToken ct) => TypedResults.Ok(await sources.ListAsync(ct)));
+        group.MapPost("/", async Task<Created<SourceView>> (SourceInput input, SourceService sources, CancellationToken ct) =>
+        {
+            var created = await sources.CreateAsync(input, ct);
+            return TypedResults.Created($"/api/v1/sources/{created.Id}", created);
+        });
+        group.MapGet("/{id:int}", async (int id, SourceService sources, CancellationToken ct) => TypedResults.Ok(await sources.GetAsync(id, ct)));
+        group.MapPut("/{id:int}", async (int id, SourceInput input, SourceService sources, CancellationToken ct) =>
+            TypedResults.Ok(await sources.UpdateAsync(id, input, ct)));
+        group.MapDelete("/{id:int}", async (int id, SourceService sources, CancellationToken ct) =>
+        {
+            await sources.DeleteAsync(id, ct);
+            return TypedResults.NoContent();
+        });
+        group.MapPost("/{id:int}/test", async (int id, SourceService sources, CancellationToken ct) => TypedResults.Ok(await sources.TestAsync(id, ct)));
+        group.MapGet("/{id:int}/tables", async (int id, SourceService sources, CancellationToken ct) =>
+            TypedResults.Ok((await sources.ListTablesAsync(id, ct)).Select(t => new TableView(t.TableName, t.EstimatedRows, t.PrimaryKey))));
+        group.MapGet("/{id:int}/tables/{tableName}/columns", async (int id, string tableName, SourceService sources, CancellationToken ct) =>
+            TypedResults.Ok(ToColumns(await sources.GetTableAsync(id, tableName, ct))));
+        return api;
+    }
+
+    private static IEnumerable<ColumnView> ToColumns(TableSchema table) =>
+        table.Columns.Select(c => new ColumnView(c.Name, c.DataType, c.Nullable, c.IsPrimaryKey));
+}

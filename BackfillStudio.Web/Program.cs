@@ -1,0 +1,4 @@
+using BackfillStudio.Web;
+
+var app = await BackfillStudioApp.BuildAsync(args);
+await app.RunAsync();
