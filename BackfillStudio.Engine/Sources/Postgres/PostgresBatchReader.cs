@@ -30,13 +30,14 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     private async Task<SourceBatch?> ReadKeysetAsync(ResumeCursor cursor, CancellationToken ct)
     {
         var pk = table.PrimaryKey;
-        var keyList = string.Join(", ", pk.Select(c => Sql.Ident(c.Name)));
-        var keyText = string.Join(", ", pk.Select(c => $"{Sql.Ident(c.Name)}::text"));
+        // Table-qualified, because ORDER BY would otherwise resolve a name to a (text-cast) output column.
+        var keyList = string.Join(", ", pk.Select(c => $"src.{Sql.Ident(c.Name)}"));
+        var keyText = string.Join(", ", pk.Select((c, i) => $"src.{Sql.Ident(c.Name)}::text AS backfill_key_{i}"));
         var after = cursor.LastKey is null
             ? ""
             : $" AND ({keyList}) > ({string.Join(", ", pk.Select((c, i) => $"CAST(@k{i} AS {c.DataType})"))})";
         await using var cmd = new NpgsqlCommand(
-            $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} WHERE ({filter.Sql}){after} ORDER BY {keyList} LIMIT @limit",
+            $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({filter.Sql}){after} ORDER BY {keyList} LIMIT @limit",
             connection);
         filter.AddParameters(cmd);
         for (var i = 0; cursor.LastKey is not null && i < pk.Count; i++) cmd.Parameters.AddWithValue($"k{i}", cursor.LastKey[i]);

@@ -1,0 +1,111 @@
+using System.Text.Json.Nodes;
+using BackfillStudio.Web.Hosting;
+using Npgsql;
+
+namespace BackfillStudio.Tests.Infrastructure;
+
+[Flags]
+public enum DestinationKinds
+{
+    Postgres = 1,
+    DuckDb = 2,
+    Parquet = 4,
+    All = Postgres | DuckDb | Parquet,
+}
+
+/// <summary>
+/// A complete setup made through the REST API: a fresh config database, a source database filled by
+/// <c>sourceSql</c>, the requested destinations (a PostgreSQL database, a DuckDB file, a Parquet
+/// folder) and one pipeline over <c>tables</c>.
+/// </summary>
+public sealed class Scenario : IAsyncDisposable
+{
+    public required TestApp App { get; init; }
+    public required string ConfigDb { get; init; }
+    public required string SourceDb { get; init; }
+    public required string DestinationDb { get; init; }
+    public required string Folder { get; init; }
+    public required int SourceId { get; init; }
+    public required int PipelineId { get; init; }
+    public required IReadOnlyList<int> DestinationIds { get; init; }
+
+    public string DuckDbPath => Path.Combine(Folder, "dest.duckdb");
+    public string ParquetDirectory => Path.Combine(Folder, "parquet");
+    public HttpClient Http => App.Http;
+
+    public static async Task<Scenario> CreateAsync(PostgresServer pg, string sourceSql, string[] tables,
+        DestinationKinds kinds = DestinationKinds.All, params string[] settings)
+    {
+        var configDb = await pg.CreateDatabaseAsync("config");
+        var sourceDb = await pg.CreateDatabaseAsync("source");
+        var destinationDb = await pg.CreateDatabaseAsync("dest");
+        await PostgresServer.ExecuteAsync(sourceDb, sourceSql);
+        var folder = Path.Combine(Path.GetTempPath(), $"backfill-scenario-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+
+        var app = await TestApp.StartAsync(configDb, settings);
+        var source = new NpgsqlConnectionStringBuilder(sourceDb);
+        var sourceJson = await app.Http.PostOkAsync("/api/v1/sources", new
+        {
+            name = "source", host = source.Host, port = source.Port, database = source.Database,
+            username = source.Username, password = source.Password, ssl_mode = "disable",
+        });
+        var destinationIds = new List<int>();
+        if (kinds.HasFlag(DestinationKinds.Postgres))
+        {
+            var dest = new NpgsqlConnectionStringBuilder(destinationDb);
+            destinationIds.Add(await CreateDestinationAsync(app, "pg", "postgres", new JsonObject
+            {
+                ["host"] = dest.Host, ["port"] = dest.Port, ["database"] = dest.Database, ["username"] = dest.Username,
+                ["password"] = dest.Password, ["schema"] = "copy", ["ssl_mode"] = "disable",
+            }));
+        }
+        if (kinds.HasFlag(DestinationKinds.DuckDb))
+            destinationIds.Add(await CreateDestinationAsync(app, "duck", "duckdb", new JsonObject { ["path"] = Path.Combine(folder, "dest.duckdb") }));
+        if (kinds.HasFlag(DestinationKinds.Parquet))
+            destinationIds.Add(await CreateDestinationAsync(app, "files", "parquet", new JsonObject { ["path"] = Path.Combine(folder, "parquet") }));
+
+        var pipeline = await app.Http.PostOkAsync("/api/v1/pipelines", new
+        {
+            name = "pipeline",
+            source_id = (int)sourceJson["id"]!,
+            destination_ids = destinationIds,
+            tables = tables.Select(t => new { table_name = t }).ToArray(),
+        });
+        return new Scenario
+        {
+            App = app, ConfigDb = configDb, SourceDb = sourceDb, DestinationDb = destinationDb, Folder = folder,
+            SourceId = (int)sourceJson["id"]!, PipelineId = (int)pipeline["id"]!, DestinationIds = destinationIds,
+        };
+    }
+
+    private static async Task<int> CreateDestinationAsync(TestApp app, string name, string type, JsonObject config)
+    {
+        var created = await app.Http.PostOkAsync("/api/v1/destinations", new { name, type, config });
+        return (int)created["id"]!;
+    }
+
+    /// <summary>Creates a backfill job and returns its id.</summary>
+    public async Task<int> StartBackfillAsync(string table, params object[] filters)
+    {
+        var job = await Http.PostOkAsync($"/api/v1/pipelines/{PipelineId}/backfill", new { table_name = table, filters });
+        return (int)job["id"]!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public static object Filter(string column, string op, object? value = null) => new { column, @operator = op, value };
+
+    /// <summary>Starts a second application on the same config database (another engine, or a web-only node).</summary>
+    public Task<TestApp> StartPeerAsync(params string[] settings) => TestApp.StartAsync(ConfigDb, settings);
+}

@@ -1,0 +1,53 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using BackfillStudio.Web;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BackfillStudio.Tests.Infrastructure;
+
+/// <summary>The real application (Kestrel on a free loopback port, engine included unless disabled) on a test config database.</summary>
+public sealed class TestApp : IAsyncDisposable
+{
+    public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private readonly WebApplication _app;
+
+    public HttpClient Http { get; }
+    public IServiceProvider Services => _app.Services;
+    public Uri BaseAddress { get; }
+
+    private TestApp(WebApplication app, Uri baseAddress)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public static async Task<TestApp> StartAsync(string configConnectionString, params string[] settings)
+    {
+        string[] args =
+        [
+            $"--ConnectionStrings:Config={configConnectionString}",
+            "--urls=http://127.0.0.1:0",
+            "--Backfill:PollIntervalSeconds=1",
+            "--Logging:LogLevel:Default=Warning",
+            .. settings,
+        ];
+        var app = await BackfillStudioApp.BuildAsync(args);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new TestApp(app, new Uri(address));
+    }
+
+    public T Get<T>() where T : notnull => _app.Services.GetRequiredService<T>();
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
