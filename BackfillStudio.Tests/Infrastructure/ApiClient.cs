@@ -16,13 +16,13 @@ public static class ApiClient
         return JsonNode.Parse(text)!.AsObject();
     }
 
-    public static async Task<(HttpStatusCode Status, JsonObject Body)> PostAsync(this HttpClient http, string path, object? body = null)
+    public static async Task<(HttpStatusCode Status, JsonObject Body)> PostJsonAsync(this HttpClient http, string path, object? body = null)
     {
         using var response = body is null ? await http.PostAsync(path, null) : await http.PostAsJsonAsync(path, body, TestApp.Json);
         return (response.StatusCode, await ReadObjectAsync(response));
     }
 
-    public static async Task<(HttpStatusCode Status, JsonObject Body)> GetAsync(this HttpClient http, string path)
+    public static async Task<(HttpStatusCode Status, JsonObject Body)> GetJsonAsync(this HttpClient http, string path)
     {
         using var response = await http.GetAsync(path);
         return (response.StatusCode, await ReadObjectAsync(response));
