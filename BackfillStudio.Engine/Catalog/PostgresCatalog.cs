@@ -26,7 +26,7 @@ public static class PostgresCatalog
                et.typname, a.atttypmod,
                COALESCE(bt.typnamespace, t.typnamespace) = 'pg_catalog'::regnamespace
                  AND (et.oid IS NULL OR et.typnamespace = 'pg_catalog'::regnamespace),
-               COALESCE(array_position(pk.indkey::int2[], a.attnum), 0),
+               COALESCE((SELECT k.ord FROM unnest(pk.indkey) WITH ORDINALITY AS k(attnum, ord) WHERE k.attnum = a.attnum), 0)::int,
                format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END)
         FROM pg_attribute a
         JOIN pg_type t ON t.oid = a.atttypid
