@@ -37,7 +37,8 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<PipelineService>();
         services.AddSingleton<JobService>();
         services.AddSingleton<JobRunner>();
-        services.AddHostedService<JobNotificationListener>();
+        services.AddSingleton<JobNotificationListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<JobNotificationListener>());
 
         var engineEnabled = configuration.GetValue($"{BackfillOptions.Section}:{nameof(BackfillOptions.EngineEnabled)}", true);
         if (engineEnabled) services.AddHostedService<BackfillWorker>();

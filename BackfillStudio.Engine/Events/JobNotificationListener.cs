@@ -18,6 +18,11 @@ public sealed class JobNotificationListener(
     EngineIdentity identity,
     ILogger<JobNotificationListener> logger) : BackgroundService
 {
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once LISTEN is in place, i.e. from when other processes' changes arrive here.</summary>
+    public Task Listening => _listening.Task;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -28,6 +33,7 @@ public sealed class JobNotificationListener(
                 connection.Notification += (_, e) => OnNotification(e.Channel, e.Payload);
                 await using (var cmd = new NpgsqlCommand($"LISTEN {NotifyChannels.JobCreated}; LISTEN {NotifyChannels.JobChanged}", connection))
                     await cmd.ExecuteNonQueryAsync(stoppingToken);
+                _listening.TrySetResult();
                 // Anything created while we were not listening is picked up now.
                 signal.Wake();
                 while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);

@@ -57,13 +57,16 @@ public sealed class BackfillWorker(
             }
             if (id is not { } jobId) return;
             logger.LogInformation("Job {JobId} claimed", jobId);
-            _running[jobId] = RunAsync(jobId, ct);
+            // The job is registered before it starts, so its own clean-up always finds the entry.
+            var registered = new TaskCompletionSource();
+            _running[jobId] = RunAsync(jobId, registered.Task, ct);
+            registered.SetResult();
         }
     }
 
-    private async Task RunAsync(int jobId, CancellationToken ct)
+    private async Task RunAsync(int jobId, Task registered, CancellationToken ct)
     {
-        await Task.Yield();
+        await registered.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
         {
             await services.GetRequiredService<JobRunner>().RunAsync(jobId, ct);

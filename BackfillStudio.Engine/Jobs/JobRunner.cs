@@ -61,6 +61,7 @@ public sealed class JobRunner(
             else
             {
                 logger.LogError("Job {JobId} failed: {Error}", jobId, message);
+                logger.LogDebug(e, "Job {JobId} failure details", jobId);
                 await states.FailAsync(jobId, message, CancellationToken.None);
             }
         }

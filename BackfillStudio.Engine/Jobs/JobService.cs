@@ -50,7 +50,6 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         };
         db.BackfillJobs.Add(job);
         await db.SaveChangesAsync(ct);
-        await db.Entry(job).ReloadAsync(ct);
         await states.AnnounceCreatedAsync(new JobChanged(job.Id, job.PipelineId, job.Status, 0, null, job.UpdatedAt ?? DateTimeOffset.UtcNow), ct);
         return ToView(job);
     }

@@ -47,11 +47,18 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         cmd.Parameters.AddWithValue("rows", rowsWritten);
         cmd.Parameters.Add(new NpgsqlParameter("cursor", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(cursor) });
         cmd.Parameters.AddWithValue("owner", identity.Owner);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) return null;
-        var change = ReadChange(reader);
-        var cancelRequested = reader.GetBoolean(6);
-        await reader.DisposeAsync();
+        JobChanged? change = null;
+        var cancelRequested = false;
+        // The reader must be closed (its pooled connection returned) before publishing reuses the pool.
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (await reader.ReadAsync(ct))
+            {
+                change = ReadChange(reader);
+                cancelRequested = reader.GetBoolean(6);
+            }
+        }
+        if (change is null) return null;
         await PublishAsync(change, ct);
         return cancelRequested;
     }
@@ -145,9 +152,9 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         await NotifyAsync(NotifyChannels.JobCreated, created.JobId.ToString(), ct);
     }
 
+    /// <summary>Ends a job this engine runs; lease_owner is kept so one can see which engine ran it.</summary>
     private Task<JobChanged?> FinishAsync(int id, JobStatus to, string? errorMessage, CancellationToken ct) => ExecuteAsync($"""
-        UPDATE queue_backfill_data SET status = @to, error_message = @error, finished_at = now(), updated_at = now(),
-               lease_owner = NULL
+        UPDATE queue_backfill_data SET status = @to, error_message = @error, finished_at = now(), updated_at = now()
         WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
         {Returning}
         """, ct, ("id", id), ("to", to.ToDb()), ("error", (object?)errorMessage ?? DBNull.Value), ("owner", identity.Owner));

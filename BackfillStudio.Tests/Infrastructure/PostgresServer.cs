@@ -29,6 +29,8 @@ public sealed class PostgresServer : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_cluster is not null) await _cluster.StopAsync();
+        // BACKFILL_TESTS_KEEP=1 keeps the cluster folder (and its server.log) for a post-mortem.
+        if (Environment.GetEnvironmentVariable("BACKFILL_TESTS_KEEP") == "1") return;
         try
         {
             Directory.Delete(_directory, recursive: true);

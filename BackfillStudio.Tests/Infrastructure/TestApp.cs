@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using BackfillStudio.Engine.Events;
 using BackfillStudio.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -34,10 +35,12 @@ public sealed class TestApp : IAsyncDisposable
             "--urls=http://127.0.0.1:0",
             "--Backfill:PollIntervalSeconds=1",
             "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:BackfillStudio.Engine.Jobs.JobRunner=Debug",
             .. settings,
         ];
         var app = await BackfillStudioApp.BuildAsync(args);
         await app.StartAsync();
+        await app.Services.GetRequiredService<JobNotificationListener>().Listening.WaitAsync(TimeSpan.FromSeconds(30));
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new TestApp(app, new Uri(address));
     }

@@ -31,6 +31,13 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         await _connection.OpenAsync(ct);
         var columns = string.Join(", ", _columns.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}"));
         var key = HasKey ? $", PRIMARY KEY ({KeyList})" : "";
+        // Concurrent "IF NOT EXISTS" DDL on one table can still collide in the catalog; jobs take turns.
+        await using var ddl = await _connection.BeginTransactionAsync(ct);
+        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext(@name))", _connection))
+        {
+            lockCmd.Parameters.AddWithValue("name", $"backfillstudio:{settings.Schema}.{target.TargetTable}");
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
         await ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {Schema}", ct);
         await ExecuteAsync($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})", ct);
         foreach (var c in _columns)
@@ -43,6 +50,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
                     PRIMARY KEY (job_id, target_table))
                 """, ct);
         }
+        await ddl.CommitAsync(ct);
         var stageColumns = string.Join(", ", _columns.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.StageType(c)}"));
         await ExecuteAsync($"CREATE TEMP TABLE IF NOT EXISTS {Stage} ({stageColumns})", ct);
 
@@ -52,7 +60,9 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         var conflict = !HasKey ? "" : nonKey.Count == 0
             ? $" ON CONFLICT ({KeyList}) DO NOTHING"
             : $" ON CONFLICT ({KeyList}) DO UPDATE SET {string.Join(", ", nonKey)}";
-        _mergeSql = $"INSERT INTO {TargetSql} ({names}) SELECT {converted} FROM {Stage}{conflict}";
+        // Key order keeps concurrent jobs that upsert overlapping rows from deadlocking each other.
+        var order = HasKey ? $" ORDER BY {KeyList}" : "";
+        _mergeSql = $"INSERT INTO {TargetSql} ({names}) SELECT {converted} FROM {Stage}{order}{conflict}";
     }
 
     private string KeyList => string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)));

@@ -1,0 +1,173 @@
+using System.Collections.Concurrent;
+using System.Net;
+using BackfillStudio.Engine.Events;
+using BackfillStudio.Tests.Infrastructure;
+using static BackfillStudio.Tests.Infrastructure.Scenario;
+
+namespace BackfillStudio.Tests.Jobs;
+
+[Collection(PostgresCollection.Name)]
+public sealed class JobLifecycleTests(PostgresServer pg)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>300,000 rows: with small batches a job runs long enough to be observed and cancelled.</summary>
+    private const string BigTableSql = """
+        CREATE TABLE measurements (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision, taken_at timestamptz NOT NULL);
+        INSERT INTO measurements
+        SELECT g, 'sensor-' || g % 50, g * 0.5, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
+        FROM generate_series(1, 300000) g;
+        CREATE TABLE small (id int PRIMARY KEY, name text);
+        INSERT INTO small SELECT g, 'n' || g FROM generate_series(1, 3000) g;
+        ANALYZE;
+        """;
+
+    [Fact]
+    public async Task Cancel_PendingJob_BecomesCancelledImmediately_AndCannotBeCancelledTwice()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.small"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        var jobId = await s.StartBackfillAsync("public.small");
+
+        var (status, cancelled) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/cancel");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("CANCELLED", (string)cancelled["status"]!);
+        Assert.NotNull(cancelled["finished_at"]);
+
+        var (again, problem) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/cancel");
+        Assert.Equal(HttpStatusCode.Conflict, again);
+        Assert.Contains("CANCELLED", (string)problem["detail"]!);
+    }
+
+    [Fact]
+    public async Task Cancel_ExecutingJob_FinishesCurrentBatch_ThenStopsWithCountEqualToRowsWritten()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.measurements"], DestinationKinds.Postgres, "--Backfill:BatchSize=500");
+        var jobId = await s.StartBackfillAsync("public.measurements");
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! > 0, "first checkpoint");
+
+        var (deleteStatus, _) = await SendAsync(s.Http, HttpMethod.Delete, $"/api/v1/backfill/{jobId}");
+        Assert.Equal(HttpStatusCode.Conflict, deleteStatus);
+        var (status, requested) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/cancel");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("EXECUTING", (string)requested["status"]!);
+
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED", "FAILED");
+        Assert.Equal("CANCELLED", (string)job["status"]!);
+        var written = await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.measurements");
+        Assert.Equal(written, (long)job["count_record"]!);
+        Assert.True(written < 300000, $"cancel came too late to observe: {written} rows written");
+        Assert.Equal(300000, (long)job["total_record"]!);
+
+        var (deleted, _) = await SendAsync(s.Http, HttpMethod.Delete, $"/api/v1/backfill/{jobId}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted);
+        var (gone, _) = await s.Http.GetJsonAsync($"/api/v1/backfill/{jobId}");
+        Assert.Equal(HttpStatusCode.NotFound, gone);
+    }
+
+    [Fact]
+    public async Task Delete_FollowsStatusRules()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.small"], DestinationKinds.Postgres);
+        var completed = await s.StartBackfillAsync("public.small");
+        await s.Http.WaitForJobAsync(completed, Timeout, "COMPLETED");
+
+        var (cancelFinished, _) = await s.Http.PostJsonAsync($"/api/v1/backfill/{completed}/cancel");
+        Assert.Equal(HttpStatusCode.Conflict, cancelFinished);
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(s.Http, HttpMethod.Delete, $"/api/v1/backfill/{completed}")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(s.Http, HttpMethod.Delete, $"/api/v1/backfill/{completed}")).Status);
+    }
+
+    [Fact]
+    public async Task ConcurrentJobs_NeverExceedMaxConcurrentJobs()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.measurements"], DestinationKinds.Postgres,
+            "--Backfill:MaxConcurrentJobs=2", "--Backfill:BatchSize=5000");
+        var ids = new List<int>();
+        for (var i = 0; i < 4; i++) ids.Add(await s.StartBackfillAsync("public.measurements", Filter("id", ">", i * 50000)));
+
+        var maxExecuting = 0;
+        var sawQueuedWhileFull = false;
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            // One request reads every job in one query: a consistent snapshot of the statuses.
+            var page = await s.Http.GetOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill");
+            var statuses = page["items"]!.AsArray().Select(j => (string)j!["status"]!).ToList();
+            var executing = statuses.Count(x => x == "EXECUTING");
+            maxExecuting = Math.Max(maxExecuting, executing);
+            sawQueuedWhileFull |= executing == 2 && statuses.Contains("PENDING");
+            if (statuses.All(x => x == "COMPLETED")) break;
+            Assert.True(!statuses.Contains("FAILED"), (await s.Http.GetOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill")).ToJsonString());
+            Assert.True(DateTime.UtcNow < deadline, "jobs did not complete in time");
+        }
+        Assert.Equal(2, maxExecuting);
+        Assert.True(sawQueuedWhileFull, "never observed a job waiting for a free slot");
+    }
+
+    [Fact]
+    public async Task TwoEngines_ShareTheQueue_AndNeverRunTheSameJob()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.measurements"], DestinationKinds.Postgres,
+            "--Backfill:MaxConcurrentJobs=1", "--Backfill:BatchSize=2000");
+        await using var peer = await s.StartPeerAsync("--Backfill:MaxConcurrentJobs=1", "--Backfill:BatchSize=2000");
+        var ids = new List<int>();
+        for (var i = 0; i < 6; i++) ids.Add(await s.StartBackfillAsync("public.measurements", Filter("id", "<=", 20000 * (i + 1))));
+
+        foreach (var id in ids)
+        {
+            var job = await s.Http.WaitForJobAsync(id, Timeout, "COMPLETED", "FAILED");
+            Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        }
+
+        var attempts = await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM queue_backfill_data WHERE attempts <> 1");
+        var engines = await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(DISTINCT lease_owner) FROM queue_backfill_data");
+        Assert.Equal(0, attempts);
+        Assert.Equal(2, engines);
+        Assert.Equal(120000L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.measurements"));
+    }
+
+    [Fact]
+    public async Task JobChangedEvents_ArePublishedInProcess_AndReachOtherProcessesThroughNotify()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.small"], DestinationKinds.Postgres, "--Backfill:BatchSize=1000");
+        await using var webOnly = await s.StartPeerAsync("--Backfill:EngineEnabled=false");
+        var local = new ConcurrentQueue<JobChanged>();
+        var remote = new ConcurrentQueue<JobChanged>();
+        using var localSubscription = s.App.Get<JobEventBus>().Subscribe(local.Enqueue);
+        using var remoteSubscription = webOnly.Get<JobEventBus>().Subscribe(remote.Enqueue);
+
+        var jobId = await s.StartBackfillAsync("public.small");
+        await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!remote.Any(e => e.Status == "COMPLETED") && DateTime.UtcNow < deadline) await Task.Delay(50);
+
+        foreach (var (name, events) in new[] { ("local", local), ("remote", remote) })
+        {
+            var mine = events.Where(e => e.JobId == jobId).ToList();
+            Assert.True(mine.Count > 0 && mine[0].Status == "PENDING", $"{name}: {string.Join(", ", events)}");
+            Assert.Equal(["PENDING", "EXECUTING", "COMPLETED"], mine.Select(e => e.Status).Distinct());
+            var counts = mine.Where(e => e.Status == "EXECUTING").Select(e => e.CountRecord).ToList();
+            Assert.Equal([0, 1000, 2000, 3000], counts.Distinct());
+            Assert.Equal(3000, mine.Last().CountRecord);
+            Assert.Equal(3000, mine.Last().TotalRecord);
+        }
+    }
+
+    [Fact]
+    public async Task JobCreatedOnAnotherNode_WakesTheEngineThroughNotify_WithoutWaitingForThePoll()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.small"], DestinationKinds.Postgres, "--Backfill:PollIntervalSeconds=3600");
+        await using var webOnly = await s.StartPeerAsync("--Backfill:EngineEnabled=false");
+
+        var job = await webOnly.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.small" });
+
+        var done = await webOnly.Http.WaitForJobAsync((int)job["id"]!, TimeSpan.FromSeconds(60), "COMPLETED");
+        Assert.Equal(3000, (long)done["count_record"]!);
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, HttpMethod method, string path)
+    {
+        using var response = await http.SendAsync(new HttpRequestMessage(method, path));
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+}
