@@ -60,6 +60,8 @@ public static class ApiClient
         {
             var job = await http.GetJobAsync(jobId);
             if (condition(job)) return job;
+            if ((string)job["status"]! is "COMPLETED" or "FAILED" or "CANCELLED")
+                Assert.Fail($"Job {jobId} ended before {what}: {job.ToJsonString()}");
             if (DateTime.UtcNow > deadline) Assert.Fail($"Job {jobId}: {what} did not happen within {timeout}: {job.ToJsonString()}");
             await Task.Delay(50);
         }

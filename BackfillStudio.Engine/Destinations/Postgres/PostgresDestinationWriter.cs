@@ -31,11 +31,11 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         await _connection.OpenAsync(ct);
         var columns = string.Join(", ", _columns.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}"));
         var key = HasKey ? $", PRIMARY KEY ({KeyList})" : "";
-        // Concurrent "IF NOT EXISTS" DDL on one table can still collide in the catalog; jobs take turns.
+        // Concurrent "IF NOT EXISTS" DDL can still collide in the catalog; jobs writing into one schema take turns.
         await using var ddl = await _connection.BeginTransactionAsync(ct);
         await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext(@name))", _connection))
         {
-            lockCmd.Parameters.AddWithValue("name", $"backfillstudio:{settings.Schema}.{target.TargetTable}");
+            lockCmd.Parameters.AddWithValue("name", $"backfillstudio:ddl:{settings.Schema}");
             await lockCmd.ExecuteNonQueryAsync(ct);
         }
         await ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {Schema}", ct);

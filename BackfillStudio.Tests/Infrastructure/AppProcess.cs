@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Text;
+using BackfillStudio.Web;
+
+namespace BackfillStudio.Tests.Infrastructure;
+
+/// <summary>The application in its own OS process, so a test can kill it with SIGKILL mid-job.</summary>
+public sealed class AppProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private AppProcess(Process process) => _process = process;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
+
+    public static AppProcess Start(string configConnectionString, params string[] settings)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(typeof(BackfillStudioApp).Assembly.Location);
+        foreach (var argument in (string[])[$"--ConnectionStrings:Config={configConnectionString}", "--urls=http://127.0.0.1:0", .. settings])
+            info.ArgumentList.Add(argument);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the app process.");
+        var app = new AppProcess(process);
+        process.OutputDataReceived += (_, e) => app.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => app.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return app;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, leases are left behind as after a crash.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) Kill();
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+}

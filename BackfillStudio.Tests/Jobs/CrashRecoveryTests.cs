@@ -1,0 +1,59 @@
+using BackfillStudio.Tests.Engine;
+using BackfillStudio.Tests.Infrastructure;
+
+namespace BackfillStudio.Tests.Jobs;
+
+[Collection(PostgresCollection.Name)]
+public sealed class CrashRecoveryTests(PostgresServer pg)
+{
+    private const string SourceSql = """
+        CREATE TABLE readings (id bigint PRIMARY KEY, sensor text NOT NULL, value numeric(12,3), taken_at timestamptz NOT NULL);
+        INSERT INTO readings
+        SELECT g, 'sensor-' || g % 40, g / 7.0, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
+        FROM generate_series(1, 200000) g;
+        CREATE TABLE audit_log (logged_at timestamp NOT NULL, actor text, action text);
+        INSERT INTO audit_log
+        SELECT timestamp '2024-01-01' + g * interval '1 second', 'user' || g % 17, 'action ' || g
+        FROM generate_series(1, 120000) g;
+        ANALYZE;
+        """;
+
+    private static readonly string[] EngineSettings =
+        ["--Backfill:BatchSize=1000", "--Backfill:LeaseSeconds=3", "--Backfill:PollIntervalSeconds=1", "--Backfill:MaxConcurrentJobs=2"];
+
+    [Fact]
+    public async Task KilledEngine_JobsAreTakenOverAfterTheLease_AndResumeToExactlyOnceContents()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings", "public.audit_log"], DestinationKinds.All,
+            "--Backfill:EngineEnabled=false");
+        using var doomed = AppProcess.Start(s.ConfigDb, [.. EngineSettings, "--Logging:LogLevel:Default=Warning"]);
+        var keyed = await s.StartBackfillAsync("public.readings");
+        var heap = await s.StartBackfillAsync("public.audit_log");
+        var timeout = TimeSpan.FromMinutes(2);
+        await s.Http.WaitUntilAsync(keyed, timeout, j => (long)j["count_record"]! >= 20000, "keyed job progress");
+        await s.Http.WaitUntilAsync(heap, timeout, j => (long)j["count_record"]! >= 10000, "heap job progress");
+
+        doomed.Kill();
+        var interrupted = await s.Http.GetJobAsync(keyed);
+        Assert.Equal("EXECUTING", (string)interrupted["status"]!);
+        Assert.True((long)interrupted["count_record"]! < 200000, "the job finished before the kill; nothing was tested");
+
+        await using var survivor = await s.StartPeerAsync(EngineSettings);
+        foreach (var (jobId, total) in new[] { (keyed, 200000L), (heap, 120000L) })
+        {
+            var job = await s.Http.WaitForJobAsync(jobId, timeout, "COMPLETED", "FAILED");
+            Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+            Assert.Equal(total, (long)job["count_record"]!);
+        }
+        Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM queue_backfill_data WHERE attempts <> 2"));
+
+        foreach (var (table, jobId) in new[] { ("readings", keyed), ("audit_log", heap) })
+        {
+            var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", table);
+            Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", table));
+            Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, s.DuckDbPath, $"main.{table}"));
+            Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, null,
+                $"read_parquet('{s.ParquetDirectory}/{table}/{jobId}/*.parquet')"));
+        }
+    }
+}
