@@ -102,10 +102,14 @@ public sealed class JobRunner(
                 {
                     next = JobFailure.Step("Source", () => reader.ReadAsync(batch.End, stopping));
                     var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(table.Columns, settings.DuckDbMemoryLimit));
+                    var watch = System.Diagnostics.Stopwatch.StartNew();
                     foreach (var (name, writer) in writers)
                         await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(staged, stopping));
+                    var written = watch.ElapsedMilliseconds;
 
                     var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.End, stopping);
+                    logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows written in {WriteMs} ms, checkpoint {CheckpointMs} ms",
+                        job.Id, batch.Sequence, batch.Rows.Count, written, watch.ElapsedMilliseconds - written);
                     if (cancelRequested is null)
                     {
                         logger.LogWarning("Job {JobId} lost its lease; stopping without further writes", job.Id);

@@ -6,8 +6,9 @@ using NpgsqlTypes;
 namespace BackfillStudio.Engine.Destinations.Postgres;
 
 /// <summary>
-/// Loads each batch with binary COPY into a per-job temporary staging table, then merges it into the
-/// target with <c>INSERT ... ON CONFLICT</c> on the primary key, in one transaction. Tables without
+/// Loads each batch with binary COPY, in one transaction: straight into the target when the batch's
+/// keys cannot be there yet, otherwise into a per-job temporary staging table that is then merged into
+/// the target with <c>INSERT ... ON CONFLICT</c> on the primary key. Tables without
 /// a primary key record the batch in <c>_backfill_progress</c> in the same transaction, so a batch
 /// that was committed but not yet checkpointed is skipped, not duplicated, when the job resumes.
 /// </summary>
@@ -18,6 +19,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
 
     private readonly IReadOnlyList<SourceColumn> _columns = target.Table.Columns;
     private readonly NpgsqlDbType[] _dbTypes = target.Table.Columns.Select(PostgresTypes.DbType).ToArray();
+    private readonly bool _copiesDirectly = target.Table.Columns.All(PostgresTypes.CopiesDirectly);
     private NpgsqlConnection? _connection;
     private string _mergeSql = "";
 
@@ -72,24 +74,65 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         var connection = _connection ?? throw new InvalidOperationException("PrepareAsync was not called.");
         await using var tx = await connection.BeginTransactionAsync(ct);
         if (!HasKey && await AlreadyWrittenAsync(batch, ct)) return;
-
-        await ExecuteAsync($"TRUNCATE {Stage}", ct);
-        await using (var importer = await connection.BeginBinaryImportAsync($"COPY {Stage} FROM STDIN (FORMAT BINARY)", ct))
+        if (!_copiesDirectly || !await TryCopyDirectlyAsync(batch, tx, ct))
         {
-            foreach (var row in batch.Rows)
-            {
-                await importer.StartRowAsync(ct);
-                for (var i = 0; i < row.Length; i++)
-                {
-                    if (row[i] is null) await importer.WriteNullAsync(ct);
-                    else await importer.WriteAsync(row[i], _dbTypes[i], ct);
-                }
-            }
-            await importer.CompleteAsync(ct);
+            await ExecuteAsync($"TRUNCATE {Stage}", ct);
+            await CopyAsync($"{Stage}", batch.Rows, ct);
+            await ExecuteAsync(_mergeSql, ct);
         }
-        await ExecuteAsync(_mergeSql, ct);
         if (!HasKey) await RecordProgressAsync(batch, ct);
         await tx.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// The fast path: binary COPY straight into the target when none of the batch's keys can be there
+    /// yet (the usual case for a first backfill). A key-range probe on the primary key decides; a row
+    /// inserted by someone else since the probe rolls back to the savepoint and the batch is merged.
+    /// </summary>
+    private async Task<bool> TryCopyDirectlyAsync(StagedBatch batch, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        if (HasKey && await KeyRangeHasRowsAsync(batch, ct)) return false;
+        await tx.SaveAsync("direct_copy", ct);
+        try
+        {
+            await CopyAsync($"{TargetSql} ({string.Join(", ", _columns.Select(c => Sql.Ident(c.Name)))})", batch.Rows, ct);
+            return true;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await tx.RollbackAsync("direct_copy", ct);
+            return false;
+        }
+    }
+
+    private async Task<bool> KeyRangeHasRowsAsync(StagedBatch batch, CancellationToken ct)
+    {
+        var key = target.Table.PrimaryKey;
+        string Bound(string prefix) => string.Join(", ", key.Select((c, i) => $"CAST(@{prefix}{i} AS {PostgresTypes.TargetType(c)})"));
+        var lower = batch.Source.Start.LastKey is null ? "" : $" AND ({KeyList}) > ({Bound("l")})";
+        await using var cmd = new NpgsqlCommand(
+            $"SELECT EXISTS (SELECT 1 FROM {TargetSql} WHERE ({KeyList}) <= ({Bound("h")}){lower})", _connection);
+        for (var i = 0; i < key.Count; i++)
+        {
+            cmd.Parameters.AddWithValue($"h{i}", batch.Source.End.LastKey![i]);
+            if (batch.Source.Start.LastKey is { } start) cmd.Parameters.AddWithValue($"l{i}", start[i]);
+        }
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    private async Task CopyAsync(string into, IReadOnlyList<object?[]> rows, CancellationToken ct)
+    {
+        await using var importer = await _connection!.BeginBinaryImportAsync($"COPY {into} FROM STDIN (FORMAT BINARY)", ct);
+        foreach (var row in rows)
+        {
+            await importer.StartRowAsync(ct);
+            for (var i = 0; i < row.Length; i++)
+            {
+                if (row[i] is null) await importer.WriteNullAsync(ct);
+                else await importer.WriteAsync(row[i], _dbTypes[i], ct);
+            }
+        }
+        await importer.CompleteAsync(ct);
     }
 
     private async Task<bool> AlreadyWrittenAsync(StagedBatch batch, CancellationToken ct)

@@ -9,6 +9,10 @@ public static class PostgresTypes
     /// <summary>Built-in types keep their exact type; enums and other user-defined types become text.</summary>
     public static string TargetType(SourceColumn column) => column.IsBuiltinType ? column.BaseDataType : "text";
 
+    /// <summary>True when the value travels in the target's own type, so binary COPY can load the target directly.</summary>
+    public static bool CopiesDirectly(SourceColumn column) =>
+        column.Kind != ValueKind.NumericText && !(column.Kind == ValueKind.OtherText && column.IsBuiltinType);
+
     public static string StageType(SourceColumn column) => column.Kind switch
     {
         ValueKind.Array => ScalarType(column.ElementKind!.Value) + "[]",

@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BackfillStudio.Benchmarks;
+using BackfillStudio.Web;
+using BackfillStudio.Web.Hosting;
+using Npgsql;
+
+// Backfill throughput benchmark: for each N, copies an N-row, 10-column table to the postgres and
+// duckdb destinations through the real app (its own process, so its peak RSS is the engine's), and
+// measures `psql \copy ... | psql \copy ...` between the same databases as the baseline.
+var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? "500000,2000000")
+    .Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
+var folder = Path.Combine(Path.GetTempPath(), $"backfill-bench-{Guid.NewGuid():N}");
+Directory.CreateDirectory(folder);
+if (Environment.UserName == "root") await ProcessRunner.RunAsync("chmod", ["755", folder]);
+var cluster = await LocalPostgresCluster.StartAsync(Path.Combine(folder, "pg"), FreePort(), throwaway: true);
+var results = new List<Result>();
+try
+{
+    foreach (var rows in rowCounts)
+    {
+        Console.WriteLine($"Preparing a source table of {rows:N0} rows...");
+        var source = await NewDatabaseAsync(cluster, $"source_{rows}");
+        await ExecuteAsync(source, BenchmarkTable.CreateSql("bench_rows", rows));
+
+        var baselineTarget = await NewDatabaseAsync(cluster, $"baseline_{rows}");
+        await ExecuteAsync(baselineTarget, BenchmarkTable.CreateSql("bench_rows", 0));
+        var baseline = await PsqlPipe.RunAsync(cluster, source, baselineTarget, "bench_rows");
+        results.Add(new Result(rows, "psql \\copy | psql \\copy", baseline, null));
+        Console.WriteLine($"  baseline: {baseline.TotalSeconds:F2} s");
+
+        foreach (var destination in new[] { "postgres", "duckdb" })
+        {
+            var (elapsed, peak) = await RunBackfillAsync(cluster, source, destination, rows, folder);
+            results.Add(new Result(rows, $"BackfillStudio → {destination}", elapsed, peak));
+            Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB");
+        }
+    }
+}
+finally
+{
+    await cluster.StopAsync();
+    Directory.Delete(folder, recursive: true);
+}
+
+Console.WriteLine();
+Console.WriteLine($"{"rows",10}  {"run",-28} {"seconds",8} {"rows/s",10} {"peak RSS",10} {"vs baseline",12}");
+foreach (var group in results.GroupBy(r => r.Rows))
+{
+    var baselineRate = group.First().Rows / group.First().Elapsed.TotalSeconds;
+    foreach (var r in group)
+    {
+        var rate = r.Rows / r.Elapsed.TotalSeconds;
+        var peak = r.PeakBytes is { } p ? $"{p / 1048576.0:F0} MiB" : "-";
+        Console.WriteLine($"{r.Rows,10:N0}  {r.Run,-28} {r.Elapsed.TotalSeconds,8:F2} {rate,10:N0} {peak,10} {rate / baselineRate,11:F2}x");
+    }
+}
+return;
+
+static async Task<(TimeSpan Elapsed, long PeakBytes)> RunBackfillAsync(LocalPostgresCluster cluster, string source, string destination, int rows, string folder)
+{
+    var config = await NewDatabaseAsync(cluster, $"config_{destination}_{rows}");
+    var port = FreePort();
+    var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var a in new[] { typeof(BackfillStudioApp).Assembly.Location, $"--ConnectionStrings:Config={config}", $"--urls=http://127.0.0.1:{port}",
+                 "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:BackfillStudio.Engine.Jobs.JobRunner=Debug", "--Backfill:PollIntervalSeconds=1" })
+        info.ArgumentList.Add(a);
+    using var app = Process.Start(info)!;
+    app.OutputDataReceived += (_, e) => { if (e.Data is not null && Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1") Console.WriteLine(e.Data); };
+    app.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine(e.Data); };
+    app.BeginOutputReadLine();
+    app.BeginErrorReadLine();
+    try
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        await WaitForAppAsync(http);
+        var src = new NpgsqlConnectionStringBuilder(source);
+        var sourceId = await PostAsync(http, "/api/v1/sources", new { name = "bench", host = src.Host, port = src.Port, database = src.Database, username = src.Username, password = src.Password, ssl_mode = "disable" });
+        JsonObject destinationConfig;
+        if (destination == "postgres")
+        {
+            var target = new NpgsqlConnectionStringBuilder(await NewDatabaseAsync(cluster, $"target_{rows}"));
+            destinationConfig = new JsonObject { ["host"] = target.Host, ["port"] = target.Port, ["database"] = target.Database, ["username"] = target.Username, ["password"] = target.Password, ["ssl_mode"] = "disable" };
+        }
+        else
+        {
+            destinationConfig = new JsonObject { ["path"] = Path.Combine(folder, $"bench_{rows}.duckdb") };
+        }
+        var destinationId = await PostAsync(http, "/api/v1/destinations", new { name = destination, type = destination, config = destinationConfig });
+        var pipelineId = await PostAsync(http, "/api/v1/pipelines", new { name = "bench", source_id = sourceId, destination_ids = new[] { destinationId }, tables = new[] { new { table_name = "public.bench_rows" } } });
+        var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill", new { table_name = "public.bench_rows" });
+        while (true)
+        {
+            var job = (await http.GetFromJsonAsync<JsonObject>($"/api/v1/backfill/{jobId}"))!;
+            var status = (string)job["status"]!;
+            if (status == "COMPLETED")
+            {
+                if ((long)job["count_record"]! != rows) throw new InvalidOperationException($"copied {job["count_record"]} rows, expected {rows}");
+                var elapsed = DateTimeOffset.Parse((string)job["finished_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture);
+                return (elapsed, PeakResidentBytes(app.Id));
+            }
+            if (status is "FAILED" or "CANCELLED") throw new InvalidOperationException($"benchmark job ended {status}: {job["error_message"]}");
+            await Task.Delay(100);
+        }
+    }
+    finally
+    {
+        app.Kill(entireProcessTree: true);
+        await app.WaitForExitAsync();
+    }
+}
+
+static long PeakResidentBytes(int pid)
+{
+    var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+}
+
+static async Task WaitForAppAsync(HttpClient http)
+{
+    for (var i = 0; i < 600; i++)
+    {
+        try
+        {
+            if ((await http.GetAsync("/api/v1/pipelines")).IsSuccessStatusCode) return;
+        }
+        catch (HttpRequestException)
+        {
+        }
+        await Task.Delay(100);
+    }
+    throw new TimeoutException("The app did not start.");
+}
+
+static async Task<int> PostAsync(HttpClient http, string path, object body)
+{
+    var response = await http.PostAsJsonAsync(path, body, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+    var text = await response.Content.ReadAsStringAsync();
+    if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"POST {path}: {text}");
+    return (int)JsonNode.Parse(text)!["id"]!;
+}
+
+static async Task<string> NewDatabaseAsync(LocalPostgresCluster cluster, string name)
+{
+    await cluster.CreateDatabaseIfMissingAsync(name);
+    return cluster.ConnectionString(name);
+}
+
+static async Task ExecuteAsync(string connectionString, string sql)
+{
+    await using var connection = new NpgsqlConnection(connectionString);
+    await connection.OpenAsync();
+    await using var cmd = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+    await cmd.ExecuteNonQueryAsync();
+}
+
+static int FreePort()
+{
+    using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+    listener.Start();
+    return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+internal sealed record Result(int Rows, string Run, TimeSpan Elapsed, long? PeakBytes);

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Backfill benchmark: rows/s and peak memory of BackfillStudio → postgres / duckdb beside a
+# `psql \copy | psql \copy` baseline, for each row count (default: 500000,2000000).
+# Needs PostgreSQL server binaries (apt-get install postgresql). Usage: benchmarks/run.sh [--rows 2000000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dotnet run --project benchmarks/BackfillStudio.Benchmarks -c Release -- "$@"
