@@ -64,6 +64,7 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.Property(x => x.FilterSql).HasColumnType("text");
             e.Property(x => x.Status).HasMaxLength(20).HasDefaultValue("PENDING");
             e.Property(x => x.CountRecord).HasDefaultValue(0L);
+            e.Property(x => x.Attempts).HasDefaultValue(0);
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
             e.Property(x => x.UpdatedAt).HasDefaultValueSql("now()");
             e.Property(x => x.Filters).HasColumnType("jsonb").HasDefaultValueSql("'[]'::jsonb");

@@ -149,7 +149,7 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                     total_record = table.Column<long>(type: "bigint", nullable: true),
                     error_message = table.Column<string>(type: "text", nullable: true),
                     resume_cursor = table.Column<string>(type: "jsonb", nullable: true),
-                    attempts = table.Column<int>(type: "integer", nullable: false),
+                    attempts = table.Column<int>(type: "integer", nullable: false, defaultValue: 0),
                     lease_owner = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
                     heartbeat_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     started_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),

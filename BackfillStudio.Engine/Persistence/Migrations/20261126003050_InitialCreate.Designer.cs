@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace BackfillStudio.Engine.Persistence.Migrations
 {
     [DbContext(typeof(ConfigDbContext))]
-    [Migration("20261125235336_InitialCreate")]
+    [Migration("20261126003050_InitialCreate")]
     partial class InitialCreate
     {
         /// <inheritdoc />
@@ -35,7 +35,9 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                     NpgsqlPropertyBuilderExtensions.UseSerialColumn(b.Property<int>("Id"));
 
                     b.Property<int>("Attempts")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
+                        .HasDefaultValue(0)
                         .HasColumnName("attempts");
 
                     b.Property<DateTimeOffset?>("CancelRequestedAt")

@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Tests.Infrastructure;
+using Npgsql;
+
+namespace BackfillStudio.Tests.Api;
+
+[Collection(PostgresCollection.Name)]
+public sealed class SetupApiTests(PostgresServer pg)
+{
+    private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items VALUES (1, 'a');";
+
+    [Fact]
+    public async Task Secrets_AreEncryptedAtRest_AndNeverReturned()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        var password = new NpgsqlConnectionStringBuilder(s.SourceDb).Password!;
+
+        var responses = string.Join("\n",
+            (await s.Http.GetOkAsync("/api/v1/sources")).ToJsonString(),
+            (await s.Http.GetOkAsync($"/api/v1/sources/{s.SourceId}")).ToJsonString(),
+            (await s.Http.GetOkAsync("/api/v1/destinations")).ToJsonString(),
+            (await s.Http.GetOkAsync($"/api/v1/destinations/{s.DestinationIds[0]}")).ToJsonString());
+        Assert.DoesNotContain(password, responses);
+        Assert.Contains("\"has_password\":true", responses);
+        Assert.Contains("\"secrets_set\":[\"password\"]", responses);
+
+        await using var config = new NpgsqlConnection(s.ConfigDb);
+        await config.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT s::text FROM sources s UNION ALL SELECT d::text FROM destinations d", config);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync()) rows.Add(reader.GetString(0));
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, row => Assert.DoesNotContain(password, row));
+        Assert.Equal(1L, await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM data_protection_keys"));
+    }
+
+    [Fact]
+    public async Task WrongPassword_ConnectionTestAndFailedJob_ReportTheReason_WithoutTheSecret()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres);
+        const string wrong = "Wr0ng-Pa55word-that-must-not-leak";
+        var source = new NpgsqlConnectionStringBuilder(s.SourceDb);
+        var update = await s.Http.PutAsJsonAsync($"/api/v1/sources/{s.SourceId}", new
+        {
+            name = "source", host = source.Host, port = source.Port, database = source.Database, username = source.Username,
+            password = wrong, ssl_mode = "disable",
+        }, TestApp.Json);
+        Assert.Equal(HttpStatusCode.OK, update.StatusCode);
+
+        var (_, test) = await s.Http.PostJsonAsync($"/api/v1/sources/{s.SourceId}/test");
+        Assert.False((bool)test["success"]!);
+        Assert.Contains("password authentication failed", (string)test["error"]!);
+        Assert.DoesNotContain(wrong, test.ToJsonString());
+
+        // The pipeline's table is known, so the job is accepted and fails in the engine.
+        await using (var configDb = new NpgsqlConnection(s.ConfigDb))
+        {
+            await configDb.OpenAsync();
+            await using var insert = new NpgsqlCommand(
+                $"INSERT INTO queue_backfill_data (pipeline_id, source_id, table_name) VALUES ({s.PipelineId}, {s.SourceId}, 'public.items') RETURNING id", configDb);
+            var jobId = (int)(await insert.ExecuteScalarAsync())!;
+            var job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(1), "FAILED", "COMPLETED");
+            Assert.Equal("FAILED", (string)job["status"]!);
+            Assert.True((bool)job["is_error"]!);
+            Assert.Contains("password authentication failed", (string)job["error_message"]!);
+            Assert.DoesNotContain(wrong, job.ToJsonString());
+        }
+    }
+
+    [Fact]
+    public async Task DestinationAndPipelineInput_IsValidated_FieldByField()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
+        (string Path, object Body, string Field)[] cases =
+        [
+            ("/api/v1/destinations", new { name = "x", type = "oracle", config = new { } }, "type"),
+            ("/api/v1/destinations", new { name = "x", type = "postgres", config = new { database = "d", username = "u" } }, "config.host"),
+            ("/api/v1/destinations", new { name = "x", type = "postgres", config = new { host = "h", database = "d", username = "u", port = 70000 } }, "config.port"),
+            ("/api/v1/destinations", new { name = "x", type = "duckdb", config = new { } }, "config.path"),
+            ("/api/v1/destinations", new { name = "", type = "parquet", config = new { path = "/tmp/x" } }, "name"),
+            ("/api/v1/destinations", new { name = "files", type = "parquet", config = new { path = "/tmp/x" } }, "name"),
+            ("/api/v1/destinations", new { name = "snow", type = "snowflake", config = new { account = "a" } }, "type"),
+            ("/api/v1/sources", new { name = "s2", host = "", database = "d", username = "u" }, "host"),
+            ("/api/v1/sources", new { name = "s2", host = "h", database = "d", username = "u", ssl_mode = "sometimes" }, "ssl_mode"),
+            ("/api/v1/pipelines", new { name = "p2", source_id = 999, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "public.items" } } }, "source_id"),
+            ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = Array.Empty<int>(), tables = new[] { new { table_name = "public.items" } } }, "destination_ids"),
+            ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { 999 }, tables = new[] { new { table_name = "public.items" } } }, "destination_ids"),
+            ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "public.nope" } } }, "tables[0].table_name"),
+            ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "items" } } }, "tables[0].table_name"),
+        ];
+        foreach (var (path, body, field) in cases)
+        {
+            var (status, problem) = await s.Http.PostJsonAsync(path, body);
+            Assert.True(status == HttpStatusCode.BadRequest && problem["errors"]?.AsObject().ContainsKey(field) == true,
+                $"POST {path} {JsonSerializerFor(body)}: expected 400 naming {field}, got {(int)status} {problem.ToJsonString()}");
+        }
+
+        var (malformed, problemJson) = await SendRawAsync(s.Http, "/api/v1/destinations", "{\"name\": ");
+        Assert.Equal(HttpStatusCode.BadRequest, malformed);
+        Assert.Equal(400, (int)problemJson["status"]!);
+    }
+
+    [Fact]
+    public async Task Catalog_ListsTablesWithEstimatesAndKeys_AndColumnsWithTypes()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql + "ANALYZE items;", ["public.items"], DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
+
+        var tables = (await s.Http.GetOkAsync($"/api/v1/sources/{s.SourceId}/tables")).AsArray();
+        var items = Assert.Single(tables, t => (string)t!["table_name"]! == "public.items")!;
+        Assert.Equal(1, (long)items["estimated_rows"]!);
+        Assert.Equal(["id"], items["primary_key"]!.AsArray().Select(k => (string)k!));
+
+        var columns = (await s.Http.GetOkAsync($"/api/v1/sources/{s.SourceId}/tables/public.items/columns")).AsArray();
+        Assert.Equal("""[{"name":"id","data_type":"integer","nullable":false,"is_primary_key":true},{"name":"name","data_type":"text","nullable":true,"is_primary_key":false}]""",
+            columns.ToJsonString());
+        var (_, test) = await s.Http.PostJsonAsync($"/api/v1/sources/{s.SourceId}/test");
+        Assert.True((bool)test["success"]!);
+        Assert.StartsWith("PostgreSQL", (string)test["server_version"]!);
+    }
+
+    [Theory]
+    [InlineData("postgresql://app:s%40cret@db.example:6543/backfill?sslmode=require", "db.example", 6543, "backfill", "app", "s@cret")]
+    [InlineData("postgres://u@localhost/cfg", "localhost", 5432, "cfg", "u", null)]
+    public void ConfigDatabaseUrl_IsTranslatedToAConnectionString(string url, string host, int port, string database, string user, string? password)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(ConfigDatabase.NormalizeConnectionString(url));
+        Assert.Equal((host, port, database, user, password), (builder.Host, builder.Port, builder.Database, builder.Username, builder.Password));
+    }
+
+    private static string JsonSerializerFor(object body) => System.Text.Json.JsonSerializer.Serialize(body, TestApp.Json);
+
+    private static async Task<(HttpStatusCode, JsonObject)> SendRawAsync(HttpClient http, string path, string json)
+    {
+        using var response = await http.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
+    }
+}
