@@ -23,7 +23,7 @@ public static class EngineServiceCollectionExtensions
     {
         services.AddOptions<BackfillOptions>().BindConfiguration(BackfillOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddDbContextFactory<ConfigDbContext>(o => ConfigDatabase.Configure(o, configConnectionString));
-        services.AddSingleton(new ConfigDataSource(configConnectionString));
+        services.AddSingleton(_ => new ConfigDataSource(configConnectionString));
         services.AddDataProtection().SetApplicationName("BackfillStudio").PersistKeysToDbContext<ConfigDbContext>();
 
         services.AddSingleton<SecretProtector>();

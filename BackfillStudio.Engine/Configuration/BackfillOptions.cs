@@ -18,7 +18,7 @@ public sealed class BackfillOptions
 
     /// <summary>DuckDB <c>memory_limit</c> of each job's in-memory staging database.</summary>
     [Required]
-    public string DuckDbMemoryLimit { get; set; } = "512MB";
+    public string DuckDbMemoryLimit { get; set; } = "256MB";
 
     /// <summary>How long a job's lease lasts without a heartbeat before another engine may take it over.</summary>
     [Range(3, 3600)]

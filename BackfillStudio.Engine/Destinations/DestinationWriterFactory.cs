@@ -1,17 +1,19 @@
+using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations.DuckDb;
 using BackfillStudio.Engine.Destinations.Parquet;
 using BackfillStudio.Engine.Destinations.Postgres;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
+using Microsoft.Extensions.Options;
 
 namespace BackfillStudio.Engine.Destinations;
 
-public sealed class DestinationWriterFactory
+public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options)
 {
     public IDestinationWriter Create(DestinationSettings settings, WriteTarget target) => settings switch
     {
         PostgresDestinationSettings s => new PostgresDestinationWriter(s, target),
-        DuckDbDestinationSettings s => new DuckDbDestinationWriter(s, target),
+        DuckDbDestinationSettings s => new DuckDbDestinationWriter(s, target, options.Value.DuckDbMemoryLimit),
         ParquetDestinationSettings s => new ParquetDestinationWriter(s, target),
         _ => throw new NotSupportedException($"No writer for {settings.GetType().Name}."),
     };

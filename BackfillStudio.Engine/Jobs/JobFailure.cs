@@ -21,7 +21,9 @@ public static class JobFailure
     public static bool IsTransient(Exception e) => e switch
     {
         JobStepException step => step.IsTransient,
-        PostgresException pg => pg.IsTransient,
+        // Also: too many connections / out of resources (53), connection failures (08), server starting or shutting down (57P0x).
+        PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("53", StringComparison.Ordinal)
+            || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P0", StringComparison.Ordinal),
         NpgsqlException npg => npg.IsTransient || npg.InnerException is IOException or SocketException or TimeoutException,
         IOException or SocketException or TimeoutException => true,
         _ => false,

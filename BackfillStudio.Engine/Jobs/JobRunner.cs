@@ -98,8 +98,10 @@ public sealed class JobRunner(
             var next = JobFailure.Step("Source", () => reader.ReadAsync(cursor, stopping));
             try
             {
+                var readWait = System.Diagnostics.Stopwatch.StartNew();
                 while (await next is { } batch)
                 {
+                    var waited = readWait.ElapsedMilliseconds;
                     next = JobFailure.Step("Source", () => reader.ReadAsync(batch.End, stopping));
                     var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(table.Columns, settings.DuckDbMemoryLimit));
                     var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -108,8 +110,9 @@ public sealed class JobRunner(
                     var written = watch.ElapsedMilliseconds;
 
                     var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.End, stopping);
-                    logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows written in {WriteMs} ms, checkpoint {CheckpointMs} ms",
-                        job.Id, batch.Sequence, batch.Rows.Count, written, watch.ElapsedMilliseconds - written);
+                    logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows read-wait {Wait} written in {WriteMs} ms, checkpoint {CheckpointMs} ms",
+                        job.Id, batch.Sequence, batch.Rows.Count, waited, written, watch.ElapsedMilliseconds - written);
+                    readWait.Restart();
                     if (cancelRequested is null)
                     {
                         logger.LogWarning("Job {JobId} lost its lease; stopping without further writes", job.Id);

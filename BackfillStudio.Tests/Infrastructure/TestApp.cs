@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace BackfillStudio.Tests.Infrastructure;
 
@@ -52,5 +53,7 @@ public sealed class TestApp : IAsyncDisposable
         Http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        // Dozens of apps start in one test run; their idle pooled connections would pile up on the server.
+        NpgsqlConnection.ClearAllPools();
     }
 }

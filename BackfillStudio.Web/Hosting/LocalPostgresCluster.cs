@@ -75,7 +75,7 @@ public sealed class LocalPostgresCluster
         var cluster = new LocalPostgresCluster(bin, dataDirectory, port, (await File.ReadAllTextAsync(passwordFile, ct)).Trim());
         if (!await cluster.IsRunningAsync(ct))
         {
-            var settings = $"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200";
+            var settings = $"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections={(throwaway ? 400 : 200)}";
             if (throwaway) settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
             await RunAsServerUserAsync(Path.Combine(bin, "pg_ctl"),
                 ["-D", dataDirectory, "-o", settings, "-l", Path.Combine(dataDirectory, "server.log"), "-w", "-t", "60", "start"], ct);

@@ -10,7 +10,7 @@ namespace BackfillStudio.Engine.Destinations.DuckDb;
 /// the batch in <c>_backfill_progress</c> in the same transaction). The job's connection is closed when
 /// it ends, and DuckDB closes the file with the last connection, so users can open it right away.
 /// </summary>
-public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, WriteTarget target) : IDestinationWriter
+public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, WriteTarget target, string memoryLimit) : IDestinationWriter
 {
     private const string ProgressTable = "_backfill_progress";
 
@@ -27,6 +27,8 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         _connection = Open(settings.Path);
         await Locked(() =>
         {
+            // Bounds the destination database's buffer pool, which otherwise keeps up to 80% of RAM.
+            Execute($"SET memory_limit = {Sql.Literal(memoryLimit)}");
             var columns = string.Join(", ", Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.TargetType(c)}"));
             var key = HasKey ? $", PRIMARY KEY ({string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)))})" : "";
             Execute($"CREATE SCHEMA IF NOT EXISTS {Schema}");
@@ -52,7 +54,9 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             }
             var names = string.Join(", ", Columns.Select(c => Sql.Ident(c.Name)));
             var converted = string.Join(", ", Columns.Select(DuckDbTypes.Convert));
-            Execute($"INSERT {(HasKey ? "OR REPLACE " : "")}INTO {TargetSql} ({names}) SELECT {converted} FROM temp.main.{_stage}");
+            // A plain INSERT is twice as fast as INSERT OR REPLACE; it is safe when no key of the batch can be there.
+            var replace = HasKey && LeadingKeyRangeHasRows(batch) ? "OR REPLACE " : "";
+            Execute($"INSERT {replace}INTO {TargetSql} ({names}) SELECT {converted} FROM temp.main.{_stage}");
             if (!HasKey)
                 Execute($"INSERT OR REPLACE INTO {Schema}.{ProgressTable} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {batch.Source.End.NextBlock})");
             Execute("COMMIT");
@@ -63,6 +67,24 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             throw;
         }
     }, ct);
+
+    /// <summary>
+    /// Whether the target has rows whose leading key column lies in the batch's range: a superset of
+    /// "some key of the batch exists" that DuckDB answers from row-group min/max statistics.
+    /// </summary>
+    private bool LeadingKeyRangeHasRows(StagedBatch batch)
+    {
+        var key = target.Table.PrimaryKey[0];
+        var type = DuckDbTypes.TargetType(key);
+        using var cmd = _connection!.CreateCommand();
+        // With a composite key the previous batch may end inside the same leading value, hence >=.
+        var after = target.Table.PrimaryKey.Count == 1 ? ">" : ">=";
+        var lower = batch.Source.Start.LastKey is null ? "" : $" AND {Sql.Ident(key.Name)} {after} CAST($low AS {type})";
+        cmd.CommandText = $"SELECT EXISTS (SELECT 1 FROM {TargetSql} WHERE {Sql.Ident(key.Name)} <= CAST($high AS {type}){lower})";
+        cmd.Parameters.Add(new DuckDBParameter("high", batch.Source.End.LastKey![0]));
+        if (batch.Source.Start.LastKey is { } from) cmd.Parameters.Add(new DuckDBParameter("low", from[0]));
+        return (bool)cmd.ExecuteScalar()!;
+    }
 
     private bool AlreadyWritten(StagedBatch batch)
     {
