@@ -1,21 +1,31 @@
 using System.Text.Json;
 using BackfillStudio.Engine;
+using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Web.Api;
 using BackfillStudio.Web.Hosting;
 
 namespace BackfillStudio.Web;
 
-/// <summary>Builds the whole application: web UI and API, and the engine unless it is disabled.</summary>
+/// <summary>
+/// Builds the application in the role its configuration asks for: web UI and API with the engine
+/// (default), web only (<c>Backfill:EngineEnabled=false</c>) or engine only (<c>Backfill:WebEnabled=false</c>).
+/// </summary>
 public static class BackfillStudioApp
 {
-    public static async Task<WebApplication> BuildAsync(string[] args)
+    public static async Task<IHost> BuildAsync(string[] args)
+    {
+        var settings = new ConfigurationManager();
+        settings.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true).AddEnvironmentVariables().AddCommandLine(args);
+        var options = settings.GetSection(BackfillOptions.Section).Get<BackfillOptions>() ?? new BackfillOptions();
+        if (options.WebEnabled) return await BuildWebAsync(args);
+        if (!options.EngineEnabled) throw new InvalidOperationException("Backfill:WebEnabled and Backfill:EngineEnabled are both false: nothing to run.");
+        return await BuildEngineOnlyAsync(args);
+    }
+
+    public static async Task<WebApplication> BuildWebAsync(string[] args)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        using var startupLogs = LoggerFactory.Create(logging => logging.AddConfiguration(builder.Configuration.GetSection("Logging")).AddSimpleConsole());
-        var embedded = await EmbeddedDefault.ResolveAsync(builder.Configuration, startupLogs.CreateLogger("BackfillStudio.Startup"));
-
-        builder.Services.AddSingleton(embedded);
-        builder.Services.AddBackfillStudio(builder.Configuration, embedded.ConfigConnectionString);
+        var embedded = await AddCoreAsync(builder);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
@@ -28,18 +38,42 @@ public static class BackfillStudioApp
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-
-        await app.Services.MigrateConfigDatabaseAsync();
-        if (embedded.Cluster is { } cluster)
-        {
-            await DemoSeeder.SeedAsync(app.Services, embedded, app.Logger);
-            app.Lifetime.ApplicationStopped.Register(() => cluster.StopAsync().GetAwaiter().GetResult());
-        }
+        await PrepareAsync(app, embedded);
 
         app.MapOpenApi();
         app.MapGroup("/api/v1").MapSourcesApi().MapDestinationsApi().MapPipelinesApi().MapBackfillApi();
         app.MapGet("/", () => TypedResults.Ok(new { name = "BackfillStudio", api = "/api/v1", openapi = "/openapi/v1.json" }))
             .ExcludeFromDescription();
         return app;
+    }
+
+    /// <summary>A node that only executes jobs: no HTTP endpoint, same config database and settings.</summary>
+    public static async Task<IHost> BuildEngineOnlyAsync(string[] args)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var embedded = await AddCoreAsync(builder);
+        var host = builder.Build();
+        await PrepareAsync(host, embedded);
+        return host;
+    }
+
+    private static async Task<EmbeddedDefault> AddCoreAsync(IHostApplicationBuilder builder)
+    {
+        using var startupLogs = LoggerFactory.Create(logging => logging.AddConfiguration(builder.Configuration.GetSection("Logging")).AddSimpleConsole());
+        var embedded = await EmbeddedDefault.ResolveAsync(builder.Configuration, startupLogs.CreateLogger("BackfillStudio.Startup"));
+        builder.Services.AddSingleton(embedded);
+        builder.Services.AddBackfillStudio(builder.Configuration, embedded.ConfigConnectionString);
+        return embedded;
+    }
+
+    /// <summary>Migrates the config database and, for the embedded default, seeds the demo and stops the cluster on shutdown.</summary>
+    private static async Task PrepareAsync(IHost host, EmbeddedDefault embedded)
+    {
+        await host.Services.MigrateConfigDatabaseAsync();
+        if (embedded.Cluster is not { } cluster) return;
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("BackfillStudio.Startup");
+        await DemoSeeder.SeedAsync(host.Services, embedded, logger);
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped
+            .Register(() => cluster.StopAsync().GetAwaiter().GetResult());
     }
 }

@@ -30,4 +30,7 @@ public sealed class BackfillOptions
 
     /// <summary>False on a web-only node: no jobs are claimed or executed there.</summary>
     public bool EngineEnabled { get; set; } = true;
+
+    /// <summary>False on an engine-only node: no UI or API, only job execution.</summary>
+    public bool WebEnabled { get; set; } = true;
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Configuration;
@@ -81,7 +82,30 @@ public sealed class JobRunner(
         var total = await JobFailure.Step("Source", () => reader.CountAsync(stopping));
         if (await states.SetTotalAsync(job.Id, total, stopping) is null) return;
 
-        var target = new WriteTarget(job.Id, table, plan.TargetTable);
+        var outcome = await CopyAsync(plan, reader, new WriteTarget(job.Id, table, plan.TargetTable), stopping);
+        // Destinations are closed before the final status shows, so a DuckDB file can be opened as soon as the job is COMPLETED.
+        if (outcome == CopyOutcome.Completed)
+        {
+            await states.CompleteAsync(job.Id, stopping);
+            logger.LogInformation("Job {JobId} completed", job.Id);
+        }
+        else if (outcome == CopyOutcome.Cancelled)
+        {
+            await states.CancelExecutingAsync(job.Id, stopping);
+            logger.LogInformation("Job {JobId} cancelled", job.Id);
+        }
+    }
+
+    private enum CopyOutcome
+    {
+        Completed,
+        Cancelled,
+        LeaseLost,
+    }
+
+    private async Task<CopyOutcome> CopyAsync(JobPlan plan, PostgresBatchReader reader, WriteTarget target, CancellationToken stopping)
+    {
+        var job = plan.Job;
         var writers = new List<(string Name, IDestinationWriter Writer)>();
         DuckDbStage? stage = null;
         try
@@ -94,44 +118,38 @@ public sealed class JobRunner(
             }
 
             var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
-            logger.LogInformation("Job {JobId} copying {Total} rows of {Table} from batch {Batch}", job.Id, total, job.TableName, cursor.Batches);
+            logger.LogInformation("Job {JobId} copying {Table} from batch {Batch}", job.Id, job.TableName, cursor.Batches);
             var next = JobFailure.Step("Source", () => reader.ReadAsync(cursor, stopping));
             try
             {
-                var readWait = System.Diagnostics.Stopwatch.StartNew();
+                var readWait = Stopwatch.StartNew();
                 while (await next is { } batch)
                 {
                     var waited = readWait.ElapsedMilliseconds;
                     next = JobFailure.Step("Source", () => reader.ReadAsync(batch.End, stopping));
-                    var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(table.Columns, settings.DuckDbMemoryLimit));
-                    var watch = System.Diagnostics.Stopwatch.StartNew();
+                    var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(target.Table.Columns, options.Value.DuckDbMemoryLimit));
+                    var write = Stopwatch.StartNew();
                     foreach (var (name, writer) in writers)
                         await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(staged, stopping));
-                    var written = watch.ElapsedMilliseconds;
+                    var written = write.ElapsedMilliseconds;
 
                     var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.End, stopping);
-                    logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows read-wait {Wait} written in {WriteMs} ms, checkpoint {CheckpointMs} ms",
-                        job.Id, batch.Sequence, batch.Rows.Count, waited, written, watch.ElapsedMilliseconds - written);
+                    logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
+                        job.Id, batch.Sequence, batch.Rows.Count, waited, written, write.ElapsedMilliseconds - written);
                     readWait.Restart();
                     if (cancelRequested is null)
                     {
                         logger.LogWarning("Job {JobId} lost its lease; stopping without further writes", job.Id);
-                        return;
+                        return CopyOutcome.LeaseLost;
                     }
-                    if (cancelRequested == true)
-                    {
-                        logger.LogInformation("Job {JobId} cancelled after batch {Batch}", job.Id, batch.Sequence);
-                        await states.CancelExecutingAsync(job.Id, stopping);
-                        return;
-                    }
+                    if (cancelRequested == true) return CopyOutcome.Cancelled;
                 }
+                return CopyOutcome.Completed;
             }
             finally
             {
                 await DrainAsync(next);
             }
-            await states.CompleteAsync(job.Id, stopping);
-            logger.LogInformation("Job {JobId} completed", job.Id);
         }
         finally
         {
@@ -139,6 +157,7 @@ public sealed class JobRunner(
             stage?.Dispose();
         }
     }
+
 
     /// <summary>Waits for a read still in flight so the source connection is idle before it is closed.</summary>
     private static async Task DrainAsync(Task<SourceBatch?> pending)

@@ -36,10 +36,9 @@ public sealed class TestApp : IAsyncDisposable
             "--urls=http://127.0.0.1:0",
             "--Backfill:PollIntervalSeconds=1",
             "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:BackfillStudio.Engine.Jobs.JobRunner=Debug",
             .. settings,
         ];
-        var app = await BackfillStudioApp.BuildAsync(args);
+        var app = await BackfillStudioApp.BuildWebAsync(args);
         await app.StartAsync();
         await app.Services.GetRequiredService<JobNotificationListener>().Listening.WaitAsync(TimeSpan.FromSeconds(30));
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using BackfillStudio.Engine.Events;
 using BackfillStudio.Tests.Infrastructure;
+using BackfillStudio.Web;
+using Microsoft.AspNetCore.Builder;
 using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Jobs;
@@ -163,6 +165,23 @@ public sealed class JobLifecycleTests(PostgresServer pg)
 
         var done = await webOnly.Http.WaitForJobAsync((int)job["id"]!, TimeSpan.FromSeconds(60), "COMPLETED");
         Assert.Equal(3000, (long)done["count_record"]!);
+    }
+
+    [Fact]
+    public async Task EngineOnlyNode_WithoutHttp_ExecutesJobsCreatedOnAWebOnlyNode()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.small"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        using var engine = await BackfillStudioApp.BuildAsync(
+            [$"--ConnectionStrings:Config={s.ConfigDb}", "--Backfill:WebEnabled=false", "--Backfill:PollIntervalSeconds=1", "--Logging:LogLevel:Default=Warning"]);
+        Assert.IsNotType<WebApplication>(engine);
+        await engine.StartAsync();
+
+        var jobId = await s.StartBackfillAsync("public.small");
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+
+        Assert.Equal("COMPLETED", (string)job["status"]!);
+        Assert.Equal(3000, (long)job["count_record"]!);
+        await engine.StopAsync();
     }
 
     private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, HttpMethod method, string path)

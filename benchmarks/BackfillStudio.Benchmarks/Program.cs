@@ -65,11 +65,13 @@ static async Task<(TimeSpan Elapsed, long PeakBytes)> RunBackfillAsync(LocalPost
     var config = await NewDatabaseAsync(cluster, $"config_{destination}_{rows}");
     var port = FreePort();
     var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+    // BENCH_VERBOSE=1 prints the engine's per-batch timings (read wait, write, checkpoint).
+    var verbose = Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1";
     foreach (var a in new[] { typeof(BackfillStudioApp).Assembly.Location, $"--ConnectionStrings:Config={config}", $"--urls=http://127.0.0.1:{port}",
-                 "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:BackfillStudio.Engine.Jobs.JobRunner=Debug", "--Backfill:PollIntervalSeconds=1" })
+                 "--Logging:LogLevel:Default=Warning", $"--Logging:LogLevel:BackfillStudio.Engine.Jobs.JobRunner={(verbose ? "Debug" : "Warning")}", "--Backfill:PollIntervalSeconds=1" })
         info.ArgumentList.Add(a);
     using var app = Process.Start(info)!;
-    app.OutputDataReceived += (_, e) => { if (e.Data is not null && Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1") Console.WriteLine(e.Data); };
+    app.OutputDataReceived += (_, e) => { if (e.Data is not null && verbose) Console.WriteLine(e.Data); };
     app.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine(e.Data); };
     app.BeginOutputReadLine();
     app.BeginErrorReadLine();
