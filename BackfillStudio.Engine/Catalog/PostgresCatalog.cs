@@ -44,9 +44,8 @@ public static class PostgresCatalog
         var tables = new List<SourceTable>();
         while (await reader.ReadAsync(ct))
         {
-            var schema = reader.GetString(0);
             var name = reader.GetString(1);
-            tables.Add(new SourceTable($"{schema}.{name}", schema, name, reader.GetInt64(2), reader.GetFieldValue<string[]>(3)));
+            tables.Add(new SourceTable($"{reader.GetString(0)}.{name}", name, reader.GetInt64(2), reader.GetFieldValue<string[]>(3)));
         }
         return tables;
     }
@@ -56,9 +55,8 @@ public static class PostgresCatalog
     {
         uint oid;
         string schema, name;
-        long estimate;
         await using (var cmd = new NpgsqlCommand("""
-            SELECT c.oid, n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint
+            SELECT c.oid, n.nspname, c.relname
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = $1
             """, connection))
@@ -69,7 +67,6 @@ public static class PostgresCatalog
             oid = reader.GetFieldValue<uint>(0);
             schema = reader.GetString(1);
             name = reader.GetString(2);
-            estimate = reader.GetInt64(3);
         }
 
         var columns = new List<(SourceColumn Column, int PkPosition)>();
@@ -107,7 +104,7 @@ public static class PostgresCatalog
         }
 
         var primaryKey = columns.Where(c => c.PkPosition > 0).OrderBy(c => c.PkPosition).Select(c => c.Column).ToList();
-        return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column).ToList(), primaryKey, estimate);
+        return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column).ToList(), primaryKey);
     }
 
     private static ValueKind KindOf(string typeName, string category, int? precision, bool builtin)

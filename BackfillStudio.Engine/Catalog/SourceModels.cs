@@ -1,6 +1,7 @@
 namespace BackfillStudio.Engine.Catalog;
 
-public sealed record SourceTable(string TableName, string Schema, string Name, long EstimatedRows, IReadOnlyList<string> PrimaryKey);
+/// <summary>A table as the catalog lists it: <see cref="TableName"/> is <c>schema.name</c>, <see cref="Name"/> the name alone.</summary>
+public sealed record SourceTable(string TableName, string Name, long EstimatedRows, IReadOnlyList<string> PrimaryKey);
 
 public sealed record SourceColumn(
     string Name,
@@ -24,8 +25,7 @@ public sealed record TableSchema(
     string Name,
     uint Oid,
     IReadOnlyList<SourceColumn> Columns,
-    IReadOnlyList<SourceColumn> PrimaryKey,
-    long EstimatedRows)
+    IReadOnlyList<SourceColumn> PrimaryKey)
 {
     public string QualifiedSql => $"{Sql.Ident(Schema)}.{Sql.Ident(Name)}";
 
