@@ -13,4 +13,6 @@ if [ -z "${ConnectionStrings__Config:-}" ] && [ -z "${CONFIG_DATABASE_URL:-}" ] 
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 
-exec dotnet run --project BackfillStudio.Web -c Release -- --urls "${BACKFILL_URLS:-http://localhost:5000}" "$@"
+# dotnet run starts the app in the project folder; keep the embedded data next to this script.
+exec dotnet run --project BackfillStudio.Web -c Release -- \
+  --urls "${BACKFILL_URLS:-http://localhost:5000}" --Embedded:DataDirectory "${BACKFILL_DATA:-$PWD/.data}" "$@"
