@@ -2,7 +2,9 @@ using System.Text.Json;
 using BackfillStudio.Engine;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Web.Api;
+using BackfillStudio.Web.Components;
 using BackfillStudio.Web.Hosting;
+using MudBlazor.Services;
 
 namespace BackfillStudio.Web;
 
@@ -24,8 +26,18 @@ public static class BackfillStudioApp
 
     public static async Task<WebApplication> BuildWebAsync(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            // Fixed so the static web assets manifest is found when the app is hosted by another entry point (tests, benchmarks).
+            ApplicationName = typeof(BackfillStudioApp).Assembly.GetName().Name,
+        });
+        // Serves package assets (MudBlazor's CSS/JS) from a build output too, not only from a published wwwroot.
+        builder.WebHost.UseStaticWebAssets();
         var embedded = await AddCoreAsync(builder);
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddMudServices();
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
@@ -40,10 +52,11 @@ public static class BackfillStudioApp
         app.UseStatusCodePages();
         await PrepareAsync(app, embedded);
 
+        app.UseAntiforgery();
+        app.MapStaticAssets();
         app.MapOpenApi();
         app.MapGroup("/api/v1").MapSourcesApi().MapDestinationsApi().MapPipelinesApi().MapBackfillApi();
-        app.MapGet("/", () => TypedResults.Ok(new { name = "BackfillStudio", api = "/api/v1", openapi = "/openapi/v1.json" }))
-            .ExcludeFromDescription();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }
 

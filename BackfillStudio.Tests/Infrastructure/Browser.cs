@@ -1,0 +1,65 @@
+using Microsoft.Playwright;
+
+namespace BackfillStudio.Tests.Infrastructure;
+
+/// <summary>Headless Chromium from Debian's <c>chromium</c> package, driven by Playwright (no browser download).</summary>
+public sealed class Browser : IAsyncDisposable
+{
+    private readonly IPlaywright _playwright;
+    private readonly IBrowser _browser;
+
+    private Browser(IPlaywright playwright, IBrowser browser)
+    {
+        _playwright = playwright;
+        _browser = browser;
+    }
+
+    public static async Task<Browser> LaunchAsync()
+    {
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"],
+        });
+        return new Browser(playwright, browser);
+    }
+
+    public async Task<IPage> OpenAsync(Uri url, int width = 1280, int height = 800)
+    {
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
+        page.SetDefaultTimeout(20_000);
+        await page.GotoAsync(url.ToString());
+        return page;
+    }
+
+    /// <summary>Picks an item of a MudSelect: opens the select, then clicks the option with that text.</summary>
+    public static async Task SelectAsync(IPage page, ILocator select, string optionText)
+    {
+        await select.ClickAsync();
+        await page.Locator(".mud-popover-open .mud-list-item").Filter(new LocatorFilterOptions { HasText = optionText }).First.ClickAsync();
+        await page.Locator(".mud-popover-open").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Detached });
+    }
+
+    public static string ScreenshotPath(string name)
+    {
+        var directory = Path.Combine(RepositoryRoot(), "docs", "screenshots");
+        Directory.CreateDirectory(directory);
+        return Path.Combine(directory, name);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BackfillStudio.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("BackfillStudio.sln not found above the test folder.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+    }
+}

@@ -1,0 +1,33 @@
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Jobs;
+
+namespace BackfillStudio.Web.Components.Shared;
+
+/// <summary>One filter row being edited in the UI.</summary>
+public sealed class FilterDraft
+{
+    public string? Column { get; set; }
+    public string Operator { get; set; } = "=";
+    public string? Value { get; set; }
+
+    public FilterInput ToInput() => FilterInput.Of(Column ?? "", Operator, FilterOperators.TryParse(Operator, out var op) && op.TakesValue() ? Value : null);
+
+    /// <summary>The operators that fit a column's type, as the API accepts them.</summary>
+    public static IReadOnlyList<string> OperatorsFor(SourceColumn? column)
+    {
+        if (column is null) return FilterOperators.Symbols.ToList();
+        if (column.IsTextLike) return FilterOperators.Symbols.ToList();
+        if (!FilterValueParser.SupportsValueFilters(column)) return ["IS NULL", "IS NOT NULL"];
+        if (column.Kind is ValueKind.Bool or ValueKind.Uuid) return ["=", "!=", "IS NULL", "IS NOT NULL"];
+        return ["=", "!=", ">", "<", ">=", "<=", "IS NULL", "IS NOT NULL"];
+    }
+
+    /// <summary>Checks the row the way the server will, so mistakes show on the field before submitting.</summary>
+    public string? ValueError(SourceColumn? column)
+    {
+        if (column is null || !FilterOperators.TryParse(Operator, out var op) || !op.TakesValue()) return null;
+        if (string.IsNullOrEmpty(Value)) return "A value is required.";
+        if (op.IsPattern()) return null;
+        return FilterValueParser.TryParse(column, Value, out _, out var error) ? null : error;
+    }
+}
