@@ -38,4 +38,54 @@ public sealed class BackfillPageTests(PostgresServer pg)
         await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{expected:N0} / {expected:N0}");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("backfill-data.png"), FullPage = true });
     }
+
+    [Fact]
+    public async Task BackfillTab_LimitsFiltersToFive_AndFlagsInvalidValuesBeforeSubmit()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        await using var browser = await Browser.LaunchAsync();
+        var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"));
+
+        await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.orders");
+        for (var i = 0; i < 5; i++) await page.GetByTestId("add-filter").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("filter-row")).ToHaveCountAsync(5);
+        await Assertions.Expect(page.GetByTestId("add-filter")).ToBeDisabledAsync();
+
+        var first = page.GetByTestId("filter-row").First;
+        await Browser.SelectAsync(page, first.GetByTestId("filter-column"), "id (bigint)");
+        await first.Locator("input").Last.FillAsync("99999999999999999999");
+        await Assertions.Expect(first).ToContainTextAsync("is not a valid integer value for column 'id'");
+
+        await Browser.SelectAsync(page, first.GetByTestId("filter-operator"), "IS NULL");
+        await Assertions.Expect(first.GetByText("Value")).ToHaveCountAsync(0);
+        await first.GetByTestId("filter-remove").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("filter-row")).ToHaveCountAsync(4);
+        await Assertions.Expect(page.GetByTestId("add-filter")).ToBeEnabledAsync();
+    }
+
+    [Fact]
+    public async Task JobsTable_UpdatesLive_ForJobsCreatedElsewhere_AndCancelsAndDeletes()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:BatchSize=50");
+        await using var browser = await Browser.LaunchAsync();
+        var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"));
+        await Assertions.Expect(page.GetByText("No backfill jobs yet")).ToBeVisibleAsync();
+
+        // Created through the API, not the page: it must appear and progress by itself.
+        var jobId = await s.StartBackfillAsync("public.orders");
+        var status = page.GetByTestId("job-status").First;
+        await Assertions.Expect(status).ToHaveTextAsync("EXECUTING", new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
+        await Assertions.Expect(page.GetByTestId("delete-job")).ToHaveCountAsync(0);
+        await page.GetByTestId("cancel-job").ClickAsync();
+        await Assertions.Expect(status).ToHaveTextAsync("CANCELLED", new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
+        var job = await s.Http.GetJobAsync(jobId);
+        Assert.Equal("CANCELLED", (string)job["status"]!);
+        await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{(long)job["count_record"]!:N0} / 60,000");
+
+        await page.GetByTestId("delete-job").ClickAsync();
+        await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new LocatorGetByRoleOptions { Name = "Delete" }).ClickAsync();
+        await Assertions.Expect(page.GetByText("No backfill jobs yet")).ToBeVisibleAsync();
+        var (gone, _) = await s.Http.GetJsonAsync($"/api/v1/backfill/{jobId}");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, gone);
+    }
 }

@@ -1,0 +1,137 @@
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Web.Components.Shared;
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
+using MudBlazor.Services;
+
+namespace BackfillStudio.Tests.Web;
+
+public sealed class ComponentTests : BunitContext, IAsyncLifetime
+{
+    internal static readonly SourceColumn Id = Column("id", "bigint", ValueKind.Int64);
+    internal static readonly SourceColumn Name = Column("name", "text", ValueKind.Text);
+    internal static readonly SourceColumn Active = Column("active", "boolean", ValueKind.Bool);
+    internal static readonly SourceColumn Payload = Column("payload", "jsonb", ValueKind.Jsonb);
+    internal static readonly SourceColumn CreatedAt = Column("created_at", "timestamp with time zone", ValueKind.TimestampTz);
+
+    public ComponentTests()
+    {
+        JSInterop.Mode = JSRuntimeMode.Loose;
+        Services.AddMudServices();
+        Render<MudPopoverProvider>();
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // MudBlazor's services are only asynchronously disposable; xunit 2 would otherwise dispose synchronously.
+    Task IAsyncLifetime.DisposeAsync() => base.DisposeAsync().AsTask();
+
+    [Fact]
+    public void FilterBuilder_AddsAtMostFiveRows()
+    {
+        var filters = new List<FilterDraft>();
+        var cut = Render<FilterBuilder>(p => p.Add(x => x.Columns, [Id, Name]).Add(x => x.Filters, filters));
+
+        for (var i = 0; i < 6; i++) cut.Find("[data-testid=add-filter]").Click();
+
+        Assert.Equal(5, filters.Count);
+        Assert.Equal(5, cut.FindAll("[data-testid=filter-row]").Count);
+        Assert.True(cut.Find("[data-testid=add-filter]").HasAttribute("disabled"));
+    }
+
+    [Fact]
+    public void FilterBuilder_ValueEditorFollowsTheType_AndDisappearsForNullChecks()
+    {
+        List<FilterDraft> filters =
+        [
+            new() { Column = "id", Operator = ">=" },
+            new() { Column = "active", Operator = "=" },
+            new() { Column = "name", Operator = "IS NULL" },
+        ];
+        var cut = Render<FilterBuilder>(p => p.Add(x => x.Columns, [Id, Name, Active]).Add(x => x.Filters, filters));
+
+        var rows = cut.FindAll("[data-testid=filter-row]");
+        Assert.Contains(rows[0].QuerySelectorAll("input"), i => i.GetAttribute("type") == "number");
+        Assert.NotNull(rows[1].QuerySelector(".mud-switch"));
+        Assert.Empty(rows[2].QuerySelectorAll("[data-testid=filter-value]"));
+    }
+
+    [Fact]
+    public void FilterBuilder_ShowsServerErrorsOnTheFieldTheyConcern()
+    {
+        List<FilterDraft> filters = [new() { Column = "id", Operator = ">", Value = "1" }, new() { Column = "id", Operator = ">", Value = "2" }];
+        var errors = new Dictionary<string, string[]> { ["filters[1].value"] = ["'2' is out of range."] };
+        var cut = Render<FilterBuilder>(p => p.Add(x => x.Columns, [Id]).Add(x => x.Filters, filters).Add(x => x.Errors, errors));
+
+        var rows = cut.FindAll("[data-testid=filter-row]");
+        Assert.DoesNotContain("out of range", rows[0].TextContent);
+        Assert.Contains("'2' is out of range.", rows[1].TextContent);
+    }
+
+    [Fact]
+    public void JobsTable_OffersCancelAndDeleteByStatus_AndShowsProgress()
+    {
+        var cut = Render<JobsTable>(p => p.Add(x => x.Items,
+        [
+            Job(1, "PENDING", 0, null), Job(2, "EXECUTING", 500, 1000), Job(3, "COMPLETED", 1000, 1000), Job(4, "FAILED", 10, 1000),
+        ]));
+
+        var rows = cut.FindAll("tbody tr");
+        string Buttons(int row) => string.Join(",", rows[row].QuerySelectorAll("button").Select(b => b.TextContent.Trim()));
+        Assert.Equal("Cancel,Delete", Buttons(0));
+        Assert.Equal("Cancel", Buttons(1));
+        Assert.Equal("Delete", Buttons(2));
+        Assert.Equal("Delete", Buttons(3));
+        Assert.Contains("500 / 1,000 (50%)", rows[1].TextContent);
+        Assert.Contains("boom", rows[3].TextContent);
+    }
+
+    [Fact]
+    public void JobsTable_RerendersARowWhenItsJobChanges()
+    {
+        var cut = Render<JobsTable>(p => p.Add(x => x.Items, [Job(7, "EXECUTING", 100, 1000)]));
+        Assert.Contains("EXECUTING", cut.Find("[data-testid=job-status]").TextContent);
+
+        cut.Render(p => p.Add(x => x.Items, [Job(7, "COMPLETED", 1000, 1000)]));
+
+        Assert.Contains("COMPLETED", cut.Find("[data-testid=job-status]").TextContent);
+        Assert.Contains("1,000 / 1,000 (100%)", cut.Find("[data-testid=job-count]").TextContent);
+    }
+
+    private static JobView Job(int id, string status, long count, long? total) => new(id, 1, 1, "public.t",
+        [new BackfillFilter("id", ">", "5")], "id > 5", status, count, total, status == "FAILED", status == "FAILED" ? "boom" : null,
+        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null);
+
+    internal static SourceColumn Column(string name, string type, ValueKind kind) =>
+        new(name, type, type, Nullable: true, IsPrimaryKey: false, kind, null, null, null, IsBuiltinType: true);
+}
+
+public sealed class FilterDraftTests
+{
+    private static readonly SourceColumn Id = ComponentTests.Id;
+    private static readonly SourceColumn Name = ComponentTests.Name;
+    private static readonly SourceColumn Active = ComponentTests.Active;
+    private static readonly SourceColumn Payload = ComponentTests.Payload;
+    private static readonly SourceColumn CreatedAt = ComponentTests.CreatedAt;
+
+    [Fact]
+    public void Operators_FitTheColumnType()
+    {
+        Assert.Equal(FilterOperators.Symbols, FilterDraft.OperatorsFor(Name));
+        Assert.Equal(["=", "!=", ">", "<", ">=", "<=", "IS NULL", "IS NOT NULL"], FilterDraft.OperatorsFor(CreatedAt));
+        Assert.Equal(["=", "!=", "IS NULL", "IS NOT NULL"], FilterDraft.OperatorsFor(Active));
+        Assert.Equal(["IS NULL", "IS NOT NULL"], FilterDraft.OperatorsFor(Payload));
+    }
+
+    [Fact]
+    public void FilterDraft_FlagsValuesTheServerWouldReject()
+    {
+        Assert.Contains("not a valid integer", new FilterDraft { Column = "id", Operator = "=", Value = "1.5" }.ValueError(Id));
+        Assert.Contains("ISO 8601", new FilterDraft { Column = "created_at", Operator = ">", Value = "soon" }.ValueError(CreatedAt));
+        Assert.Null(new FilterDraft { Column = "created_at", Operator = ">", Value = "2024-01-01T00:00:00Z" }.ValueError(CreatedAt));
+        Assert.Null(new FilterDraft { Column = "id", Operator = "IS NULL" }.ValueError(Id));
+        Assert.Equal("A value is required.", new FilterDraft { Column = "id", Operator = "=" }.ValueError(Id));
+    }
+}
