@@ -1,8 +1,10 @@
 using System.Text.Json;
+using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
 using BackfillStudio.Engine.Sources;
+using BackfillStudio.Engine.Sources.Postgres;
 using Microsoft.EntityFrameworkCore;
 
 namespace BackfillStudio.Engine.Jobs;
@@ -16,29 +18,21 @@ public sealed record JobView(
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
+/// <summary>How many source rows a backfill would copy; <see cref="MatchingRows"/> is null when counting timed out.</summary>
+public sealed record BackfillPreview(long? MatchingRows, string? Message);
+
 /// <summary>Creates, lists, cancels and deletes backfill jobs; used by the REST API and the UI alike.</summary>
 public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, SourceService sources, JobStateStore states)
 {
     public const int MaxPageSize = 1000;
 
+    public static readonly TimeSpan PreviewTimeout = TimeSpan.FromSeconds(10);
+
     public async Task<JobView> CreateAsync(int pipelineId, CreateBackfillInput input, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(input);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var pipeline = await PipelineService.FindAsync(db, pipelineId, ct);
-
-        var errors = new ValidationErrors();
-        if (string.IsNullOrWhiteSpace(input.TableName))
-            errors.Add("table_name", "table_name is required.");
-        else if (pipeline.Tables.All(t => t.TableName != input.TableName))
-            errors.Add("table_name", $"Table '{FilterValidator.Shorten(input.TableName)}' is not one of pipeline {pipelineId}'s tables: {string.Join(", ", pipeline.Tables.Select(t => t.TableName))}.");
-        if (input.Filters is { Count: > FilterValidator.MaxFilters })
-            errors.Add("filters", $"At most {FilterValidator.MaxFilters} filters are allowed; got {input.Filters.Count}.");
-        errors.ThrowIfAny();
-
-        var table = await sources.GetTableAsync(pipeline.SourceId, input.TableName!, ct);
-        var filters = FilterValidator.Validate(table, input.Filters, errors);
-        errors.ThrowIfAny();
+        var (pipeline, table, filters) = await ValidateAsync(db, pipelineId, input, ct);
 
         var job = new BackfillJobEntity
         {
@@ -54,16 +48,61 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         return ToView(job);
     }
 
+    /// <summary>Counts the source rows a backfill with these filters would copy, giving up after <see cref="PreviewTimeout"/>.</summary>
+    public async Task<BackfillPreview> PreviewAsync(int pipelineId, CreateBackfillInput input, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        TableSchema table;
+        IReadOnlyList<BackfillFilter> filters;
+        int sourceId;
+        await using (var db = await dbFactory.CreateDbContextAsync(ct))
+        {
+            var validated = await ValidateAsync(db, pipelineId, input, ct);
+            (table, filters, sourceId) = (validated.Table, validated.Filters, validated.Pipeline.SourceId);
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(PreviewTimeout);
+        await using var connection = await sources.OpenAsync(sourceId, timeout.Token);
+        try
+        {
+            var count = await new PostgresBatchReader(connection, table, FilterPredicate.Build(table, filters), 1).CountAsync(timeout.Token);
+            return new BackfillPreview(count, null);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return new BackfillPreview(null, $"Counting took longer than {PreviewTimeout.TotalSeconds:0} s; the job counts exactly when it starts.");
+        }
+    }
+
+    private async Task<(PipelineEntity Pipeline, TableSchema Table, IReadOnlyList<BackfillFilter> Filters)> ValidateAsync(
+        ConfigDbContext db, int pipelineId, CreateBackfillInput input, CancellationToken ct)
+    {
+        var pipeline = await PipelineService.FindAsync(db, pipelineId, ct);
+        var errors = new ValidationErrors();
+        if (string.IsNullOrWhiteSpace(input.TableName))
+            errors.Add("table_name", "table_name is required.");
+        else if (pipeline.Tables.All(t => t.TableName != input.TableName))
+            errors.Add("table_name", $"Table '{FilterValidator.Shorten(input.TableName)}' is not one of pipeline {pipelineId}'s tables: {string.Join(", ", pipeline.Tables.Select(t => t.TableName))}.");
+        if (input.Filters is { Count: > FilterValidator.MaxFilters })
+            errors.Add("filters", $"At most {FilterValidator.MaxFilters} filters are allowed; got {input.Filters.Count}.");
+        errors.ThrowIfAny();
+
+        var table = await sources.GetTableAsync(pipeline.SourceId, input.TableName!, ct);
+        var filters = FilterValidator.Validate(table, input.Filters, errors);
+        errors.ThrowIfAny();
+        return (pipeline, table, filters);
+    }
+
     public async Task<JobPage> ListAsync(int? pipelineId, string? status, int skip, int limit, CancellationToken ct)
     {
         var errors = new ValidationErrors();
         if (skip < 0) errors.Add("skip", "skip must be 0 or more.");
         if (limit is < 1 or > MaxPageSize) errors.Add("limit", $"limit must be between 1 and {MaxPageSize}.");
         JobStatus? wanted = null;
-        if (status is not null)
+        if (!string.IsNullOrWhiteSpace(status))
         {
             if (Enum.TryParse<JobStatus>(status, ignoreCase: true, out var parsed) && !int.TryParse(status, out _)) wanted = parsed;
-            else errors.Add("status", $"status must be one of {string.Join(", ", Enum.GetValues<JobStatus>().Select(s => s.ToDb()))}.");
+            else errors.Add("status", $"status '{FilterValidator.Shorten(status)}' is not one of {string.Join(", ", Enum.GetValues<JobStatus>().Select(s => s.ToDb()))}.");
         }
         errors.ThrowIfAny();
 

@@ -89,6 +89,23 @@ public sealed class BackfillApiValidationTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task Preview_CountsTheMatchingRows_AndValidatesLikeCreate()
+    {
+        await using var s = await CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
+
+        var preview = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill/preview",
+            new { table_name = "public.orders", filters = new[] { Filter("id", ">", 5), Filter("customer", "LIKE", "c1%") } });
+        var (status, problem) = await s.Http.PostJsonAsync($"/api/v1/pipelines/{s.PipelineId}/backfill/preview",
+            new { table_name = "public.orders", filters = new[] { Filter("id", ">", "x") } });
+
+        Assert.Equal(await PostgresServer.ScalarAsync<long>(s.SourceDb, "SELECT count(*) FROM orders WHERE id > 5 AND customer LIKE 'c1%'"),
+            (long)preview["matching_rows"]!);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.True(problem["errors"]!.AsObject().ContainsKey("filters[0].value"));
+        Assert.Equal(0, (int)(await s.Http.GetOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill"))["total"]!);
+    }
+
+    [Fact]
     public async Task ValueInjection_IsJustAString_ThatMatchesNothing()
     {
         await using var s = await CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres);

@@ -13,6 +13,9 @@ public sealed class BackfillPageTests(PostgresServer pg)
         ANALYZE;
         """;
 
+    /// <summary>Enough rows that, in batches of 50, a job runs for many seconds: time to watch it and cancel it.</summary>
+    private const string LongJobSql = SourceSql + "INSERT INTO orders SELECT g, 'paid', 1, 'n' FROM generate_series(60001, 400000) g; ANALYZE;";
+
     [Fact]
     public async Task BackfillTab_CreatesAFilteredJob_AndShowsItCompleteLive()
     {
@@ -29,12 +32,13 @@ public sealed class BackfillPageTests(PostgresServer pg)
         await Browser.SelectAsync(page, rows.Nth(1).GetByTestId("filter-column"), "amount (numeric(10,2))");
         await Browser.SelectAsync(page, rows.Nth(1).GetByTestId("filter-operator"), ">=");
         await rows.Nth(1).Locator("input").Last.FillAsync("100");
+        var expected = await PostgresServer.ScalarAsync<long>(s.SourceDb, "SELECT count(*) FROM orders WHERE status = 'paid' AND amount >= 100");
+        await Assertions.Expect(page.GetByTestId("preview")).ToHaveTextAsync($"{expected:N0} source rows match");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("create-backfill.png"), FullPage = true });
         await page.GetByTestId("create-job").ClickAsync();
 
         var status = page.GetByTestId("job-status").First;
         await Assertions.Expect(status).ToHaveTextAsync("COMPLETED", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
-        var expected = await PostgresServer.ScalarAsync<long>(s.SourceDb, "SELECT count(*) FROM orders WHERE status = 'paid' AND amount >= 100");
         await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{expected:N0} / {expected:N0}");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("backfill-data.png"), FullPage = true });
     }
@@ -66,7 +70,7 @@ public sealed class BackfillPageTests(PostgresServer pg)
     [Fact]
     public async Task JobsTable_UpdatesLive_ForJobsCreatedElsewhere_AndCancelsAndDeletes()
     {
-        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:BatchSize=50");
+        await using var s = await Scenario.CreateAsync(pg, LongJobSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:BatchSize=50");
         await using var browser = await Browser.LaunchAsync();
         var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"));
         await Assertions.Expect(page.GetByText("No backfill jobs yet")).ToBeVisibleAsync();
@@ -80,12 +84,28 @@ public sealed class BackfillPageTests(PostgresServer pg)
         await Assertions.Expect(status).ToHaveTextAsync("CANCELLED", new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
         var job = await s.Http.GetJobAsync(jobId);
         Assert.Equal("CANCELLED", (string)job["status"]!);
-        await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{(long)job["count_record"]!:N0} / 60,000");
+        await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{(long)job["count_record"]!:N0} / 400,000");
 
         await page.GetByTestId("delete-job").ClickAsync();
         await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new LocatorGetByRoleOptions { Name = "Delete" }).ClickAsync();
         await Assertions.Expect(page.GetByText("No backfill jobs yet")).ToBeVisibleAsync();
         var (gone, _) = await s.Http.GetJsonAsync($"/api/v1/backfill/{jobId}");
         Assert.Equal(System.Net.HttpStatusCode.NotFound, gone);
+    }
+
+    [Fact]
+    public async Task BackfillJobsPage_ListsEveryPipelinesJobs_FilteredByStatus()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        var pending = await s.StartBackfillAsync("public.orders");
+        var cancelled = await s.StartBackfillAsync("public.orders", Scenario.Filter("id", "<", 10));
+        await s.Http.PostJsonAsync($"/api/v1/backfill/{cancelled}/cancel");
+        await using var browser = await Browser.LaunchAsync();
+        var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, "/jobs"));
+
+        await Assertions.Expect(page.GetByTestId("job-id")).ToHaveTextAsync([cancelled.ToString(), pending.ToString()]);
+        await Browser.SelectAsync(page, page.GetByTestId("status-filter"), "CANCELLED");
+        await Assertions.Expect(page.GetByTestId("job-id")).ToHaveTextAsync([cancelled.ToString()]);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("backfill-jobs.png"), FullPage = true });
     }
 }

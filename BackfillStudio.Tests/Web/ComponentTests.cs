@@ -100,6 +100,18 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Contains("1,000 / 1,000 (100%)", cut.Find("[data-testid=job-count]").TextContent);
     }
 
+    [Fact]
+    public void JobProgress_ShowsRateAndTimeLeft_OnlyWhileRunning()
+    {
+        var running = Render<JobProgress>(p => p.Add(x => x.Count, 5000).Add(x => x.Total, 10000).Add(x => x.Running, true)
+            .Add(x => x.StartedAt, DateTimeOffset.UtcNow.AddSeconds(-10)));
+        var finished = Render<JobProgress>(p => p.Add(x => x.Count, 10000).Add(x => x.Total, 10000).Add(x => x.StartedAt, DateTimeOffset.UtcNow.AddSeconds(-20)));
+
+        Assert.Matches(@"^\d{3} rows/s · 00:00:1\d left$", running.Find("[data-testid=job-rate]").TextContent);
+        Assert.Contains("5,000 / 10,000 (50%)", running.Markup);
+        Assert.Empty(finished.FindAll("[data-testid=job-rate]"));
+    }
+
     private static JobView Job(int id, string status, long count, long? total) => new(id, 1, 1, "public.t",
         [new BackfillFilter("id", ">", "5")], "id > 5", status, count, total, status == "FAILED", status == "FAILED" ? "boom" : null,
         DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null);

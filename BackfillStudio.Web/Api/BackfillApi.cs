@@ -14,6 +14,8 @@ public static class BackfillApi
             var job = await jobs.CreateAsync(pipelineId, input, ct);
             return TypedResults.Created($"/api/v1/backfill/{job.Id}", job);
         }).WithTags("Backfill");
+        api.MapPost("/pipelines/{pipelineId:int}/backfill/preview", async (int pipelineId, CreateBackfillInput input, JobService jobs, CancellationToken ct) =>
+            TypedResults.Ok(await jobs.PreviewAsync(pipelineId, input, ct))).WithTags("Backfill");
         api.MapGet("/pipelines/{pipelineId:int}/backfill", async (int pipelineId, JobService jobs, CancellationToken ct, int skip = 0, int limit = 100) =>
             TypedResults.Ok(await jobs.ListAsync(pipelineId, null, skip, limit, ct))).WithTags("Backfill");
 
