@@ -61,12 +61,7 @@ public static class FilterValidator
                 continue;
             }
             var raw = ValueText(input.Value);
-            if (raw is null)
-            {
-                errors.Add($"{field}.value", $"A value is required for operator {op.ToSymbol()}.");
-                continue;
-            }
-            if (!op.IsPattern() && !FilterValueParser.TryParse(column, raw, out _, out var error))
+            if (ValueError(column, op, raw) is { } error)
             {
                 errors.Add($"{field}.value", error);
                 continue;
@@ -74,6 +69,14 @@ public static class FilterValidator
             result.Add(new BackfillFilter(column.Name, op.ToSymbol(), raw));
         }
         return result;
+    }
+
+    /// <summary>Why a filter value does not fit the column and operator, or null when it does.</summary>
+    public static string? ValueError(SourceColumn column, FilterOperator op, string? raw)
+    {
+        if (raw is null) return $"A value is required for operator {op.ToSymbol()}.";
+        if (op.IsPattern()) return null;
+        return FilterValueParser.TryParse(column, raw, out _, out var error) ? null : error;
     }
 
     private static SourceColumn? ValidateColumn(TableSchema table, string? name, string field, ValidationErrors errors)

@@ -158,7 +158,6 @@ public sealed class JobRunner(
         }
     }
 
-
     /// <summary>Waits for a read still in flight so the source connection is idle before it is closed.</summary>
     private static async Task DrainAsync(Task<SourceBatch?> pending)
     {

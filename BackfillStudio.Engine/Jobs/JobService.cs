@@ -52,17 +52,11 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     public async Task<BackfillPreview> PreviewAsync(int pipelineId, CreateBackfillInput input, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(input);
-        TableSchema table;
-        IReadOnlyList<BackfillFilter> filters;
-        int sourceId;
-        await using (var db = await dbFactory.CreateDbContextAsync(ct))
-        {
-            var validated = await ValidateAsync(db, pipelineId, input, ct);
-            (table, filters, sourceId) = (validated.Table, validated.Filters, validated.Pipeline.SourceId);
-        }
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var (pipeline, table, filters) = await ValidateAsync(db, pipelineId, input, ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(PreviewTimeout);
-        await using var connection = await sources.OpenAsync(sourceId, timeout.Token);
+        await using var connection = await sources.OpenAsync(pipeline.SourceId, timeout.Token);
         try
         {
             var count = await new PostgresBatchReader(connection, table, FilterPredicate.Build(table, filters), 1).CountAsync(timeout.Token);

@@ -22,6 +22,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     private readonly bool _copiesDirectly = target.Table.Columns.All(PostgresTypes.CopiesDirectly);
     private NpgsqlConnection? _connection;
     private string _mergeSql = "";
+    private string _copyIntoTarget = "";
 
     private string Schema => Sql.Ident(settings.Schema);
     private string TargetSql => $"{Schema}.{Sql.Ident(target.TargetTable)}";
@@ -65,6 +66,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         // Key order keeps concurrent jobs that upsert overlapping rows from deadlocking each other.
         var order = HasKey ? $" ORDER BY {KeyList}" : "";
         _mergeSql = $"INSERT INTO {TargetSql} ({names}) SELECT {converted} FROM {Stage}{order}{conflict}";
+        _copyIntoTarget = $"{TargetSql} ({names})";
     }
 
     private string KeyList => string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)));
@@ -77,7 +79,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         if (!_copiesDirectly || !await TryCopyDirectlyAsync(batch, tx, ct))
         {
             await ExecuteAsync($"TRUNCATE {Stage}", ct);
-            await CopyAsync($"{Stage}", batch.Rows, ct);
+            await CopyAsync(Stage, batch.Rows, ct);
             await ExecuteAsync(_mergeSql, ct);
         }
         if (!HasKey) await RecordProgressAsync(batch, ct);
@@ -95,7 +97,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         await tx.SaveAsync("direct_copy", ct);
         try
         {
-            await CopyAsync($"{TargetSql} ({string.Join(", ", _columns.Select(c => Sql.Ident(c.Name)))})", batch.Rows, ct);
+            await CopyAsync(_copyIntoTarget, batch.Rows, ct);
             return true;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)

@@ -26,8 +26,7 @@ public sealed class FilterDraft
     public string? ValueError(SourceColumn? column)
     {
         if (column is null || !FilterOperators.TryParse(Operator, out var op) || !op.TakesValue()) return null;
-        if (string.IsNullOrEmpty(Value)) return "A value is required.";
-        if (op.IsPattern()) return null;
-        return FilterValueParser.TryParse(column, Value, out _, out var error) ? null : error;
+        // An emptied text field is "no value yet" in the UI, shown shorter than the API's message.
+        return string.IsNullOrEmpty(Value) ? "A value is required." : FilterValidator.ValueError(column, op, Value);
     }
 }
