@@ -4,6 +4,7 @@ using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Web.Api;
 using BackfillStudio.Web.Components;
 using BackfillStudio.Web.Hosting;
+using MudBlazor;
 using MudBlazor.Services;
 
 namespace BackfillStudio.Web;
@@ -37,7 +38,8 @@ public static class BackfillStudioApp
         builder.WebHost.UseStaticWebAssets();
         var embedded = await AddCoreAsync(builder);
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
-        builder.Services.AddMudServices();
+        // Bottom right: results never cover a page's title or its main action.
+        builder.Services.AddMudServices(o => o.SnackbarConfiguration.PositionClass = Defaults.Classes.Position.BottomRight);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;

@@ -34,36 +34,39 @@ public sealed class DestinationService(
 
     public async Task<DestinationView> CreateAsync(DestinationInput input, CancellationToken ct)
     {
-        var errors = new ValidationErrors();
-        SourceService.Require(input.Name, "name", 200, errors);
-        if (string.IsNullOrWhiteSpace(input.Type)) errors.Add("type", "type is required.");
-        if (input.Config is null) errors.Add("config", "config is required.");
-        errors.ThrowIfAny();
-        DestinationSettings.Parse(input.Type!, input.Config!, errors);
-        errors.ThrowIfAny();
-
-        var publicConfig = new JsonObject();
-        var secrets = new JsonObject();
-        foreach (var (key, value) in input.Config!)
-        {
-            var target = DestinationSettings.SecretKeys.Contains(key) ? secrets : publicConfig;
-            target[key] = value?.DeepClone();
-        }
-
+        var valid = Validate(input);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var name = input.Name!.Trim();
-        if (await db.Destinations.AnyAsync(d => d.Name == name, ct))
-            throw ValidationFailedException.For("name", $"A destination named '{name}' already exists.");
+        await EnsureUniqueNameAsync(db, valid.Name, null, ct);
         var now = DateTimeOffset.UtcNow;
-        var entity = new DestinationEntity
-        {
-            Name = name, Type = input.Type!, Config = publicConfig.ToJsonString(),
-            SecretsProtected = secrets.Count == 0 ? null : protector.Protect(secrets.ToJsonString()),
-            CreatedAt = now, UpdatedAt = now,
-        };
+        var entity = new DestinationEntity { Name = valid.Name, Type = valid.Type, Config = "{}", CreatedAt = now, UpdatedAt = now };
+        Store(entity, valid);
         db.Destinations.Add(entity);
         await db.SaveChangesAsync(ct);
         return ToView(entity);
+    }
+
+    /// <summary>Replaces the settings; a secret left out keeps its stored value as long as the type stays the same.</summary>
+    public async Task<DestinationView> UpdateAsync(int id, DestinationInput input, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var entity = await FindAsync(db, id, ct);
+        var valid = Validate(WithStoredSecrets(input, entity));
+        await EnsureUniqueNameAsync(db, valid.Name, id, ct);
+        Store(entity, valid);
+        entity.UpdatedAt = DateTimeOffset.UtcNow;
+        await db.SaveChangesAsync(ct);
+        return ToView(entity);
+    }
+
+    /// <summary>Tests settings before they are saved; for an existing destination omitted secrets mean the stored ones.</summary>
+    public async Task<ConnectionTestResult> TestInputAsync(int? id, DestinationInput input, CancellationToken ct)
+    {
+        if (id is { } existing)
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            input = WithStoredSecrets(input, await FindAsync(db, existing, ct));
+        }
+        return await writers.TestAsync(Validate(input).Settings, ct);
     }
 
     public async Task DeleteAsync(int id, CancellationToken ct)
@@ -101,6 +104,54 @@ public sealed class DestinationService(
         var errors = new ValidationErrors();
         return DestinationSettings.Parse(entity.Type, config, errors)
             ?? throw new InvalidOperationException($"Destination {entity.Id} has invalid stored settings.");
+    }
+
+    private sealed record ValidDestination(string Name, string Type, JsonObject Config, DestinationSettings Settings);
+
+    private static ValidDestination Validate(DestinationInput input)
+    {
+        var errors = new ValidationErrors();
+        SourceService.Require(input.Name, "name", 200, errors);
+        if (string.IsNullOrWhiteSpace(input.Type)) errors.Add("type", "type is required.");
+        if (input.Config is null) errors.Add("config", "config is required.");
+        errors.ThrowIfAny();
+        var settings = DestinationSettings.Parse(input.Type!, input.Config!, errors);
+        errors.ThrowIfAny();
+        return new ValidDestination(input.Name!.Trim(), input.Type!, input.Config!, settings!);
+    }
+
+    /// <summary>Keeps public settings in plain JSON and encrypts the secrets.</summary>
+    private void Store(DestinationEntity entity, ValidDestination valid)
+    {
+        var publicConfig = new JsonObject();
+        var secrets = new JsonObject();
+        foreach (var (key, value) in valid.Config)
+        {
+            var target = DestinationSettings.SecretKeys.Contains(key) ? secrets : publicConfig;
+            target[key] = value?.DeepClone();
+        }
+        entity.Name = valid.Name;
+        entity.Type = valid.Type;
+        entity.Config = publicConfig.ToJsonString();
+        entity.SecretsProtected = secrets.Count == 0 ? null : protector.Protect(secrets.ToJsonString());
+    }
+
+    private DestinationInput WithStoredSecrets(DestinationInput input, DestinationEntity stored)
+    {
+        if (input.Config is null || input.Type != stored.Type || protector.Unprotect(stored.SecretsProtected) is not { } secretJson) return input;
+        var config = input.Config.DeepClone().AsObject();
+        foreach (var (key, value) in JsonNode.Parse(secretJson)!.AsObject())
+        {
+            if (config[key] is null || config[key] is JsonValue v && v.TryGetValue<string>(out var text) && text.Length == 0)
+                config[key] = value?.DeepClone();
+        }
+        return input with { Config = config };
+    }
+
+    private static async Task EnsureUniqueNameAsync(ConfigDbContext db, string name, int? exceptId, CancellationToken ct)
+    {
+        if (await db.Destinations.AnyAsync(d => d.Name == name && d.Id != exceptId, ct))
+            throw ValidationFailedException.For("name", $"A destination named '{name}' already exists.");
     }
 
     private static async Task<DestinationEntity> FindAsync(ConfigDbContext db, int id, CancellationToken ct) =>

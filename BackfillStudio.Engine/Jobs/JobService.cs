@@ -111,6 +111,15 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         return new JobPage(total, items.Select(ToView).ToList());
     }
 
+    /// <summary>The status of each pipeline's newest job; pipelines without jobs are absent.</summary>
+    public async Task<IReadOnlyDictionary<int, string>> LatestStatusByPipelineAsync(CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.BackfillJobs.AsNoTracking()
+            .Where(j => j.Id == db.BackfillJobs.Where(k => k.PipelineId == j.PipelineId).Max(k => k.Id))
+            .ToDictionaryAsync(j => j.PipelineId, j => j.Status, ct);
+    }
+
     public async Task<JobView> GetAsync(int id, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);

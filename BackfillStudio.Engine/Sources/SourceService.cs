@@ -88,6 +88,15 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         return await TestConnectionAsync(settings, ct);
     }
 
+    /// <summary>Tests settings before they are saved; for an existing source an omitted password means the stored one.</summary>
+    public async Task<ConnectionTestResult> TestInputAsync(int? id, SourceInput input, CancellationToken ct)
+    {
+        var valid = Validate(input);
+        var password = input.Password;
+        if (password is null && id is { } existing) password = (await GetSettingsAsync(existing, ct)).Password;
+        return await TestConnectionAsync(new SourceSettings(valid.Host, valid.Port, valid.Database, valid.Username, password, valid.SslMode), ct);
+    }
+
     public static async Task<ConnectionTestResult> TestConnectionAsync(SourceSettings settings, CancellationToken ct)
     {
         try

@@ -43,6 +43,17 @@ public sealed class Browser : IAsyncDisposable
         await page.Locator(".mud-popover-open").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Detached });
     }
 
+    /// <summary>Presses Tab until the element with this test id (or one inside it) has the keyboard focus.</summary>
+    public static async Task TabToAsync(IPage page, string testId, int maxPresses = 60)
+    {
+        for (var i = 0; i < maxPresses; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            if (await page.EvaluateAsync<bool>("id => document.activeElement?.closest(`[data-testid='${id}']`) != null", testId)) return;
+        }
+        throw new InvalidOperationException($"'{testId}' was not reached with {maxPresses} presses of Tab.");
+    }
+
     public static string ScreenshotPath(string name)
     {
         var directory = Path.Combine(RepositoryRoot(), "docs", "screenshots");

@@ -23,6 +23,7 @@ public sealed class BackfillPageTests(PostgresServer pg)
         await using var browser = await Browser.LaunchAsync();
         var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"));
 
+        await page.GetByTestId("open-create-backfill").ClickAsync();
         await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.orders");
         await page.GetByTestId("add-filter").ClickAsync();
         await page.GetByTestId("add-filter").ClickAsync();
@@ -50,6 +51,7 @@ public sealed class BackfillPageTests(PostgresServer pg)
         await using var browser = await Browser.LaunchAsync();
         var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"));
 
+        await page.GetByTestId("open-create-backfill").ClickAsync();
         await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.orders");
         for (var i = 0; i < 5; i++) await page.GetByTestId("add-filter").ClickAsync();
         await Assertions.Expect(page.GetByTestId("filter-row")).ToHaveCountAsync(5);
@@ -107,5 +109,31 @@ public sealed class BackfillPageTests(PostgresServer pg)
         await Browser.SelectAsync(page, page.GetByTestId("status-filter"), "CANCELLED");
         await Assertions.Expect(page.GetByTestId("job-id")).ToHaveTextAsync([cancelled.ToString()]);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("backfill-jobs.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task PipelineDetails_FitsAPhone_AndWorksByKeyboard()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        await s.StartBackfillAsync("public.orders", Scenario.Filter("id", "<", 10));
+        await using var browser = await Browser.LaunchAsync();
+        var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"), width: 390, height: 844);
+        var status = page.GetByTestId("job-status");
+        await Assertions.Expect(status).ToHaveTextAsync("PENDING");
+
+        // The page never scrolls sideways; a wide jobs table scrolls inside its own box.
+        var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        Assert.True(overflow <= 0, $"The page is {overflow}px wider than a 390px screen.");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("phone.png") });
+
+        // Keyboard only: open and close the Create Backfill dialog, then cancel the job.
+        await Browser.TabToAsync(page, "open-create-backfill");
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator(".mud-dialog :focus")).ToHaveCountAsync(1);
+        await page.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(page.GetByTestId("table-select")).ToHaveCountAsync(0);
+        await Browser.TabToAsync(page, "cancel-job");
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(status).ToHaveTextAsync("CANCELLED");
     }
 }

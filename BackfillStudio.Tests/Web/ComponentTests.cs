@@ -63,7 +63,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     {
         List<FilterDraft> filters = [new() { Column = "id", Operator = ">", Value = "1" }, new() { Column = "id", Operator = ">", Value = "2" }];
         var errors = new Dictionary<string, string[]> { ["filters[1].value"] = ["'2' is out of range."] };
-        var cut = Render<FilterBuilder>(p => p.Add(x => x.Columns, [Id]).Add(x => x.Filters, filters).Add(x => x.Errors, errors));
+        var cut = Render<FilterBuilder>(p => p.Add(x => x.Columns, [Id]).Add(x => x.Filters, filters).Add(x => x.Errors, new FieldErrors(errors)));
 
         var rows = cut.FindAll("[data-testid=filter-row]");
         Assert.DoesNotContain("out of range", rows[0].TextContent);
@@ -110,6 +110,27 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Matches(@"^\d{3} rows/s · 00:00:1\d left$", running.Find("[data-testid=job-rate]").TextContent);
         Assert.Contains("5,000 / 10,000 (50%)", running.Markup);
         Assert.Empty(finished.FindAll("[data-testid=job-rate]"));
+    }
+
+    [Fact]
+    public void JobError_ShowsTheStartOfALongMessage_AndExpandsToAllOfIt()
+    {
+        var message = "Destination 'pg' rejected batch 3: " + new string('x', 200) + " (end of message)";
+        var cut = Render<JobError>(p => p.Add(x => x.Message, message));
+
+        Assert.DoesNotContain("(end of message)", cut.Find("[data-testid=job-error]").TextContent);
+        cut.Find("[data-testid=job-error-toggle] button, button[data-testid=job-error-toggle]").Click();
+        Assert.Contains("(end of message)", cut.Find("[data-testid=job-error]").TextContent);
+        Assert.Contains("Show less", cut.Find("[data-testid=job-error-toggle]").TextContent);
+    }
+
+    [Fact]
+    public void JobError_ShowsAShortMessageWhole_WithoutAToggle()
+    {
+        var cut = Render<JobError>(p => p.Add(x => x.Message, "Source 1 is unreachable."));
+
+        Assert.Contains("Source 1 is unreachable.", cut.Markup);
+        Assert.Empty(cut.FindAll("[data-testid=job-error-toggle]"));
     }
 
     private static JobView Job(int id, string status, long count, long? total) => new(id, 1, 1, "public.t",

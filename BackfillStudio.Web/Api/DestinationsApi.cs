@@ -1,5 +1,7 @@
 using BackfillStudio.Engine.Destinations;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
 
 namespace BackfillStudio.Web.Api;
 
@@ -15,13 +17,19 @@ public static class DestinationsApi
             return TypedResults.Created($"/api/v1/destinations/{created.Id}", created);
         });
         group.MapGet("/{id:int}", async (int id, DestinationService destinations, CancellationToken ct) => TypedResults.Ok(await destinations.GetAsync(id, ct)));
+        group.MapPut("/{id:int}", async (int id, DestinationInput input, DestinationService destinations, CancellationToken ct) =>
+            TypedResults.Ok(await destinations.UpdateAsync(id, input, ct)));
         group.MapDelete("/{id:int}", async (int id, DestinationService destinations, CancellationToken ct) =>
         {
             await destinations.DeleteAsync(id, ct);
             return TypedResults.NoContent();
         });
-        group.MapPost("/{id:int}/test", async (int id, DestinationService destinations, CancellationToken ct) =>
-            TypedResults.Ok(await destinations.TestAsync(id, ct)));
+        group.MapPost("/test", async (DestinationInput input, DestinationService destinations, CancellationToken ct) =>
+            TypedResults.Ok(await destinations.TestInputAsync(null, input, ct)));
+        // Without a body the stored settings are tested; with one, those settings (omitted secrets mean the stored ones).
+        group.MapPost("/{id:int}/test", async (int id, [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] DestinationInput? input,
+            DestinationService destinations, CancellationToken ct) =>
+            TypedResults.Ok(input is null ? await destinations.TestAsync(id, ct) : await destinations.TestInputAsync(id, input, ct)));
         return api;
     }
 }

@@ -1,6 +1,8 @@
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Sources;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
 
 namespace BackfillStudio.Web.Api;
 
@@ -27,7 +29,12 @@ public static class SourcesApi
             await sources.DeleteAsync(id, ct);
             return TypedResults.NoContent();
         });
-        group.MapPost("/{id:int}/test", async (int id, SourceService sources, CancellationToken ct) => TypedResults.Ok(await sources.TestAsync(id, ct)));
+        group.MapPost("/test", async (SourceInput input, SourceService sources, CancellationToken ct) =>
+            TypedResults.Ok(await sources.TestInputAsync(null, input, ct)));
+        // Without a body the stored settings are tested; with one, those settings (an omitted password means the stored one).
+        group.MapPost("/{id:int}/test", async (int id, [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] SourceInput? input,
+            SourceService sources, CancellationToken ct) =>
+            TypedResults.Ok(input is null ? await sources.TestAsync(id, ct) : await sources.TestInputAsync(id, input, ct)));
         group.MapGet("/{id:int}/tables", async (int id, SourceService sources, CancellationToken ct) =>
             TypedResults.Ok((await sources.ListTablesAsync(id, ct)).Select(t => new TableView(t.TableName, t.EstimatedRows, t.PrimaryKey))));
         group.MapGet("/{id:int}/tables/{tableName}/columns", async (int id, string tableName, SourceService sources, CancellationToken ct) =>

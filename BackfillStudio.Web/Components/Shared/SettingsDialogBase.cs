@@ -1,0 +1,45 @@
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Sources;
+using Microsoft.AspNetCore.Components;
+using MudBlazor;
+
+namespace BackfillStudio.Web.Components.Shared;
+
+/// <summary>
+/// What the source and destination dialogs share: one action at a time (Save, Test connection), validation
+/// errors shown on their fields and the last connection test's outcome.
+/// </summary>
+public abstract class SettingsDialogBase : ComponentBase
+{
+    [CascadingParameter] protected IMudDialogInstance Dialog { get; set; } = null!;
+
+    protected FieldErrors Errors { get; private set; } = FieldErrors.None;
+
+    protected ConnectionTestResult? TestResult { get; set; }
+
+    protected bool Busy { get; private set; }
+
+    protected async Task RunAsync(Func<Task> action)
+    {
+        if (Busy) return;
+        Busy = true;
+        Errors = FieldErrors.None;
+        TestResult = null;
+        try
+        {
+            await action();
+        }
+        catch (ValidationFailedException e)
+        {
+            Errors = new FieldErrors(e);
+        }
+        catch (Exception e) when (e is NotFoundException or ConflictException)
+        {
+            TestResult = new ConnectionTestResult(false, null, e.Message);
+        }
+        finally
+        {
+            Busy = false;
+        }
+    }
+}

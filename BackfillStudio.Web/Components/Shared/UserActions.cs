@@ -1,0 +1,31 @@
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Sources;
+using MudBlazor;
+
+namespace BackfillStudio.Web.Components.Shared;
+
+/// <summary>Runs a user's action and reports its outcome in a snackbar; a refused action leaves the page usable.</summary>
+public static class UserActions
+{
+    public static async Task<bool> RunAsync(this ISnackbar snackbar, Func<Task> action, string successMessage)
+    {
+        try
+        {
+            await action();
+            snackbar.Add(successMessage, Severity.Success);
+            return true;
+        }
+        catch (Exception e) when (e is ConflictException or NotFoundException or SourceUnavailableException or ValidationFailedException)
+        {
+            snackbar.Add(e.Message, Severity.Error);
+            return false;
+        }
+    }
+
+    public static async Task<bool> ConfirmDeleteAsync(this IDialogService dialogs, string what, string details) =>
+        await dialogs.ShowMessageBoxAsync($"Delete {what}", $"Delete {details}? This cannot be undone.", yesText: "Delete", cancelText: "Keep") == true;
+
+    public static void ReportTest(this ISnackbar snackbar, string what, ConnectionTestResult result) =>
+        snackbar.Add(result.Success ? $"{what}: connected — {result.ServerVersion}" : $"{what}: {result.Error}",
+            result.Success ? Severity.Success : Severity.Error);
+}
