@@ -72,6 +72,53 @@ public sealed class SetupApiTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task Updates_KeepOmittedSecrets_AndUnsavedSettingsCanBeTested()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        var dest = new NpgsqlConnectionStringBuilder(s.DestinationDb);
+        var destinationId = s.DestinationIds[0];
+        object PgConfig(string? password) => new
+        {
+            host = dest.Host, port = dest.Port, database = dest.Database, username = dest.Username, password, schema = "copy2", ssl_mode = "disable",
+        };
+
+        var updated = await s.Http.PutAsJsonAsync($"/api/v1/destinations/{destinationId}",
+            new { name = "pg-renamed", type = "postgres", config = PgConfig(null) }, TestApp.Json);
+        Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+        var view = await s.Http.GetOkAsync($"/api/v1/destinations/{destinationId}");
+        Assert.Equal("pg-renamed", (string)view["name"]!);
+        Assert.Equal("copy2", (string)view["config"]!["schema"]!);
+        Assert.Equal("[\"password\"]", view["secrets_set"]!.ToJsonString());
+        var (_, storedTest) = await s.Http.PostJsonAsync($"/api/v1/destinations/{destinationId}/test");
+        Assert.True((bool)storedTest["success"]!, storedTest.ToJsonString());
+
+        // Unsaved settings: a wrong password fails without being echoed; the stored one fills an omitted password.
+        const string wrong = "Not-The-Destination-Password-99";
+        var (_, wrongTest) = await s.Http.PostJsonAsync($"/api/v1/destinations/{destinationId}/test",
+            new { name = "pg-renamed", type = "postgres", config = PgConfig(wrong) });
+        Assert.False((bool)wrongTest["success"]!);
+        Assert.Contains("password authentication failed", (string)wrongTest["error"]!);
+        Assert.DoesNotContain(wrong, wrongTest.ToJsonString());
+        var (_, keptTest) = await s.Http.PostJsonAsync($"/api/v1/destinations/{destinationId}/test",
+            new { name = "pg-renamed", type = "postgres", config = PgConfig(null) });
+        Assert.True((bool)keptTest["success"]!, keptTest.ToJsonString());
+
+        var (_, newDuckDb) = await s.Http.PostJsonAsync("/api/v1/destinations/test",
+            new { name = "new", type = "duckdb", config = new { path = Path.Combine(s.Folder, "probe.duckdb") } });
+        Assert.True((bool)newDuckDb["success"]!, newDuckDb.ToJsonString());
+        var (invalid, problem) = await s.Http.PostJsonAsync("/api/v1/destinations/test", new { name = "new", config = new { } });
+        Assert.Equal(HttpStatusCode.BadRequest, invalid);
+        Assert.NotNull(problem["errors"]!["type"]);
+
+        var source = new NpgsqlConnectionStringBuilder(s.SourceDb);
+        var sourceBody = new { name = "probe", host = source.Host, port = source.Port, database = source.Database, username = source.Username, ssl_mode = "disable" };
+        var (_, unsavedSource) = await s.Http.PostJsonAsync("/api/v1/sources/test", sourceBody);
+        Assert.False((bool)unsavedSource["success"]!, "A new source without its password cannot connect.");
+        var (_, storedPassword) = await s.Http.PostJsonAsync($"/api/v1/sources/{s.SourceId}/test", sourceBody);
+        Assert.True((bool)storedPassword["success"]!, storedPassword.ToJsonString());
+    }
+
+    [Fact]
     public async Task DestinationAndPipelineInput_IsValidated_FieldByField()
     {
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
