@@ -90,6 +90,9 @@ public sealed class SetupPagesTests(PostgresServer pg)
         await dialog.GetByTestId("pipeline-destinations").ClickAsync();
         await page.Locator(".mud-popover-open .mud-list-item").Filter(new LocatorFilterOptions { HasText = "warehouse" }).ClickAsync();
         await page.Keyboard.PressAsync("Escape");
+        await page.Locator(".mud-popover-open").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Detached });
+        await Assertions.Expect(dialog).ToContainTextAsync("1 table(s) selected");
+        await Assertions.Expect(Field(dialog, "pipeline-destinations")).ToHaveValueAsync("warehouse");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("pipeline-dialog.png") });
         await dialog.GetByTestId("save").ClickAsync();
         await page.WaitForURLAsync("**/pipelines/*");
