@@ -29,9 +29,15 @@ public sealed class Browser : IAsyncDisposable
 
     public async Task<IPage> OpenAsync(Uri url, int width = 1280, int height = 800)
     {
+        var page = await NewPageAsync(width, height);
+        await page.GotoAsync(url.ToString());
+        return page;
+    }
+
+    public async Task<IPage> NewPageAsync(int width = 1280, int height = 800)
+    {
         var page = await _browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
         page.SetDefaultTimeout(20_000);
-        await page.GotoAsync(url.ToString());
         return page;
     }
 

@@ -1,4 +1,5 @@
 using BackfillStudio.Tests.Infrastructure;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace BackfillStudio.Tests.Web;
@@ -135,5 +136,30 @@ public sealed class BackfillPageTests(PostgresServer pg)
         await Browser.TabToAsync(page, "cancel-job");
         await page.Keyboard.PressAsync("Enter");
         await Assertions.Expect(status).ToHaveTextAsync("CANCELLED");
+    }
+
+    [Fact]
+    public async Task LostConnection_Reconnects_AndShowsWhatChangedMeanwhile()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        await using var browser = await Browser.LaunchAsync();
+        var circuits = new List<IWebSocketRoute>();
+        var page = await browser.NewPageAsync();
+        // Every circuit connection passes through the test, so it can cut one as a network failure would.
+        await page.RouteWebSocketAsync(new Regex("/_blazor"), ws =>
+        {
+            ws.ConnectToServer();
+            lock (circuits) circuits.Add(ws);
+        });
+        await page.GotoAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}").ToString());
+        await Assertions.Expect(page.GetByText("No backfill jobs yet")).ToBeVisibleAsync();
+
+        IWebSocketRoute first;
+        lock (circuits) first = circuits.Single();
+        await first.CloseAsync(new WebSocketRouteCloseOptions { Code = 1006 });
+        var jobId = await s.StartBackfillAsync("public.orders");
+
+        await Assertions.Expect(page.GetByTestId("job-id")).ToHaveTextAsync(jobId.ToString(), new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
+        lock (circuits) Assert.True(circuits.Count >= 2, "The page showed the job without reconnecting.");
     }
 }
