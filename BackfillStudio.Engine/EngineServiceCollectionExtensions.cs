@@ -32,6 +32,8 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<JobQueueSignal>();
         services.AddSingleton<JobStateStore>();
         services.AddSingleton<DestinationWriterFactory>();
+        // The SQL API waits up to 45 s before answering 202; long statements are then polled.
+        services.AddHttpClient(DestinationWriterFactory.SnowflakeHttpClient, c => c.Timeout = TimeSpan.FromMinutes(2));
         services.AddSingleton<SourceService>();
         services.AddSingleton<DestinationService>();
         services.AddSingleton<PipelineService>();

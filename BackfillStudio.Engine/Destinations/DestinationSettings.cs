@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Destinations.Snowflake;
 using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Engine.Sources;
 
@@ -31,7 +32,7 @@ public abstract record DestinationSettings
                 reader.SslMode("ssl_mode")),
             "duckdb" => new DuckDbDestinationSettings(reader.Path("path"), reader.Optional("schema") ?? "main"),
             "parquet" => new ParquetDestinationSettings(reader.Path("path")),
-            "snowflake" => Unsupported(errors),
+            "snowflake" => SnowflakeDestinationSettings.Parse(reader, errors),
             _ => null,
         };
         if (settings is null && !Types.Contains(type))
@@ -39,13 +40,7 @@ public abstract record DestinationSettings
         return errors.Any ? null : settings;
     }
 
-    private static DestinationSettings? Unsupported(ValidationErrors errors)
-    {
-        errors.Add("type", "The snowflake destination is not available in this version yet.");
-        return null;
-    }
-
-    private sealed class ConfigReader(JsonObject config, ValidationErrors errors)
+    internal sealed class ConfigReader(JsonObject config, ValidationErrors errors)
     {
         public string? Optional(string name)
         {
@@ -79,6 +74,13 @@ public abstract record DestinationSettings
             if (!SourceSettings.SslModes.Contains(mode))
                 errors.Add($"config.{name}", $"'{name}' must be one of {string.Join(", ", SourceSettings.SslModes)}.");
             return mode;
+        }
+
+        public string OneOf(string name, string fallback, params string[] allowed)
+        {
+            var value = Optional(name) ?? fallback;
+            if (!allowed.Contains(value)) errors.Add($"config.{name}", $"'{name}' must be one of {string.Join(", ", allowed)}.");
+            return value;
         }
 
         public string Path(string name)

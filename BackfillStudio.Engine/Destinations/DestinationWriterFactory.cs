@@ -2,21 +2,34 @@ using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations.DuckDb;
 using BackfillStudio.Engine.Destinations.Parquet;
 using BackfillStudio.Engine.Destinations.Postgres;
+using BackfillStudio.Engine.Destinations.Snowflake;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
 using Microsoft.Extensions.Options;
 
 namespace BackfillStudio.Engine.Destinations;
 
-public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options)
+public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options, IHttpClientFactory httpClients)
 {
+    public const string SnowflakeHttpClient = "snowflake";
+
     public IDestinationWriter Create(DestinationSettings settings, WriteTarget target) => settings switch
     {
         PostgresDestinationSettings s => new PostgresDestinationWriter(s, target),
         DuckDbDestinationSettings s => new DuckDbDestinationWriter(s, target, options.Value.DuckDbMemoryLimit),
         ParquetDestinationSettings s => new ParquetDestinationWriter(s, target),
+        SnowflakeDestinationSettings s => new SnowflakeDestinationWriter(SnowflakeClient(s), s, target),
         _ => throw new NotSupportedException($"No writer for {settings.GetType().Name}."),
     };
+
+    public SnowflakeSqlApiClient SnowflakeClient(SnowflakeDestinationSettings settings) =>
+        new(httpClients.CreateClient(SnowflakeHttpClient), settings, TimeProvider.System);
+
+    private async Task<string> TestSnowflakeAsync(SnowflakeDestinationSettings settings, CancellationToken ct)
+    {
+        using var client = SnowflakeClient(settings);
+        return await SnowflakeDestinationWriter.TestAsync(client, ct);
+    }
 
     public async Task<ConnectionTestResult> TestAsync(DestinationSettings settings, CancellationToken ct)
     {
@@ -27,6 +40,7 @@ public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options)
                 PostgresDestinationSettings s => await PostgresDestinationWriter.TestAsync(s, ct),
                 DuckDbDestinationSettings s => await DuckDbDestinationWriter.TestAsync(s),
                 ParquetDestinationSettings s => await ParquetDestinationWriter.TestAsync(s),
+                SnowflakeDestinationSettings s => await TestSnowflakeAsync(s, ct),
                 _ => throw new NotSupportedException($"No connection test for {settings.GetType().Name}."),
             };
             return new ConnectionTestResult(true, version, null);

@@ -33,8 +33,17 @@ public sealed class Scenario : IAsyncDisposable
     public string ParquetDirectory => Path.Combine(Folder, "parquet");
     public HttpClient Http => App.Http;
 
-    public static async Task<Scenario> CreateAsync(PostgresServer pg, string sourceSql, string[] tables,
-        DestinationKinds kinds = DestinationKinds.All, params string[] settings)
+    public static Task<Scenario> CreateAsync(PostgresServer pg, string sourceSql, string[] tables,
+        DestinationKinds kinds = DestinationKinds.All, params string[] settings) =>
+        CreateAsync(pg, sourceSql, tables, kinds, null, settings);
+
+    /// <summary>A scenario whose only destination is a Snowflake account with this config.</summary>
+    public static Task<Scenario> CreateAsync(PostgresServer pg, string sourceSql, string[] tables, JsonObject snowflakeConfig,
+        params string[] settings) =>
+        CreateAsync(pg, sourceSql, tables, 0, snowflakeConfig, settings);
+
+    private static async Task<Scenario> CreateAsync(PostgresServer pg, string sourceSql, string[] tables,
+        DestinationKinds kinds, JsonObject? snowflakeConfig, string[] settings)
     {
         var configDb = await pg.CreateDatabaseAsync("config");
         var sourceDb = await pg.CreateDatabaseAsync("source");
@@ -64,6 +73,8 @@ public sealed class Scenario : IAsyncDisposable
             destinationIds.Add(await CreateDestinationAsync(app, "duck", "duckdb", new JsonObject { ["path"] = Path.Combine(folder, "dest.duckdb") }));
         if (kinds.HasFlag(DestinationKinds.Parquet))
             destinationIds.Add(await CreateDestinationAsync(app, "files", "parquet", new JsonObject { ["path"] = Path.Combine(folder, "parquet") }));
+        if (snowflakeConfig is not null)
+            destinationIds.Add(await CreateDestinationAsync(app, "snow", "snowflake", snowflakeConfig));
 
         var pipeline = await app.Http.PostOkAsync("/api/v1/pipelines", new
         {

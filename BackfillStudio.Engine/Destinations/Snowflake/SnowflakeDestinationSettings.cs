@@ -1,0 +1,81 @@
+using System.Security.Cryptography;
+using BackfillStudio.Engine.Jobs;
+
+namespace BackfillStudio.Engine.Destinations.Snowflake;
+
+/// <summary>
+/// A Snowflake account reached through the SQL API v2, authenticated with a key pair (JWT) or a token.
+/// <see cref="UppercaseIdentifiers"/> is the one case rule: keep PostgreSQL's names as they are (quoted,
+/// so lowercase stays lowercase) or upper-case them, as unquoted Snowflake names are.
+/// </summary>
+public sealed record SnowflakeDestinationSettings(
+    string Account,
+    string User,
+    string? PrivateKey,
+    string? PrivateKeyPassphrase,
+    string? Token,
+    string TokenType,
+    string Warehouse,
+    string Database,
+    string Schema,
+    string? Role,
+    Uri BaseUrl,
+    bool UppercaseIdentifiers) : DestinationSettings
+{
+    public static readonly string[] TokenTypes = ["OAUTH", "PROGRAMMATIC_ACCESS_TOKEN"];
+    public static readonly string[] IdentifierCases = ["lower", "upper"];
+
+    public override IEnumerable<string?> Secrets => [PrivateKey, PrivateKeyPassphrase, Token];
+
+    /// <summary>Snowflake's name for an object of ours, following the case rule.</summary>
+    public string Name(string name) => UppercaseIdentifiers ? name.ToUpperInvariant() : name;
+
+    internal static SnowflakeDestinationSettings? Parse(ConfigReader reader, ValidationErrors errors)
+    {
+        var account = reader.Required("account");
+        var privateKey = reader.Optional("private_key");
+        var passphrase = reader.Optional("private_key_passphrase");
+        var token = reader.Optional("token");
+        var settings = new SnowflakeDestinationSettings(
+            account,
+            reader.Required("user"),
+            privateKey,
+            passphrase,
+            token,
+            reader.OneOf("token_type", "OAUTH", TokenTypes),
+            reader.Required("warehouse"),
+            reader.Required("database"),
+            reader.Required("schema"),
+            reader.Optional("role"),
+            ParseBaseUrl(reader.Optional("base_url"), account, errors),
+            reader.OneOf("identifier_case", "lower", IdentifierCases) == "upper");
+        if ((privateKey is null) == (token is null))
+            errors.Add("config.private_key", "Give either 'private_key' (key-pair authentication) or 'token', not both or neither.");
+        else if (privateKey is not null && KeyError(privateKey, passphrase) is { } keyError)
+            errors.Add("config.private_key", keyError);
+        return settings;
+    }
+
+    private static Uri ParseBaseUrl(string? configured, string account, ValidationErrors errors)
+    {
+        if (configured is null) return new Uri($"https://{account.ToLowerInvariant()}.snowflakecomputing.com");
+        if (Uri.TryCreate(configured, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http") return uri;
+        errors.Add("config.base_url", "'base_url' must be an absolute https:// URL.");
+        return new Uri("https://invalid.invalid");
+    }
+
+    private static string? KeyError(string pem, string? passphrase)
+    {
+        try
+        {
+            using var key = SnowflakeKeyPair.LoadPrivateKey(pem, passphrase);
+            return null;
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            return passphrase is null && pem.Contains("ENCRYPTED", StringComparison.Ordinal)
+                ? "The private key is encrypted: give 'private_key_passphrase'."
+                : "'private_key' must be an RSA private key in PEM (PKCS#8) form, with the right passphrase if it is encrypted.";
+        }
+    }
+}

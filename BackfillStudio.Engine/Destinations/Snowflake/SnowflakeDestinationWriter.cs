@@ -1,0 +1,130 @@
+using System.Text;
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Staging;
+
+namespace BackfillStudio.Engine.Destinations.Snowflake;
+
+/// <summary>
+/// Loads a job into Snowflake through the SQL API: each batch goes into the job's TRANSIENT staging
+/// table with bound INSERTs (chunked so requests stay small), then one MERGE on the primary key moves
+/// it into the target, so a retried or resumed batch changes nothing. Tables without a primary key
+/// append the batch and record it in <c>_backfill_progress</c> in one transaction (a multi-statement
+/// request), so a batch is appended once. The staging table is dropped when the job ends.
+/// </summary>
+public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, SnowflakeDestinationSettings settings, WriteTarget target)
+    : IDestinationWriter
+{
+    /// <summary>Bound values per INSERT request, and a cap on their size, so each request stays a few MB at most.</summary>
+    public const int MaxBindingsPerRequest = 16_384;
+    public const int MaxBindingBytesPerRequest = 4 * 1024 * 1024;
+
+    private IReadOnlyList<SourceColumn> Columns => target.Table.Columns;
+    private IReadOnlyList<SourceColumn> Key => target.Table.PrimaryKey;
+    private string Schema => SnowflakeSql.Ident(settings.Name(settings.Schema));
+    private string TargetSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name(target.TargetTable))}";
+    private string StageSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name($"{target.TargetTable}__backfill_stage_{target.JobId}"))}";
+    private string ProgressSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name("_backfill_progress"))}";
+    private string ColumnList => string.Join(", ", Columns.Select(Name));
+
+    private string Name(SourceColumn column) => SnowflakeSql.Ident(settings.Name(column.Name));
+
+    public async Task PrepareAsync(CancellationToken ct)
+    {
+        var definitions = string.Join(", ", Columns.Select(c => $"{Name(c)} {SnowflakeTypes.ColumnType(c)}"));
+        var key = Key.Count > 0 ? $", PRIMARY KEY ({string.Join(", ", Key.Select(Name))})" : "";
+        await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {TargetSql} ({definitions}{key})", null, ct);
+        await client.ExecuteAsync($"CREATE OR REPLACE TRANSIENT TABLE {StageSql} ({definitions})", null, ct);
+        if (Key.Count == 0)
+            await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {ProgressSql} (job_id NUMBER(10,0), target_table VARCHAR, next_block NUMBER(19,0))", null, ct);
+    }
+
+    public async Task WriteAsync(StagedBatch batch, CancellationToken ct)
+    {
+        await client.ExecuteAsync($"DELETE FROM {StageSql}", null, ct);
+        foreach (var (sql, bindings) in InsertChunks(batch.Rows))
+            await client.ExecuteAsync(sql, bindings, ct);
+        if (Key.Count > 0) await client.ExecuteAsync(MergeSql(), null, ct);
+        else await AppendOnceAsync(batch, ct);
+    }
+
+    /// <summary>
+    /// <c>INSERT INTO stage SELECT ... FROM (VALUES (?, ?), ...)</c> per chunk: VARIANT and ARRAY values
+    /// cannot appear inside VALUES, so they are bound as text and parsed in the SELECT.
+    /// </summary>
+    private IEnumerable<(string Sql, List<SnowflakeBinding> Bindings)> InsertChunks(IReadOnlyList<object?[]> rows)
+    {
+        var aliases = Enumerable.Range(1, Columns.Count).Select(i => $"c{i}").ToList();
+        var select = string.Join(", ", Columns.Select((c, i) => SnowflakeTypes.FromBinding(c, aliases[i])));
+        var placeholders = "(" + string.Join(", ", Enumerable.Repeat("?", Columns.Count)) + ")";
+        var bindingTypes = Columns.Select(SnowflakeTypes.BindingType).ToArray();
+        var maxRows = Math.Max(1, MaxBindingsPerRequest / Columns.Count);
+
+        var bindings = new List<SnowflakeBinding>();
+        var rowCount = 0;
+        var bytes = 0;
+        foreach (var row in rows)
+        {
+            for (var i = 0; i < row.Length; i++)
+            {
+                var value = SnowflakeTypes.Encode(row[i]);
+                bytes += value?.Length ?? 0;
+                bindings.Add(new SnowflakeBinding(bindingTypes[i], value));
+            }
+            if (++rowCount >= maxRows || bytes >= MaxBindingBytesPerRequest)
+            {
+                yield return (Sql(rowCount), bindings);
+                (bindings, rowCount, bytes) = ([], 0, 0);
+            }
+        }
+        if (rowCount > 0) yield return (Sql(rowCount), bindings);
+
+        string Sql(int count)
+        {
+            var values = new StringBuilder();
+            for (var r = 0; r < count; r++) values.Append(r == 0 ? "" : ", ").Append(placeholders);
+            return $"INSERT INTO {StageSql} ({ColumnList}) SELECT {select} FROM (VALUES {values}) AS v ({string.Join(", ", aliases)})";
+        }
+    }
+
+    private string MergeSql()
+    {
+        var on = string.Join(" AND ", Key.Select(k => $"t.{Name(k)} = s.{Name(k)}"));
+        var others = Columns.Where(c => !c.IsPrimaryKey).ToList();
+        var update = others.Count == 0 ? "" : $" WHEN MATCHED THEN UPDATE SET {string.Join(", ", others.Select(c => $"{Name(c)} = s.{Name(c)}"))}";
+        var values = string.Join(", ", Columns.Select(c => $"s.{Name(c)}"));
+        return $"MERGE INTO {TargetSql} AS t USING {StageSql} AS s ON {on}{update} WHEN NOT MATCHED THEN INSERT ({ColumnList}) VALUES ({values})";
+    }
+
+    /// <summary>Appends the staged batch unless this job already appended it, and records it, atomically.</summary>
+    private Task AppendOnceAsync(StagedBatch batch, CancellationToken ct)
+    {
+        var job = $"job_id = {target.JobId} AND target_table = {SnowflakeSql.Literal(target.TargetTable)}";
+        var end = batch.Source.End.NextBlock;
+        return client.ExecuteTransactionAsync(
+        [
+            $"INSERT INTO {TargetSql} ({ColumnList}) SELECT {ColumnList} FROM {StageSql} WHERE NOT EXISTS (SELECT 1 FROM {ProgressSql} WHERE {job} AND next_block >= {end})",
+            $"DELETE FROM {ProgressSql} WHERE {job}",
+            $"INSERT INTO {ProgressSql} (job_id, target_table, next_block) VALUES ({target.JobId}, {SnowflakeSql.Literal(target.TargetTable)}, {end})",
+        ], ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await client.ExecuteAsync($"DROP TABLE IF EXISTS {StageSql}", null, timeout.Token);
+        }
+        catch (Exception e) when (e is SnowflakeStatementException or SnowflakeUnavailableException or OperationCanceledException or InvalidOperationException)
+        {
+            // The next run of the job replaces the staging table; a leftover one holds no rows that matter.
+        }
+        client.Dispose();
+    }
+
+    public static async Task<string> TestAsync(SnowflakeSqlApiClient client, CancellationToken ct)
+    {
+        var result = await client.ExecuteAsync("SELECT CURRENT_VERSION()", null, ct);
+        return $"Snowflake {result.Rows.FirstOrDefault()?.FirstOrDefault()}";
+    }
+}

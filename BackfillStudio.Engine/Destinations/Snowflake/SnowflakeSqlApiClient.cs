@@ -1,0 +1,249 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace BackfillStudio.Engine.Destinations.Snowflake;
+
+/// <summary>A value bound to a <c>?</c> placeholder: a SQL API binding type and the value as text.</summary>
+public sealed record SnowflakeBinding(string Type, string? Value);
+
+/// <summary>A finished statement: its rows (every cell text or null) and, for DML, the rows it changed.</summary>
+public sealed record SnowflakeResult(IReadOnlyList<string?[]> Rows, long RowsAffected);
+
+/// <summary>Snowflake refused the statement (HTTP 422): its message, SQL state and error code.</summary>
+public sealed class SnowflakeStatementException(string message, string? sqlState, string? code)
+    : Exception($"Snowflake rejected the statement: {message} (SQL state {sqlState ?? "?"}, code {code ?? "?"})")
+{
+    public string? SqlState => sqlState;
+    public string? Code => code;
+}
+
+/// <summary>Snowflake could not be reached or kept refusing (throttled, unavailable); the job retries from its checkpoint.</summary>
+public sealed class SnowflakeUnavailableException(string message, Exception? inner = null) : IOException(message, inner);
+
+/// <summary>
+/// Runs statements through the SQL API v2: documented headers and a <c>requestId</c> on every request,
+/// 202 answers polled until done, throttling (429/503/504) retried with jittered exponential backoff,
+/// server errors (500/502) and dropped connections retried with the same <c>requestId</c> and
+/// <c>retry=true</c> (so a statement that ran is not run twice), a new token after a 401, and the
+/// running statement cancelled when the caller gives up.
+/// </summary>
+public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationSettings settings, TimeProvider time) : IDisposable
+{
+    public const int StatementTimeoutSeconds = 3600;
+    private const int MaxAttempts = 8;
+    private const string UserAgent = "BackfillStudio/1.0";
+
+    private readonly SnowflakeKeyPair? _keyPair = settings.PrivateKey is null
+        ? null
+        : new SnowflakeKeyPair(settings.Account, settings.User, settings.PrivateKey, settings.PrivateKeyPassphrase);
+    private string? _jwt;
+    private DateTimeOffset _jwtRenewAt;
+
+    /// <summary>The smallest backoff step; tests shorten it.</summary>
+    public TimeSpan BackoffBase { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    public Task<SnowflakeResult> ExecuteAsync(string statement, IReadOnlyList<SnowflakeBinding>? bindings, CancellationToken ct)
+    {
+        var body = Body(statement);
+        if (bindings is { Count: > 0 })
+        {
+            var bound = new JsonObject();
+            for (var i = 0; i < bindings.Count; i++)
+                bound[(i + 1).ToString()] = new JsonObject { ["type"] = bindings[i].Type, ["value"] = bindings[i].Value };
+            body["bindings"] = bound;
+        }
+        return SendAsync(body, ct);
+    }
+
+    /// <summary>Several statements in one request (e.g. BEGIN ... COMMIT): the only way the SQL API runs a transaction.</summary>
+    public Task<SnowflakeResult> ExecuteTransactionAsync(IReadOnlyList<string> statements, CancellationToken ct)
+    {
+        var all = new List<string> { "BEGIN" };
+        all.AddRange(statements);
+        all.Add("COMMIT");
+        var body = Body(string.Join(";\n", all));
+        body["parameters"] = new JsonObject { ["MULTI_STATEMENT_COUNT"] = all.Count.ToString() };
+        return SendAsync(body, ct);
+    }
+
+    private JsonObject Body(string statement)
+    {
+        var body = new JsonObject
+        {
+            ["statement"] = statement,
+            ["timeout"] = StatementTimeoutSeconds,
+            ["database"] = settings.Database,
+            ["schema"] = settings.Schema,
+            ["warehouse"] = settings.Warehouse,
+        };
+        if (settings.Role is not null) body["role"] = settings.Role;
+        return body;
+    }
+
+    private async Task<SnowflakeResult> SendAsync(JsonObject body, CancellationToken ct)
+    {
+        var requestId = Guid.NewGuid();
+        var retry = false;
+        var renewedToken = false;
+        for (var attempt = 1; ; attempt++)
+        {
+            var url = new Uri(settings.BaseUrl, $"/api/v2/statements?requestId={requestId}&retry={(retry ? "true" : "false")}");
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(Request(HttpMethod.Post, url, body), ct);
+            }
+            catch (HttpRequestException e)
+            {
+                // The statement may have run before the connection dropped: ask again for the same requestId.
+                retry = true;
+                await BackoffAsync(attempt, $"Snowflake could not be reached: {e.Message}", e, ct);
+                continue;
+            }
+            using (response)
+            {
+                switch (response.StatusCode)
+                {
+                    case HttpStatusCode.OK:
+                        return Result(await ReadAsync(response, ct));
+                    case HttpStatusCode.Accepted:
+                        return await PollAsync(await ReadAsync(response, ct), ct);
+                    case HttpStatusCode.Unauthorized when !renewedToken && _keyPair is not null:
+                        renewedToken = true;
+                        _jwt = null;
+                        continue;
+                    case HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout:
+                        await BackoffAsync(attempt, await DescribeAsync(response, ct), null, ct);
+                        continue;
+                    case HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway:
+                        retry = true;
+                        await BackoffAsync(attempt, await DescribeAsync(response, ct), null, ct);
+                        continue;
+                    case HttpStatusCode.UnprocessableEntity:
+                        throw StatementError(await ReadAsync(response, ct));
+                    default:
+                        throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode}: {await DescribeAsync(response, ct)}");
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits for a statement that answered 202; cancels it in Snowflake when the caller gives up.</summary>
+    private async Task<SnowflakeResult> PollAsync(JsonObject accepted, CancellationToken ct)
+    {
+        var handle = (string?)accepted["statementHandle"] ?? throw new InvalidOperationException("Snowflake answered 202 without a statementHandle.");
+        var statusUrl = new Uri(settings.BaseUrl, $"/api/v2/statements/{Uri.EscapeDataString(handle)}");
+        var delay = TimeSpan.FromMilliseconds(50);
+        var throttled = 0;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(delay, time, ct);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
+                using var response = await http.SendAsync(Request(HttpMethod.Get, statusUrl, null), ct);
+                switch (response.StatusCode)
+                {
+                    case HttpStatusCode.OK:
+                        return Result(await ReadAsync(response, ct));
+                    case HttpStatusCode.Accepted:
+                        continue;
+                    case HttpStatusCode.UnprocessableEntity:
+                        throw StatementError(await ReadAsync(response, ct));
+                    case HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout:
+                        await BackoffAsync(++throttled, await DescribeAsync(response, ct), null, ct);
+                        continue;
+                    case HttpStatusCode.Unauthorized when _keyPair is not null:
+                        _jwt = null;
+                        continue;
+                    default:
+                        throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode} for statement {handle}: {await DescribeAsync(response, ct)}");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await CancelAsync(handle);
+            throw;
+        }
+    }
+
+    private async Task CancelAsync(string handle)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            var url = new Uri(settings.BaseUrl, $"/api/v2/statements/{Uri.EscapeDataString(handle)}/cancel");
+            using var response = await http.SendAsync(Request(HttpMethod.Post, url, new JsonObject()), timeout.Token);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            // Best effort: the statement times out on its own (StatementTimeoutSeconds).
+        }
+    }
+
+    private HttpRequestMessage Request(HttpMethod method, Uri url, JsonObject? body)
+    {
+        var request = new HttpRequestMessage(method, url);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token());
+        request.Headers.Add("X-Snowflake-Authorization-Token-Type", _keyPair is null ? settings.TokenType : "KEYPAIR_JWT");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        request.Headers.UserAgent.ParseAdd(UserAgent);
+        if (body is not null) request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        return request;
+    }
+
+    private string Token()
+    {
+        if (_keyPair is null) return settings.Token!;
+        var now = time.GetUtcNow();
+        if (_jwt is null || now >= _jwtRenewAt)
+        {
+            _jwt = _keyPair.CreateToken(now);
+            _jwtRenewAt = now + SnowflakeKeyPair.Lifetime - TimeSpan.FromMinutes(5);
+        }
+        return _jwt;
+    }
+
+    private async Task BackoffAsync(int attempt, string reason, Exception? inner, CancellationToken ct)
+    {
+        if (attempt >= MaxAttempts) throw new SnowflakeUnavailableException($"{reason} (gave up after {attempt} attempts)", inner);
+        var ceiling = BackoffBase.TotalMilliseconds * Math.Pow(2, attempt - 1);
+        var jittered = ceiling / 2 + Random.Shared.NextDouble() * ceiling / 2;
+        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(jittered, 30_000)), time, ct);
+    }
+
+    private static SnowflakeResult Result(JsonObject json)
+    {
+        var rows = (json["data"] as JsonArray ?? [])
+            .Select(row => (row as JsonArray ?? []).Select(cell => (string?)cell).ToArray())
+            .ToList();
+        var affected = json["stats"] is JsonObject stats
+            ? new[] { "numRowsInserted", "numRowsUpdated", "numRowsDeleted" }.Sum(k => (long?)stats[k] ?? 0)
+            : 0;
+        return new SnowflakeResult(rows, affected);
+    }
+
+    private static SnowflakeStatementException StatementError(JsonObject json) =>
+        new((string?)json["message"] ?? "(no message)", (string?)json["sqlState"], (string?)json["code"]);
+
+    private static async Task<JsonObject> ReadAsync(HttpResponseMessage response, CancellationToken ct) =>
+        JsonNode.Parse(await response.Content.ReadAsStringAsync(ct)) as JsonObject ?? new JsonObject();
+
+    private static async Task<string> DescribeAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var text = await response.Content.ReadAsStringAsync(ct);
+        try
+        {
+            if (JsonNode.Parse(text) is JsonObject json && json["message"] is { } message) return $"{(int)response.StatusCode} {message}";
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+        return $"{(int)response.StatusCode} {response.ReasonPhrase}";
+    }
+
+    public void Dispose() => _keyPair?.Dispose();
+}

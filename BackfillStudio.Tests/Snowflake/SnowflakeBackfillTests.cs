@@ -1,0 +1,209 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Destinations;
+using BackfillStudio.Engine.Destinations.Snowflake;
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Tests.Engine;
+using BackfillStudio.Tests.Infrastructure;
+using BackfillStudio.Tests.Snowflake.Emulator;
+
+namespace BackfillStudio.Tests.Snowflake;
+
+/// <summary>Real PostgreSQL source → the Snowflake destination → the SQL API emulator, compared row by row.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class SnowflakeBackfillTests(PostgresServer pg)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    private const string EventsSql = """
+        CREATE TABLE events (at timestamp NOT NULL, kind text, amount numeric(10,2));
+        INSERT INTO events SELECT timestamp '2024-01-01' + g * interval '1 minute', (ARRAY['click','view','buy'])[1 + g % 3], g % 50
+        FROM generate_series(1, 6000) g;
+        ANALYZE;
+        """;
+
+    private const string ReadingsSql = """
+        CREATE TABLE readings (id bigint PRIMARY KEY, sensor text NOT NULL, value numeric(12,3));
+        INSERT INTO readings SELECT g, 'sensor-' || g % 40, g / 7.0 FROM generate_series(1, 30000) g;
+        ANALYZE;
+        """;
+
+    [Fact]
+    public async Task AllTypes_ArriveRowByRow_AndARerunOverlappingItChangesNothing()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, TestData.AllTypes, ["public.all_types"], account.Config(), "--Backfill:BatchSize=1000");
+
+        var all = await s.StartBackfillAsync("public.all_types");
+        await ExpectCompletedAsync(s, all, 2500);
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "all_types");
+        Assert.Equal(expected, await account.ContentsAsync(s.SourceDb, "all_types"));
+
+        var overlap = await s.StartBackfillAsync("public.all_types", Scenario.Filter("id", "<=", 1500), Scenario.Filter("c_bool", "=", true));
+        await ExpectCompletedAsync(s, overlap, 500);
+        Assert.Equal(expected, await account.ContentsAsync(s.SourceDb, "all_types"));
+
+        Assert.False(account.TableExists($"all_types__backfill_stage_{all}"), "the staging table outlived its job");
+        var requests = account.Emulator.Requests.Where(r => r.Method == "POST").ToList();
+        Assert.All(requests, r =>
+        {
+            Assert.True(Guid.TryParse(r.RequestId, out _));
+            Assert.Equal("KEYPAIR_JWT", r.Headers.GetValueOrDefault("X-Snowflake-Authorization-Token-Type"));
+            Assert.False(string.IsNullOrEmpty(r.Headers.GetValueOrDefault("User-Agent")));
+        });
+        Assert.Equal(requests.Count, requests.Select(r => r.RequestId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task FilteredTableWithoutPrimaryKey_AppendsEachBatchOnce_EvenWhenTheCommitAnswerIsLost()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, EventsSql, ["public.events"], account.Config(), "--Backfill:BatchSize=500");
+        // The transaction that appends a batch runs, then the answer is lost: the retry must not append it again.
+        account.Emulator.Inject(sql => sql.StartsWith("BEGIN", StringComparison.Ordinal), new EmulatorFault.ServerErrorAfterExecuting(), times: 2);
+
+        var job = await s.StartBackfillAsync("public.events", Scenario.Filter("kind", "=", "click"), Scenario.Filter("amount", ">=", 10));
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "events", "kind = 'click' AND amount >= 10");
+        await ExpectCompletedAsync(s, job, expected.Count);
+
+        Assert.Equal(expected, await account.ContentsAsync(s.SourceDb, "events"));
+        var retried = account.Emulator.Requests.Where(r => r.Retry).Select(r => r.RequestId!).Distinct().ToList();
+        Assert.Equal(2, retried.Count);
+        Assert.All(retried, id => Assert.Equal(1, account.Emulator.ExecutionCount(id)));
+    }
+
+    [Fact]
+    public async Task ThrottlingAsyncAnswersAndDroppedConnections_AreRetried_ToExactContents()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=5000");
+        var emulator = account.Emulator;
+        emulator.Inject(sql => sql.StartsWith("INSERT", StringComparison.Ordinal), new EmulatorFault.Throttle(), times: 2);
+        emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.Unavailable());
+        emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.Async(PollsBeforeDone: 3), times: 2);
+        emulator.Inject(sql => sql.StartsWith("DELETE", StringComparison.Ordinal), new EmulatorFault.DropConnection());
+
+        var job = await s.StartBackfillAsync("public.readings", Scenario.Filter("id", ">", 1000));
+        await ExpectCompletedAsync(s, job, 29000);
+
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings", "id > 1000");
+        Assert.Equal(expected, await account.ContentsAsync(s.SourceDb, "readings"));
+        Assert.Contains(emulator.Requests, r => r.Method == "GET" && r.Path.StartsWith("/api/v2/statements/", StringComparison.Ordinal));
+        Assert.Contains(emulator.Requests, r => r.Retry && r.Statement?.StartsWith("DELETE", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task SqlError_FailsTheJob_WithSnowflakesMessageAndSqlState()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=5000");
+        account.Emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal),
+            new EmulatorFault.SqlError("Numeric value 'abc' is not recognized", "22018", "100038"));
+
+        var jobId = await s.StartBackfillAsync("public.readings");
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
+
+        Assert.Equal("FAILED", (string)job["status"]!);
+        var error = (string)job["error_message"]!;
+        Assert.Contains("Destination 'snow'", error);
+        Assert.Contains("Numeric value 'abc' is not recognized", error);
+        Assert.Contains("22018", error);
+        Assert.Equal(0L, (long)job["count_record"]!);
+    }
+
+    [Fact]
+    public async Task TestConnection_ReportsTheVersion_OrTheExactReason_WithoutSecrets()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:EngineEnabled=false");
+
+        var (_, ok) = await s.Http.PostJsonAsync($"/api/v1/destinations/{s.DestinationIds[0]}/test");
+        Assert.True((bool)ok["success"]!, ok.ToJsonString());
+        Assert.Equal("Snowflake 9.99.0", (string)ok["server_version"]!);
+
+        using var otherKey = RSA.Create(2048);
+        var unregisteredKey = otherKey.ExportPkcs8PrivateKeyPem();
+        var (_, badKey) = await s.Http.PostJsonAsync("/api/v1/destinations/test", new { name = "x", type = "snowflake", config = account.Config(unregisteredKey) });
+        Assert.False((bool)badKey["success"]!);
+        Assert.Contains("JWT token is invalid", (string)badKey["error"]!);
+        Assert.DoesNotContain(unregisteredKey.Split('\n')[1], badKey.ToJsonString());
+
+        var (_, noWarehouse) = await s.Http.PostJsonAsync($"/api/v1/destinations/{s.DestinationIds[0]}/test",
+            new { name = "snow", type = "snowflake", config = account.Config(warehouse: "MISSING_WH") });
+        Assert.False((bool)noWarehouse["success"]!);
+        Assert.Contains("No active warehouse", (string)noWarehouse["error"]!);
+
+        var (invalid, problem) = await s.Http.PostJsonAsync("/api/v1/destinations",
+            new { name = "y", type = "snowflake", config = new JsonObject { ["account"] = "a", ["user"] = "u", ["private_key"] = "not a key", ["warehouse"] = "w", ["database"] = "d", ["schema"] = "s" } });
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, invalid);
+        Assert.Contains("PEM", problem["errors"]!["config.private_key"]![0]!.ToString());
+    }
+
+    [Fact]
+    public async Task CancelledCaller_CancelsTheStatementRunningInSnowflake()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        var errors = new ValidationErrors();
+        var settings = (SnowflakeDestinationSettings)DestinationSettings.Parse("snowflake", account.Config(), errors)!;
+        account.Emulator.Inject(sql => sql.Contains("long_running", StringComparison.Ordinal), new EmulatorFault.Hang());
+        using var http = new HttpClient();
+        using var client = new SnowflakeSqlApiClient(http, settings, TimeProvider.System);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ExecuteAsync("SELECT 'long_running'", null, cts.Token));
+
+        Assert.Single(account.Emulator.CancelledHandles);
+    }
+
+    [Fact]
+    public async Task KilledEngine_ResumesIntoSnowflake_ExactlyOnce()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql + EventsSql, ["public.readings", "public.events"], account.Config(),
+            "--Backfill:EngineEnabled=false");
+        string[] engine = ["--Backfill:BatchSize=500", "--Backfill:LeaseSeconds=3", "--Backfill:PollIntervalSeconds=1"];
+        // Slow MERGEs and appends down so the kill lands in the middle of both jobs.
+        account.Emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal) || sql.StartsWith("BEGIN", StringComparison.Ordinal),
+            new EmulatorFault.Async(PollsBeforeDone: 1), times: 1000);
+        using var doomed = AppProcess.Start(s.ConfigDb, [.. engine, "--Logging:LogLevel:Default=Warning"]);
+        var keyed = await s.StartBackfillAsync("public.readings");
+        var heap = await s.StartBackfillAsync("public.events");
+        await s.Http.WaitUntilAsync(keyed, Timeout, j => (long)j["count_record"]! >= 3000, "keyed job progress");
+        await s.Http.WaitUntilAsync(heap, Timeout, j => (long)j["count_record"]! >= 1000, "heap job progress");
+
+        doomed.Kill();
+        var interrupted = await s.Http.GetJobAsync(keyed);
+        Assert.True((long)interrupted["count_record"]! < 30000, "the job finished before the kill; nothing was tested");
+
+        await using var survivor = await s.StartPeerAsync(engine);
+        await ExpectCompletedAsync(s, keyed, 30000);
+        await ExpectCompletedAsync(s, heap, 6000);
+        foreach (var table in new[] { "readings", "events" })
+            Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", table), await account.ContentsAsync(s.SourceDb, table));
+    }
+
+    [Fact]
+    public async Task CancelDuringABatch_FinishesThatBatch_AndStops()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=1000");
+        account.Emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.Async(PollsBeforeDone: 4), times: 1000);
+
+        var jobId = await s.StartBackfillAsync("public.readings");
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! >= 2000, "progress");
+        await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/cancel");
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED", "FAILED");
+
+        Assert.Equal("CANCELLED", (string)job["status"]!);
+        var count = (long)job["count_record"]!;
+        Assert.InRange(count, 2000, 29000);
+        Assert.Equal(count, account.Scalar($"SELECT count(*) FROM \"{SnowflakeAccount.Schema}\".readings"));
+    }
+
+    private static async Task ExpectCompletedAsync(Scenario s, int jobId, long rows)
+    {
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(rows, (long)job["count_record"]!);
+    }
+}
