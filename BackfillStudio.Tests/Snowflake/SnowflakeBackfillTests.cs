@@ -143,16 +143,53 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
     public async Task CancelledCaller_CancelsTheStatementRunningInSnowflake()
     {
         await using var account = await SnowflakeAccount.StartAsync();
-        var errors = new ValidationErrors();
-        var settings = (SnowflakeDestinationSettings)DestinationSettings.Parse("snowflake", account.Config(), errors)!;
         account.Emulator.Inject(sql => sql.Contains("long_running", StringComparison.Ordinal), new EmulatorFault.Hang());
         using var http = new HttpClient();
-        using var client = new SnowflakeSqlApiClient(http, settings, TimeProvider.System);
+        using var client = new SnowflakeSqlApiClient(http, Settings(account), TimeProvider.System);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ExecuteAsync("SELECT 'long_running'", null, cts.Token));
 
         Assert.Single(account.Emulator.CancelledHandles);
+    }
+
+    [Fact]
+    public async Task Tokens_AreRenewedBeforeTheyExpire_AndAfterA401()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        var clock = new ManualClock { Now = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(58) };
+        using var http = new HttpClient();
+        using var client = new SnowflakeSqlApiClient(http, Settings(account), clock);
+
+        await client.ExecuteAsync("SELECT 1", null, CancellationToken.None);
+        clock.Now = DateTimeOffset.UtcNow;
+        await client.ExecuteAsync("SELECT 2", null, CancellationToken.None);
+        clock.Now += TimeSpan.FromSeconds(1);
+        account.Emulator.Inject(sql => sql == "SELECT 3", new EmulatorFault.Unauthorized());
+        await client.ExecuteAsync("SELECT 3", null, CancellationToken.None);
+
+        var tokens = account.Emulator.Requests.Select(r => r.Headers["Authorization"]).ToList();
+        Assert.Equal(4, tokens.Count);
+        Assert.NotEqual(tokens[0], tokens[1]);
+        Assert.Equal(tokens[1], tokens[2]);
+        Assert.NotEqual(tokens[2], tokens[3]);
+    }
+
+    [Fact]
+    public async Task UpperIdentifierCase_NamesTheTargetAsUnquotedSnowflakeNamesRead()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        var config = account.Config();
+        config["identifier_case"] = "upper";
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], config, "--Backfill:BatchSize=1000");
+
+        var job = await s.StartBackfillAsync("public.readings", Scenario.Filter("id", "<=", 1500));
+        await ExpectCompletedAsync(s, job, 1500);
+
+        Assert.True(account.TableExists("READINGS"));
+        Assert.False(account.TableExists("readings"));
+        Assert.Equal(1500, account.Scalar($"SELECT count(\"ID\") FROM \"{SnowflakeAccount.Schema}\".\"READINGS\" WHERE \"SENSOR\" LIKE 'sensor-%'"));
+        Assert.Equal(3, account.Scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'READINGS' AND column_name IN ('ID', 'SENSOR', 'VALUE')"));
     }
 
     [Fact]
@@ -198,6 +235,16 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
         var count = (long)job["count_record"]!;
         Assert.InRange(count, 2000, 29000);
         Assert.Equal(count, account.Scalar($"SELECT count(*) FROM \"{SnowflakeAccount.Schema}\".readings"));
+    }
+
+    private static SnowflakeDestinationSettings Settings(SnowflakeAccount account) =>
+        (SnowflakeDestinationSettings)DestinationSettings.Parse("snowflake", account.Config(), new ValidationErrors())!;
+
+    private sealed class ManualClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => Now;
     }
 
     private static async Task ExpectCompletedAsync(Scenario s, int jobId, long rows)

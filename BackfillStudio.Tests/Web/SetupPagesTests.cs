@@ -64,6 +64,10 @@ public sealed class SetupPagesTests(PostgresServer pg)
         await page.GetByTestId("page-action").ClickAsync();
         dialog = Dialog(page, "destination-dialog");
         await Assertions.Expect(dialog.GetByTestId("config-host")).ToBeVisibleAsync();
+        await Browser.SelectAsync(page, dialog.GetByTestId("destination-type"), "snowflake");
+        await Assertions.Expect(dialog.GetByTestId("config-host")).ToHaveCountAsync(0);
+        foreach (var field in new[] { "config-account", "config-user", "config-private_key", "config-warehouse", "config-identifier_case" })
+            await Assertions.Expect(dialog.GetByTestId(field)).ToHaveCountAsync(1);
         await Browser.SelectAsync(page, dialog.GetByTestId("destination-type"), "duckdb");
         await Assertions.Expect(dialog.GetByTestId("config-host")).ToHaveCountAsync(0);
         await Field(dialog, "destination-name").FillAsync("warehouse");

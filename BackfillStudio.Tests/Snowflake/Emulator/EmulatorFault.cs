@@ -21,6 +21,9 @@ public abstract record EmulatorFault
     /// <summary>422 with this error; nothing is executed.</summary>
     public sealed record SqlError(string Message, string SqlState = "42000", string Code = "002003") : EmulatorFault;
 
+    /// <summary>401 as for an expired or revoked token; nothing is executed.</summary>
+    public sealed record Unauthorized : EmulatorFault;
+
     /// <summary>The connection is aborted without an answer; nothing is executed.</summary>
     public sealed record DropConnection : EmulatorFault;
 

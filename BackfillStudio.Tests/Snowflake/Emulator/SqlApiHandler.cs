@@ -93,6 +93,8 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
                 return SnowflakeResponses.Throttled();
             case EmulatorFault.Unavailable:
                 return SnowflakeResponses.Unavailable();
+            case EmulatorFault.Unauthorized:
+                throw new SnowflakeApiException(401, "390318", "OAuth access token expired. [Emulator]");
             case EmulatorFault.DropConnection:
                 return null;
             case EmulatorFault.Hang:
@@ -177,6 +179,7 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         Keep("Content-Type", request.Headers.ContentType);
         Keep("Accept", request.Headers.Accept);
         Keep("User-Agent", request.Headers.UserAgent);
+        Keep("Authorization", request.Headers.Authorization);
         var requestId = request.Query.TryGetValue("requestId", out var id) ? id.ToString() : null;
         return new RecordedRequest(
             request.Method, request.Path.Value ?? "", requestId, IsTrue(request.Query["retry"]), JsonFields.GetString(json, "statement"), headers);
