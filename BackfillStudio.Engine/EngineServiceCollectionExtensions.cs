@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Events;
@@ -24,7 +25,10 @@ public static class EngineServiceCollectionExtensions
         services.AddOptions<BackfillOptions>().BindConfiguration(BackfillOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddDbContextFactory<ConfigDbContext>(o => ConfigDatabase.Configure(o, configConnectionString));
         services.AddSingleton(_ => new ConfigDataSource(configConnectionString));
-        services.AddDataProtection().SetApplicationName("BackfillStudio").PersistKeysToDbContext<ConfigDbContext>();
+        var keys = services.AddDataProtection().SetApplicationName("BackfillStudio").PersistKeysToDbContext<ConfigDbContext>();
+        // In production the keys (which decrypt every stored secret) are themselves encrypted with a certificate all nodes share.
+        if (configuration["DataProtection:CertificatePath"] is { Length: > 0 } certificatePath)
+            keys.ProtectKeysWithCertificate(X509CertificateLoader.LoadPkcs12FromFile(certificatePath, configuration["DataProtection:CertificatePassword"]));
 
         services.AddSingleton<SecretProtector>();
         services.AddSingleton<EngineIdentity>();

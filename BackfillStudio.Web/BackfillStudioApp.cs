@@ -3,6 +3,7 @@ using BackfillStudio.Engine;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Web.Api;
 using BackfillStudio.Web.Components;
+using BackfillStudio.Web.Health;
 using BackfillStudio.Web.Hosting;
 using MudBlazor;
 using MudBlazor.Services;
@@ -48,6 +49,7 @@ public static class BackfillStudioApp
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
         builder.Services.AddOpenApi();
+        builder.Services.AddBackfillHealthChecks();
 
         var app = builder.Build();
         app.UseExceptionHandler();
@@ -57,6 +59,7 @@ public static class BackfillStudioApp
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapOpenApi();
+        app.MapBackfillHealthChecks();
         app.MapGroup("/api/v1").MapSourcesApi().MapDestinationsApi().MapPipelinesApi().MapBackfillApi();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
