@@ -14,9 +14,12 @@ RUN dotnet publish BackfillStudio.Web/BackfillStudio.Web.csproj -c Release --no-
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app .
+# JSON log lines with their scopes: every engine line carries its JobId.
 ENV ASPNETCORE_URLS=http://+:8080 \
     ASPNETCORE_ENVIRONMENT=Production \
-    DOTNET_gcServer=0
+    DOTNET_gcServer=0 \
+    Logging__Console__FormatterName=json \
+    Logging__Console__FormatterOptions__IncludeScopes=true
 EXPOSE 8080
 # The image's unprivileged "app" user; DuckDB and Parquet destinations write under /data.
 RUN mkdir /data && chown "$APP_UID" /data

@@ -3,6 +3,7 @@ using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Observability;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
 using BackfillStudio.Engine.Security;
@@ -43,6 +44,8 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<PipelineService>();
         services.AddSingleton<JobService>();
         services.AddSingleton<JobRunner>();
+        services.AddMetrics();
+        services.AddSingleton<BackfillMetrics>();
         services.AddSingleton<JobNotificationListener>();
         services.AddHostedService(sp => sp.GetRequiredService<JobNotificationListener>());
 

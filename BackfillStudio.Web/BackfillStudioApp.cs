@@ -50,12 +50,14 @@ public static class BackfillStudioApp
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
         builder.Services.AddOpenApi();
         builder.Services.AddBackfillHealthChecks();
+        builder.Services.AddBackfillMetrics();
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         await PrepareAsync(app, embedded);
 
+        app.UseBackfillMetrics(app.Configuration);
         app.UseAntiforgery();
         app.MapStaticAssets();
         app.MapOpenApi();

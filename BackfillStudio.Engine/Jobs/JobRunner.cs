@@ -3,6 +3,7 @@ using System.Text.Json;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
+using BackfillStudio.Engine.Observability;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
@@ -27,6 +28,7 @@ public sealed class JobRunner(
     DestinationWriterFactory writerFactory,
     JobStateStore states,
     IOptions<BackfillOptions> options,
+    BackfillMetrics metrics,
     ILogger<JobRunner> logger)
 {
     private sealed record JobPlan(BackfillJobEntity Job, SourceSettings Source, string TargetTable,
@@ -39,6 +41,7 @@ public sealed class JobRunner(
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
         JobPlan? plan = null;
+        metrics.JobStarted();
         try
         {
             plan = await LoadPlanAsync(jobId, stopping);
@@ -65,6 +68,10 @@ public sealed class JobRunner(
                 logger.LogDebug(e, "Job {JobId} failure details", jobId);
                 await states.FailAsync(jobId, message, CancellationToken.None);
             }
+        }
+        finally
+        {
+            metrics.JobEnded();
         }
     }
 
@@ -134,6 +141,7 @@ public sealed class JobRunner(
                     var written = write.ElapsedMilliseconds;
 
                     var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.End, stopping);
+                    metrics.BatchWritten(batch.Rows.Count, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
                         job.Id, batch.Sequence, batch.Rows.Count, waited, written, write.ElapsedMilliseconds - written);
                     readWait.Restart();
