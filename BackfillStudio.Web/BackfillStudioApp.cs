@@ -1,6 +1,7 @@
 using System.Text.Json;
 using BackfillStudio.Engine;
 using BackfillStudio.Engine.Configuration;
+using BackfillStudio.Web.Access;
 using BackfillStudio.Web.Api;
 using BackfillStudio.Web.Components;
 using BackfillStudio.Web.Health;
@@ -51,18 +52,23 @@ public static class BackfillStudioApp
         builder.Services.AddOpenApi();
         builder.Services.AddBackfillHealthChecks();
         builder.Services.AddBackfillMetrics();
+        builder.Services.AddBackfillAccess();
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         await PrepareAsync(app, embedded);
+        await FirstAdmin.EnsureAsync(app.Services, app.Configuration, Console.Out);
 
         app.UseBackfillMetrics(app.Configuration);
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseAntiforgery();
-        app.MapStaticAssets();
+        app.MapStaticAssets().AllowAnonymous();
         app.MapOpenApi();
         app.MapBackfillHealthChecks();
-        app.MapGroup("/api/v1").MapSourcesApi().MapDestinationsApi().MapPipelinesApi().MapBackfillApi();
+        app.MapGroup("/api/v1").RequireAuthorization(AccessRoles.ViewPolicy)
+            .MapSourcesApi().MapDestinationsApi().MapPipelinesApi().MapBackfillApi();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -14,7 +14,8 @@ public sealed record CreateBackfillInput(string? TableName, IReadOnlyList<Filter
 public sealed record JobView(
     int Id, int PipelineId, int SourceId, string TableName, IReadOnlyList<BackfillFilter> Filters, string? FilterSql,
     string Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
-    DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
+    DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
+    string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt);
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
@@ -28,7 +29,8 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
 
     public static readonly TimeSpan PreviewTimeout = TimeSpan.FromSeconds(10);
 
-    public async Task<JobView> CreateAsync(int pipelineId, CreateBackfillInput input, CancellationToken ct)
+    /// <param name="actor">Who asks (a user name or an API key's name), kept on the job for the audit trail.</param>
+    public async Task<JobView> CreateAsync(int pipelineId, CreateBackfillInput input, string? actor, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(input);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -41,6 +43,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             TableName = table.TableName,
             Filters = JsonSerializer.Serialize(filters),
             FilterSql = FilterValidator.Render(table, filters),
+            CreatedBy = actor,
         };
         db.BackfillJobs.Add(job);
         await db.SaveChangesAsync(ct);
@@ -128,10 +131,10 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         return ToView(job);
     }
 
-    public async Task<JobView> CancelAsync(int id, CancellationToken ct)
+    public async Task<JobView> CancelAsync(int id, string? actor, CancellationToken ct)
     {
         await GetAsync(id, ct);
-        if (await states.RequestCancelAsync(id, ct) is null)
+        if (await states.RequestCancelAsync(id, actor, ct) is null)
         {
             var finished = await GetAsync(id, ct);
             throw new ConflictException($"Backfill job {id} is already {finished.Status} and cannot be cancelled.");
@@ -152,5 +155,6 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     public static JobView ToView(BackfillJobEntity j) => new(
         j.Id, j.PipelineId, j.SourceId, j.TableName,
         JsonSerializer.Deserialize<List<BackfillFilter>>(j.Filters) ?? [], j.FilterSql, j.Status, j.CountRecord, j.TotalRecord,
-        j.Status == JobStatus.Failed.ToDb(), j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt);
+        j.Status == JobStatus.Failed.ToDb(), j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
+        j.CreatedBy, j.CancelledBy, j.CancelRequestedAt);
 }

@@ -80,18 +80,19 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         """, ct, ("id", id), ("error", errorMessage), ("owner", identity.Owner));
 
     /// <summary>Cancels a pending job at once, or asks the engine running it to stop after the current batch.</summary>
-    public async Task<JobChanged?> RequestCancelAsync(int id, CancellationToken ct)
+    public async Task<JobChanged?> RequestCancelAsync(int id, string? actor, CancellationToken ct)
     {
         var cancelled = await ExecuteAsync($"""
-            UPDATE queue_backfill_data SET status = 'CANCELLED', cancel_requested_at = now(), finished_at = now(), updated_at = now()
+            UPDATE queue_backfill_data SET status = 'CANCELLED', cancel_requested_at = now(), cancelled_by = @actor, finished_at = now(), updated_at = now()
             WHERE id = @id AND status = 'PENDING'
             {Returning}
-            """, ct, ("id", id));
+            """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value));
         return cancelled ?? await ExecuteAsync($"""
-            UPDATE queue_backfill_data SET cancel_requested_at = COALESCE(cancel_requested_at, now()), updated_at = now()
+            UPDATE queue_backfill_data SET cancel_requested_at = COALESCE(cancel_requested_at, now()),
+                cancelled_by = COALESCE(cancelled_by, @actor), updated_at = now()
             WHERE id = @id AND status = 'EXECUTING'
             {Returning}
-            """, ct, ("id", id));
+            """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value));
     }
 
     /// <summary>Renews the lease of the jobs this engine is running.</summary>

@@ -1,10 +1,12 @@
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
 namespace BackfillStudio.Engine.Persistence;
 
 public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
-    : DbContext(options), IDataProtectionKeyContext
+    : IdentityDbContext<AppUser>(options), IDataProtectionKeyContext
 {
     public DbSet<SourceEntity> Sources => Set<SourceEntity>();
     public DbSet<DestinationEntity> Destinations => Set<DestinationEntity>();
@@ -13,9 +15,19 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
     public DbSet<PipelineDestinationEntity> PipelineDestinations => Set<PipelineDestinationEntity>();
     public DbSet<BackfillJobEntity> BackfillJobs => Set<BackfillJobEntity>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+    public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
+        base.OnModelCreating(b);
+        // Identity names its tables AspNet*; the config database is snake_case throughout.
+        b.Entity<AppUser>().ToTable("users");
+        b.Entity<IdentityRole>().ToTable("roles");
+        b.Entity<IdentityUserRole<string>>().ToTable("user_roles");
+        b.Entity<IdentityUserClaim<string>>().ToTable("user_claims");
+        b.Entity<IdentityUserLogin<string>>().ToTable("user_logins");
+        b.Entity<IdentityRoleClaim<string>>().ToTable("role_claims");
+        b.Entity<IdentityUserToken<string>>().ToTable("user_tokens");
         // queue_backfill_data.id is SERIAL in the seed schema; the other tables follow it.
         b.UseSerialColumns();
         b.Entity<SourceEntity>(e =>
@@ -70,9 +82,21 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.Property(x => x.Filters).HasColumnType("jsonb").HasDefaultValueSql("'[]'::jsonb");
             e.Property(x => x.ResumeCursor).HasColumnType("jsonb");
             e.Property(x => x.LeaseOwner).HasMaxLength(200);
+            e.Property(x => x.CreatedBy).HasMaxLength(256);
+            e.Property(x => x.CancelledBy).HasMaxLength(256);
             e.HasIndex(x => new { x.Status, x.Id });
             e.HasIndex(x => new { x.PipelineId, x.Id });
         });
         b.Entity<DataProtectionKey>().ToTable("data_protection_keys");
+        b.Entity<ApiKeyEntity>(e =>
+        {
+            e.ToTable("api_keys");
+            e.HasIndex(x => x.KeyHash).IsUnique();
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.KeyHash).HasMaxLength(64);
+            e.Property(x => x.Prefix).HasMaxLength(16);
+            e.Property(x => x.Role).HasMaxLength(20);
+            e.Property(x => x.CreatedBy).HasMaxLength(256);
+        });
     }
 }

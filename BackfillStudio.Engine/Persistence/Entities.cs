@@ -76,4 +76,24 @@ public sealed class BackfillJobEntity
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
     public DateTimeOffset? CancelRequestedAt { get; set; }
+    public string? CreatedBy { get; set; }
+    public string? CancelledBy { get; set; }
+}
+
+/// <summary>A person who signs in to the UI; the role is an Identity role (Admin, Operator, Viewer).</summary>
+public sealed class AppUser : Microsoft.AspNetCore.Identity.IdentityUser;
+
+/// <summary>A REST API key: only its SHA-256 hash is stored; the key itself is shown once, when created.</summary>
+public sealed class ApiKeyEntity
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string KeyHash { get; set; }
+    /// <summary>The key's first characters, so users can tell their keys apart.</summary>
+    public required string Prefix { get; set; }
+    public required string Role { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public string? CreatedBy { get; set; }
+    public DateTimeOffset? LastUsedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
 }

@@ -27,11 +27,22 @@ public sealed class Browser : IAsyncDisposable
         return new Browser(playwright, browser);
     }
 
+    /// <summary>Opens a page as the test admin: the app sends the browser to its login page first.</summary>
     public async Task<IPage> OpenAsync(Uri url, int width = 1280, int height = 800)
     {
         var page = await NewPageAsync(width, height);
         await page.GotoAsync(url.ToString());
+        await SignInAsync(page, "admin", TestApp.AdminPassword);
+        await page.WaitForURLAsync(url.ToString());
         return page;
+    }
+
+    public static async Task SignInAsync(IPage page, string userName, string password)
+    {
+        await page.WaitForURLAsync("**/login**");
+        await page.Locator("#username").FillAsync(userName);
+        await page.Locator("#password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new PageGetByRoleOptions { Name = "Sign in" }).ClickAsync();
     }
 
     public async Task<IPage> NewPageAsync(int width = 1280, int height = 800)

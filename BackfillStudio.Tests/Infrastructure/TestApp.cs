@@ -26,13 +26,20 @@ public sealed class TestApp : IAsyncDisposable
         _app = app;
         BaseAddress = baseAddress;
         Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
     }
+
+    /// <summary>The first admin's password and a bootstrap (Admin) API key, set on every test app.</summary>
+    public const string AdminPassword = "Test-Admin-Pa55word";
+    public const string ApiKey = "test-bootstrap-api-key-5f0e2c9d";
 
     public static async Task<TestApp> StartAsync(string configConnectionString, params string[] settings)
     {
         string[] args =
         [
             $"--ConnectionStrings:Config={configConnectionString}",
+            $"--Auth:AdminPassword={AdminPassword}",
+            $"--Auth:BootstrapApiKey={ApiKey}",
             "--urls=http://127.0.0.1:0",
             "--Backfill:PollIntervalSeconds=1",
             "--Logging:LogLevel:Default=Warning",

@@ -151,7 +151,10 @@ public sealed class BackfillPageTests(PostgresServer pg)
             ws.ConnectToServer();
             lock (circuits) circuits.Add(ws);
         });
-        await page.GotoAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}").ToString());
+        var url = new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}").ToString();
+        await page.GotoAsync(url);
+        await Browser.SignInAsync(page, "admin", TestApp.AdminPassword);
+        await page.WaitForURLAsync(url);
         await Assertions.Expect(page.GetByText("No backfill jobs yet")).ToBeVisibleAsync();
 
         IWebSocketRoute first;

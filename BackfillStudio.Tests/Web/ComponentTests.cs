@@ -73,7 +73,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     [Fact]
     public void JobsTable_OffersCancelAndDeleteByStatus_AndShowsProgress()
     {
-        var cut = Render<JobsTable>(p => p.Add(x => x.Items,
+        var cut = Render<JobsTable>(p => p.Add(x => x.CanOperate, true).Add(x => x.Items,
         [
             Job(1, "PENDING", 0, null), Job(2, "EXECUTING", 500, 1000), Job(3, "COMPLETED", 1000, 1000), Job(4, "FAILED", 10, 1000),
         ]));
@@ -91,7 +91,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     [Fact]
     public void JobsTable_RerendersARowWhenItsJobChanges()
     {
-        var cut = Render<JobsTable>(p => p.Add(x => x.Items, [Job(7, "EXECUTING", 100, 1000)]));
+        var cut = Render<JobsTable>(p => p.Add(x => x.CanOperate, true).Add(x => x.Items, [Job(7, "EXECUTING", 100, 1000)]));
         Assert.Contains("EXECUTING", cut.Find("[data-testid=job-status]").TextContent);
 
         cut.Render(p => p.Add(x => x.Items, [Job(7, "COMPLETED", 1000, 1000)]));
@@ -110,6 +110,16 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Matches(@"^\d{3} rows/s · 00:00:1\d left$", running.Find("[data-testid=job-rate]").TextContent);
         Assert.Contains("5,000 / 10,000 (50%)", running.Markup);
         Assert.Empty(finished.FindAll("[data-testid=job-rate]"));
+    }
+
+    [Fact]
+    public void JobsTable_HidesCancelAndDelete_FromRolesThatCannotOperate_AndShowsWhoCreatedEachJob()
+    {
+        var cut = Render<JobsTable>(p => p.Add(x => x.CanOperate, false).Add(x => x.Items, [Job(1, "PENDING", 0, null), Job(2, "COMPLETED", 5, 5)]));
+
+        Assert.Empty(cut.FindAll("button"));
+        Assert.All(cut.FindAll("[data-testid=job-created-by]"), e => Assert.Equal("by admin", e.TextContent.Trim()));
+        Assert.Equal(2, cut.FindAll("[data-testid=job-created-by]").Count);
     }
 
     [Fact]
@@ -135,7 +145,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
 
     private static JobView Job(int id, string status, long count, long? total) => new(id, 1, 1, "public.t",
         [new BackfillFilter("id", ">", "5")], "id > 5", status, count, total, status == "FAILED", status == "FAILED" ? "boom" : null,
-        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null);
+        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null, "admin", null, null);
 
     internal static SourceColumn Column(string name, string type, ValueKind kind) =>
         new(name, type, type, Nullable: true, IsPrimaryKey: false, kind, null, null, null, IsBuiltinType: true);

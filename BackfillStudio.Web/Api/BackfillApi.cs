@@ -2,6 +2,9 @@ using BackfillStudio.Engine.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
+using System.Security.Claims;
+using BackfillStudio.Web.Access;
+
 namespace BackfillStudio.Web.Api;
 
 /// <summary>The five backfill endpoints of the seed contract, plus a cross-pipeline job list.</summary>
@@ -9,13 +12,13 @@ public static class BackfillApi
 {
     public static RouteGroupBuilder MapBackfillApi(this RouteGroupBuilder api)
     {
-        api.MapPost("/pipelines/{pipelineId:int}/backfill", async Task<Created<JobView>> (int pipelineId, CreateBackfillInput input, JobService jobs, CancellationToken ct) =>
+        api.MapPost("/pipelines/{pipelineId:int}/backfill", async Task<Created<JobView>> (int pipelineId, CreateBackfillInput input, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
         {
-            var job = await jobs.CreateAsync(pipelineId, input, ct);
+            var job = await jobs.CreateAsync(pipelineId, input, user.Identity?.Name, ct);
             return TypedResults.Created($"/api/v1/backfill/{job.Id}", job);
-        }).WithTags("Backfill");
+        }).WithTags("Backfill").RequireAuthorization(AccessRoles.OperatePolicy);
         api.MapPost("/pipelines/{pipelineId:int}/backfill/preview", async (int pipelineId, CreateBackfillInput input, JobService jobs, CancellationToken ct) =>
-            TypedResults.Ok(await jobs.PreviewAsync(pipelineId, input, ct))).WithTags("Backfill");
+            TypedResults.Ok(await jobs.PreviewAsync(pipelineId, input, ct))).WithTags("Backfill").RequireAuthorization(AccessRoles.OperatePolicy);
         api.MapGet("/pipelines/{pipelineId:int}/backfill", async (int pipelineId, JobService jobs, CancellationToken ct, int skip = 0, int limit = 100) =>
             TypedResults.Ok(await jobs.ListAsync(pipelineId, null, skip, limit, ct))).WithTags("Backfill");
 
@@ -23,12 +26,13 @@ public static class BackfillApi
         group.MapGet("/", async (JobService jobs, CancellationToken ct, [FromQuery(Name = "pipeline_id")] int? pipelineId, string? status, int skip = 0, int limit = 100) =>
             TypedResults.Ok(await jobs.ListAsync(pipelineId, status, skip, limit, ct)));
         group.MapGet("/{jobId:int}", async (int jobId, JobService jobs, CancellationToken ct) => TypedResults.Ok(await jobs.GetAsync(jobId, ct)));
-        group.MapPost("/{jobId:int}/cancel", async (int jobId, JobService jobs, CancellationToken ct) => TypedResults.Ok(await jobs.CancelAsync(jobId, ct)));
+        group.MapPost("/{jobId:int}/cancel", async (int jobId, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
+            TypedResults.Ok(await jobs.CancelAsync(jobId, user.Identity?.Name, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
         group.MapDelete("/{jobId:int}", async (int jobId, JobService jobs, CancellationToken ct) =>
         {
             await jobs.DeleteAsync(jobId, ct);
             return TypedResults.NoContent();
-        });
+        }).RequireAuthorization(AccessRoles.OperatePolicy);
         return api;
     }
 }

@@ -1,6 +1,8 @@
 using BackfillStudio.Engine.Pipelines;
 using Microsoft.AspNetCore.Http.HttpResults;
 
+using BackfillStudio.Web.Access;
+
 namespace BackfillStudio.Web.Api;
 
 public static class PipelinesApi
@@ -13,13 +15,13 @@ public static class PipelinesApi
         {
             var created = await pipelines.CreateAsync(input, ct);
             return TypedResults.Created($"/api/v1/pipelines/{created.Id}", created);
-        });
+        }).RequireAuthorization(AccessRoles.AdministerPolicy);
         group.MapGet("/{id:int}", async (int id, PipelineService pipelines, CancellationToken ct) => TypedResults.Ok(await pipelines.GetAsync(id, ct)));
         group.MapDelete("/{id:int}", async (int id, PipelineService pipelines, CancellationToken ct) =>
         {
             await pipelines.DeleteAsync(id, ct);
             return TypedResults.NoContent();
-        });
+        }).RequireAuthorization(AccessRoles.AdministerPolicy);
         return api;
     }
 }

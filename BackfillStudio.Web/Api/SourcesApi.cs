@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 
+using BackfillStudio.Web.Access;
+
 namespace BackfillStudio.Web.Api;
 
 public sealed record ColumnView(string Name, string DataType, bool Nullable, bool IsPrimaryKey);
@@ -20,21 +22,21 @@ public static class SourcesApi
         {
             var created = await sources.CreateAsync(input, ct);
             return TypedResults.Created($"/api/v1/sources/{created.Id}", created);
-        });
+        }).RequireAuthorization(AccessRoles.AdministerPolicy);
         group.MapGet("/{id:int}", async (int id, SourceService sources, CancellationToken ct) => TypedResults.Ok(await sources.GetAsync(id, ct)));
         group.MapPut("/{id:int}", async (int id, SourceInput input, SourceService sources, CancellationToken ct) =>
-            TypedResults.Ok(await sources.UpdateAsync(id, input, ct)));
+            TypedResults.Ok(await sources.UpdateAsync(id, input, ct))).RequireAuthorization(AccessRoles.AdministerPolicy);
         group.MapDelete("/{id:int}", async (int id, SourceService sources, CancellationToken ct) =>
         {
             await sources.DeleteAsync(id, ct);
             return TypedResults.NoContent();
-        });
+        }).RequireAuthorization(AccessRoles.AdministerPolicy);
         group.MapPost("/test", async (SourceInput input, SourceService sources, CancellationToken ct) =>
-            TypedResults.Ok(await sources.TestInputAsync(null, input, ct)));
+            TypedResults.Ok(await sources.TestInputAsync(null, input, ct))).RequireAuthorization(AccessRoles.AdministerPolicy);
         // Without a body the stored settings are tested; with one, those settings (an omitted password means the stored one).
         group.MapPost("/{id:int}/test", async (int id, [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] SourceInput? input,
             SourceService sources, CancellationToken ct) =>
-            TypedResults.Ok(input is null ? await sources.TestAsync(id, ct) : await sources.TestInputAsync(id, input, ct)));
+            TypedResults.Ok(input is null ? await sources.TestAsync(id, ct) : await sources.TestInputAsync(id, input, ct))).RequireAuthorization(AccessRoles.AdministerPolicy);
         group.MapGet("/{id:int}/tables", async (int id, SourceService sources, CancellationToken ct) =>
             TypedResults.Ok((await sources.ListTablesAsync(id, ct)).Select(t => new TableView(t.TableName, t.EstimatedRows, t.PrimaryKey))));
         group.MapGet("/{id:int}/tables/{tableName}/columns", async (int id, string tableName, SourceService sources, CancellationToken ct) =>

@@ -64,11 +64,13 @@ static async Task<(TimeSpan Elapsed, long PeakBytes)> RunBackfillAsync(LocalPost
 {
     var config = await NewDatabaseAsync(cluster, $"config_{destination}_{rows}");
     var port = FreePort();
+    // A throwaway admin key for this run's own app; it is never stored anywhere.
+    var apiKey = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
     var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
     // BENCH_VERBOSE=1 prints the engine's per-batch timings (read wait, write, checkpoint).
     var verbose = Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1";
     foreach (var a in new[] { typeof(BackfillStudioApp).Assembly.Location, $"--ConnectionStrings:Config={config}", $"--urls=http://127.0.0.1:{port}",
-                 "--Logging:LogLevel:Default=Warning", $"--Logging:LogLevel:BackfillStudio.Engine.Jobs.JobRunner={(verbose ? "Debug" : "Warning")}", "--Backfill:PollIntervalSeconds=1" })
+                 "--Logging:LogLevel:Default=Warning", $"--Logging:LogLevel:BackfillStudio.Engine.Jobs.JobRunner={(verbose ? "Debug" : "Warning")}", "--Backfill:PollIntervalSeconds=1", $"--Auth:BootstrapApiKey={apiKey}" })
         info.ArgumentList.Add(a);
     using var app = Process.Start(info)!;
     app.OutputDataReceived += (_, e) => { if (e.Data is not null && verbose) Console.WriteLine(e.Data); };
@@ -78,6 +80,7 @@ static async Task<(TimeSpan Elapsed, long PeakBytes)> RunBackfillAsync(LocalPost
     try
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
         await WaitForAppAsync(http);
         var src = new NpgsqlConnectionStringBuilder(source);
         var sourceId = await PostAsync(http, "/api/v1/sources", new { name = "bench", host = src.Host, port = src.Port, database = src.Database, username = src.Username, password = src.Password, ssl_mode = "disable" });

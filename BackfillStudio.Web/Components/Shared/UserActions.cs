@@ -1,5 +1,6 @@
 using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Engine.Sources;
+using BackfillStudio.Web.Access;
 using MudBlazor;
 
 namespace BackfillStudio.Web.Components.Shared;
@@ -15,11 +16,19 @@ public static class UserActions
             snackbar.Add(successMessage, Severity.Success);
             return true;
         }
-        catch (Exception e) when (e is ConflictException or NotFoundException or SourceUnavailableException or ValidationFailedException)
+        catch (Exception e) when (e is ConflictException or NotFoundException or SourceUnavailableException or ValidationFailedException or AccessDeniedException)
         {
             snackbar.Add(e.Message, Severity.Error);
             return false;
         }
+    }
+
+    /// <summary>Checks the role on the server before an action; a refusal is reported, not thrown.</summary>
+    public static async Task<bool> AllowsAsync(this CurrentUser user, string policy, ISnackbar snackbar)
+    {
+        if (await user.IsAllowedAsync(policy)) return true;
+        snackbar.Add("Your role does not allow this action.", Severity.Error);
+        return false;
     }
 
     public static async Task<bool> ConfirmDeleteAsync(this IDialogService dialogs, string what, string details) =>
