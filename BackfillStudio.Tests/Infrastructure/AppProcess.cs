@@ -40,6 +40,17 @@ public sealed class AppProcess : IDisposable
         return app;
     }
 
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline || _process.HasExited)
+                throw new TimeoutException($"The app did not print '{text}'. Its output:\n{Output}");
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, leases are left behind as after a crash.</summary>
     public void Kill()
     {

@@ -48,6 +48,7 @@ public static class AccessServiceCollectionExtensions
         services.ConfigureApplicationCookie(o =>
         {
             o.LoginPath = "/login";
+            o.AccessDeniedPath = "/access-denied";
             o.Cookie.Name = "BackfillStudio.Auth";
             o.Cookie.SameSite = SameSiteMode.Strict;
             o.ExpireTimeSpan = TimeSpan.FromHours(12);
@@ -57,8 +58,9 @@ public static class AccessServiceCollectionExtensions
                 ? AccessProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
                     "Send a valid API key as 'Authorization: Bearer <key>'. Keys are created by an admin on the API keys page.")
                 : Redirect(context);
-            o.Events.OnRedirectToAccessDenied = context => AccessProblems.WriteAsync(context.HttpContext, StatusCodes.Status403Forbidden,
-                "Your role does not allow this request.");
+            o.Events.OnRedirectToAccessDenied = context => AccessProblems.IsApi(context.HttpContext)
+                ? AccessProblems.WriteAsync(context.HttpContext, StatusCodes.Status403Forbidden, "Your role does not allow this request.")
+                : Redirect(context);
         });
 
         services.AddAuthorizationBuilder()
