@@ -15,7 +15,7 @@ public sealed record JobView(
     int Id, int PipelineId, int SourceId, string TableName, IReadOnlyList<BackfillFilter> Filters, string? FilterSql,
     string Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
     DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
-    string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt);
+    string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt);
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
@@ -90,7 +90,8 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         return (pipeline, table, filters);
     }
 
-    public async Task<JobPage> ListAsync(int? pipelineId, string? status, int skip, int limit, CancellationToken ct)
+    /// <param name="includeDeleted">Also deleted jobs (the audit trail), which are otherwise hidden.</param>
+    public async Task<JobPage> ListAsync(int? pipelineId, string? status, int skip, int limit, CancellationToken ct, bool includeDeleted = false)
     {
         var errors = new ValidationErrors();
         if (skip < 0) errors.Add("skip", "skip must be 0 or more.");
@@ -106,7 +107,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         if (pipelineId is { } pid && !await db.Pipelines.AnyAsync(p => p.Id == pid, ct))
             throw new NotFoundException($"Pipeline {pid} does not exist.");
-        var query = db.BackfillJobs.AsNoTracking();
+        var query = includeDeleted ? db.BackfillJobs.IgnoreQueryFilters().AsNoTracking() : db.BackfillJobs.AsNoTracking();
         if (pipelineId is { } id) query = query.Where(j => j.PipelineId == id);
         if (wanted is { } w) query = query.Where(j => j.Status == w.ToDb());
         var total = await query.CountAsync(ct);
@@ -142,10 +143,10 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         return await GetAsync(id, ct);
     }
 
-    public async Task DeleteAsync(int id, CancellationToken ct)
+    public async Task DeleteAsync(int id, string? actor, CancellationToken ct)
     {
         await GetAsync(id, ct);
-        if (!await states.DeleteUnlessExecutingAsync(id, ct))
+        if (!await states.DeleteUnlessExecutingAsync(id, actor, ct))
         {
             await GetAsync(id, ct);
             throw new ConflictException($"Backfill job {id} is EXECUTING; cancel it first, then delete it.");
@@ -156,5 +157,5 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         j.Id, j.PipelineId, j.SourceId, j.TableName,
         JsonSerializer.Deserialize<List<BackfillFilter>>(j.Filters) ?? [], j.FilterSql, j.Status, j.CountRecord, j.TotalRecord,
         j.Status == JobStatus.Failed.ToDb(), j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
-        j.CreatedBy, j.CancelledBy, j.CancelRequestedAt);
+        j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt);
 }

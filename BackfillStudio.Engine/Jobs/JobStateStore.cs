@@ -23,7 +23,7 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
             UPDATE queue_backfill_data SET status = 'EXECUTING', lease_owner = @owner, heartbeat_at = now(),
                    started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(),
                    error_message = NULL, finished_at = NULL
-            WHERE id = (SELECT id FROM queue_backfill_data WHERE status = 'PENDING'
+            WHERE id = (SELECT id FROM queue_backfill_data WHERE status = 'PENDING' AND deleted_at IS NULL
                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
             {Returning}
             """, ct, ("owner", identity.Owner));
@@ -138,13 +138,12 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     }
 
     /// <summary>Deletes a job unless it is executing. Returns false when the job is executing.</summary>
-    public async Task<bool> DeleteUnlessExecutingAsync(int id, CancellationToken ct)
-    {
-        await using var cmd = config.DataSource.CreateCommand(
-            "DELETE FROM queue_backfill_data WHERE id = @id AND status <> 'EXECUTING'");
-        cmd.Parameters.AddWithValue("id", id);
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
-    }
+    /// <summary>Marks the job deleted (kept for the audit trail, hidden from lists) unless it is executing.</summary>
+    public async Task<bool> DeleteUnlessExecutingAsync(int id, string? actor, CancellationToken ct) => await ExecuteAsync($"""
+        UPDATE queue_backfill_data SET deleted_at = now(), deleted_by = @actor, updated_at = now()
+        WHERE id = @id AND status <> 'EXECUTING' AND deleted_at IS NULL
+        {Returning}
+        """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value)) is not null;
 
     /// <summary>Announces a newly inserted job: wakes the engines and publishes its first event.</summary>
     public async Task AnnounceCreatedAsync(JobChanged created, CancellationToken ct)

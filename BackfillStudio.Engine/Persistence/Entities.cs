@@ -78,6 +78,9 @@ public sealed class BackfillJobEntity
     public DateTimeOffset? CancelRequestedAt { get; set; }
     public string? CreatedBy { get; set; }
     public string? CancelledBy { get; set; }
+    /// <summary>A deleted job is kept for the audit trail but hidden everywhere unless deleted jobs are asked for.</summary>
+    public DateTimeOffset? DeletedAt { get; set; }
+    public string? DeletedBy { get; set; }
 }
 
 /// <summary>A person who signs in to the UI; the role is an Identity role (Admin, Operator, Viewer).</summary>

@@ -86,7 +86,7 @@ public sealed class AccessControlTests(PostgresServer pg)
     }
 
     [Fact]
-    public async Task Jobs_RecordWhoCreatedAndCancelledThem()
+    public async Task Jobs_RecordWhoCreatedCancelledAndDeletedThem()
     {
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
         var operatorKey = await s.App.Get<ApiKeyService>().CreateAsync("nightly", AccessRoles.Operator, "admin", CancellationToken.None);
@@ -99,6 +99,23 @@ public sealed class AccessControlTests(PostgresServer pg)
         var (_, cancelled) = await s.Http.PostJsonAsync($"/api/v1/backfill/{(int)job["id"]!}/cancel");
         Assert.Equal("bootstrap API key", (string)cancelled["cancelled_by"]!);
         Assert.NotNull(cancelled["cancelled_at"]);
+
+        // A deleted job disappears from the lists and GET, but stays on record with who deleted it.
+        var jobId = (int)job["id"]!;
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"/api/v1/backfill/{jobId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await s.Http.GetAsync($"/api/v1/backfill/{jobId}")).StatusCode);
+        Assert.Equal(0, (int)(await s.Http.GetOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill"))["total"]!);
+        var audit = (await s.Http.GetOkAsync($"/api/v1/backfill?include_deleted=true"))["items"]!.AsArray().Single()!;
+        Assert.Equal("API key 'nightly'", (string)audit["deleted_by"]!);
+        Assert.NotNull(audit["deleted_at"]);
+
+        // A pending job that was deleted is never run: the engine takes the oldest pending job first, and skips it.
+        var deletedPending = await s.StartBackfillAsync("public.items");
+        Assert.Equal(HttpStatusCode.NoContent, (await s.Http.DeleteAsync($"/api/v1/backfill/{deletedPending}")).StatusCode);
+        var next = await s.StartBackfillAsync("public.items");
+        await using var engine = await s.StartPeerAsync();
+        await s.Http.WaitForJobAsync(next, TimeSpan.FromMinutes(1), "COMPLETED");
+        Assert.Equal(0, await PostgresServer.ScalarAsync<int>(s.ConfigDb, $"SELECT attempts FROM queue_backfill_data WHERE id = {deletedPending}"));
     }
 
     [Fact]

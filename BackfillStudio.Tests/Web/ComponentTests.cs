@@ -123,6 +123,16 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
+    public void JobsTable_ShowsWhoDeletedAJob_AndOffersNoActionOnIt()
+    {
+        var deleted = Job(3, "COMPLETED", 5, 5) with { DeletedBy = "admin", DeletedAt = DateTimeOffset.UtcNow };
+        var cut = Render<JobsTable>(p => p.Add(x => x.CanOperate, true).Add(x => x.Items, [deleted]));
+
+        Assert.Empty(cut.FindAll("button"));
+        Assert.StartsWith("deleted by admin", cut.Find("[data-testid=job-deleted-by]").TextContent.Trim());
+    }
+
+    [Fact]
     public void JobError_ShowsTheStartOfALongMessage_AndExpandsToAllOfIt()
     {
         var message = "Destination 'pg' rejected batch 3: " + new string('x', 200) + " (end of message)";
@@ -145,7 +155,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
 
     private static JobView Job(int id, string status, long count, long? total) => new(id, 1, 1, "public.t",
         [new BackfillFilter("id", ">", "5")], "id > 5", status, count, total, status == "FAILED", status == "FAILED" ? "boom" : null,
-        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null, "admin", null, null);
+        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null, "admin", null, null, null, null);
 
     internal static SourceColumn Column(string name, string type, ValueKind kind) =>
         new(name, type, type, Nullable: true, IsPrimaryKey: false, kind, null, null, null, IsBuiltinType: true);

@@ -19,18 +19,20 @@ public static class BackfillApi
         }).WithTags("Backfill").RequireAuthorization(AccessRoles.OperatePolicy);
         api.MapPost("/pipelines/{pipelineId:int}/backfill/preview", async (int pipelineId, CreateBackfillInput input, JobService jobs, CancellationToken ct) =>
             TypedResults.Ok(await jobs.PreviewAsync(pipelineId, input, ct))).WithTags("Backfill").RequireAuthorization(AccessRoles.OperatePolicy);
-        api.MapGet("/pipelines/{pipelineId:int}/backfill", async (int pipelineId, JobService jobs, CancellationToken ct, int skip = 0, int limit = 100) =>
-            TypedResults.Ok(await jobs.ListAsync(pipelineId, null, skip, limit, ct))).WithTags("Backfill");
+        api.MapGet("/pipelines/{pipelineId:int}/backfill", async (int pipelineId, JobService jobs, CancellationToken ct, int skip = 0, int limit = 100,
+                [FromQuery(Name = "include_deleted")] bool includeDeleted = false) =>
+            TypedResults.Ok(await jobs.ListAsync(pipelineId, null, skip, limit, ct, includeDeleted))).WithTags("Backfill");
 
         var group = api.MapGroup("/backfill").WithTags("Backfill");
-        group.MapGet("/", async (JobService jobs, CancellationToken ct, [FromQuery(Name = "pipeline_id")] int? pipelineId, string? status, int skip = 0, int limit = 100) =>
-            TypedResults.Ok(await jobs.ListAsync(pipelineId, status, skip, limit, ct)));
+        group.MapGet("/", async (JobService jobs, CancellationToken ct, [FromQuery(Name = "pipeline_id")] int? pipelineId, string? status, int skip = 0,
+                int limit = 100, [FromQuery(Name = "include_deleted")] bool includeDeleted = false) =>
+            TypedResults.Ok(await jobs.ListAsync(pipelineId, status, skip, limit, ct, includeDeleted)));
         group.MapGet("/{jobId:int}", async (int jobId, JobService jobs, CancellationToken ct) => TypedResults.Ok(await jobs.GetAsync(jobId, ct)));
         group.MapPost("/{jobId:int}/cancel", async (int jobId, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
             TypedResults.Ok(await jobs.CancelAsync(jobId, user.Identity?.Name, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
-        group.MapDelete("/{jobId:int}", async (int jobId, JobService jobs, CancellationToken ct) =>
+        group.MapDelete("/{jobId:int}", async (int jobId, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
         {
-            await jobs.DeleteAsync(jobId, ct);
+            await jobs.DeleteAsync(jobId, user.Identity?.Name, ct);
             return TypedResults.NoContent();
         }).RequireAuthorization(AccessRoles.OperatePolicy);
         return api;
