@@ -52,7 +52,7 @@ public static class BackfillStudioApp
         builder.Services.AddOpenApi();
         builder.Services.AddBackfillHealthChecks();
         builder.Services.AddBackfillMetrics();
-        builder.Services.AddBackfillAccess();
+        builder.Services.AddBackfillAccess(builder.Configuration);
 
         var app = builder.Build();
         app.UseExceptionHandler();

@@ -136,15 +136,24 @@ public sealed class DestinationService(
         entity.SecretsProtected = secrets.Count == 0 ? null : protector.Protect(secrets.ToJsonString());
     }
 
+    /// <summary>
+    /// Fills omitted secrets with the stored ones, but only for the same server and account: stored credentials are
+    /// never sent to a host, URL or user that someone has just typed in (they must give the secret again).
+    /// </summary>
     private DestinationInput WithStoredSecrets(DestinationInput input, DestinationEntity stored)
     {
         if (input.Config is null || input.Type != stored.Type || protector.Unprotect(stored.SecretsProtected) is not { } secretJson) return input;
+        var storedConfig = JsonNode.Parse(stored.Config)!.AsObject();
+        var moved = DestinationSettings.ConnectionKeys.Any(key => input.Config[key]?.ToString() != storedConfig[key]?.ToString());
         var config = input.Config.DeepClone().AsObject();
+        var errors = new ValidationErrors();
         foreach (var (key, value) in JsonNode.Parse(secretJson)!.AsObject())
         {
-            if (config[key] is null || config[key] is JsonValue v && v.TryGetValue<string>(out var text) && text.Length == 0)
-                config[key] = value?.DeepClone();
+            if (config[key] is not null && !(config[key] is JsonValue v && v.TryGetValue<string>(out var text) && text.Length == 0)) continue;
+            if (moved) errors.Add($"config.{key}", $"Give '{key}' again when changing {string.Join(", ", DestinationSettings.ConnectionKeys)}.");
+            else config[key] = value?.DeepClone();
         }
+        errors.ThrowIfAny();
         return input with { Config = config };
     }
 

@@ -13,6 +13,9 @@ public abstract record DestinationSettings
     /// <summary>Names of the settings that are secrets: stored encrypted, never returned.</summary>
     public static readonly string[] SecretKeys = ["password", "private_key", "private_key_passphrase", "token"];
 
+    /// <summary>The settings that say where the secrets are sent: stored secrets are only reused while these stay the same.</summary>
+    public static readonly string[] ConnectionKeys = ["host", "port", "username", "user", "account", "base_url"];
+
     /// <summary>Secret values, so error messages and logs can be scrubbed of them.</summary>
     public abstract IEnumerable<string?> Secrets { get; }
 

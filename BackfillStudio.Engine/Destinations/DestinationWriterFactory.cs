@@ -45,7 +45,7 @@ public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options, 
             };
             return new ConnectionTestResult(true, version, null);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
             return new ConnectionTestResult(false, null, SecretScrubber.Scrub(e.Message, settings.Secrets));
         }

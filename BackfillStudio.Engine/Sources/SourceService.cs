@@ -53,6 +53,7 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entity = await FindAsync(db, id, ct);
         await EnsureUniqueNameAsync(db, valid.Name, id, ct);
+        if (input.Password is null && entity.PasswordProtected is not null && !SameServer(entity, valid)) throw PasswordNeeded();
         entity.Name = valid.Name;
         entity.Host = valid.Host;
         entity.Port = valid.Port;
@@ -93,7 +94,13 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
     {
         var valid = Validate(input);
         var password = input.Password;
-        if (password is null && id is { } existing) password = (await GetSettingsAsync(existing, ct)).Password;
+        if (password is null && id is { } existing)
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            var stored = await FindAsync(db, existing, ct);
+            if (stored.PasswordProtected is not null && !SameServer(stored, valid)) throw PasswordNeeded();
+            password = protector.Unprotect(stored.PasswordProtected);
+        }
         return await TestConnectionAsync(new SourceSettings(valid.Host, valid.Port, valid.Database, valid.Username, password, valid.SslMode), ct);
     }
 
@@ -149,6 +156,13 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         if (await db.Sources.AnyAsync(s => s.Name == name && s.Id != exceptId, ct))
             throw ValidationFailedException.For("name", $"A source named '{name}' already exists.");
     }
+
+    /// <summary>The stored password is only reused for the server and user it was given for.</summary>
+    private static bool SameServer(SourceEntity stored, ValidSource input) =>
+        stored.Host == input.Host && stored.Port == input.Port && stored.Username == input.Username;
+
+    private static ValidationFailedException PasswordNeeded() =>
+        ValidationFailedException.For("password", "Give the password again when changing host, port or username.");
 
     private static SourceView ToView(SourceEntity s) => new(s.Id, s.Name, s.Host, s.Port, s.Database, s.Username, s.SslMode,
         s.PasswordProtected is not null, s.CreatedAt, s.UpdatedAt);

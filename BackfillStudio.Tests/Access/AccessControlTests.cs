@@ -59,9 +59,10 @@ public sealed class AccessControlTests(PostgresServer pg)
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
         var keys = s.App.Get<ApiKeyService>();
         var api = Routes(s.App).Where(r => r.Pattern.StartsWith("/api/v1/", StringComparison.Ordinal)).ToList();
+        var created = new Dictionary<string, CreatedApiKey>();
         foreach (var role in AccessRoles.All)
         {
-            var key = await keys.CreateAsync($"{role} key", role, "test", CancellationToken.None);
+            var key = created[role] = await keys.CreateAsync($"{role} key", role, "test", CancellationToken.None);
             using var client = new HttpClient { BaseAddress = s.App.BaseAddress };
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
             foreach (var (method, pattern) in api)
@@ -76,13 +77,12 @@ public sealed class AccessControlTests(PostgresServer pg)
         var listed = await keys.ListAsync(CancellationToken.None);
         Assert.All(listed, k => Assert.NotNull(k.LastUsedAt));
 
-        var revoked = listed.First(k => k.Role == AccessRoles.Viewer);
-        await keys.RevokeAsync(revoked.Id, CancellationToken.None);
-        var viewerKey = await keys.CreateAsync("short-lived", AccessRoles.Viewer, "test", CancellationToken.None);
+        var viewerKey = created[AccessRoles.Viewer];
         await keys.RevokeAsync(viewerKey.View.Id, CancellationToken.None);
         using var revokedClient = new HttpClient { BaseAddress = s.App.BaseAddress };
         revokedClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", viewerKey.Key);
         Assert.Equal(HttpStatusCode.Unauthorized, (await revokedClient.GetAsync("/api/v1/pipelines")).StatusCode);
+        Assert.NotNull((await keys.ListAsync(CancellationToken.None)).Single(k => k.Id == viewerKey.View.Id).RevokedAt);
     }
 
     [Fact]

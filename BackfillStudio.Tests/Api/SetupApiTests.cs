@@ -116,6 +116,16 @@ public sealed class SetupApiTests(PostgresServer pg)
         Assert.False((bool)unsavedSource["success"]!, "A new source without its password cannot connect.");
         var (_, storedPassword) = await s.Http.PostJsonAsync($"/api/v1/sources/{s.SourceId}/test", sourceBody);
         Assert.True((bool)storedPassword["success"]!, storedPassword.ToJsonString());
+
+        // Stored secrets never go to a server someone has just typed in: changing where they are sent needs them again.
+        var (moved, movedProblem) = await s.Http.PostJsonAsync($"/api/v1/destinations/{destinationId}/test",
+            new { name = "pg-renamed", type = "postgres", config = new { host = "203.0.113.9", port = dest.Port, database = dest.Database, username = dest.Username } });
+        Assert.Equal(HttpStatusCode.BadRequest, moved);
+        Assert.NotNull(movedProblem["errors"]!["config.password"]);
+        var otherUser = new { name = "probe", host = source.Host, port = source.Port, database = source.Database, username = "someone_else", ssl_mode = "disable" };
+        var (refused, refusedProblem) = await s.Http.PostJsonAsync($"/api/v1/sources/{s.SourceId}/test", otherUser);
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+        Assert.NotNull(refusedProblem["errors"]!["password"]);
     }
 
     [Fact]

@@ -82,6 +82,9 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
         emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.Unavailable());
         emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.Async(PollsBeforeDone: 3), times: 2);
         emulator.Inject(sql => sql.StartsWith("DELETE", StringComparison.Ordinal), new EmulatorFault.DropConnection());
+        // Answers lost after the statement ran: the retries must not run it again (a stage INSERT twice would duplicate rows).
+        emulator.Inject(sql => sql.StartsWith("INSERT", StringComparison.Ordinal), new EmulatorFault.DropConnectionAfterExecuting());
+        emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.ServerErrorAfterExecuting());
 
         var job = await s.StartBackfillAsync("public.readings", Scenario.Filter("id", ">", 1000));
         await ExpectCompletedAsync(s, job, 29000);
@@ -90,6 +93,9 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
         Assert.Equal(expected, await account.ContentsAsync(s.SourceDb, "readings"));
         Assert.Contains(emulator.Requests, r => r.Method == "GET" && r.Path.StartsWith("/api/v2/statements/", StringComparison.Ordinal));
         Assert.Contains(emulator.Requests, r => r.Retry && r.Statement?.StartsWith("DELETE", StringComparison.Ordinal) == true);
+        var retried = emulator.Requests.Where(r => r.Retry && r.Statement?.StartsWith("INSERT", StringComparison.Ordinal) == true).Select(r => r.RequestId!).Distinct().ToList();
+        Assert.NotEmpty(retried);
+        Assert.All(retried, id => Assert.Equal(1, emulator.ExecutionCount(id)));
     }
 
     [Fact]

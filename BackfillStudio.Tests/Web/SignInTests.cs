@@ -61,10 +61,12 @@ public sealed class SignInTests(PostgresServer pg)
         await Assertions.Expect(viewer.GetByText("Your role does not allow this page.")).ToBeVisibleAsync();
         await Assertions.Expect(viewer.GetByTestId("users-table")).ToHaveCountAsync(0);
 
-        // Signing out ends the session; once disabled, the viewer cannot sign in again.
+        // Signing out ends the session.
         await viewer.GotoAsync(new Uri(s.App.BaseAddress, "/logout").ToString());
         await viewer.GetByTestId("confirm-logout").ClickAsync();
         await viewer.WaitForURLAsync("**/login**");
+
+        // Once disabled, the viewer cannot sign in again.
         await admin.ReloadAsync();
         await admin.GetByTestId("users-table").Locator("tr", new LocatorLocatorOptions { HasText = "viewer1" })
             .GetByRole(AriaRole.Button, new LocatorGetByRoleOptions { Name = "Disable" }).ClickAsync();

@@ -1,6 +1,7 @@
 using BackfillStudio.Engine.Persistence;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -15,7 +16,7 @@ public static class AccessServiceCollectionExtensions
 {
     private const string SelectScheme = "CookieOrApiKey";
 
-    public static IServiceCollection AddBackfillAccess(this IServiceCollection services)
+    public static IServiceCollection AddBackfillAccess(this IServiceCollection services, IConfiguration configuration)
     {
         // Identity's stores want the context as a scoped service; the rest of the app uses the factory.
         services.TryAddScoped(sp => sp.GetRequiredService<IDbContextFactory<ConfigDbContext>>().CreateDbContext());
@@ -64,11 +65,15 @@ public static class AccessServiceCollectionExtensions
         });
 
         services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            // Signed in is not enough: a user without a role (e.g. between two role changes) sees nothing.
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireRole(AccessRoles.All).Build())
             .AddPolicy(AccessRoles.ViewPolicy, p => p.RequireRole(AccessRoles.Admin, AccessRoles.Operator, AccessRoles.Viewer))
             .AddPolicy(AccessRoles.OperatePolicy, p => p.RequireRole(AccessRoles.Admin, AccessRoles.Operator))
             .AddPolicy(AccessRoles.AdministerPolicy, p => p.RequireRole(AccessRoles.Admin));
         services.AddCascadingAuthenticationState();
+        services.AddScoped<AuthenticationStateProvider, SecurityStampRevalidator>();
+        // Cookies are re-checked against the user's security stamp as often as open circuits are.
+        services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = SecurityStampRevalidator.Interval(configuration));
         return services;
     }
 

@@ -12,12 +12,4 @@ public sealed class CurrentUser(AuthenticationStateProvider authentication, IAut
     public async Task<string?> NameAsync() => (await GetAsync()).Identity?.Name;
 
     public async Task<bool> IsAllowedAsync(string policy) => (await authorization.AuthorizeAsync(await GetAsync(), policy)).Succeeded;
-
-    /// <summary>Refuses the action when the user's role does not allow it, whatever the page showed.</summary>
-    public async Task RequireAsync(string policy)
-    {
-        if (!await IsAllowedAsync(policy)) throw new AccessDeniedException("Your role does not allow this action.");
-    }
 }
-
-public sealed class AccessDeniedException(string message) : Exception(message);

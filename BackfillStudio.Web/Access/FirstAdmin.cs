@@ -35,7 +35,15 @@ public static class FirstAdmin
         var configured = configuration["Auth:AdminPassword"];
         var password = string.IsNullOrEmpty(configured) ? Generate() : configured;
         var admin = new AppUser { UserName = UserName };
-        var created = await users.CreateAsync(admin, password);
+        IdentityResult created;
+        try
+        {
+            created = await users.CreateAsync(admin, password);
+        }
+        catch (DbUpdateException) when (users.Users.Any())
+        {
+            return; // another instance starting on the same fresh database created it first
+        }
         if (!created.Succeeded)
         {
             if (users.Users.Any()) return;

@@ -37,12 +37,14 @@ public sealed class UserAdminService(UserManager<AppUser> users)
         CheckRole(role, errors);
         errors.ThrowIfAny();
         var user = await FindAsync(userId);
-        Check(await users.RemoveFromRolesAsync(user, await users.GetRolesAsync(user)), "role");
-        Check(await users.AddToRoleAsync(user, role!), "role");
+        var previous = (await users.GetRolesAsync(user)).Where(r => r != role).ToList();
+        // The new role first: the user is never left without one.
+        if (!await users.IsInRoleAsync(user, role!)) Check(await users.AddToRoleAsync(user, role!), "role");
+        Check(await users.RemoveFromRolesAsync(user, previous), "role");
         await users.UpdateSecurityStampAsync(user);
     }
 
-    /// <summary>A disabled user cannot sign in, and their open sessions end at the next security-stamp check.</summary>
+    /// <summary>A disabled user cannot sign in, and their open pages lose the sign-in at the next revalidation.</summary>
     public async Task SetDisabledAsync(string userId, bool disabled)
     {
         var user = await FindAsync(userId);

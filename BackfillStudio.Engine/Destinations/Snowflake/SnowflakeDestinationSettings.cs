@@ -59,8 +59,9 @@ public sealed record SnowflakeDestinationSettings(
     private static Uri ParseBaseUrl(string? configured, string account, ValidationErrors errors)
     {
         if (configured is null) return new Uri($"https://{account.ToLowerInvariant()}.snowflakecomputing.com");
-        if (Uri.TryCreate(configured, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http") return uri;
-        errors.Add("config.base_url", "'base_url' must be an absolute https:// URL.");
+        // Plain http only to this machine (a local proxy or emulator): tokens and signed JWTs must not cross a network in clear text.
+        if (Uri.TryCreate(configured, UriKind.Absolute, out var uri) && (uri.Scheme == "https" || uri.Scheme == "http" && uri.IsLoopback)) return uri;
+        errors.Add("config.base_url", "'base_url' must be an absolute https:// URL (http:// only for localhost).");
         return new Uri("https://invalid.invalid");
     }
 

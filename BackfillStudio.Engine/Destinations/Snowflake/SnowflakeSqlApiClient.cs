@@ -24,10 +24,10 @@ public sealed class SnowflakeUnavailableException(string message, Exception? inn
 
 /// <summary>
 /// Runs statements through the SQL API v2: documented headers and a <c>requestId</c> on every request,
-/// 202 answers polled until done, throttling (429/503/504) retried with jittered exponential backoff,
-/// server errors (500/502) and dropped connections retried with the same <c>requestId</c> and
-/// <c>retry=true</c> (so a statement that ran is not run twice), a new token after a 401, and the
-/// running statement cancelled when the caller gives up.
+/// 202 answers polled until done, throttling (429/503/504), server errors (500/502), timeouts and dropped
+/// connections retried with jittered exponential backoff and the same <c>requestId</c> with <c>retry=true</c>
+/// (so a statement that ran is not run twice), a new token after a 401, and the running statement
+/// cancelled when the caller gives up.
 /// </summary>
 public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationSettings settings, TimeProvider time) : IDisposable
 {
@@ -90,16 +90,18 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         for (var attempt = 1; ; attempt++)
         {
             var url = new Uri(settings.BaseUrl, $"/api/v2/statements?requestId={requestId}&retry={(retry ? "true" : "false")}");
+            // Every resend says retry=true: an answer lost in a 5xx, a timeout or a dropped connection may hide a statement
+            // that ran, and Snowflake runs a retried requestId only if it did not.
+            retry = true;
+            using var request = Request(HttpMethod.Post, url, body);
             HttpResponseMessage response;
             try
             {
-                response = await http.SendAsync(Request(HttpMethod.Post, url, body), ct);
+                response = await http.SendAsync(request, ct);
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (IsLostAnswer(e, ct))
             {
-                // The statement may have run before the connection dropped: ask again for the same requestId.
-                retry = true;
-                await BackoffAsync(attempt, $"Snowflake could not be reached: {e.Message}", e, ct);
+                await BackoffAsync(attempt, $"Snowflake did not answer: {e.Message}", e, ct);
                 continue;
             }
             using (response)
@@ -114,11 +116,7 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
                         renewedToken = true;
                         _jwt = null;
                         continue;
-                    case HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout:
-                        await BackoffAsync(attempt, await DescribeAsync(response, ct), null, ct);
-                        continue;
-                    case HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway:
-                        retry = true;
+                    case var status when IsRetryable(status):
                         await BackoffAsync(attempt, await DescribeAsync(response, ct), null, ct);
                         continue;
                     case HttpStatusCode.UnprocessableEntity:
@@ -136,30 +134,45 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         var handle = (string?)accepted["statementHandle"] ?? throw new InvalidOperationException("Snowflake answered 202 without a statementHandle.");
         var statusUrl = new Uri(settings.BaseUrl, $"/api/v2/statements/{Uri.EscapeDataString(handle)}");
         var delay = TimeSpan.FromMilliseconds(50);
-        var throttled = 0;
+        var failures = 0;
+        var renewedToken = false;
         try
         {
             while (true)
             {
                 await Task.Delay(delay, time, ct);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
-                using var response = await http.SendAsync(Request(HttpMethod.Get, statusUrl, null), ct);
-                switch (response.StatusCode)
+                using var request = Request(HttpMethod.Get, statusUrl, null);
+                HttpResponseMessage response;
+                try
                 {
-                    case HttpStatusCode.OK:
-                        return Result(await ReadAsync(response, ct));
-                    case HttpStatusCode.Accepted:
-                        continue;
-                    case HttpStatusCode.UnprocessableEntity:
-                        throw StatementError(await ReadAsync(response, ct));
-                    case HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout:
-                        await BackoffAsync(++throttled, await DescribeAsync(response, ct), null, ct);
-                        continue;
-                    case HttpStatusCode.Unauthorized when _keyPair is not null:
-                        _jwt = null;
-                        continue;
-                    default:
-                        throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode} for statement {handle}: {await DescribeAsync(response, ct)}");
+                    response = await http.SendAsync(request, ct);
+                }
+                catch (Exception e) when (IsLostAnswer(e, ct))
+                {
+                    await BackoffAsync(++failures, $"Snowflake did not answer about statement {handle}: {e.Message}", e, ct);
+                    continue;
+                }
+                using (response)
+                {
+                    switch (response.StatusCode)
+                    {
+                        case HttpStatusCode.OK:
+                            return Result(await ReadAsync(response, ct));
+                        case HttpStatusCode.Accepted:
+                            continue;
+                        case HttpStatusCode.UnprocessableEntity:
+                            throw StatementError(await ReadAsync(response, ct));
+                        case HttpStatusCode.Unauthorized when !renewedToken && _keyPair is not null:
+                            renewedToken = true;
+                            _jwt = null;
+                            continue;
+                        case var status when IsRetryable(status):
+                            await BackoffAsync(++failures, await DescribeAsync(response, ct), null, ct);
+                            continue;
+                        default:
+                            throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode} for statement {handle}: {await DescribeAsync(response, ct)}");
+                    }
                 }
             }
         }
@@ -170,13 +183,21 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         }
     }
 
+    private static bool IsRetryable(HttpStatusCode status) => status is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
+        or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway;
+
+    /// <summary>A dropped connection or the HTTP client's own timeout, as opposed to the caller cancelling.</summary>
+    private static bool IsLostAnswer(Exception e, CancellationToken ct) =>
+        e is HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested;
+
     private async Task CancelAsync(string handle)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
             var url = new Uri(settings.BaseUrl, $"/api/v2/statements/{Uri.EscapeDataString(handle)}/cancel");
-            using var response = await http.SendAsync(Request(HttpMethod.Post, url, new JsonObject()), timeout.Token);
+            using var request = Request(HttpMethod.Post, url, new JsonObject());
+            using var response = await http.SendAsync(request, timeout.Token);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
         {

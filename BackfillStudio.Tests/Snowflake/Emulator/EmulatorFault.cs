@@ -18,6 +18,9 @@ public abstract record EmulatorFault
     /// </summary>
     public sealed record ServerErrorAfterExecuting : EmulatorFault;
 
+    /// <summary>Executes the statement and keeps its result, then drops the connection without answering.</summary>
+    public sealed record DropConnectionAfterExecuting : EmulatorFault;
+
     /// <summary>422 with this error; nothing is executed.</summary>
     public sealed record SqlError(string Message, string SqlState = "42000", string Code = "002003") : EmulatorFault;
 

@@ -122,6 +122,7 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         Statements.Complete(handle, outcome, pendingPolls);
 
         if (fault is EmulatorFault.ServerErrorAfterExecuting) return SnowflakeResponses.InternalError();
+        if (fault is EmulatorFault.DropConnectionAfterExecuting) return null;
         return answerLater ? SnowflakeResponses.Pending(handle) : outcome;
     }
 

@@ -16,7 +16,7 @@ public static class UserActions
             snackbar.Add(successMessage, Severity.Success);
             return true;
         }
-        catch (Exception e) when (e is ConflictException or NotFoundException or SourceUnavailableException or ValidationFailedException or AccessDeniedException)
+        catch (Exception e) when (e is ConflictException or NotFoundException or SourceUnavailableException or ValidationFailedException)
         {
             snackbar.Add(e.Message, Severity.Error);
             return false;
