@@ -33,7 +33,15 @@ public sealed class Browser : IAsyncDisposable
         var page = await NewPageAsync(width, height);
         await page.GotoAsync(url.ToString());
         await SignInAsync(page, "admin", TestApp.AdminPassword);
-        await page.WaitForURLAsync(url.ToString());
+        try
+        {
+            await page.WaitForURLAsync(url.ToString(), new PageWaitForURLOptions { Timeout = 45_000 });
+        }
+        catch (TimeoutException e)
+        {
+            var body = await page.Locator("body").InnerTextAsync();
+            throw new TimeoutException($"Signing in did not lead to {url}; the browser is at {page.Url} showing: {body[..Math.Min(body.Length, 400)]}", e);
+        }
         return page;
     }
 

@@ -21,7 +21,16 @@ public sealed class SecurityStampRevalidator(
 
     protected override async Task<bool> ValidateAuthenticationStateAsync(AuthenticationState state, CancellationToken ct)
     {
-        await using var scope = scopes.CreateAsyncScope();
+        AsyncServiceScope scope;
+        try
+        {
+            scope = scopes.CreateAsyncScope();
+        }
+        catch (ObjectDisposedException)
+        {
+            return true; // the app is shutting down; the circuit goes with it
+        }
+        await using var _ = scope;
         var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
         if (await users.GetUserAsync(state.User) is not { } user || await users.IsLockedOutAsync(user)) return false;
         var stamp = state.User.FindFirstValue(identity.Value.ClaimsIdentity.SecurityStampClaimType);
