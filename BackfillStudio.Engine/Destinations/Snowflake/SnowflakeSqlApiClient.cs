@@ -8,16 +8,12 @@ namespace BackfillStudio.Engine.Destinations.Snowflake;
 /// <summary>A value bound to a <c>?</c> placeholder: a SQL API binding type and the value as text.</summary>
 public sealed record SnowflakeBinding(string Type, string? Value);
 
-/// <summary>A finished statement: its rows (every cell text or null) and, for DML, the rows it changed.</summary>
-public sealed record SnowflakeResult(IReadOnlyList<string?[]> Rows, long RowsAffected);
+/// <summary>A finished statement's rows; every cell is text or null.</summary>
+public sealed record SnowflakeResult(IReadOnlyList<string?[]> Rows);
 
-/// <summary>Snowflake refused the statement (HTTP 422): its message, SQL state and error code.</summary>
+/// <summary>Snowflake refused the statement (HTTP 422); the message quotes its message, SQL state and error code.</summary>
 public sealed class SnowflakeStatementException(string message, string? sqlState, string? code)
-    : Exception($"Snowflake rejected the statement: {message} (SQL state {sqlState ?? "?"}, code {code ?? "?"})")
-{
-    public string? SqlState => sqlState;
-    public string? Code => code;
-}
+    : Exception($"Snowflake rejected the statement: {message} (SQL state {sqlState ?? "?"}, code {code ?? "?"})");
 
 /// <summary>Snowflake could not be reached or kept refusing (throttled, unavailable); the job retries from its checkpoint.</summary>
 public sealed class SnowflakeUnavailableException(string message, Exception? inner = null) : IOException(message, inner);
@@ -85,47 +81,16 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
     private async Task<SnowflakeResult> SendAsync(JsonObject body, CancellationToken ct)
     {
         var requestId = Guid.NewGuid();
-        var retry = false;
-        var renewedToken = false;
-        for (var attempt = 1; ; attempt++)
+        var sent = false;
+        var (status, json) = await ExchangeAsync(() =>
         {
-            var url = new Uri(settings.BaseUrl, $"/api/v2/statements?requestId={requestId}&retry={(retry ? "true" : "false")}");
-            // Every resend says retry=true: an answer lost in a 5xx, a timeout or a dropped connection may hide a statement
-            // that ran, and Snowflake runs a retried requestId only if it did not.
-            retry = true;
-            using var request = Request(HttpMethod.Post, url, body);
-            HttpResponseMessage response;
-            try
-            {
-                response = await http.SendAsync(request, ct);
-            }
-            catch (Exception e) when (IsLostAnswer(e, ct))
-            {
-                await BackoffAsync(attempt, $"Snowflake did not answer: {e.Message}", e, ct);
-                continue;
-            }
-            using (response)
-            {
-                switch (response.StatusCode)
-                {
-                    case HttpStatusCode.OK:
-                        return Result(await ReadAsync(response, ct));
-                    case HttpStatusCode.Accepted:
-                        return await PollAsync(await ReadAsync(response, ct), ct);
-                    case HttpStatusCode.Unauthorized when !renewedToken && _keyPair is not null:
-                        renewedToken = true;
-                        _jwt = null;
-                        continue;
-                    case var status when IsRetryable(status):
-                        await BackoffAsync(attempt, await DescribeAsync(response, ct), null, ct);
-                        continue;
-                    case HttpStatusCode.UnprocessableEntity:
-                        throw StatementError(await ReadAsync(response, ct));
-                    default:
-                        throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode}: {await DescribeAsync(response, ct)}");
-                }
-            }
-        }
+            // Every resend says retry=true: an answer lost in a 5xx, a timeout or a dropped connection may hide a
+            // statement that ran, and Snowflake runs a retried requestId only if it did not.
+            var url = new Uri(settings.BaseUrl, $"/api/v2/statements?requestId={requestId}&retry={(sent ? "true" : "false")}");
+            sent = true;
+            return Request(HttpMethod.Post, url, body);
+        }, "", ct);
+        return status == HttpStatusCode.Accepted ? await PollAsync(json, ct) : Result(json);
     }
 
     /// <summary>Waits for a statement that answered 202; cancels it in Snowflake when the caller gives up.</summary>
@@ -134,52 +99,62 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         var handle = (string?)accepted["statementHandle"] ?? throw new InvalidOperationException("Snowflake answered 202 without a statementHandle.");
         var statusUrl = new Uri(settings.BaseUrl, $"/api/v2/statements/{Uri.EscapeDataString(handle)}");
         var delay = TimeSpan.FromMilliseconds(50);
-        var failures = 0;
-        var renewedToken = false;
         try
         {
             while (true)
             {
                 await Task.Delay(delay, time, ct);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
-                using var request = Request(HttpMethod.Get, statusUrl, null);
-                HttpResponseMessage response;
-                try
-                {
-                    response = await http.SendAsync(request, ct);
-                }
-                catch (Exception e) when (IsLostAnswer(e, ct))
-                {
-                    await BackoffAsync(++failures, $"Snowflake did not answer about statement {handle}: {e.Message}", e, ct);
-                    continue;
-                }
-                using (response)
-                {
-                    switch (response.StatusCode)
-                    {
-                        case HttpStatusCode.OK:
-                            return Result(await ReadAsync(response, ct));
-                        case HttpStatusCode.Accepted:
-                            continue;
-                        case HttpStatusCode.UnprocessableEntity:
-                            throw StatementError(await ReadAsync(response, ct));
-                        case HttpStatusCode.Unauthorized when !renewedToken && _keyPair is not null:
-                            renewedToken = true;
-                            _jwt = null;
-                            continue;
-                        case var status when IsRetryable(status):
-                            await BackoffAsync(++failures, await DescribeAsync(response, ct), null, ct);
-                            continue;
-                        default:
-                            throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode} for statement {handle}: {await DescribeAsync(response, ct)}");
-                    }
-                }
+                var (status, json) = await ExchangeAsync(() => Request(HttpMethod.Get, statusUrl, null), $" for statement {handle}", ct);
+                if (status != HttpStatusCode.Accepted) return Result(json);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             await CancelAsync(handle);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// One request, retried as the SQL API documents until it gives an answer: 200 or 202 (returned), 422 (thrown as
+    /// the statement's error). Lost answers and 429/5xx back off; a 401 gets one new token.
+    /// </summary>
+    private async Task<(HttpStatusCode Status, JsonObject Body)> ExchangeAsync(Func<HttpRequestMessage> newRequest, string about, CancellationToken ct)
+    {
+        var renewedToken = false;
+        for (var attempt = 1; ; attempt++)
+        {
+            using var request = newRequest();
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(request, ct);
+            }
+            catch (Exception e) when (IsLostAnswer(e, ct))
+            {
+                await BackoffAsync(attempt, $"Snowflake did not answer{about}: {e.Message}", e, ct);
+                continue;
+            }
+            using (response)
+            {
+                switch (response.StatusCode)
+                {
+                    case HttpStatusCode.OK or HttpStatusCode.Accepted:
+                        return (response.StatusCode, await ReadAsync(response, ct));
+                    case HttpStatusCode.UnprocessableEntity:
+                        throw StatementError(await ReadAsync(response, ct));
+                    case HttpStatusCode.Unauthorized when !renewedToken && _keyPair is not null:
+                        renewedToken = true;
+                        _jwt = null;
+                        continue;
+                    case var status when IsRetryable(status):
+                        await BackoffAsync(attempt, await DescribeAsync(response, ct), null, ct);
+                        continue;
+                    default:
+                        throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode}{about}: {await DescribeAsync(response, ct)}");
+                }
+            }
         }
     }
 
@@ -236,16 +211,8 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(jittered, 30_000)), time, ct);
     }
 
-    private static SnowflakeResult Result(JsonObject json)
-    {
-        var rows = (json["data"] as JsonArray ?? [])
-            .Select(row => (row as JsonArray ?? []).Select(cell => (string?)cell).ToArray())
-            .ToList();
-        var affected = json["stats"] is JsonObject stats
-            ? new[] { "numRowsInserted", "numRowsUpdated", "numRowsDeleted" }.Sum(k => (long?)stats[k] ?? 0)
-            : 0;
-        return new SnowflakeResult(rows, affected);
-    }
+    private static SnowflakeResult Result(JsonObject json) =>
+        new((json["data"] as JsonArray ?? []).Select(row => (row as JsonArray ?? []).Select(cell => (string?)cell).ToArray()).ToList());
 
     private static SnowflakeStatementException StatementError(JsonObject json) =>
         new((string?)json["message"] ?? "(no message)", (string?)json["sqlState"], (string?)json["code"]);
