@@ -5,7 +5,12 @@ public static class AccessProblems
 {
     public static bool IsApi(HttpContext context) => context.Request.Path.StartsWithSegments("/api");
 
-    public static Task WriteAsync(HttpContext context, int status, string detail) =>
-        Results.Problem(statusCode: status, title: status == StatusCodes.Status401Unauthorized ? "Unauthorized" : "Forbidden", detail: detail)
-            .ExecuteAsync(context);
+    public static Task UnauthorizedAsync(HttpContext context) => WriteAsync(context, StatusCodes.Status401Unauthorized, "Unauthorized",
+        "Send a valid API key as 'Authorization: Bearer <key>'. Keys are created by an admin on the API keys page.");
+
+    public static Task ForbiddenAsync(HttpContext context, string detail) =>
+        WriteAsync(context, StatusCodes.Status403Forbidden, "Forbidden", detail);
+
+    private static Task WriteAsync(HttpContext context, int status, string title, string detail) =>
+        Results.Problem(statusCode: status, title: title, detail: detail).ExecuteAsync(context);
 }

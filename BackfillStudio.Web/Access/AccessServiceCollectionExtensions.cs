@@ -1,5 +1,6 @@
 using BackfillStudio.Engine.Persistence;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Identity;
@@ -56,18 +57,18 @@ public static class AccessServiceCollectionExtensions
             o.SlidingExpiration = true;
             // The API answers with status codes, pages with a redirect to the login page.
             o.Events.OnRedirectToLogin = context => AccessProblems.IsApi(context.HttpContext)
-                ? AccessProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
-                    "Send a valid API key as 'Authorization: Bearer <key>'. Keys are created by an admin on the API keys page.")
+                ? AccessProblems.UnauthorizedAsync(context.HttpContext)
                 : Redirect(context);
             o.Events.OnRedirectToAccessDenied = context => AccessProblems.IsApi(context.HttpContext)
-                ? AccessProblems.WriteAsync(context.HttpContext, StatusCodes.Status403Forbidden, "Your role does not allow this request.")
+                ? AccessProblems.ForbiddenAsync(context.HttpContext, "Your role does not allow this request.")
                 : Redirect(context);
         });
 
+        // Signed in is not enough: a user without a role sees nothing, on every endpoint not marked otherwise.
+        var view = new AuthorizationPolicyBuilder().RequireRole(AccessRoles.All).Build();
         services.AddAuthorizationBuilder()
-            // Signed in is not enough: a user without a role (e.g. between two role changes) sees nothing.
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireRole(AccessRoles.All).Build())
-            .AddPolicy(AccessRoles.ViewPolicy, p => p.RequireRole(AccessRoles.Admin, AccessRoles.Operator, AccessRoles.Viewer))
+            .SetFallbackPolicy(view)
+            .AddPolicy(AccessRoles.ViewPolicy, view)
             .AddPolicy(AccessRoles.OperatePolicy, p => p.RequireRole(AccessRoles.Admin, AccessRoles.Operator))
             .AddPolicy(AccessRoles.AdministerPolicy, p => p.RequireRole(AccessRoles.Admin));
         services.AddCascadingAuthenticationState();
@@ -77,7 +78,7 @@ public static class AccessServiceCollectionExtensions
         return services;
     }
 
-    private static Task Redirect(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> context)
+    private static Task Redirect(RedirectContext<CookieAuthenticationOptions> context)
     {
         context.Response.Redirect(context.RedirectUri);
         return Task.CompletedTask;

@@ -27,10 +27,8 @@ public sealed class ApiKeyAuthenticationHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
-        AccessProblems.WriteAsync(Context, StatusCodes.Status401Unauthorized,
-            "Send a valid API key as 'Authorization: Bearer <key>'. Keys are created by an admin on the API keys page.");
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) => AccessProblems.UnauthorizedAsync(Context);
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        AccessProblems.WriteAsync(Context, StatusCodes.Status403Forbidden, "This API key's role does not allow this request.");
+        AccessProblems.ForbiddenAsync(Context, "This API key's role does not allow this request.");
 }

@@ -31,7 +31,7 @@ public static class FirstAdmin
         }
 
         var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
-        if (users.Users.Any()) return;
+        if (await users.Users.AnyAsync()) return;
         var configured = configuration["Auth:AdminPassword"];
         var password = string.IsNullOrEmpty(configured) ? Generate() : configured;
         var admin = new AppUser { UserName = UserName };
@@ -40,13 +40,14 @@ public static class FirstAdmin
         {
             created = await users.CreateAsync(admin, password);
         }
-        catch (DbUpdateException) when (users.Users.Any())
+        catch (DbUpdateException)
         {
-            return; // another instance starting on the same fresh database created it first
+            if (await users.Users.AnyAsync()) return; // another instance starting on the same fresh database created it first
+            throw;
         }
         if (!created.Succeeded)
         {
-            if (users.Users.Any()) return;
+            if (await users.Users.AnyAsync()) return;
             throw new InvalidOperationException("Could not create the admin user: " + string.Join(" ", created.Errors.Select(e => e.Description)));
         }
         await users.AddToRoleAsync(admin, AccessRoles.Admin);

@@ -11,8 +11,5 @@ public static class DialogDefaults
     };
 
     /// <summary>A form dialog with room for a row of filter fields.</summary>
-    public static readonly DialogOptions WideForm = new()
-    {
-        MaxWidth = MaxWidth.Medium, FullWidth = true, CloseOnEscapeKey = true, CloseButton = true, DefaultFocus = DefaultFocus.FirstChild,
-    };
+    public static readonly DialogOptions WideForm = Form with { MaxWidth = MaxWidth.Medium };
 }
