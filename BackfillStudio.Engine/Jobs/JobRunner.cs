@@ -65,7 +65,8 @@ public sealed class JobRunner(
             else
             {
                 logger.LogError("Job {JobId} failed: {Error}", jobId, message);
-                logger.LogDebug(e, "Job {JobId} failure details", jobId);
+                // The full exception (stack, inner errors) is scrubbed of the job's secrets like its message.
+                logger.LogDebug("Job {JobId} failure details: {Details}", jobId, SecretScrubber.Scrub(e.ToString(), plan?.Secrets ?? []));
                 await states.FailAsync(jobId, message, CancellationToken.None);
             }
         }
