@@ -6,7 +6,11 @@ namespace BackfillStudio.Engine.Catalog;
 public static class PostgresCatalog
 {
     private const string TablesSql = """
-        SELECT n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint,
+        SELECT n.nspname, c.relname,
+               -- A partitioned parent has no rows of its own: its estimate is its leaf partitions'.
+               CASE WHEN c.relkind = 'p'
+                    THEN (SELECT COALESCE(sum(GREATEST(l.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) pt JOIN pg_class l ON l.oid = pt.relid WHERE pt.isleaf)
+                    ELSE GREATEST(c.reltuples, 0) END::bigint,
                COALESCE((SELECT array_agg(a.attname::text ORDER BY k.ord)
                          FROM pg_index i
                          CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
@@ -27,7 +31,8 @@ public static class PostgresCatalog
                COALESCE(bt.typnamespace, t.typnamespace) = 'pg_catalog'::regnamespace
                  AND (et.oid IS NULL OR et.typnamespace = 'pg_catalog'::regnamespace),
                COALESCE((SELECT k.ord FROM unnest(pk.indkey) WITH ORDINALITY AS k(attnum, ord) WHERE k.attnum = a.attnum), 0)::int,
-               format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END)
+               format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END),
+               format_type(COALESCE(bt.oid, a.atttypid), NULL)
         FROM pg_attribute a
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -87,18 +92,19 @@ public static class PostgresCatalog
                 if (typeName == "numeric" && typmod >= 4)
                 {
                     precision = ((typmod - 4) >> 16) & 0xffff;
-                    scale = (typmod - 4) & 0xffff;
+                    // The scale is an 11-bit signed number: numeric(3,-2) rounds to hundreds.
+                    scale = ((typmod - 4) & 0x7ff) is var s && s > 1023 ? s - 2048 : s;
                 }
-                var kind = KindOf(typeName, category, precision, builtin);
+                var kind = KindOf(typeName, category, builtin);
                 ValueKind? elementKind = null;
                 if (category == "A")
                 {
-                    var element = elementType is null ? ValueKind.OtherText : KindOf(elementType, "", null, builtin);
+                    var element = elementType is null ? ValueKind.OtherText : KindOf(elementType, "", builtin);
                     if (builtin && IsSimpleArrayElement(element)) elementKind = element;
                     else kind = ValueKind.OtherText;
                 }
                 var column = new SourceColumn(reader.GetString(0), reader.GetString(1), reader.GetString(9), reader.GetBoolean(2), pkPosition > 0,
-                    kind, elementKind, precision, scale, builtin);
+                    kind, elementKind, precision, scale, builtin, elementKind is null ? null : elementType, reader.GetString(10));
                 columns.Add((column, pkPosition));
             }
         }
@@ -107,7 +113,7 @@ public static class PostgresCatalog
         return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column).ToList(), primaryKey);
     }
 
-    private static ValueKind KindOf(string typeName, string category, int? precision, bool builtin)
+    private static ValueKind KindOf(string typeName, string category, bool builtin)
     {
         if (category == "A") return ValueKind.Array;
         if (category == "E") return ValueKind.Enum;
@@ -119,7 +125,7 @@ public static class PostgresCatalog
             "int8" => ValueKind.Int64,
             "float4" => ValueKind.Float32,
             "float8" => ValueKind.Float64,
-            "numeric" => precision is > 0 and <= 28 ? ValueKind.Decimal : ValueKind.NumericText,
+            "numeric" => ValueKind.NumericText,
             "text" or "varchar" or "bpchar" or "name" => ValueKind.Text,
             "bool" => ValueKind.Bool,
             "date" => ValueKind.Date,
@@ -134,7 +140,10 @@ public static class PostgresCatalog
         };
     }
 
+    /// <summary>
+    /// Element kinds carried as typed arrays. Arrays of dates and times travel as text, because .NET
+    /// arrays of them cannot hold infinity; arrays of other types too (numeric, enums, ...).
+    /// </summary>
     private static bool IsSimpleArrayElement(ValueKind kind) => kind is ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64
-        or ValueKind.Float32 or ValueKind.Float64 or ValueKind.Text or ValueKind.Bool or ValueKind.Uuid
-        or ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz;
+        or ValueKind.Float32 or ValueKind.Float64 or ValueKind.Text or ValueKind.Bool or ValueKind.Uuid;
 }

@@ -13,9 +13,18 @@ public sealed record SourceColumn(
     ValueKind? ElementKind,
     int? Precision,
     int? Scale,
-    bool IsBuiltinType)
+    bool IsBuiltinType,
+    string? ElementType = null,
+    string? ComparisonType = null)
 {
+    /// <summary>The type filter values are cast to: the column's (base) type without its modifier, as a literal is in psql.</summary>
+    public string FilterType => ComparisonType ?? BaseDataType;
+
     public bool IsTextLike => Kind is ValueKind.Text or ValueKind.Enum;
+
+    /// <summary>A numeric(p,s) that a DECIMAL/NUMBER of at most <paramref name="maxPrecision"/> digits holds exactly.</summary>
+    public bool FitsDecimal(int maxPrecision) =>
+        Kind == ValueKind.NumericText && Precision is > 0 && Precision <= maxPrecision && Scale >= 0 && Scale <= Precision;
 }
 
 /// <summary>A table resolved against the live catalog; identifiers used in SQL come only from here.</summary>

@@ -5,15 +5,17 @@ namespace BackfillStudio.Engine.Jobs;
 
 /// <summary>
 /// The WHERE clause of a job: identifiers quoted from the catalog, operators from a fixed table,
-/// values as typed parameters. Built only from filters that passed <see cref="FilterValidator"/>.
+/// values as text parameters that the server casts to the column's own type, so a filter selects what
+/// <c>col op 'literal'</c> selects in psql (real = 0.1, enum order, every digit of a numeric).
+/// Built only from filters that passed <see cref="FilterValidator"/>.
 /// </summary>
 public sealed class FilterPredicate
 {
-    private readonly IReadOnlyList<(string Name, object Value)> _parameters;
+    private readonly IReadOnlyList<(string Name, string Value)> _parameters;
 
     public string Sql { get; }
 
-    private FilterPredicate(string sql, IReadOnlyList<(string Name, object Value)> parameters)
+    private FilterPredicate(string sql, IReadOnlyList<(string Name, string Value)> parameters)
     {
         Sql = sql;
         _parameters = parameters;
@@ -22,7 +24,7 @@ public sealed class FilterPredicate
     public static FilterPredicate Build(TableSchema table, IReadOnlyList<BackfillFilter> filters)
     {
         var clauses = new List<string>();
-        var parameters = new List<(string Name, object Value)>();
+        var parameters = new List<(string Name, string Value)>();
         foreach (var filter in filters)
         {
             var column = table.FindColumn(filter.Column)
@@ -35,20 +37,22 @@ public sealed class FilterPredicate
                 clauses.Add($"{ident} {op.ToSql()}");
                 continue;
             }
-            if (!FilterValueParser.TryParse(column, filter.Value ?? "", out var value, out var error))
-                throw new InvalidOperationException(error);
             var name = $"f{parameters.Count}";
-            parameters.Add((name, value));
-            var left = column.Kind == ValueKind.Enum ? $"{ident}::text" : ident;
-            clauses.Add($"{left} {op.ToSql()} @{name}");
+            parameters.Add((name, filter.Value ?? ""));
+            clauses.Add(op.IsPattern()
+                ? $"{(column.Kind == ValueKind.Enum ? $"{ident}::text" : ident)} {op.ToSql()} @{name}"
+                : $"{ident} {op.ToSql()} {CastValue(column, name)}");
         }
         var sql = clauses.Count == 0 ? "TRUE" : string.Join(" AND ", clauses.Select(c => $"({c})"));
         return new FilterPredicate(sql, parameters);
     }
 
+    /// <summary>The parameter as a value of the column's type; the type name comes from the catalog's format_type.</summary>
+    public static string CastValue(SourceColumn column, string parameter) => $"CAST(@{parameter} AS {column.FilterType})";
+
     public void AddParameters(NpgsqlCommand command)
     {
         foreach (var (name, value) in _parameters)
-            command.Parameters.AddWithValue(name, value);
+            command.Parameters.Add(new NpgsqlParameter(name, NpgsqlTypes.NpgsqlDbType.Text) { Value = value });
     }
 }

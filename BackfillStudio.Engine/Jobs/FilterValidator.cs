@@ -76,7 +76,7 @@ public static class FilterValidator
     {
         if (raw is null) return $"A value is required for operator {op.ToSymbol()}.";
         if (op.IsPattern()) return null;
-        return FilterValueParser.TryParse(column, raw, out _, out var error) ? null : error;
+        return FilterValueParser.Check(column, raw);
     }
 
     private static SourceColumn? ValidateColumn(TableSchema table, string? name, string field, ValidationErrors errors)
@@ -112,7 +112,7 @@ public static class FilterValidator
             var head = $"{f.Column} {f.Operator}";
             if (f.Value is null) return head;
             var unquoted = table.FindColumn(f.Column)?.Kind is ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64
-                or ValueKind.Float32 or ValueKind.Float64 or ValueKind.Decimal or ValueKind.NumericText or ValueKind.Bool;
+                or ValueKind.Float32 or ValueKind.Float64 or ValueKind.NumericText or ValueKind.Bool;
             return $"{head} {(unquoted ? f.Value.Trim().ToString(CultureInfo.InvariantCulture) : Sql.Literal(f.Value))}";
         }));
     }

@@ -1,48 +1,77 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using BackfillStudio.Engine.Catalog;
+using Npgsql;
 
 namespace BackfillStudio.Engine.Jobs;
 
-/// <summary>Turns a filter value into the typed parameter that is sent to PostgreSQL for a column's type.</summary>
-public static class FilterValueParser
+/// <summary>
+/// Checks a filter value against a column's type. <see cref="Check"/> is the quick check the UI runs as
+/// the user types; <see cref="CheckOnServerAsync"/> asks the source itself to cast the value, so a value
+/// is accepted exactly when <c>col op 'value'</c> would be accepted in psql.
+/// </summary>
+public static partial class FilterValueParser
 {
-    private static readonly string[] DateFormats = ["yyyy-MM-dd"];
+    private static readonly string[] Infinities = ["infinity", "+infinity", "-infinity"];
 
     /// <summary>Kinds a value filter may compare against; others allow only IS NULL / IS NOT NULL.</summary>
     public static bool SupportsValueFilters(SourceColumn column) => column.Kind is ValueKind.Int16 or ValueKind.Int32
-        or ValueKind.Int64 or ValueKind.Float32 or ValueKind.Float64 or ValueKind.Decimal or ValueKind.NumericText
+        or ValueKind.Int64 or ValueKind.Float32 or ValueKind.Float64 or ValueKind.NumericText
         or ValueKind.Text or ValueKind.Enum or ValueKind.Bool or ValueKind.Date or ValueKind.Time
         or ValueKind.Timestamp or ValueKind.TimestampTz or ValueKind.Uuid;
 
-    public static bool TryParse(SourceColumn column, string raw, out object value, out string error)
+    /// <summary>Why the value cannot be a value of the column's type, or null when it looks like one.</summary>
+    public static string? Check(SourceColumn column, string raw)
     {
-        value = raw;
-        error = "";
         var text = raw.Trim();
         var ok = column.Kind switch
         {
-            ValueKind.Int16 => TryInteger(text, short.MinValue, short.MaxValue, v => (short)v, out value),
-            ValueKind.Int32 => TryInteger(text, int.MinValue, int.MaxValue, v => (int)v, out value),
-            ValueKind.Int64 => TryInteger(text, long.MinValue, long.MaxValue, v => v, out value),
-            ValueKind.Float32 or ValueKind.Float64 => TryParsed(double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d), d, out value),
-            ValueKind.Decimal or ValueKind.NumericText => TryParsed(decimal.TryParse(text, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var m), m, out value),
-            ValueKind.Text or ValueKind.Enum => TryParsed(true, raw, out value),
-            ValueKind.Bool => TryBool(text, out value),
-            ValueKind.Date => TryParsed(DateOnly.TryParseExact(text, DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date), date, out value),
-            ValueKind.Time => TryParsed(TimeOnly.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var time), time, out value),
-            ValueKind.Timestamp => TryTimestamp(text, out value),
-            ValueKind.TimestampTz => TryTimestampTz(text, out value),
-            ValueKind.Uuid => TryParsed(Guid.TryParse(text, out var g), g, out value),
+            ValueKind.Int16 => IsInteger(text, short.MinValue, short.MaxValue),
+            ValueKind.Int32 => IsInteger(text, int.MinValue, int.MaxValue),
+            ValueKind.Int64 => IsInteger(text, long.MinValue, long.MaxValue),
+            ValueKind.Float32 or ValueKind.Float64 or ValueKind.NumericText => NumberPattern().IsMatch(text),
+            ValueKind.Text or ValueKind.Enum => true,
+            ValueKind.Bool => text.ToLowerInvariant() is "true" or "t" or "1" or "yes" or "y" or "on" or "false" or "f" or "0" or "no" or "n" or "off",
+            ValueKind.Date => IsInfinity(text) || DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
+            ValueKind.Time => TimeOnly.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out _) || text is "24:00" or "24:00:00",
+            ValueKind.Timestamp => IsInfinity(text)
+                || DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var ts) && ts.Kind == DateTimeKind.Unspecified,
+            ValueKind.TimestampTz => IsInfinity(text) || DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out _),
+            ValueKind.Uuid => Guid.TryParse(text, out _),
             _ => false,
         };
-        if (!ok) error = $"'{Truncate(raw)}' is not a valid {ExpectedOf(column)} value for column '{column.Name}' ({column.DataType}).";
-        return ok;
+        return ok ? null : Invalid(column, raw);
     }
+
+    /// <summary>Casts each value to its column's type in the source; a value the server refuses is a field error.</summary>
+    public static async Task CheckOnServerAsync(NpgsqlConnection connection, TableSchema table, IReadOnlyList<BackfillFilter> filters,
+        ValidationErrors errors, CancellationToken ct)
+    {
+        for (var i = 0; i < filters.Count; i++)
+        {
+            var filter = filters[i];
+            if (filter.Value is null || !FilterOperators.TryParse(filter.Operator, out var op) || op.IsPattern()) continue;
+            var column = table.FindColumn(filter.Column)!;
+            await using var cmd = new NpgsqlCommand($"SELECT {FilterPredicate.CastValue(column, "v")} IS NULL", connection);
+            cmd.Parameters.Add(new NpgsqlParameter("v", NpgsqlTypes.NpgsqlDbType.Text) { Value = filter.Value });
+            try
+            {
+                await cmd.ExecuteScalarAsync(ct);
+            }
+            catch (PostgresException e) when (e.SqlState.StartsWith("22", StringComparison.Ordinal))
+            {
+                errors.Add($"filters[{i}].value", $"{Invalid(column, filter.Value)} PostgreSQL says: {e.MessageText}");
+            }
+        }
+    }
+
+    private static string Invalid(SourceColumn column, string raw) =>
+        $"'{ValueRejectedException.Shorten(raw)}' is not a valid {ExpectedOf(column)} value for column '{column.Name}' ({column.DataType}).";
 
     private static string ExpectedOf(SourceColumn column) => column.Kind switch
     {
         ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 => "integer",
-        ValueKind.Float32 or ValueKind.Float64 or ValueKind.Decimal or ValueKind.NumericText => "number",
+        ValueKind.Float32 or ValueKind.Float64 or ValueKind.NumericText => "number",
         ValueKind.Bool => "boolean (true/false)",
         ValueKind.Date => "date (yyyy-MM-dd)",
         ValueKind.Time => "time (HH:mm[:ss])",
@@ -52,49 +81,12 @@ public static class FilterValueParser
         _ => column.DataType,
     };
 
-    private static string Truncate(string raw) => raw.Length <= 60 ? raw : raw[..60] + "…";
+    private static bool IsInfinity(string text) => Infinities.Contains(text.ToLowerInvariant());
 
-    private static bool TryParsed<T>(bool ok, T parsed, out object value)
-    {
-        value = parsed!;
-        return ok;
-    }
+    private static bool IsInteger(string text, long min, long max) =>
+        long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max;
 
-    private static bool TryInteger(string text, long min, long max, Func<long, object> convert, out object value)
-    {
-        value = 0;
-        if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
-            return false;
-        value = convert(v);
-        return true;
-    }
-
-    private static bool TryBool(string text, out object value)
-    {
-        value = false;
-        switch (text.ToLowerInvariant())
-        {
-            case "true" or "t" or "1" or "yes" or "y": value = true; return true;
-            case "false" or "f" or "0" or "no" or "n": value = false; return true;
-            default: return false;
-        }
-    }
-
-    private static bool TryTimestamp(string text, out object value)
-    {
-        value = default(DateTime);
-        if (!DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var ts) || ts.Kind != DateTimeKind.Unspecified)
-            return false;
-        value = ts;
-        return true;
-    }
-
-    private static bool TryTimestampTz(string text, out object value)
-    {
-        value = default(DateTime);
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var ts))
-            return false;
-        value = ts.UtcDateTime;
-        return true;
-    }
+    /// <summary>PostgreSQL's numeric input: any number of digits, an exponent, NaN and ±Infinity.</summary>
+    [GeneratedRegex(@"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$|^nan$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex NumberPattern();
 }

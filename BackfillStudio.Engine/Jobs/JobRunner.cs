@@ -135,7 +135,7 @@ public sealed class JobRunner(
                 {
                     var waited = readWait.ElapsedMilliseconds;
                     next = JobFailure.Step("Source", () => reader.ReadAsync(batch.End, stopping));
-                    var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(target.Table.Columns, options.Value.DuckDbMemoryLimit));
+                    var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));
                     var write = Stopwatch.StartNew();
                     foreach (var (name, writer) in writers)
                         await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(staged, stopping));

@@ -84,8 +84,11 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             errors.Add("filters", $"At most {FilterValidator.MaxFilters} filters are allowed; got {input.Filters.Count}.");
         errors.ThrowIfAny();
 
-        var table = await sources.GetTableAsync(pipeline.SourceId, input.TableName!, ct);
+        await using var connection = await sources.OpenAsync(pipeline.SourceId, ct);
+        var table = await SourceService.GetTableAsync(connection, pipeline.SourceId, input.TableName!, ct);
         var filters = FilterValidator.Validate(table, input.Filters, errors);
+        errors.ThrowIfAny();
+        await FilterValueParser.CheckOnServerAsync(connection, table, filters, errors, ct);
         errors.ThrowIfAny();
         return (pipeline, table, filters);
     }

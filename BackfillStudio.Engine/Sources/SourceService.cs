@@ -144,9 +144,12 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
     public async Task<TableSchema> GetTableAsync(int id, string tableName, CancellationToken ct)
     {
         await using var connection = await OpenAsync(id, ct);
-        return await PostgresCatalog.FindTableAsync(connection, tableName, ct)
-            ?? throw new NotFoundException($"Table '{FilterValidator.Shorten(tableName)}' does not exist in source {id}.");
+        return await GetTableAsync(connection, id, tableName, ct);
     }
+
+    public static async Task<TableSchema> GetTableAsync(NpgsqlConnection connection, int id, string tableName, CancellationToken ct) =>
+        await PostgresCatalog.FindTableAsync(connection, tableName, ct)
+            ?? throw new NotFoundException($"Table '{FilterValidator.Shorten(tableName)}' does not exist in source {id}.");
 
     private static async Task<SourceEntity> FindAsync(ConfigDbContext db, int id, CancellationToken ct) =>
         await db.Sources.FirstOrDefaultAsync(s => s.Id == id, ct) ?? throw new NotFoundException($"Source {id} does not exist.");

@@ -18,6 +18,8 @@ public sealed record SourceSettings(string Host, int Port, string Database, stri
         ApplicationName = applicationName,
         Timeout = 15,
         CommandTimeout = 0,
+        // Filter values without a zone and timestamptz rendered as text mean UTC, whatever the server's default.
+        Timezone = "UTC",
         // Keyset pages are prepared once per job and executed many times.
         MaxAutoPrepare = 16,
     }.ConnectionString;

@@ -6,9 +6,11 @@ namespace BackfillStudio.Engine.Staging;
 /// <summary>Appends source rows to a DuckDB table whose columns have <see cref="DuckDbTypes.StageType"/>.</summary>
 public static class DuckDbRowAppender
 {
+    /// <summary>Appends the rows, or throws <see cref="ValueRejectedException"/> for a value the target type cannot hold.</summary>
     public static void Append(DuckDBConnection connection, string catalog, string schema, string table,
-        IReadOnlyList<SourceColumn> columns, IReadOnlyList<object?[]> rows)
+        TableSchema source, IReadOnlyList<object?[]> rows)
     {
+        var columns = source.Columns;
         var writers = columns.Select(WriterFor).ToArray();
         using var appender = connection.CreateAppender(catalog, schema, table);
         foreach (var values in rows)
@@ -16,8 +18,14 @@ public static class DuckDbRowAppender
             var row = appender.CreateRow();
             for (var i = 0; i < writers.Length; i++)
             {
-                if (values[i] is null) row.AppendNullValue();
-                else writers[i](row, values[i]!);
+                if (values[i] is not { } value)
+                {
+                    row.AppendNullValue();
+                    continue;
+                }
+                if (DuckDbTypes.Refusal(columns[i], value) is { } reason)
+                    throw new ValueRejectedException(source.TableName, columns[i].Name, PgTemporal.Format(columns[i].Kind, value), reason);
+                writers[i](row, value);
             }
             row.EndRow();
         }
@@ -26,15 +34,11 @@ public static class DuckDbRowAppender
     private static Action<IDuckDBAppenderRow, object> WriterFor(SourceColumn column) => column.Kind switch
     {
         ValueKind.Int16 => (r, v) => r.AppendValue((short)v),
-        ValueKind.Int32 => (r, v) => r.AppendValue((int)v),
-        ValueKind.Int64 => (r, v) => r.AppendValue((long)v),
+        ValueKind.Int32 or ValueKind.Date => (r, v) => r.AppendValue((int)v),
+        ValueKind.Int64 or ValueKind.Time or ValueKind.Timestamp or ValueKind.TimestampTz => (r, v) => r.AppendValue((long)v),
         ValueKind.Float32 => (r, v) => r.AppendValue((float)v),
         ValueKind.Float64 => (r, v) => r.AppendValue((double)v),
-        ValueKind.Decimal => (r, v) => r.AppendValue((decimal)v),
         ValueKind.Bool => (r, v) => r.AppendValue((bool)v),
-        ValueKind.Date => (r, v) => r.AppendValue((DateOnly)v),
-        ValueKind.Time => (r, v) => r.AppendValue((TimeOnly)v),
-        ValueKind.Timestamp or ValueKind.TimestampTz => (r, v) => r.AppendValue((DateTime)v),
         ValueKind.Uuid => (r, v) => r.AppendValue((Guid)v),
         ValueKind.Bytea => (r, v) => r.AppendValue((byte[])v),
         ValueKind.Array => ArrayWriter(column.ElementKind!.Value),
@@ -50,8 +54,6 @@ public static class DuckDbRowAppender
         ValueKind.Float64 => (r, v) => r.AppendValue((double?[])v),
         ValueKind.Bool => (r, v) => r.AppendValue((bool?[])v),
         ValueKind.Uuid => (r, v) => r.AppendValue((Guid?[])v),
-        ValueKind.Date => (r, v) => r.AppendValue((DateOnly?[])v),
-        ValueKind.Timestamp or ValueKind.TimestampTz => (r, v) => r.AppendValue((DateTime?[])v),
         _ => (r, v) => r.AppendValue((string?[])v),
     };
 }

@@ -11,26 +11,26 @@ public sealed class DuckDbStage : IDisposable
 {
     public const string Table = "batch";
 
-    private readonly IReadOnlyList<SourceColumn> _columns;
+    private readonly TableSchema _table;
 
     public DuckDBConnection Connection { get; }
 
-    private DuckDbStage(DuckDBConnection connection, IReadOnlyList<SourceColumn> columns)
+    private DuckDbStage(DuckDBConnection connection, TableSchema table)
     {
         Connection = connection;
-        _columns = columns;
+        _table = table;
     }
 
-    public static DuckDbStage Create(IReadOnlyList<SourceColumn> columns, string memoryLimit)
+    public static DuckDbStage Create(TableSchema table, string memoryLimit)
     {
         var connection = new DuckDBConnection("Data Source=:memory:");
         connection.Open();
         try
         {
             Execute(connection, $"SET memory_limit = {Sql.Literal(memoryLimit)}");
-            var definition = string.Join(", ", columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
+            var definition = string.Join(", ", table.Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
             Execute(connection, $"CREATE TABLE {Table} ({definition})");
-            return new DuckDbStage(connection, columns);
+            return new DuckDbStage(connection, table);
         }
         catch
         {
@@ -42,11 +42,11 @@ public sealed class DuckDbStage : IDisposable
     public void Load(IReadOnlyList<object?[]> rows)
     {
         Execute(Connection, $"DELETE FROM {Table}");
-        DuckDbRowAppender.Append(Connection, "memory", "main", Table, _columns, rows);
+        DuckDbRowAppender.Append(Connection, "memory", "main", Table, _table, rows);
     }
 
     /// <summary>A SELECT of the staged batch converted to the target types.</summary>
-    public string SelectConverted() => $"SELECT {string.Join(", ", _columns.Select(c => $"{DuckDbTypes.Convert(c)} AS {Sql.Ident(c.Name)}"))} FROM {Table}";
+    public string SelectConverted() => $"SELECT {string.Join(", ", _table.Columns.Select(c => $"{DuckDbTypes.Convert(c)} AS {Sql.Ident(c.Name)}"))} FROM {Table}";
 
     public static void Execute(DuckDBConnection connection, string sql)
     {

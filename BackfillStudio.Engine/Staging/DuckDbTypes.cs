@@ -2,44 +2,74 @@ using BackfillStudio.Engine.Catalog;
 
 namespace BackfillStudio.Engine.Staging;
 
-/// <summary>Maps PostgreSQL columns to DuckDB types: the staging type the appender writes and the target type users see.</summary>
+/// <summary>
+/// Maps PostgreSQL columns to DuckDB: the staging type the appender writes, the target type users see,
+/// the expression that turns one into the other, and the values DuckDB cannot hold.
+/// </summary>
 public static class DuckDbTypes
 {
-    /// <summary>DuckDB DECIMAL holds at most 38 digits; wider or unconstrained numerics stay text so no digit is lost.</summary>
+    /// <summary>DuckDB DECIMAL holds at most 38 digits and no negative scale; other numerics stay text so no digit is lost.</summary>
     public const int MaxDecimalPrecision = 38;
+
+    /// <summary>DuckDB's largest finite timestamp, in microseconds since 1970 (its infinity is <c>long.MaxValue</c>).</summary>
+    private const long MaxTimestamp = long.MaxValue - 1;
 
     public static string StageType(SourceColumn column) => column.Kind switch
     {
-        ValueKind.Array => ScalarType(column.ElementKind!.Value, column) + "[]",
-        ValueKind.Json or ValueKind.Jsonb => "VARCHAR",
-        var kind => ScalarType(kind, column),
+        ValueKind.Array => ScalarType(column.ElementKind!.Value) + "[]",
+        ValueKind.Date => "INTEGER",
+        ValueKind.Time or ValueKind.Timestamp or ValueKind.TimestampTz => "BIGINT",
+        var kind => ScalarType(kind),
     };
 
     public static string TargetType(SourceColumn column) => column.Kind switch
     {
         ValueKind.Json or ValueKind.Jsonb => "JSON",
-        ValueKind.NumericText when column.Precision is > 0 and <= MaxDecimalPrecision => $"DECIMAL({column.Precision},{column.Scale})",
+        ValueKind.NumericText when column.FitsDecimal(MaxDecimalPrecision) => $"DECIMAL({column.Precision},{column.Scale})",
+        ValueKind.Date => "DATE",
+        ValueKind.Time => "TIME",
+        ValueKind.Timestamp => "TIMESTAMP",
+        ValueKind.TimestampTz => "TIMESTAMPTZ",
         _ => StageType(column),
     };
 
     /// <summary>The SELECT expression that turns a staged column into its target type.</summary>
-    public static string Convert(SourceColumn column) => StageType(column) == TargetType(column)
-        ? Sql.Ident(column.Name)
-        : $"CAST({Sql.Ident(column.Name)} AS {TargetType(column)})";
+    public static string Convert(SourceColumn column)
+    {
+        var q = Sql.Ident(column.Name);
+        return column.Kind switch
+        {
+            ValueKind.Date => $"CASE {q} WHEN {PgTemporal.DateInfinity} THEN 'infinity'::DATE WHEN {PgTemporal.DateMinusInfinity} THEN '-infinity'::DATE " +
+                              $"ELSE DATE '2000-01-01' + {q} END",
+            // TIME + INTERVAL wraps around midnight, so 24:00:00 (which DuckDB holds) is spelled out.
+            ValueKind.Time => $"CASE {q} WHEN {PgTemporal.MicrosecondsPerDay} THEN TIME '24:00:00' ELSE TIME '00:00:00' + to_microseconds({q}) END",
+            ValueKind.Timestamp or ValueKind.TimestampTz =>
+                $"CASE {q} WHEN {PgTemporal.TimestampInfinity} THEN 'infinity'::{TargetType(column)} " +
+                $"WHEN {PgTemporal.TimestampMinusInfinity} THEN '-infinity'::{TargetType(column)} " +
+                $"ELSE {(column.Kind == ValueKind.Timestamp ? "make_timestamp" : "make_timestamptz")}({q} + {PgTemporal.UnixToPostgresMicroseconds}) END",
+            _ when StageType(column) == TargetType(column) => q,
+            _ => $"CAST({q} AS {TargetType(column)})",
+        };
+    }
 
-    private static string ScalarType(ValueKind kind, SourceColumn column) => kind switch
+    /// <summary>Why DuckDB cannot hold a (non-null) staged value exactly in the column's target type, or null when it can.</summary>
+    public static string? Refusal(SourceColumn column, object value) => (column.Kind, value) switch
+    {
+        (ValueKind.Timestamp or ValueKind.TimestampTz, long micros) when !PgTemporal.IsInfinite(micros)
+            && micros > MaxTimestamp - PgTemporal.UnixToPostgresMicroseconds => "is after DuckDB's last timestamp (294247-01-10).",
+        (ValueKind.NumericText, string text) when column.FitsDecimal(MaxDecimalPrecision) && !char.IsAsciiDigit(text[^1])
+            => $"is not a number that DuckDB's {TargetType(column)} can hold.",
+        _ => null,
+    };
+
+    private static string ScalarType(ValueKind kind) => kind switch
     {
         ValueKind.Int16 => "SMALLINT",
         ValueKind.Int32 => "INTEGER",
         ValueKind.Int64 => "BIGINT",
         ValueKind.Float32 => "FLOAT",
         ValueKind.Float64 => "DOUBLE",
-        ValueKind.Decimal => $"DECIMAL({column.Precision},{column.Scale})",
         ValueKind.Bool => "BOOLEAN",
-        ValueKind.Date => "DATE",
-        ValueKind.Time => "TIME",
-        ValueKind.Timestamp => "TIMESTAMP",
-        ValueKind.TimestampTz => "TIMESTAMPTZ",
         ValueKind.Uuid => "UUID",
         ValueKind.Bytea => "BLOB",
         _ => "VARCHAR",

@@ -63,7 +63,8 @@ public sealed class SnowflakeUnitTests
             (Col(ValueKind.Int16), "NUMBER(5,0)", "FIXED"),
             (Col(ValueKind.Int32), "NUMBER(10,0)", "FIXED"),
             (Col(ValueKind.Int64), "NUMBER(19,0)", "FIXED"),
-            (Col(ValueKind.Decimal, 12, 2), "NUMBER(12,2)", "FIXED"),
+            (Col(ValueKind.NumericText, 12, 2), "NUMBER(12,2)", "FIXED"),
+            (Col(ValueKind.NumericText, 3, -2), "VARCHAR", "TEXT"),
             (Col(ValueKind.NumericText, 38, 4), "NUMBER(38,4)", "FIXED"),
             (Col(ValueKind.NumericText), "VARCHAR", "TEXT"),
             (Col(ValueKind.NumericText, 60, 10), "VARCHAR", "TEXT"),
@@ -95,26 +96,45 @@ public sealed class SnowflakeUnitTests
     [Fact]
     public void Bindings_EncodeEveryTypeAsTheSqlApiExpects()
     {
-        Assert.Null(SnowflakeTypes.Encode(null));
-        Assert.Equal("Grüße, 世界 🚀", SnowflakeTypes.Encode("Grüße, 世界 🚀"));
-        Assert.Equal("-9223372036854775808", SnowflakeTypes.Encode(long.MinValue));
-        Assert.Equal("12345678901234567890.1234567", SnowflakeTypes.Encode(12345678901234567890.1234567m));
-        Assert.Equal("0.1", SnowflakeTypes.Encode(0.1));
-        Assert.Equal("NaN", SnowflakeTypes.Encode(double.NaN));
-        Assert.Equal("-inf", SnowflakeTypes.Encode(float.NegativeInfinity));
-        Assert.Equal("true", SnowflakeTypes.Encode(true));
-        // DATE: milliseconds since the epoch; TIME: nanoseconds since midnight.
-        Assert.Equal("86400000", SnowflakeTypes.Encode(new DateOnly(1970, 1, 2)));
-        Assert.Equal("-86400000", SnowflakeTypes.Encode(new DateOnly(1969, 12, 31)));
-        Assert.Equal("3723000001000", SnowflakeTypes.Encode(new TimeOnly(1, 2, 3).Add(TimeSpan.FromMicroseconds(1))));
-        // TIMESTAMP_NTZ: nanoseconds; TIMESTAMP_TZ: nanoseconds and the offset in minutes plus 1440 (UTC → 1440).
-        var instant = new DateTime(2024, 2, 29, 12, 0, 0, DateTimeKind.Unspecified).AddTicks(1234560);
-        Assert.Equal("1709208000123456000", SnowflakeTypes.Encode(instant));
-        Assert.Equal("1709208000123456000 1440", SnowflakeTypes.Encode(DateTime.SpecifyKind(instant, DateTimeKind.Utc)));
-        Assert.Equal("00FF10", SnowflakeTypes.Encode(new byte[] { 0x00, 0xFF, 0x10 }));
-        Assert.Equal("{\"a\": [1, 2]}", SnowflakeTypes.Encode("{\"a\": [1, 2]}"));
-        Assert.Equal("6f1e9f3c-5b1a-4c1e-9f7a-2d3b4c5d6e7f", SnowflakeTypes.Encode(Guid.Parse("6f1e9f3c-5b1a-4c1e-9f7a-2d3b4c5d6e7f")));
-        Assert.Equal("[1,null,3]", SnowflakeTypes.Encode(new int?[] { 1, null, 3 }));
+        string? Encode(ValueKind kind, object? value) => SnowflakeTypes.Encode(Col(kind), value);
+        Assert.Null(Encode(ValueKind.Text, null));
+        Assert.Equal("Grüße, 世界 🚀", Encode(ValueKind.Text, "Grüße, 世界 🚀"));
+        Assert.Equal("-9223372036854775808", Encode(ValueKind.Int64, long.MinValue));
+        Assert.Equal("12345678901234567890.1234567", Encode(ValueKind.NumericText, "12345678901234567890.1234567"));
+        Assert.Equal("0.1", Encode(ValueKind.Float64, 0.1));
+        Assert.Equal("NaN", Encode(ValueKind.Float64, double.NaN));
+        Assert.Equal("-inf", Encode(ValueKind.Float32, float.NegativeInfinity));
+        Assert.Equal("true", Encode(ValueKind.Bool, true));
+        // Dates arrive as days since 2000-01-01. DATE: milliseconds since 1970; TIME: nanoseconds since midnight.
+        Assert.Equal("86400000", Encode(ValueKind.Date, -10956));
+        Assert.Equal("-86400000", Encode(ValueKind.Date, -10958));
+        Assert.Equal("3723000001000", Encode(ValueKind.Time, 3_723_000_001L));
+        // Timestamps arrive as microseconds since 2000-01-01. TIMESTAMP_NTZ: nanoseconds since 1970;
+        // TIMESTAMP_TZ: nanoseconds and the offset in minutes plus 1440 (UTC → 1440).
+        Assert.Equal("1709208000123456000", Encode(ValueKind.Timestamp, 762_523_200_123_456L));
+        Assert.Equal("1709208000123456000 1440", Encode(ValueKind.TimestampTz, 762_523_200_123_456L));
+        // 9999-12-31 23:59:59.999999: past 2262, where nanoseconds since 1970 no longer fit a long.
+        Assert.Equal("253402300799999999000", Encode(ValueKind.Timestamp, 252_455_615_999_999_999L));
+        Assert.Equal("00FF10", Encode(ValueKind.Bytea, new byte[] { 0x00, 0xFF, 0x10 }));
+        Assert.Equal("{\"a\": [1, 2]}", Encode(ValueKind.Jsonb, "{\"a\": [1, 2]}"));
+        Assert.Equal("6f1e9f3c-5b1a-4c1e-9f7a-2d3b4c5d6e7f", Encode(ValueKind.Uuid, Guid.Parse("6f1e9f3c-5b1a-4c1e-9f7a-2d3b4c5d6e7f")));
+        Assert.Equal("[1,null,3]", Encode(ValueKind.Array, new int?[] { 1, null, 3 }));
+    }
+
+    [Fact]
+    public void ValuesSnowflakeCannotHold_AreRefused_OthersAreNot()
+    {
+        Assert.Contains("years 1 to 9999", SnowflakeTypes.Refusal(Col(ValueKind.Date), PgTemporal.DateInfinity));
+        Assert.Contains("years 1 to 9999", SnowflakeTypes.Refusal(Col(ValueKind.Date), -730_120 - 366)); // 0000-12-31 = 1 BC
+        Assert.Null(SnowflakeTypes.Refusal(Col(ValueKind.Date), -730_119)); // 0001-01-01
+        Assert.Null(SnowflakeTypes.Refusal(Col(ValueKind.Date), 2_921_939)); // 9999-12-31
+        Assert.Contains("years 1 to 9999", SnowflakeTypes.Refusal(Col(ValueKind.Timestamp), PgTemporal.TimestampMinusInfinity));
+        Assert.Contains("years 1 to 9999", SnowflakeTypes.Refusal(Col(ValueKind.TimestampTz), 252_455_616_000_000_000L)); // 10000-01-01
+        Assert.Null(SnowflakeTypes.Refusal(Col(ValueKind.Timestamp), 252_455_615_999_999_999L));
+        Assert.Contains("23:59:59", SnowflakeTypes.Refusal(Col(ValueKind.Time), PgTemporal.MicrosecondsPerDay));
+        Assert.Contains("NUMBER(10,2)", SnowflakeTypes.Refusal(Col(ValueKind.NumericText, 10, 2), "NaN"));
+        Assert.Null(SnowflakeTypes.Refusal(Col(ValueKind.NumericText), "NaN")); // unconstrained numerics are VARCHAR
+        Assert.Null(SnowflakeTypes.Refusal(Col(ValueKind.NumericText, 10, 2), "-12.50"));
     }
 
     [Fact]

@@ -43,7 +43,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
     public Task WriteAsync(StagedBatch batch, CancellationToken ct) => Locked(() =>
     {
         Execute($"DELETE FROM temp.main.{_stage}");
-        DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, Columns, batch.Rows);
+        DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, target.Table, batch.Rows);
         Execute("BEGIN TRANSACTION");
         try
         {

@@ -15,13 +15,21 @@ public static class PostgresTypes
 
     public static string StageType(SourceColumn column) => column.Kind switch
     {
-        ValueKind.Array => ScalarType(column.ElementKind!.Value) + "[]",
+        // Typed arrays are of built-in element types only; their own type keeps the element type binary COPY checks.
+        ValueKind.Array => column.BaseDataType,
         var kind => ScalarType(kind),
     };
 
     public static NpgsqlDbType DbType(SourceColumn column) => column.Kind switch
     {
-        ValueKind.Array => NpgsqlDbType.Array | ScalarDbType(column.ElementKind!.Value),
+        // Binary COPY checks an array's element type: varchar(n)[] must be sent as varchar, char(n)[] as bpchar.
+        ValueKind.Array => NpgsqlDbType.Array | column.ElementType switch
+        {
+            "varchar" => NpgsqlDbType.Varchar,
+            "bpchar" => NpgsqlDbType.Char,
+            "name" => NpgsqlDbType.Name,
+            _ => ScalarDbType(column.ElementKind!.Value),
+        },
         var kind => ScalarDbType(kind),
     };
 
@@ -32,7 +40,6 @@ public static class PostgresTypes
         ValueKind.Int64 => "int8",
         ValueKind.Float32 => "float4",
         ValueKind.Float64 => "float8",
-        ValueKind.Decimal => "numeric",
         ValueKind.Bool => "bool",
         ValueKind.Date => "date",
         ValueKind.Time => "time",
@@ -52,7 +59,6 @@ public static class PostgresTypes
         ValueKind.Int64 => NpgsqlDbType.Bigint,
         ValueKind.Float32 => NpgsqlDbType.Real,
         ValueKind.Float64 => NpgsqlDbType.Double,
-        ValueKind.Decimal => NpgsqlDbType.Numeric,
         ValueKind.Bool => NpgsqlDbType.Boolean,
         ValueKind.Date => NpgsqlDbType.Date,
         ValueKind.Time => NpgsqlDbType.Time,

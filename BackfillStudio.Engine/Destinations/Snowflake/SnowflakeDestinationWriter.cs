@@ -66,7 +66,9 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         {
             for (var i = 0; i < row.Length; i++)
             {
-                var value = SnowflakeTypes.Encode(row[i]);
+                if (row[i] is { } raw && SnowflakeTypes.Refusal(Columns[i], raw) is { } reason)
+                    throw new ValueRejectedException(target.Table.TableName, Columns[i].Name, PgTemporal.Format(Columns[i].Kind, raw), reason);
+                var value = SnowflakeTypes.Encode(Columns[i], row[i]);
                 bytes += value?.Length ?? 0;
                 bindings.Add(new SnowflakeBinding(bindingTypes[i], value));
             }

@@ -7,13 +7,13 @@ namespace BackfillStudio.Engine.Destinations.Snowflake;
 
 /// <summary>
 /// PostgreSQL columns in Snowflake: the column type, the SQL API binding type and the binding's text
-/// encoding (DATE in epoch milliseconds, TIME and TIMESTAMP_* in nanoseconds, BINARY in hex).
+/// encoding (DATE in epoch milliseconds, TIME and TIMESTAMP_* in nanoseconds, BINARY in hex), and the
+/// values Snowflake cannot hold (infinite or BC dates and timestamps, years after 9999, 24:00:00, numeric NaN).
 /// </summary>
 public static class SnowflakeTypes
 {
     public const int MaxNumberPrecision = 38;
 
-    private static readonly DateTime Epoch = DateTime.UnixEpoch;
     private static readonly JsonSerializerOptions ArrayJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public static string ColumnType(SourceColumn column) => column.Kind switch
@@ -22,8 +22,7 @@ public static class SnowflakeTypes
         ValueKind.Int32 => "NUMBER(10,0)",
         ValueKind.Int64 => "NUMBER(19,0)",
         ValueKind.Float32 or ValueKind.Float64 => "FLOAT",
-        ValueKind.Decimal => $"NUMBER({column.Precision},{column.Scale})",
-        ValueKind.NumericText when FitsNumber(column) => $"NUMBER({column.Precision},{column.Scale})",
+        ValueKind.NumericText when column.FitsDecimal(MaxNumberPrecision) => $"NUMBER({column.Precision},{column.Scale})",
         ValueKind.Bool => "BOOLEAN",
         ValueKind.Date => "DATE",
         ValueKind.Time => "TIME(6)",
@@ -39,8 +38,8 @@ public static class SnowflakeTypes
 
     public static string BindingType(SourceColumn column) => column.Kind switch
     {
-        ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 or ValueKind.Decimal => "FIXED",
-        ValueKind.NumericText when FitsNumber(column) => "FIXED",
+        ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 => "FIXED",
+        ValueKind.NumericText when column.FitsDecimal(MaxNumberPrecision) => "FIXED",
         ValueKind.Float32 or ValueKind.Float64 => "REAL",
         ValueKind.Bool => "BOOLEAN",
         ValueKind.Date => "DATE",
@@ -58,28 +57,44 @@ public static class SnowflakeTypes
         _ => expression,
     };
 
-    public static string? Encode(object? value) => value switch
+    /// <summary>Why Snowflake cannot hold a (non-null) value exactly in the column's type, or null when it can.</summary>
+    public static string? Refusal(SourceColumn column, object value) => (column.Kind, value) switch
     {
-        null or DBNull => null,
-        string s => s,
-        bool b => b ? "true" : "false",
-        short or int or long or decimal => Convert.ToString(value, CultureInfo.InvariantCulture),
-        float f => Real(f, f.ToString("R", CultureInfo.InvariantCulture)),
-        double d => Real(d, d.ToString("R", CultureInfo.InvariantCulture)),
-        DateOnly date => ((long)(date.ToDateTime(TimeOnly.MinValue) - Epoch).TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
-        TimeOnly time => (time.Ticks * 100).ToString(CultureInfo.InvariantCulture),
-        // timestamptz arrives as UTC: offset 0, which the SQL API writes as 0 + 1440 minutes.
-        DateTime { Kind: DateTimeKind.Utc } utc => $"{Nanoseconds(utc)} 1440",
-        DateTime local => Nanoseconds(local).ToString(CultureInfo.InvariantCulture),
-        Guid g => g.ToString(),
-        byte[] bytes => Convert.ToHexString(bytes),
-        Array array => JsonSerializer.Serialize(array, array.GetType(), ArrayJson),
+        (ValueKind.Date, int days) when PgTemporal.IsInfinite(days) || !InSnowflakeYears(days) => "is outside the dates Snowflake holds (years 1 to 9999, no infinity).",
+        (ValueKind.Timestamp or ValueKind.TimestampTz, long micros) when PgTemporal.IsInfinite(micros)
+            || !InSnowflakeYears(Math.DivRem(micros, PgTemporal.MicrosecondsPerDay, out var rest) - (rest < 0 ? 1 : 0))
+            => "is outside the timestamps Snowflake holds (years 1 to 9999, no infinity).",
+        (ValueKind.Time, long micros) when micros >= PgTemporal.MicrosecondsPerDay => "is past Snowflake's last TIME (23:59:59.999999999).",
+        (ValueKind.NumericText, string text) when column.FitsDecimal(MaxNumberPrecision) && !char.IsAsciiDigit(text[^1])
+            => $"is not a number that Snowflake's {ColumnType(column)} can hold.",
+        _ => null,
+    };
+
+    /// <summary>The binding text of a value that passed <see cref="Refusal"/>.</summary>
+    public static string? Encode(SourceColumn column, object? value) => (column.Kind, value) switch
+    {
+        (_, null or DBNull) => null,
+        (ValueKind.Date, int days) => ((days + (long)PgTemporal.UnixToPostgresDays) * 86_400_000).ToString(CultureInfo.InvariantCulture),
+        (ValueKind.Time, long micros) => (micros * 1000).ToString(CultureInfo.InvariantCulture),
+        // Nanoseconds since 1970 overflow a long after 2262, so they are computed in 128 bits.
+        (ValueKind.Timestamp, long micros) => Nanoseconds(micros),
+        // timestamptz is UTC: offset 0, which the SQL API writes as 0 + 1440 minutes.
+        (ValueKind.TimestampTz, long micros) => $"{Nanoseconds(micros)} 1440",
+        (_, string s) => s,
+        (_, bool b) => b ? "true" : "false",
+        (_, short or int or long) => Convert.ToString(value, CultureInfo.InvariantCulture),
+        (_, float f) => Real(f, f.ToString("R", CultureInfo.InvariantCulture)),
+        (_, double d) => Real(d, d.ToString("R", CultureInfo.InvariantCulture)),
+        (_, Guid g) => g.ToString(),
+        (_, byte[] bytes) => Convert.ToHexString(bytes),
+        (_, Array array) => JsonSerializer.Serialize(array, array.GetType(), ArrayJson),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture),
     };
 
-    private static bool FitsNumber(SourceColumn column) => column.Precision is > 0 and <= MaxNumberPrecision;
+    private static bool InSnowflakeYears(long days) => PgTemporal.Civil(days).Year is >= 1 and <= 9999;
 
-    private static long Nanoseconds(DateTime value) => (value.Ticks - Epoch.Ticks) * 100;
+    private static string Nanoseconds(long micros) =>
+        (((Int128)micros + PgTemporal.UnixToPostgresMicroseconds) * 1000).ToString(CultureInfo.InvariantCulture);
 
     private static string Real(double value, string finite) => double.IsNaN(value) ? "NaN"
         : double.IsPositiveInfinity(value) ? "inf"

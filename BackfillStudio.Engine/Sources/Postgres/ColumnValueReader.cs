@@ -7,11 +7,20 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 public static class ColumnValueReader
 {
     /// <summary>The SELECT expression for a column: text-carried kinds are cast to text in the source.</summary>
-    public static string SelectExpression(SourceColumn column) => column.Kind switch
+    public static string SelectExpression(SourceColumn column) => column switch
     {
-        ValueKind.NumericText or ValueKind.Enum or ValueKind.OtherText => $"{Sql.Ident(column.Name)}::text",
+        // money's text depends on the source's lc_monetary; its numeric value does not.
+        { BaseDataType: "money" } => $"{Sql.Ident(column.Name)}::numeric::text",
+        { Kind: ValueKind.NumericText or ValueKind.Enum or ValueKind.OtherText } => $"{Sql.Ident(column.Name)}::text",
         _ => Sql.Ident(column.Name),
     };
+
+    /// <summary>
+    /// For a typed array column: an expression that is the array's text when its shape cannot travel as a
+    /// .NET array (several dimensions, or a lower bound other than 1, which .NET arrays would silently drop).
+    /// </summary>
+    public static string? ShapeCheckExpression(SourceColumn column) => column.Kind != ValueKind.Array ? null
+        : $"CASE WHEN array_ndims({Sql.Ident(column.Name)}) > 1 OR array_lower({Sql.Ident(column.Name)}, 1) <> 1 THEN left({Sql.Ident(column.Name)}::text, 100) END";
 
     public static Func<NpgsqlDataReader, int, object?> For(SourceColumn column) => column.Kind switch
     {
@@ -20,11 +29,10 @@ public static class ColumnValueReader
         ValueKind.Int64 => Get<long>,
         ValueKind.Float32 => Get<float>,
         ValueKind.Float64 => Get<double>,
-        ValueKind.Decimal => Get<decimal>,
         ValueKind.Bool => Get<bool>,
-        ValueKind.Date => Get<DateOnly>,
-        ValueKind.Time => Get<TimeOnly>,
-        ValueKind.Timestamp or ValueKind.TimestampTz => Get<DateTime>,
+        // PostgreSQL's own integers: see PgTemporal.
+        ValueKind.Date => Get<int>,
+        ValueKind.Time or ValueKind.Timestamp or ValueKind.TimestampTz => Get<long>,
         ValueKind.Uuid => Get<Guid>,
         ValueKind.Bytea => Get<byte[]>,
         ValueKind.Array => ArrayReader(column.ElementKind!.Value),
@@ -40,8 +48,6 @@ public static class ColumnValueReader
         ValueKind.Float64 => Get<double?[]>,
         ValueKind.Bool => Get<bool?[]>,
         ValueKind.Uuid => Get<Guid?[]>,
-        ValueKind.Date => Get<DateOnly?[]>,
-        ValueKind.Timestamp or ValueKind.TimestampTz => Get<DateTime?[]>,
         _ => Get<string?[]>,
     };
 

@@ -11,10 +11,16 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, int batchSize)
 {
     private readonly Func<NpgsqlDataReader, int, object?>[] _readers = table.Columns.Select(ColumnValueReader.For).ToArray();
-    private readonly string _columns = string.Join(", ", table.Columns.Select(ColumnValueReader.SelectExpression));
-    private BlockLayout? _blocks;
+    private readonly string _columns = SelectList(table);
+    private HeapLayout? _heaps;
 
     public bool UsesKeyset => table.PrimaryKey.Count > 0;
+
+    /// <summary>The columns, then one shape check per typed array column (see <see cref="ColumnValueReader.ShapeCheckExpression"/>).</summary>
+    private static string SelectList(TableSchema table) => string.Join(", ", table.Columns.Select(ColumnValueReader.SelectExpression)
+        .Concat(table.Columns.Select(ColumnValueReader.ShapeCheckExpression).OfType<string>()));
+
+    private int ShapeChecks => table.Columns.Count(c => c.Kind == ValueKind.Array);
 
     public async Task<long> CountAsync(CancellationToken ct)
     {
@@ -47,30 +53,42 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         string[]? lastKey = null;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            var width = _readers.Length;
+            var keyOrdinal = _readers.Length + ShapeChecks;
             while (await reader.ReadAsync(ct))
             {
                 rows.Add(ReadRow(reader));
                 lastKey ??= new string[pk.Count];
-                for (var i = 0; i < pk.Count; i++) lastKey[i] = reader.GetString(width + i);
+                for (var i = 0; i < pk.Count; i++) lastKey[i] = reader.GetString(keyOrdinal + i);
             }
         }
         if (rows.Count == 0) return null;
         return new SourceBatch(cursor.Batches, rows, cursor, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
     }
 
+    /// <summary>
+    /// Block ranges of each heap that holds the table's rows: the table itself, or every leaf partition and
+    /// inheritance child (a partitioned parent has no heap of its own). The cursor's position is
+    /// <c>heap index &lt;&lt; 32 | block</c>, so it only grows, and the heaps are fixed in the cursor when the job starts.
+    /// </summary>
     private async Task<SourceBatch?> ReadBlocksAsync(ResumeCursor cursor, CancellationToken ct)
     {
-        _blocks ??= await BlockLayout.ReadAsync(connection, table, batchSize, ct);
-        var step = cursor.BlocksPerBatch ?? _blocks.BlocksPerBatch;
-        var start = cursor.NextBlock ?? 0;
+        _heaps ??= await HeapLayout.ReadAsync(connection, table, cursor.Relations, batchSize, ct);
+        var step = cursor.BlocksPerBatch ?? _heaps.BlocksPerBatch;
+        var position = cursor.NextBlock ?? 0;
         var rows = new List<object?[]>();
-        while (rows.Count == 0 && start < _blocks.TotalBlocks)
+        while (rows.Count == 0 && (int)(position >> 32) < _heaps.Heaps.Count)
         {
-            // Ranges are never clamped to the table end, so a resumed job sees exactly the same ranges.
+            var heap = _heaps.Heaps[(int)(position >> 32)];
+            var start = position & uint.MaxValue;
+            if (start >= heap.Blocks)
+            {
+                position = ((position >> 32) + 1) << 32;
+                continue;
+            }
+            // Ranges are never clamped to the heap's end, so a resumed job sees exactly the same ranges.
             var end = start + step;
             await using var cmd = new NpgsqlCommand($"""
-                SELECT {_columns} FROM {table.QualifiedSql}
+                SELECT {_columns} FROM ONLY {heap.QualifiedSql}
                 WHERE ctid >= ('(' || @b0 || ',0)')::tid AND ctid < ('(' || @b1 || ',0)')::tid AND ({filter.Sql})
                 """, connection);
             filter.AddParameters(cmd);
@@ -80,36 +98,70 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             {
                 while (await reader.ReadAsync(ct)) rows.Add(ReadRow(reader));
             }
-            if (rows.Count == 0) start = end;
-            else return new SourceBatch(cursor.Batches, rows, cursor with { NextBlock = start, BlocksPerBatch = step },
-                new ResumeCursor(cursor.Batches + 1, null, end, step));
+            var next = (position & ~(long)uint.MaxValue) | end;
+            if (rows.Count == 0) position = next;
+            else return new SourceBatch(cursor.Batches, rows, cursor with { NextBlock = position, BlocksPerBatch = step, Relations = _heaps.Oids },
+                new ResumeCursor(cursor.Batches + 1, null, next, step, _heaps.Oids));
         }
         return null;
     }
 
     private object?[] ReadRow(NpgsqlDataReader reader)
     {
+        for (var i = 0; i < ShapeChecks; i++)
+        {
+            if (reader.IsDBNull(_readers.Length + i)) continue;
+            var column = table.Columns.Where(c => c.Kind == ValueKind.Array).ElementAt(i);
+            throw new ValueRejectedException(table.TableName, column.Name, reader.GetString(_readers.Length + i),
+                "is a multi-dimensional array or has a lower bound other than 1, which a typed array column cannot hold.");
+        }
         var row = new object?[_readers.Length];
         for (var i = 0; i < row.Length; i++) row[i] = _readers[i](reader, i);
         return row;
     }
 
-    /// <summary>The heap's size when the job starts and how many blocks hold about one batch of rows.</summary>
-    private sealed record BlockLayout(long TotalBlocks, long BlocksPerBatch)
+    private sealed record Heap(uint Oid, string QualifiedSql, long Blocks);
+
+    /// <summary>The heaps holding the table's rows, their sizes now, and how many blocks hold about one batch of rows.</summary>
+    private sealed record HeapLayout(IReadOnlyList<Heap> Heaps, long BlocksPerBatch)
     {
-        public static async Task<BlockLayout> ReadAsync(NpgsqlConnection connection, TableSchema table, int batchSize, CancellationToken ct)
+        public IReadOnlyList<uint> Oids => Heaps.Select(h => h.Oid).ToList();
+
+        public static async Task<HeapLayout> ReadAsync(NpgsqlConnection connection, TableSchema table, IReadOnlyList<uint>? fixedOids,
+            int batchSize, CancellationToken ct)
         {
             await using var cmd = new NpgsqlCommand("""
-                SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint,
-                       CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages ELSE 100 END
-                FROM pg_class c WHERE c.oid = @oid
+                WITH RECURSIVE tree(oid) AS (
+                    SELECT @oid::oid
+                    UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+                SELECT c.oid, n.nspname, c.relname, c.relkind::text,
+                       pg_relation_size(c.oid) / current_setting('block_size')::bigint, c.relpages::bigint, GREATEST(c.reltuples, 0)::float8
+                FROM tree JOIN pg_class c ON c.oid = tree.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind <> 'p'
+                ORDER BY c.oid
                 """, connection);
             cmd.Parameters.Add(new NpgsqlParameter("oid", NpgsqlTypes.NpgsqlDbType.Oid) { Value = table.Oid });
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            await reader.ReadAsync(ct);
-            var total = reader.GetInt64(0);
-            var rowsPerBlock = Math.Max(1.0, reader.GetDouble(1));
-            return new BlockLayout(total, Math.Max(1, (long)(batchSize / rowsPerBlock)));
+            var heaps = new List<Heap>();
+            long pages = 0;
+            double tuples = 0;
+            await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            {
+                while (await reader.ReadAsync(ct))
+                {
+                    var name = $"{Sql.Ident(reader.GetString(1))}.{Sql.Ident(reader.GetString(2))}";
+                    if (reader.GetString(3) != "r")
+                        throw new InvalidOperationException($"{table.TableName} has no primary key and its part {name} is not a plain table " +
+                            "(for example a foreign table), so it cannot be read in block ranges. Add a primary key to copy it.");
+                    heaps.Add(new Heap(reader.GetFieldValue<uint>(0), name, reader.GetInt64(4)));
+                    pages += reader.GetInt64(5);
+                    tuples += reader.GetDouble(6);
+                }
+            }
+            // A resumed job reads the heaps it started with, in the same order; a heap dropped since holds no rows to copy.
+            if (fixedOids is not null)
+                heaps = fixedOids.Select(oid => heaps.FirstOrDefault(h => h.Oid == oid) ?? new Heap(oid, "", 0)).ToList();
+            var rowsPerBlock = pages > 0 && tuples > 0 ? tuples / pages : 100;
+            return new HeapLayout(heaps, Math.Max(1, (long)(batchSize / Math.Max(1.0, rowsPerBlock))));
         }
     }
 }

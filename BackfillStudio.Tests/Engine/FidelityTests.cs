@@ -1,0 +1,202 @@
+using System.Text.Json.Nodes;
+using BackfillStudio.Tests.Infrastructure;
+using DuckDB.NET.Data;
+using static BackfillStudio.Tests.Infrastructure.Scenario;
+
+namespace BackfillStudio.Tests.Engine;
+
+/// <summary>
+/// Values and table shapes that real databases hold: each arrives exactly in every destination (or in its
+/// documented lossless form), or the job fails naming the table, the column and the value.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class FidelityTests(PostgresServer pg)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    private const string EdgeValuesSql = """
+        CREATE TYPE level AS ENUM ('low', 'mid', 'high');
+        CREATE DOMAIN positive_amounts AS numeric(12,2)[] CHECK (true);
+        CREATE TYPE pair AS (a int, b text);
+        CREATE TABLE edge_values (
+            id int PRIMARY KEY,
+            d date, ts timestamp, tstz timestamptz, t time, ttz timetz,
+            n numeric, n_neg numeric(5,-2), f4 real, f8 float8,
+            m money, iv interval, bits bit(4), vbits varbit, addr inet, net cidr, mac macaddr, doc xml, tsv tsvector,
+            r int4range, mr int4multirange, p pair, lv level,
+            va varchar(20)[], ca char(3)[], na numeric[], ea level[], da date[], dom positive_amounts,
+            j json, big text);
+        INSERT INTO edge_values VALUES
+          (1, '9999-12-31', '9999-12-31 23:59:59.999999', '0001-01-01 00:00:00+00', '24:00:00', '23:59:59.999999+14:59',
+              'NaN', 12300, 'NaN', '-0', 1234567.89, '1 year 2 mons -3 days 04:05:06.789', B'1010', B'101', '192.168.0.1/24', '10.0.0.0/8',
+              '08:00:2b:01:02:03', '<a x="1">t</a>', 'a:1 fat:2 cat', '[1,5)', '{[1,3),[7,9)}', ROW(1, 'x,"y"'), 'high',
+              ARRAY['a,b', 'q"uote', NULL]::varchar(20)[], ARRAY['ab', NULL]::char(3)[], '[0:1]={1.50,NaN}', ARRAY['low','high']::level[],
+              ARRAY['infinity', '0044-03-15 BC', NULL]::date[], '{{1.10,2.20},{3.30,NULL}}', '{"k": 1, "k": 2, "z": "\u0000"}', repeat('é', 600000)),
+          (2, 'infinity', '-infinity', 'infinity', '00:00:00', '00:00:00-15:59',
+              'Infinity', -99900, 'Infinity', '-Infinity', -0.01, '-178000000 years', B'0000', B'', '::1', '::/0',
+              'ff:ff:ff:ff:ff:ff', '', '', 'empty', '{}', ROW(NULL, NULL), 'low',
+              '{}', '{}', '{}', '{}', '{}', '{}', '[]', ''),
+          (3, '0044-03-15 BC', '0044-03-15 12:00:00.000001 BC', '200000-01-01 00:00:00+00', '12:34:56.000001', '12:00:00+00',
+              '-1234567890123456789012345678901234567890.123456789012345678901234567890', 0, 3.4028235e38, 2.2250738585072014e-308,
+              0, '00:00:00.000001', B'1111', B'1', '0.0.0.0', '0.0.0.0/0', '00:00:00:00:00:00', '<x/>', 'ä:1', '(,)', '{[,)}', ROW(0, ''), 'mid',
+              ARRAY['Grüße 日本語 😀'], ARRAY['x'], '{0.1}', '{mid}', '{-infinity}', '{}', '[1, 2.50, "x"]', 'tab	and \ backslash'),
+          (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+        ANALYZE;
+        """;
+
+    [Fact]
+    public async Task EdgeValuesOfEveryType_ArriveExactly_InPostgres_AndAsNativeOrLosslessText_InDuckDbAndParquet()
+    {
+        await using var s = await CreateAsync(pg, EdgeValuesSql, ["public.edge_values"], DestinationKinds.All);
+        var jobId = await s.StartBackfillAsync("public.edge_values");
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        Assert.Equal(4, (long)job["count_record"]!);
+
+        // PostgreSQL: every column, by PostgreSQL's own text of the whole row.
+        const string rows = "SELECT string_agg(t::text, E'\\n' ORDER BY id) FROM {0} t";
+        Assert.Equal(await PostgresServer.ScalarAsync<string>(s.SourceDb, string.Format(rows, "public.edge_values")),
+            await PostgresServer.ScalarAsync<string>(s.DestinationDb, string.Format(rows, "copy.edge_values")));
+
+        // DuckDB and Parquet: column by column against the source's text.
+        var source = await SourceTextAsync(s.SourceDb);
+        var duck = DuckDbText(s.DuckDbPath, "main.edge_values");
+        var parquet = DuckDbText(null, $"read_parquet('{s.ParquetDirectory}/edge_values/{jobId}/*.parquet')");
+        foreach (var column in source.Keys)
+        {
+            Assert.True(source[column].SequenceEqual(duck[column]), $"duckdb {column}: [{string.Join(" | ", duck[column])}] vs source [{string.Join(" | ", source[column])}]");
+            Assert.True(source[column].SequenceEqual(parquet[column]), $"parquet {column}: [{string.Join(" | ", parquet[column])}]");
+        }
+    }
+
+    /// <summary>The columns DuckDB holds natively are rendered the way PostgreSQL prints them; the rest are compared as the text they arrive as.</summary>
+    private static readonly string[] ComparedColumns =
+        ["d", "ts", "tstz", "t", "ttz", "n", "n_neg", "m", "iv", "bits", "vbits", "addr", "net", "mac", "doc", "tsv", "r", "mr", "p", "lv", "na", "ea", "da", "dom", "big"];
+
+    private static async Task<Dictionary<string, List<string>>> SourceTextAsync(string connectionString)
+    {
+        var result = new Dictionary<string, List<string>>();
+        foreach (var column in ComparedColumns)
+        {
+            // money arrives as its numeric value (locale-independent).
+            var expr = column == "m" ? "m::numeric::text" : $"{column}::text";
+            var text = await PostgresServer.ScalarAsync<string>(connectionString,
+                $"SELECT string_agg(coalesce({expr}, '∅'), E'\\x1f' ORDER BY id) FROM edge_values");
+            result[column] = text.Split('\x1f').ToList();
+        }
+        return result;
+    }
+
+    private static Dictionary<string, List<string>> DuckDbText(string? path, string relation)
+    {
+        using var connection = new DuckDBConnection(path is null ? "Data Source=:memory:" : $"Data Source={path}");
+        connection.Open();
+        using (var tz = connection.CreateCommand())
+        {
+            tz.CommandText = "SET TimeZone = 'UTC'";
+            tz.ExecuteNonQuery();
+        }
+        var result = new Dictionary<string, List<string>>();
+        foreach (var column in ComparedColumns)
+        {
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = $"SELECT coalesce(CAST({column} AS VARCHAR), '∅') FROM {relation} ORDER BY id";
+            using var reader = cmd.ExecuteReader();
+            var values = new List<string>();
+            // DuckDB prints a BC date as "0044-03-15 (BC) 12:00:00", PostgreSQL as "0044-03-15 12:00:00 BC".
+            while (reader.Read()) values.Add(reader.GetString(0) is var v && v.Contains(" (BC)") ? v.Replace(" (BC)", "") + " BC" : v);
+            result[column] = values;
+        }
+        return result;
+    }
+
+    [Fact]
+    public async Task ValuesADestinationCannotHold_FailTheJob_NamingTableColumnValueAndDestination_BeforeWritingTheBatch()
+    {
+        const string sql = """
+            CREATE TABLE prices (id int PRIMARY KEY, amount numeric(10,2));
+            INSERT INTO prices SELECT g, g FROM generate_series(1, 50) g;
+            INSERT INTO prices VALUES (51, 'NaN');
+            CREATE TABLE shaped (id int PRIMARY KEY, slots int[]);
+            INSERT INTO shaped VALUES (1, '{1,2}'), (2, '[0:1]={7,8}');
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.prices", "public.shaped"], DestinationKinds.Postgres | DestinationKinds.DuckDb);
+
+        var nan = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.prices"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)nan["status"]!);
+        var message = (string)nan["error_message"]!;
+        Assert.Contains("Destination 'duck'", message);
+        Assert.Contains("public.prices", message);
+        Assert.Contains("\"amount\"", message);
+        Assert.Contains("'NaN'", message);
+        Assert.Equal(0L, (long)nan["count_record"]!);
+        // The batch holding the value was not written anywhere DuckDB-side.
+        using (var duck = new DuckDBConnection($"Data Source={s.DuckDbPath}"))
+        {
+            duck.Open();
+            using var cmd = duck.CreateCommand();
+            cmd.CommandText = "SELECT count(*) FROM main.prices";
+            Assert.Equal(0L, Convert.ToInt64(cmd.ExecuteScalar()));
+        }
+
+        var shape = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.shaped"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)shape["status"]!);
+        Assert.Contains("\"slots\"", (string)shape["error_message"]!);
+        Assert.Contains("[0:1]={7,8}", (string)shape["error_message"]!);
+    }
+
+    [Fact]
+    public async Task PartitionedAndInheritedTables_CopyEveryRow_WithAndWithoutPrimaryKey()
+    {
+        const string sql = """
+            CREATE TABLE events (at date NOT NULL, region text NOT NULL, n int) PARTITION BY RANGE (at);
+            CREATE TABLE events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01') PARTITION BY LIST (region);
+            CREATE TABLE events_2023_eu PARTITION OF events_2023 FOR VALUES IN ('eu');
+            CREATE TABLE events_2023_other PARTITION OF events_2023 DEFAULT;
+            CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+            INSERT INTO events SELECT date '2023-01-01' + g % 700, (ARRAY['eu','us','ap'])[1 + g % 3], g FROM generate_series(1, 6000) g;
+            CREATE TABLE keyed (id int, at date, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+            CREATE TABLE keyed_a PARTITION OF keyed FOR VALUES FROM ('2000-01-01') TO ('2024-01-01');
+            CREATE TABLE keyed_b PARTITION OF keyed FOR VALUES FROM ('2024-01-01') TO ('2100-01-01');
+            INSERT INTO keyed SELECT g, date '2023-06-01' + g % 400, 'v' || g FROM generate_series(1, 3000) g;
+            CREATE TABLE animals (name text, legs int);
+            CREATE TABLE dogs (good boolean) INHERITS (animals);
+            CREATE TABLE puppies () INHERITS (dogs);
+            INSERT INTO animals SELECT 'a' || g, 2 FROM generate_series(1, 700) g;
+            INSERT INTO dogs SELECT 'd' || g, 4, true FROM generate_series(1, 900) g;
+            INSERT INTO puppies SELECT 'p' || g, 4, g % 2 = 0 FROM generate_series(1, 500) g;
+            ANALYZE;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.events", "public.keyed", "public.animals"], DestinationKinds.All,
+            "--Backfill:BatchSize=500");
+
+        var tables = await s.Http.GetOkAsync($"/api/v1/sources/{s.SourceId}/tables");
+        var listed = tables.AsArray().Select(t => (string)t!["table_name"]!).ToList();
+        Assert.Contains("public.events", listed);
+        Assert.DoesNotContain("public.events_2023_eu", listed);
+        Assert.InRange((long)tables.AsArray().Single(t => (string)t!["table_name"]! == "public.events")!["estimated_rows"]!, 5000, 7000);
+
+        foreach (var (table, expected, filter) in new (string, long, object[])[]
+        {
+            ("events", 6000, []),
+            ("keyed", 3000, []),
+            ("animals", 2100, []),
+            ("events", 2000, [Filter("region", "=", "eu")]),
+        })
+        {
+            var id = await s.StartBackfillAsync($"public.{table}", filter);
+            var job = await s.Http.WaitForJobAsync(id, Timeout, "COMPLETED", "FAILED");
+            Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+            Assert.Equal(expected, (long)job["total_record"]!);
+            Assert.Equal(expected, (long)job["count_record"]!);
+            var rows = await TableContents.FromPostgresAsync(s.SourceDb, "public", table, filter.Length > 0 ? "region = 'eu'" : null);
+            Assert.Equal(expected, rows.Count);
+            Assert.Equal(rows, await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, null,
+                $"read_parquet('{s.ParquetDirectory}/{table}/{id}/*.parquet')"));
+            if (filter.Length > 0) continue;
+            Assert.Equal(rows, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", table));
+            Assert.Equal(rows, await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, s.DuckDbPath, $"main.{table}"));
+        }
+    }
+}
