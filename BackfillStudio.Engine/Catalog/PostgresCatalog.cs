@@ -32,7 +32,7 @@ public static class PostgresCatalog
                  AND (et.oid IS NULL OR et.typnamespace = 'pg_catalog'::regnamespace),
                COALESCE((SELECT k.ord FROM unnest(pk.indkey) WITH ORDINALITY AS k(attnum, ord) WHERE k.attnum = a.attnum), 0)::int,
                format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END),
-               format_type(COALESCE(bt.oid, a.atttypid), NULL)
+               format_type(COALESCE(bt.oid, a.atttypid), -1)
         FROM pg_attribute a
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
