@@ -28,6 +28,13 @@ public sealed class BackfillOptions
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 5;
 
+    /// <summary>
+    /// How long adding a table or columns in a PostgreSQL destination waits for its lock (a long query on the
+    /// target holds it off) before the job fails with a message saying so. No DDL runs when nothing is missing.
+    /// </summary>
+    [Range(1, 3600)]
+    public int DdlLockTimeoutSeconds { get; set; } = 30;
+
     /// <summary>False on a web-only node: no jobs are claimed or executed there.</summary>
     public bool EngineEnabled { get; set; } = true;
 

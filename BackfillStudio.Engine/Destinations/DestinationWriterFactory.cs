@@ -15,7 +15,7 @@ public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options, 
 
     public IDestinationWriter Create(DestinationSettings settings, WriteTarget target) => settings switch
     {
-        PostgresDestinationSettings s => new PostgresDestinationWriter(s, target),
+        PostgresDestinationSettings s => new PostgresDestinationWriter(s, target, TimeSpan.FromSeconds(options.Value.DdlLockTimeoutSeconds)),
         DuckDbDestinationSettings s => new DuckDbDestinationWriter(s, target, options.Value.DuckDbMemoryLimit),
         ParquetDestinationSettings s => new ParquetDestinationWriter(s, target),
         SnowflakeDestinationSettings s => new SnowflakeDestinationWriter(SnowflakeClient(s), s, target),

@@ -3,13 +3,19 @@ using BackfillStudio.Engine.Staging;
 
 namespace BackfillStudio.Engine.Destinations;
 
-/// <summary>What a writer writes: the source table's schema and the target table name in the destination.</summary>
-public sealed record WriteTarget(int JobId, TableSchema Table, string TargetTable);
+/// <summary>
+/// What a writer writes: the source table's schema and the target table name in the destination;
+/// <paramref name="Source"/> names the source table for <see cref="TargetOwnership"/>.
+/// </summary>
+public sealed record WriteTarget(int JobId, TableSchema Table, string TargetTable, string Source);
 
 /// <summary>Writes one job's batches into one destination, idempotently.</summary>
 public interface IDestinationWriter : IAsyncDisposable
 {
-    /// <summary>Creates the target table when missing (and adds missing columns).</summary>
+    /// <summary>
+    /// Creates the target table when missing (and adds missing columns), and claims it for the job's source
+    /// table, failing when another source table filled it (<see cref="TargetOwnership"/>).
+    /// </summary>
     Task PrepareAsync(CancellationToken ct);
 
     /// <summary>

@@ -90,7 +90,8 @@ public sealed class JobRunner(
         var total = await JobFailure.Step("Source", () => reader.CountAsync(stopping));
         if (await states.SetTotalAsync(job.Id, total, stopping) is null) return;
 
-        var outcome = await CopyAsync(plan, reader, new WriteTarget(job.Id, table, plan.TargetTable), stopping);
+        var outcome = await CopyAsync(plan, reader, new WriteTarget(job.Id, table, plan.TargetTable,
+            TargetOwnership.SourceOf(plan.Source.Host, plan.Source.Port, plan.Source.Database, table.TableName)), stopping);
         // Destinations are closed before the final status shows, so a DuckDB file can be opened as soon as the job is COMPLETED.
         if (outcome == CopyOutcome.Completed)
         {

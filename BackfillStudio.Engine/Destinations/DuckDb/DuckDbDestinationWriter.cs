@@ -35,9 +35,23 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             Execute($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})");
             if (!HasKey)
                 Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ProgressTable} (job_id INTEGER, target_table VARCHAR, next_block BIGINT, PRIMARY KEY (job_id, target_table))");
+            Claim();
             var stageColumns = string.Join(", ", Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
             Execute($"CREATE OR REPLACE TEMP TABLE {_stage} ({stageColumns})");
         }, ct);
+    }
+
+    /// <summary>Records the job's source table as the target's, or fails when another source table filled it.</summary>
+    private void Claim()
+    {
+        var registry = $"{Schema}.{TargetOwnership.Table}";
+        Execute($"CREATE TABLE IF NOT EXISTS {registry} (target_table VARCHAR PRIMARY KEY, source VARCHAR NOT NULL)");
+        using var cmd = _connection!.CreateCommand();
+        cmd.CommandText = $"INSERT OR IGNORE INTO {registry} VALUES ($target, $source); SELECT source FROM {registry} WHERE target_table = $target";
+        cmd.Parameters.Add(new DuckDBParameter("target", target.TargetTable));
+        cmd.Parameters.Add(new DuckDBParameter("source", target.Source));
+        var owner = (string)cmd.ExecuteScalar()!;
+        if (owner != target.Source) throw TargetOwnership.Conflict($"{settings.Schema}.{target.TargetTable}", owner, target.Source);
     }
 
     public Task WriteAsync(StagedBatch batch, CancellationToken ct) => Locked(() =>
@@ -55,7 +69,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             var names = string.Join(", ", Columns.Select(c => Sql.Ident(c.Name)));
             var converted = string.Join(", ", Columns.Select(DuckDbTypes.Convert));
             // A plain INSERT is twice as fast as INSERT OR REPLACE; it is safe when no key of the batch can be there.
-            var replace = HasKey && LeadingKeyRangeHasRows(batch) ? "OR REPLACE " : "";
+            var replace = HasKey && (!ProbeIsTrusted || LeadingKeyRangeHasRows(batch)) ? "OR REPLACE " : "";
             Execute($"INSERT {replace}INTO {TargetSql} ({names}) SELECT {converted} FROM temp.main.{_stage}");
             if (!HasKey)
                 Execute($"INSERT OR REPLACE INTO {Schema}.{ProgressTable} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {batch.Source.End.NextBlock})");
@@ -67,6 +81,13 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             throw;
         }
     }, ct);
+
+    /// <summary>
+    /// The range probe compares keys in DuckDB's order, which is PostgreSQL's only for integers: text under a
+    /// collation, enums (text here), numerics (DECIMAL or VARCHAR) and dates or timestamps given as text may sort
+    /// differently, and a wrong "no rows" would make the plain INSERT fail on a key the target holds.
+    /// </summary>
+    private bool ProbeIsTrusted => target.Table.PrimaryKey[0].Kind is ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64;
 
     /// <summary>
     /// Whether the target has rows whose leading key column lies in the batch's range: a superset of

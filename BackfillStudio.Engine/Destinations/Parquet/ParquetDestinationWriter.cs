@@ -11,12 +11,30 @@ namespace BackfillStudio.Engine.Destinations.Parquet;
 /// </summary>
 public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings, WriteTarget target) : IDestinationWriter
 {
-    private string Directory => System.IO.Path.Combine(System.IO.Path.GetFullPath(settings.Path), target.TargetTable, target.JobId.ToString());
+    private string TableDirectory => System.IO.Path.Combine(System.IO.Path.GetFullPath(settings.Path), target.TargetTable);
+    private string Directory => System.IO.Path.Combine(TableDirectory, target.JobId.ToString());
 
-    public Task PrepareAsync(CancellationToken ct)
+    public async Task PrepareAsync(CancellationToken ct)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        return Task.CompletedTask;
+        await ClaimAsync(ct);
+    }
+
+    /// <summary>The table folder's <see cref="TargetOwnership.Table"/> file names the source table whose jobs write there.</summary>
+    private async Task ClaimAsync(CancellationToken ct)
+    {
+        var marker = System.IO.Path.Combine(TableDirectory, TargetOwnership.Table);
+        try
+        {
+            await using var created = new FileStream(marker, FileMode.CreateNew, FileAccess.Write);
+            await created.WriteAsync(System.Text.Encoding.UTF8.GetBytes(target.Source), ct);
+            return;
+        }
+        catch (IOException) when (File.Exists(marker))
+        {
+        }
+        var owner = await File.ReadAllTextAsync(marker, ct);
+        if (owner != target.Source) throw TargetOwnership.Conflict(TableDirectory, owner, target.Source);
     }
 
     public Task WriteAsync(StagedBatch batch, CancellationToken ct)

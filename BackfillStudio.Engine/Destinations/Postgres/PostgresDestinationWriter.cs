@@ -11,55 +11,52 @@ namespace BackfillStudio.Engine.Destinations.Postgres;
 /// the target with <c>INSERT ... ON CONFLICT</c> on the primary key. Tables without
 /// a primary key record the batch in <c>_backfill_progress</c> in the same transaction, so a batch
 /// that was committed but not yet checkpointed is skipped, not duplicated, when the job resumes.
+/// <para>
+/// The target's DDL runs only when something is missing, under a lock timeout, so a long query on an
+/// existing target never holds a job up. Columns generated in an existing target are left to it.
+/// </para>
 /// </summary>
-public sealed class PostgresDestinationWriter(PostgresDestinationSettings settings, WriteTarget target) : IDestinationWriter
+public sealed class PostgresDestinationWriter(PostgresDestinationSettings settings, WriteTarget target, TimeSpan ddlLockTimeout)
+    : IDestinationWriter
 {
     private const string Stage = "backfill_stage";
     private const string ProgressTable = "_backfill_progress";
 
-    private readonly IReadOnlyList<SourceColumn> _columns = target.Table.Columns;
-    private readonly NpgsqlDbType[] _dbTypes = target.Table.Columns.Select(PostgresTypes.DbType).ToArray();
-    private readonly bool _copiesDirectly = target.Table.Columns.All(PostgresTypes.CopiesDirectly);
     private NpgsqlConnection? _connection;
     private string _mergeSql = "";
     private string _copyIntoTarget = "";
+    /// <summary>Positions (in the source row) of the columns written: all but those generated in the target.</summary>
+    private int[] _written = [];
+    private NpgsqlDbType[] _dbTypes = [];
+    private bool _copiesDirectly;
 
     private string Schema => Sql.Ident(settings.Schema);
     private string TargetSql => $"{Schema}.{Sql.Ident(target.TargetTable)}";
+    private string RegistrySql => $"{Schema}.{TargetOwnership.Table}";
     private bool HasKey => target.Table.PrimaryKey.Count > 0;
 
     public async Task PrepareAsync(CancellationToken ct)
     {
         _connection = new NpgsqlConnection(settings.Connection.ConnectionString($"BackfillStudio job {target.JobId}"));
         await _connection.OpenAsync(ct);
-        var columns = string.Join(", ", _columns.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}"));
-        var key = HasKey ? $", PRIMARY KEY ({KeyList})" : "";
-        // Concurrent "IF NOT EXISTS" DDL can still collide in the catalog; jobs writing into one schema take turns.
-        await using var ddl = await _connection.BeginTransactionAsync(ct);
-        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext(@name))", _connection))
-        {
-            lockCmd.Parameters.AddWithValue("name", $"backfillstudio:ddl:{settings.Schema}");
-            await lockCmd.ExecuteNonQueryAsync(ct);
-        }
-        await ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {Schema}", ct);
-        await ExecuteAsync($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})", ct);
-        foreach (var c in _columns)
-            await ExecuteAsync($"ALTER TABLE {TargetSql} ADD COLUMN IF NOT EXISTS {Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}", ct);
-        if (!HasKey)
-        {
-            await ExecuteAsync($"""
-                CREATE TABLE IF NOT EXISTS {Schema}.{ProgressTable} (
-                    job_id integer NOT NULL, target_table text NOT NULL, next_block bigint NOT NULL,
-                    PRIMARY KEY (job_id, target_table))
-                """, ct);
-        }
-        await ddl.CommitAsync(ct);
-        var stageColumns = string.Join(", ", _columns.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.StageType(c)}"));
-        await ExecuteAsync($"CREATE TEMP TABLE IF NOT EXISTS {Stage} ({stageColumns})", ct);
+        var existing = await TargetColumnsAsync(ct);
+        var missing = target.Table.Columns.Where(c => existing is null || !existing.ContainsKey(c.Name)).ToList();
+        if (existing is null || missing.Count > 0 || !await SupportTablesExistAsync(ct))
+            await CreateOrAlterAsync(existing is null, missing, ct);
+        await ClaimAsync(ct);
 
-        var names = string.Join(", ", _columns.Select(c => Sql.Ident(c.Name)));
-        var converted = string.Join(", ", _columns.Select(c => $"CAST({Sql.Ident(c.Name)} AS {PostgresTypes.TargetType(c)})"));
-        var nonKey = _columns.Where(c => !c.IsPrimaryKey).Select(c => $"{Sql.Ident(c.Name)} = EXCLUDED.{Sql.Ident(c.Name)}").ToList();
+        var columns = target.Table.Columns;
+        _written = Enumerable.Range(0, columns.Count).Where(i => existing?.GetValueOrDefault(columns[i].Name) != true).ToArray();
+        var written = _written.Select(i => columns[i]).ToList();
+        _dbTypes = written.Select(PostgresTypes.DbType).ToArray();
+        _copiesDirectly = written.All(PostgresTypes.CopiesDirectly);
+        var stageColumns = string.Join(", ", written.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.StageType(c)}"));
+        await ExecuteAsync($"DROP TABLE IF EXISTS pg_temp.{Stage}", ct);
+        await ExecuteAsync($"CREATE TEMP TABLE {Stage} ({stageColumns})", ct);
+
+        var names = string.Join(", ", written.Select(c => Sql.Ident(c.Name)));
+        var converted = string.Join(", ", written.Select(c => $"CAST({Sql.Ident(c.Name)} AS {PostgresTypes.TargetType(c)})"));
+        var nonKey = written.Where(c => !c.IsPrimaryKey).Select(c => $"{Sql.Ident(c.Name)} = EXCLUDED.{Sql.Ident(c.Name)}").ToList();
         var conflict = !HasKey ? "" : nonKey.Count == 0
             ? $" ON CONFLICT ({KeyList}) DO NOTHING"
             : $" ON CONFLICT ({KeyList}) DO UPDATE SET {string.Join(", ", nonKey)}";
@@ -67,6 +64,82 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         var order = HasKey ? $" ORDER BY {KeyList}" : "";
         _mergeSql = $"INSERT INTO {TargetSql} ({names}) SELECT {converted} FROM {Stage}{order}{conflict}";
         _copyIntoTarget = $"{TargetSql} ({names})";
+    }
+
+    /// <summary>The target's columns (true for generated ones), or null when the table does not exist yet.</summary>
+    private async Task<Dictionary<string, bool>?> TargetColumnsAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT a.attname, a.attgenerated <> '' FROM pg_attribute a
+            WHERE a.attrelid = to_regclass(@table) AND a.attnum > 0 AND NOT a.attisdropped
+            """, _connection);
+        cmd.Parameters.AddWithValue("table", TargetSql);
+        var columns = new Dictionary<string, bool>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) columns[reader.GetString(0)] = reader.GetBoolean(1);
+        return columns.Count == 0 ? null : columns;
+    }
+
+    private async Task<bool> SupportTablesExistAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT to_regclass(@registry) IS NOT NULL AND (@keyed OR to_regclass(@progress) IS NOT NULL)", _connection);
+        cmd.Parameters.AddWithValue("registry", RegistrySql);
+        cmd.Parameters.AddWithValue("progress", $"{Schema}.{ProgressTable}");
+        cmd.Parameters.AddWithValue("keyed", HasKey);
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    private async Task CreateOrAlterAsync(bool create, IReadOnlyList<SourceColumn> missing, CancellationToken ct)
+    {
+        await using var ddl = await _connection!.BeginTransactionAsync(ct);
+        try
+        {
+            await ExecuteAsync($"SET LOCAL lock_timeout = {(long)ddlLockTimeout.TotalMilliseconds}", ct);
+            // Concurrent "IF NOT EXISTS" DDL can still collide in the catalog; jobs writing into one schema take turns.
+            await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext(@name))", _connection))
+            {
+                lockCmd.Parameters.AddWithValue("name", $"backfillstudio:ddl:{settings.Schema}");
+                await lockCmd.ExecuteNonQueryAsync(ct);
+            }
+            await ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {Schema}", ct);
+            var columns = string.Join(", ", target.Table.Columns.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}"));
+            var key = HasKey ? $", PRIMARY KEY ({KeyList})" : "";
+            if (create) await ExecuteAsync($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})", ct);
+            else
+            {
+                foreach (var c in missing)
+                    await ExecuteAsync($"ALTER TABLE {TargetSql} ADD COLUMN IF NOT EXISTS {Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}", ct);
+            }
+            await ExecuteAsync($"CREATE TABLE IF NOT EXISTS {RegistrySql} (target_table text PRIMARY KEY, source text NOT NULL)", ct);
+            if (!HasKey)
+            {
+                await ExecuteAsync($"""
+                    CREATE TABLE IF NOT EXISTS {Schema}.{ProgressTable} (
+                        job_id integer NOT NULL, target_table text NOT NULL, next_block bigint NOT NULL,
+                        PRIMARY KEY (job_id, target_table))
+                    """, ct);
+            }
+            await ddl.CommitAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            throw new InvalidOperationException($"Could not lock {settings.Schema}.{target.TargetTable} to create it or add columns " +
+                $"within {ddlLockTimeout.TotalSeconds:0} s: another session holds it (a long query, say). " +
+                "The job can be started again once it is free; Backfill:DdlLockTimeoutSeconds sets the wait.", e);
+        }
+    }
+
+    /// <summary>Records the job's source table as the target's, or fails when another source table filled it.</summary>
+    private async Task ClaimAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"""
+            WITH claim AS (INSERT INTO {RegistrySql} VALUES (@target, @source) ON CONFLICT (target_table) DO NOTHING RETURNING source)
+            SELECT source FROM claim UNION ALL SELECT source FROM {RegistrySql} WHERE target_table = @target
+            """, _connection);
+        cmd.Parameters.AddWithValue("target", target.TargetTable);
+        cmd.Parameters.AddWithValue("source", target.Source);
+        var owner = (string)(await cmd.ExecuteScalarAsync(ct))!;
+        if (owner != target.Source) throw TargetOwnership.Conflict($"{settings.Schema}.{target.TargetTable}", owner, target.Source);
     }
 
     private string KeyList => string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)));
@@ -128,10 +201,10 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         foreach (var row in rows)
         {
             await importer.StartRowAsync(ct);
-            for (var i = 0; i < row.Length; i++)
+            for (var i = 0; i < _written.Length; i++)
             {
-                if (row[i] is null) await importer.WriteNullAsync(ct);
-                else await importer.WriteAsync(row[i], _dbTypes[i], ct);
+                if (row[_written[i]] is not { } value) await importer.WriteNullAsync(ct);
+                else await importer.WriteAsync(value, _dbTypes[i], ct);
             }
         }
         await importer.CompleteAsync(ct);

@@ -36,6 +36,23 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         await client.ExecuteAsync($"CREATE OR REPLACE TRANSIENT TABLE {StageSql} ({definitions})", null, ct);
         if (Key.Count == 0)
             await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {ProgressSql} (job_id NUMBER(10,0), target_table VARCHAR, next_block NUMBER(19,0))", null, ct);
+        await ClaimAsync(ct);
+    }
+
+    /// <summary>
+    /// Records the job's source table as the target's, or fails when another source table filled it. Snowflake
+    /// enforces no keys: two first jobs racing may both record theirs, and then both fail, never both write.
+    /// </summary>
+    private async Task ClaimAsync(CancellationToken ct)
+    {
+        var registry = $"{Schema}.{SnowflakeSql.Ident(settings.Name(TargetOwnership.Table))}";
+        await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {registry} (target_table VARCHAR, source VARCHAR)", null, ct);
+        List<SnowflakeBinding> Bind(params string[] values) => values.Select(v => new SnowflakeBinding("TEXT", v)).ToList();
+        await client.ExecuteAsync($"INSERT INTO {registry} SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM {registry} WHERE target_table = ?)",
+            Bind(target.TargetTable, target.Source, target.TargetTable), ct);
+        var owners = await client.ExecuteAsync($"SELECT DISTINCT source FROM {registry} WHERE target_table = ?", Bind(target.TargetTable), ct);
+        if (owners.Rows.Select(r => r[0]).FirstOrDefault(o => o != target.Source) is { } other)
+            throw TargetOwnership.Conflict(target.TargetTable, other, target.Source);
     }
 
     public async Task WriteAsync(StagedBatch batch, CancellationToken ct)

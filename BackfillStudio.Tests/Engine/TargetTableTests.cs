@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Net;
+using BackfillStudio.Tests.Infrastructure;
+using Npgsql;
+using static BackfillStudio.Tests.Infrastructure.Scenario;
+
+namespace BackfillStudio.Tests.Engine;
+
+/// <summary>What a job does to the target table: who may write it, when DDL runs, and re-runs over rows already there.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class TargetTableTests(PostgresServer pg)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public async Task DuckDbReRun_OverKeysDuckDbSortsDifferently_NeverFailsOnAKeyTheTargetHolds()
+    {
+        const string sql = """
+            CREATE TYPE tier AS ENUM ('zeta', 'alpha', 'mid');
+            CREATE TABLE num_keys (k numeric PRIMARY KEY, v text);
+            INSERT INTO num_keys SELECT g, 'n' || g FROM generate_series(-5, 5) g;
+            CREATE TABLE enum_keys (k tier PRIMARY KEY, v text);
+            INSERT INTO enum_keys VALUES ('zeta', 'z'), ('alpha', 'a'), ('mid', 'm');
+            CREATE TABLE text_keys (k text COLLATE "und-x-icu" PRIMARY KEY, v text);
+            INSERT INTO text_keys VALUES ('a', '1'), ('B', '2'), ('c', '3'), ('D', '4');
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.num_keys", "public.enum_keys", "public.text_keys"], DestinationKinds.DuckDb);
+        foreach (var (table, first) in new[] { ("num_keys", "-5"), ("enum_keys", "zeta"), ("text_keys", "a") })
+        {
+            // The first job copies the key that sorts first in PostgreSQL but not in DuckDB; the re-run copies all.
+            var partial = await s.Http.WaitForJobAsync(await s.StartBackfillAsync($"public.{table}", Filter("k", "=", first)), Timeout, "COMPLETED", "FAILED");
+            Assert.True("COMPLETED" == (string)partial["status"]!, partial.ToJsonString());
+            var all = await s.Http.WaitForJobAsync(await s.StartBackfillAsync($"public.{table}"), Timeout, "COMPLETED", "FAILED");
+            Assert.True("COMPLETED" == (string)all["status"]!, all.ToJsonString());
+            Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", table),
+                await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, s.DuckDbPath, $"main.{table}"));
+        }
+    }
+
+    [Fact]
+    public async Task TargetDdl_RunsOnlyWhenAColumnIsMissing_AndWaitsAtMostTheLockTimeoutForALongReader()
+    {
+        const string sql = "CREATE TABLE facts (id int PRIMARY KEY, v text); INSERT INTO facts SELECT g, 'v' || g FROM generate_series(1, 500) g;";
+        await using var s = await CreateAsync(pg, sql, ["public.facts"], DestinationKinds.Postgres, "--Backfill:DdlLockTimeoutSeconds=2");
+        var first = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.facts"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)first["status"]!, first.ToJsonString());
+
+        // A report query holds the target open for the rest of the test.
+        await using var reader = new NpgsqlConnection(s.DestinationDb);
+        await reader.OpenAsync();
+        await using var tx = await reader.BeginTransactionAsync();
+        await using (var cmd = new NpgsqlCommand("SELECT count(*) FROM copy.facts", reader, tx)) await cmd.ExecuteScalarAsync();
+
+        var unchanged = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.facts"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)unchanged["status"]!, unchanged.ToJsonString());
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE facts ADD COLUMN extra int DEFAULT 7");
+        var clock = Stopwatch.StartNew();
+        var blocked = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.facts"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)blocked["status"]!);
+        Assert.Contains("Could not lock copy.facts", (string)blocked["error_message"]!);
+        Assert.Contains("within 2 s", (string)blocked["error_message"]!);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"the job waited {clock.Elapsed}");
+
+        await tx.RollbackAsync();
+        var added = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.facts"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)added["status"]!, added.ToJsonString());
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "facts"),
+            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "facts"));
+    }
+
+    private const string TwoSchemasSql = """
+        CREATE SCHEMA sales; CREATE SCHEMA archive;
+        CREATE TABLE sales.items (id int PRIMARY KEY, what text);
+        CREATE TABLE archive.items (id int PRIMARY KEY, what text);
+        INSERT INTO sales.items SELECT g, 'sold ' || g FROM generate_series(1, 300) g;
+        INSERT INTO archive.items SELECT g, 'archived ' || g FROM generate_series(1, 300) g;
+        """;
+
+    [Fact]
+    public async Task TwoSourceTables_NeverWriteOneTargetTable_RefusedInAPipeline_AndFailingAcrossPipelines()
+    {
+        await using var s = await CreateAsync(pg, TwoSchemasSql, ["sales.items"], DestinationKinds.All);
+
+        var (status, problem) = await s.Http.PostJsonAsync("/api/v1/pipelines", new
+        {
+            name = "both", source_id = s.SourceId, destination_ids = s.DestinationIds,
+            tables = new[] { new { table_name = "sales.items" }, new { table_name = "archive.items" } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = (string)problem["errors"]!["tables[1].target_table_name"]![0]!;
+        Assert.Contains("sales.items", error);
+        Assert.Contains("archive.items", error);
+
+        var sales = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("sales.items"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)sales["status"]!, sales.ToJsonString());
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "sales", "items");
+
+        // One pipeline per destination copies archive.items into the same target name: each fails before writing.
+        foreach (var destination in s.DestinationIds)
+        {
+            var pipeline = await s.Http.PostOkAsync("/api/v1/pipelines", new
+            {
+                name = $"archive-{destination}", source_id = s.SourceId, destination_ids = new[] { destination },
+                tables = new[] { new { table_name = "archive.items" } },
+            });
+            var job = await s.Http.PostOkAsync($"/api/v1/pipelines/{(int)pipeline["id"]!}/backfill", new { table_name = "archive.items" });
+            var failed = await s.Http.WaitForJobAsync((int)job["id"]!, Timeout, "COMPLETED", "FAILED");
+            Assert.Equal("FAILED", (string)failed["status"]!);
+            Assert.Contains("sales.items", (string)failed["error_message"]!);
+            Assert.Contains("archive.items", (string)failed["error_message"]!);
+            Assert.Equal(0L, (long)failed["count_record"]!);
+        }
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "items"));
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "sales", "items", s.DuckDbPath, "main.items"));
+
+        // With a target name of its own, archive.items is copied next to sales.items.
+        var renamed = await s.Http.PostOkAsync("/api/v1/pipelines", new
+        {
+            name = "archive-renamed", source_id = s.SourceId, destination_ids = s.DestinationIds,
+            tables = new[] { new { table_name = "archive.items", target_table_name = "archive_items" } },
+        });
+        var ok = await s.Http.PostOkAsync($"/api/v1/pipelines/{(int)renamed["id"]!}/backfill", new { table_name = "archive.items" });
+        var done = await s.Http.WaitForJobAsync((int)ok["id"]!, Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)done["status"]!, done.ToJsonString());
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "archive", "items"),
+            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "archive_items"));
+    }
+}
