@@ -54,6 +54,35 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
         Assert.Equal(requests.Count, requests.Select(r => r.RequestId).Distinct().Count());
     }
 
+    private const string EdgeDatesSql = """
+        CREATE TABLE edges (id int PRIMARY KEY, d date, ts timestamp, tstz timestamptz, t time, n numeric(38,10), free numeric);
+        INSERT INTO edges VALUES
+          (1, '0001-01-01', '0001-01-01 00:00:00', '2262-04-12 00:00:00+00', '23:59:59.999999', 123456789012345678.0123456789, 'NaN'),
+          (2, '9999-12-31', '9999-12-31 23:59:59.999999', '2500-06-30 12:34:56.123456+00', '00:00:00', -0.0000000001, '1e-60'),
+          (3, '1969-12-31', '1677-09-21 00:12:43.145224', '1970-01-01 00:00:00+00', '12:00:00', 0, '-Infinity');
+        CREATE TABLE unbounded (id int PRIMARY KEY, valid_until date);
+        INSERT INTO unbounded VALUES (1, '2030-01-01'), (2, 'infinity');
+        """;
+
+    [Fact]
+    public async Task DatesAndTimestampsAcrossTheirRange_ArriveExactly_AndValuesSnowflakeCannotHold_FailTheJobByName()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, EdgeDatesSql, ["public.edges", "public.unbounded"], account.Config());
+
+        await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.edges"), 3);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "edges"), await account.ContentsAsync(s.SourceDb, "edges"));
+
+        var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.unbounded"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)job["status"]!);
+        var message = (string)job["error_message"]!;
+        Assert.Contains("Destination 'snow'", message);
+        Assert.Contains("public.unbounded", message);
+        Assert.Contains("\"valid_until\"", message);
+        Assert.Contains("'infinity'", message);
+        Assert.Equal(0L, (long)job["count_record"]!);
+    }
+
     [Fact]
     public async Task FilteredTableWithoutPrimaryKey_AppendsEachBatchOnce_EvenWhenTheCommitAnswerIsLost()
     {
