@@ -18,7 +18,7 @@ public static class PostgresCatalog
                          WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+        WHERE c.relkind IN ('r', 'p') AND (@partitions OR NOT c.relispartition)
           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
           AND has_table_privilege(c.oid, 'SELECT')
         ORDER BY 1, 2
@@ -42,9 +42,11 @@ public static class PostgresCatalog
         ORDER BY a.attnum
         """;
 
-    public static async Task<IReadOnlyList<SourceTable>> ListTablesAsync(NpgsqlConnection connection, CancellationToken ct)
+    /// <param name="includePartitions">Also each partition; a partitioned table is otherwise listed once, as its parent.</param>
+    public static async Task<IReadOnlyList<SourceTable>> ListTablesAsync(NpgsqlConnection connection, bool includePartitions, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(TablesSql, connection);
+        cmd.Parameters.AddWithValue("partitions", includePartitions);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var tables = new List<SourceTable>();
         while (await reader.ReadAsync(ct))

@@ -50,7 +50,7 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
             errors.Add("destination_ids", $"Destination {missing} does not exist.");
         errors.ThrowIfAny();
 
-        var catalog = (await sources.ListTablesAsync(input.SourceId!.Value, ct)).ToDictionary(t => t.TableName);
+        var catalog = (await sources.ListTablesAsync(input.SourceId!.Value, ct, includePartitions: true)).ToDictionary(t => t.TableName);
         var tables = new List<PipelineTableEntity>();
         for (var i = 0; i < input.Tables!.Count; i++)
         {

@@ -135,10 +135,10 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         }
     }
 
-    public async Task<IReadOnlyList<SourceTable>> ListTablesAsync(int id, CancellationToken ct)
+    public async Task<IReadOnlyList<SourceTable>> ListTablesAsync(int id, CancellationToken ct, bool includePartitions = false)
     {
         await using var connection = await OpenAsync(id, ct);
-        return await PostgresCatalog.ListTablesAsync(connection, ct);
+        return await PostgresCatalog.ListTablesAsync(connection, includePartitions, ct);
     }
 
     public async Task<TableSchema> GetTableAsync(int id, string tableName, CancellationToken ct)

@@ -215,6 +215,8 @@ public sealed class FidelityTests(PostgresServer pg)
         Assert.Contains("public.events", listed);
         Assert.DoesNotContain("public.events_2023_eu", listed);
         Assert.InRange((long)tables.AsArray().Single(t => (string)t!["table_name"]! == "public.events")!["estimated_rows"]!, 5000, 7000);
+        var withPartitions = await s.Http.GetOkAsync($"/api/v1/sources/{s.SourceId}/tables?include_partitions=true");
+        Assert.Contains("public.events_2023_eu", withPartitions.AsArray().Select(t => (string)t!["table_name"]!));
 
         foreach (var (table, expected, filter) in new (string, long, object[])[]
         {

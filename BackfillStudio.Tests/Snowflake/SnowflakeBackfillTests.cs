@@ -62,13 +62,24 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
           (3, '1969-12-31', '1677-09-21 00:12:43.145224', '1970-01-01 00:00:00+00', '12:00:00', 0, '-Infinity');
         CREATE TABLE unbounded (id int PRIMARY KEY, valid_until date);
         INSERT INTO unbounded VALUES (1, '2030-01-01'), (2, 'infinity');
+        CREATE TYPE level AS ENUM ('low', 'mid', 'high');
+        CREATE TYPE pair AS (a int, b text);
+        CREATE TABLE shapes (id int PRIMARY KEY, iv interval, addr inet, r int4range, p pair, lv level,
+                             va varchar(20)[], ca char(3)[], j json);
+        INSERT INTO shapes VALUES
+          (1, '1 year 2 mons -3 days 04:05:06.789', '192.168.0.1/24', '[1,5)', ROW(1, 'x,"y"'), 'high',
+              ARRAY['a,b', 'q"uote', NULL]::varchar(20)[], ARRAY['ab', NULL]::char(3)[], '{"a": [1, 2.50], "b": {"c": null}}'),
+          (2, '-178000000 years', '::1', 'empty', ROW(NULL, NULL), 'low', '{}', '{}', '[]');
+        CREATE TABLE documents (id int PRIMARY KEY, body json);
+        INSERT INTO documents VALUES (1, '{"k": 1}'), (2, '{"outer": {"k": 1, "k": 2}}');
         """;
 
     [Fact]
     public async Task DatesAndTimestampsAcrossTheirRange_ArriveExactly_AndValuesSnowflakeCannotHold_FailTheJobByName()
     {
         await using var account = await SnowflakeAccount.StartAsync();
-        await using var s = await Scenario.CreateAsync(pg, EdgeDatesSql, ["public.edges", "public.unbounded"], account.Config());
+        await using var s = await Scenario.CreateAsync(pg, EdgeDatesSql, ["public.edges", "public.unbounded", "public.shapes", "public.documents"],
+            account.Config());
 
         await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.edges"), 3);
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "edges"), await account.ContentsAsync(s.SourceDb, "edges"));
@@ -81,6 +92,15 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
         Assert.Contains("\"valid_until\"", message);
         Assert.Contains("'infinity'", message);
         Assert.Equal(0L, (long)job["count_record"]!);
+
+        // Types without a Snowflake counterpart arrive as PostgreSQL's text; arrays and json as ARRAY and VARIANT.
+        await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.shapes"), 2);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "shapes"), await account.ContentsAsync(s.SourceDb, "shapes"));
+
+        var duplicates = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.documents"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)duplicates["status"]!);
+        Assert.Contains("\"body\"", (string)duplicates["error_message"]!);
+        Assert.Contains("has the key \"k\" twice", (string)duplicates["error_message"]!);
     }
 
     [Fact]

@@ -37,8 +37,9 @@ public static class SourcesApi
         group.MapPost("/{id:int}/test", async (int id, [FromBody(EmptyBodyBehavior = EmptyBodyBehavior.Allow)] SourceInput? input,
             SourceService sources, CancellationToken ct) =>
             TypedResults.Ok(input is null ? await sources.TestAsync(id, ct) : await sources.TestInputAsync(id, input, ct))).RequireAuthorization(AccessRoles.AdministerPolicy);
-        group.MapGet("/{id:int}/tables", async (int id, SourceService sources, CancellationToken ct) =>
-            TypedResults.Ok((await sources.ListTablesAsync(id, ct)).Select(t => new TableView(t.TableName, t.EstimatedRows, t.PrimaryKey))));
+        group.MapGet("/{id:int}/tables", async (int id, SourceService sources, CancellationToken ct,
+                [FromQuery(Name = "include_partitions")] bool includePartitions = false) =>
+            TypedResults.Ok((await sources.ListTablesAsync(id, ct, includePartitions)).Select(t => new TableView(t.TableName, t.EstimatedRows, t.PrimaryKey))));
         group.MapGet("/{id:int}/tables/{tableName}/columns", async (int id, string tableName, SourceService sources, CancellationToken ct) =>
             TypedResults.Ok(ToColumns(await sources.GetTableAsync(id, tableName, ct))));
         return api;

@@ -67,8 +67,31 @@ public static class SnowflakeTypes
         (ValueKind.Time, long micros) when micros >= PgTemporal.MicrosecondsPerDay => "is past Snowflake's last TIME (23:59:59.999999999).",
         (ValueKind.NumericText, string text) when column.FitsDecimal(MaxNumberPrecision) && !char.IsAsciiDigit(text[^1])
             => $"is not a number that Snowflake's {ColumnType(column)} can hold.",
+        // json (unlike jsonb) keeps duplicate keys; a VARIANT object cannot hold them.
+        (ValueKind.Json, string json) when FirstDuplicateKey(json) is { } key => $"has the key \"{key}\" twice, which a Snowflake VARIANT cannot hold.",
         _ => null,
     };
+
+    private static string? FirstDuplicateKey(string json)
+    {
+        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json));
+        var objects = new Stack<HashSet<string>>();
+        while (reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject:
+                    objects.Push(new HashSet<string>(StringComparer.Ordinal));
+                    break;
+                case JsonTokenType.EndObject:
+                    objects.Pop();
+                    break;
+                case JsonTokenType.PropertyName when !objects.Peek().Add(reader.GetString()!):
+                    return reader.GetString();
+            }
+        }
+        return null;
+    }
 
     /// <summary>The binding text of a value that passed <see cref="Refusal"/>.</summary>
     public static string? Encode(SourceColumn column, object? value) => (column.Kind, value) switch
