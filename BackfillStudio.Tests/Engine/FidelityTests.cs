@@ -112,6 +112,23 @@ public sealed class FidelityTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task NumericsADecimalCannotHold_ReachPostgresExactly_ThroughTheMergePath()
+    {
+        const string sql = """
+            CREATE TABLE amounts (id int PRIMARY KEY, small numeric(10,2), wide numeric(28,6));
+            INSERT INTO amounts SELECT g, g / 4.0, g * 1000000.000001 FROM generate_series(1, 300) g;
+            UPDATE amounts SET small = 'NaN' WHERE id = 150;
+            UPDATE amounts SET wide = 9999999999999999999999.999999 WHERE id = 250;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.amounts"], DestinationKinds.Postgres, "--Backfill:BatchSize=100");
+        var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.amounts"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        const string rows = "SELECT string_agg(t::text, ',' ORDER BY id) FROM {0} t";
+        Assert.Equal(await PostgresServer.ScalarAsync<string>(s.SourceDb, string.Format(rows, "public.amounts")),
+            await PostgresServer.ScalarAsync<string>(s.DestinationDb, string.Format(rows, "copy.amounts")));
+    }
+
+    [Fact]
     public async Task ValuesADestinationCannotHold_FailTheJob_NamingTableColumnValueAndDestination_BeforeWritingTheBatch()
     {
         const string sql = """

@@ -27,7 +27,10 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     private string _copyIntoTarget = "";
     /// <summary>Positions (in the source row) of the columns written: all but those generated in the target.</summary>
     private int[] _written = [];
-    private NpgsqlDbType[] _dbTypes = [];
+    private NpgsqlDbType[] _stageTypes = [];
+    private NpgsqlDbType[] _directTypes = [];
+    /// <summary>Per written column: numerics carried as text that the direct path writes as decimals.</summary>
+    private bool[] _asDecimal = [];
     private bool _copiesDirectly;
 
     private string Schema => Sql.Ident(settings.Schema);
@@ -48,7 +51,9 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         var columns = target.Table.Columns;
         _written = Enumerable.Range(0, columns.Count).Where(i => existing?.GetValueOrDefault(columns[i].Name) != true).ToArray();
         var written = _written.Select(i => columns[i]).ToList();
-        _dbTypes = written.Select(PostgresTypes.DbType).ToArray();
+        _stageTypes = written.Select(PostgresTypes.DbType).ToArray();
+        _directTypes = written.Select(PostgresTypes.DirectDbType).ToArray();
+        _asDecimal = written.Select(c => c.Kind == ValueKind.NumericText).ToArray();
         _copiesDirectly = written.All(PostgresTypes.CopiesDirectly);
         var stageColumns = string.Join(", ", written.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.StageType(c)}"));
         await ExecuteAsync($"DROP TABLE IF EXISTS pg_temp.{Stage}", ct);
@@ -152,7 +157,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         if (!_copiesDirectly || !await TryCopyDirectlyAsync(batch, tx, ct))
         {
             await ExecuteAsync($"TRUNCATE {Stage}", ct);
-            await CopyAsync(Stage, batch.Rows, ct);
+            await CopyAsync(Stage, batch.Rows, direct: false, ct);
             await ExecuteAsync(_mergeSql, ct);
         }
         if (!HasKey) await RecordProgressAsync(batch, ct);
@@ -162,7 +167,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// <summary>
     /// The fast path: binary COPY straight into the target when none of the batch's keys can be there
     /// yet (the usual case for a first backfill). A key-range probe on the primary key decides; a row
-    /// inserted by someone else since the probe rolls back to the savepoint and the batch is merged.
+    /// inserted by someone else since the probe, or a numeric a decimal cannot hold exactly, rolls back
+    /// to the savepoint and the batch is merged.
     /// </summary>
     private async Task<bool> TryCopyDirectlyAsync(StagedBatch batch, NpgsqlTransaction tx, CancellationToken ct)
     {
@@ -170,14 +176,13 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         await tx.SaveAsync("direct_copy", ct);
         try
         {
-            await CopyAsync(_copyIntoTarget, batch.Rows, ct);
-            return true;
+            if (await CopyAsync(_copyIntoTarget, batch.Rows, direct: true, ct)) return true;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            await tx.RollbackAsync("direct_copy", ct);
-            return false;
         }
+        await tx.RollbackAsync("direct_copy", ct);
+        return false;
     }
 
     private async Task<bool> KeyRangeHasRowsAsync(StagedBatch batch, CancellationToken ct)
@@ -195,19 +200,27 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
-    private async Task CopyAsync(string into, IReadOnlyList<object?[]> rows, CancellationToken ct)
+    /// <summary>
+    /// Copies the rows; false (with the COPY abandoned) when <paramref name="direct"/> and a numeric's text
+    /// has no exact decimal, so the caller merges the batch through the text-typed stage instead.
+    /// </summary>
+    private async Task<bool> CopyAsync(string into, IReadOnlyList<object?[]> rows, bool direct, CancellationToken ct)
     {
+        var types = direct ? _directTypes : _stageTypes;
         await using var importer = await _connection!.BeginBinaryImportAsync($"COPY {into} FROM STDIN (FORMAT BINARY)", ct);
         foreach (var row in rows)
         {
             await importer.StartRowAsync(ct);
             for (var i = 0; i < _written.Length; i++)
             {
-                if (row[_written[i]] is not { } value) await importer.WriteNullAsync(ct);
-                else await importer.WriteAsync(value, _dbTypes[i], ct);
+                var value = row[_written[i]];
+                if (direct && _asDecimal[i] && value is string text && (value = PostgresTypes.ExactDecimal(text)) is null) return false;
+                if (value is null) await importer.WriteNullAsync(ct);
+                else await importer.WriteAsync(value, types[i], ct);
             }
         }
         await importer.CompleteAsync(ct);
+        return true;
     }
 
     private async Task<bool> AlreadyWrittenAsync(StagedBatch batch, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using BackfillStudio.Engine.Catalog;
 using NpgsqlTypes;
 
@@ -9,9 +10,24 @@ public static class PostgresTypes
     /// <summary>Built-in types keep their exact type; enums and other user-defined types become text.</summary>
     public static string TargetType(SourceColumn column) => column.IsBuiltinType ? column.BaseDataType : "text";
 
-    /// <summary>True when the value travels in the target's own type, so binary COPY can load the target directly.</summary>
-    public static bool CopiesDirectly(SourceColumn column) =>
-        column.Kind != ValueKind.NumericText && !(column.Kind == ValueKind.OtherText && column.IsBuiltinType);
+    /// <summary>The largest numeric precision a .NET decimal holds exactly.</summary>
+    private const int MaxDecimalPrecision = 28;
+
+    /// <summary>
+    /// True when binary COPY can load the target directly: the value travels in the target's own type, or is
+    /// a numeric(p,s) with p ≤ 28 that is written as a decimal when its text converts exactly (see <see cref="ExactDecimal"/>).
+    /// </summary>
+    public static bool CopiesDirectly(SourceColumn column) => column.Kind == ValueKind.NumericText
+        ? column.FitsDecimal(MaxDecimalPrecision)
+        : !(column.Kind == ValueKind.OtherText && column.IsBuiltinType);
+
+    /// <summary>The wire type on the direct path: numerics go as numeric (decimal), the rest as <see cref="DbType"/>.</summary>
+    public static NpgsqlDbType DirectDbType(SourceColumn column) => column.Kind == ValueKind.NumericText ? NpgsqlDbType.Numeric : DbType(column);
+
+    /// <summary>A numeric's text as a decimal, or null when the decimal would not print back the same (NaN, too many digits).</summary>
+    public static object? ExactDecimal(string text) =>
+        decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
+        && value.ToString(CultureInfo.InvariantCulture) == text ? value : null;
 
     public static string StageType(SourceColumn column) => column.Kind switch
     {
