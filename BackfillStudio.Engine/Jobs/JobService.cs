@@ -15,7 +15,8 @@ public sealed record JobView(
     int Id, int PipelineId, int SourceId, string TableName, IReadOnlyList<BackfillFilter> Filters, string? FilterSql,
     string Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
     DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
-    string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt);
+    string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt,
+    string? ResumedBy, DateTimeOffset? ResumedAt);
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
@@ -146,6 +147,17 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         return await GetAsync(id, ct);
     }
 
+    /// <summary>Queues a FAILED or CANCELLED job again, to continue from its checkpoint; returns it as queued.</summary>
+    public async Task<JobView> ResumeAsync(int id, string? actor, CancellationToken ct)
+    {
+        await GetAsync(id, ct);
+        if (await states.ResumeAsync(id, actor, ct) is null)
+            throw new ConflictException($"Backfill job {id} is {(await GetAsync(id, ct)).Status}; only FAILED or CANCELLED jobs can be resumed.");
+        var queued = await GetAsync(id, ct);
+        await states.AnnounceQueuedAsync(id, ct);
+        return queued;
+    }
+
     public async Task DeleteAsync(int id, string? actor, CancellationToken ct)
     {
         await GetAsync(id, ct);
@@ -160,5 +172,5 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         j.Id, j.PipelineId, j.SourceId, j.TableName,
         JsonSerializer.Deserialize<List<BackfillFilter>>(j.Filters) ?? [], j.FilterSql, j.Status, j.CountRecord, j.TotalRecord,
         j.Status == JobStatus.Failed.ToDb(), j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
-        j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt);
+        j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt, j.ResumedBy, j.ResumedAt);
 }

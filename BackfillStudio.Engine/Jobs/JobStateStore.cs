@@ -95,6 +95,21 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
             """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value));
     }
 
+    /// <summary>
+    /// Puts a FAILED or CANCELLED job back in the queue: it continues from its checkpoint (count_record keeps
+    /// what was written) with a fresh count of attempts. <see cref="AnnounceQueuedAsync"/> then wakes the engines.
+    /// </summary>
+    public Task<JobChanged?> ResumeAsync(int id, string? actor, CancellationToken ct) => ExecuteAsync($"""
+        UPDATE queue_backfill_data SET status = 'PENDING', attempts = 0, lease_owner = NULL, finished_at = NULL,
+               error_message = NULL, cancel_requested_at = NULL, cancelled_by = NULL,
+               resumed_by = @actor, resumed_at = now(), updated_at = now()
+        WHERE id = @id AND status IN ('FAILED', 'CANCELLED') AND deleted_at IS NULL
+        {Returning}
+        """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value));
+
+    /// <summary>Wakes every engine for a job that is PENDING again, as for a new one.</summary>
+    public Task AnnounceQueuedAsync(int id, CancellationToken ct) => NotifyAsync(NotifyChannels.JobCreated, id.ToString(), ct);
+
     /// <summary>Renews the lease of the jobs this engine is running.</summary>
     public async Task HeartbeatAsync(IReadOnlyCollection<int> ids, CancellationToken ct)
     {

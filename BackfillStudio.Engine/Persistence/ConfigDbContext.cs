@@ -84,6 +84,7 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.Property(x => x.LeaseOwner).HasMaxLength(200);
             e.Property(x => x.CreatedBy).HasMaxLength(256);
             e.Property(x => x.CancelledBy).HasMaxLength(256);
+            e.Property(x => x.ResumedBy).HasMaxLength(256);
             e.Property(x => x.DeletedBy).HasMaxLength(256);
             e.HasQueryFilter(x => x.DeletedAt == null);
             e.HasIndex(x => new { x.Status, x.Id });

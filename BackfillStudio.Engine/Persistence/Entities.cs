@@ -78,6 +78,9 @@ public sealed class BackfillJobEntity
     public DateTimeOffset? CancelRequestedAt { get; set; }
     public string? CreatedBy { get; set; }
     public string? CancelledBy { get; set; }
+    /// <summary>Who last put the job back in the queue after it FAILED or was CANCELLED, and when.</summary>
+    public string? ResumedBy { get; set; }
+    public DateTimeOffset? ResumedAt { get; set; }
     /// <summary>A deleted job is kept for the audit trail but hidden everywhere unless deleted jobs are asked for.</summary>
     public DateTimeOffset? DeletedAt { get; set; }
     public string? DeletedBy { get; set; }

@@ -71,11 +71,12 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
-    public void JobsTable_OffersCancelAndDeleteByStatus_AndShowsProgress()
+    public void JobsTable_OffersCancelResumeAndDeleteByStatus_AndShowsProgress()
     {
         var cut = Render<JobsTable>(p => p.Add(x => x.CanOperate, true).Add(x => x.Items,
         [
             Job(1, "PENDING", 0, null), Job(2, "EXECUTING", 500, 1000), Job(3, "COMPLETED", 1000, 1000), Job(4, "FAILED", 10, 1000),
+            Job(5, "CANCELLED", 20, 1000) with { ResumedBy = "alice", ResumedAt = DateTimeOffset.UtcNow },
         ]));
 
         var rows = cut.FindAll("tbody tr");
@@ -83,7 +84,9 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Equal("Cancel,Delete", Buttons(0));
         Assert.Equal("Cancel", Buttons(1));
         Assert.Equal("Delete", Buttons(2));
-        Assert.Equal("Delete", Buttons(3));
+        Assert.Equal("Resume,Delete", Buttons(3));
+        Assert.Equal("Resume,Delete", Buttons(4));
+        Assert.Contains("resumed by alice", rows[4].TextContent);
         Assert.Contains("500 / 1,000 (50%)", rows[1].TextContent);
         Assert.Contains("boom", rows[3].TextContent);
     }
@@ -155,7 +158,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
 
     private static JobView Job(int id, string status, long count, long? total) => new(id, 1, 1, "public.t",
         [new BackfillFilter("id", ">", "5")], "id > 5", status, count, total, status == "FAILED", status == "FAILED" ? "boom" : null,
-        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null, "admin", null, null, null, null);
+        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null, "admin", null, null, null, null, null, null);
 
     internal static SourceColumn Column(string name, string type, ValueKind kind) =>
         new(name, type, type, Nullable: true, IsPrimaryKey: false, kind, null, null, null, IsBuiltinType: true);

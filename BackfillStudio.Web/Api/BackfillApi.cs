@@ -7,7 +7,7 @@ using BackfillStudio.Web.Access;
 
 namespace BackfillStudio.Web.Api;
 
-/// <summary>The five backfill endpoints of the seed contract, plus a cross-pipeline job list.</summary>
+/// <summary>The five backfill endpoints of the seed contract, plus a cross-pipeline job list and resume.</summary>
 public static class BackfillApi
 {
     public static RouteGroupBuilder MapBackfillApi(this RouteGroupBuilder api)
@@ -30,6 +30,8 @@ public static class BackfillApi
         group.MapGet("/{jobId:int}", async (int jobId, JobService jobs, CancellationToken ct) => TypedResults.Ok(await jobs.GetAsync(jobId, ct)));
         group.MapPost("/{jobId:int}/cancel", async (int jobId, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
             TypedResults.Ok(await jobs.CancelAsync(jobId, user.Identity?.Name, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
+        group.MapPost("/{jobId:int}/resume", async (int jobId, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
+            TypedResults.Ok(await jobs.ResumeAsync(jobId, user.Identity?.Name, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
         group.MapDelete("/{jobId:int}", async (int jobId, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
         {
             await jobs.DeleteAsync(jobId, user.Identity?.Name, ct);

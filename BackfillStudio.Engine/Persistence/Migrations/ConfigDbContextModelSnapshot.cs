@@ -248,6 +248,15 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("resume_cursor");
 
+                    b.Property<DateTimeOffset?>("ResumedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("resumed_at");
+
+                    b.Property<string>("ResumedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("resumed_by");
+
                     b.Property<int>("SourceId")
                         .HasColumnType("integer")
                         .HasColumnName("source_id");
