@@ -8,4 +8,18 @@ public sealed class ValueRejectedException(string table, string column, string v
     : Exception($"Table {table}, column \"{column}\": value '{Shorten(value)}' {reason}")
 {
     public static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
+
+    /// <summary>Throws for the first non-null value that <paramref name="refusal"/> (a destination's rule) gives a reason for.</summary>
+    public static void ThrowIfAny(TableSchema table, IReadOnlyList<object?[]> rows, Func<SourceColumn, object, string?> refusal)
+    {
+        var columns = table.Columns;
+        foreach (var row in rows)
+        {
+            for (var i = 0; i < columns.Count; i++)
+            {
+                if (row[i] is { } value && refusal(columns[i], value) is { } reason)
+                    throw new ValueRejectedException(table.TableName, columns[i].Name, PgTemporal.Format(columns[i].Kind, value), reason);
+            }
+        }
+    }
 }

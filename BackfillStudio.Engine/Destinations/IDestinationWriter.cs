@@ -19,6 +19,14 @@ public interface IDestinationWriter : IAsyncDisposable
     Task PrepareAsync(CancellationToken ct);
 
     /// <summary>
+    /// Throws <see cref="ValueRejectedException"/> for a value of the batch this destination cannot hold exactly.
+    /// Runs for every destination before any of them writes the batch.
+    /// </summary>
+    void CheckValues(StagedBatch batch)
+    {
+    }
+
+    /// <summary>
     /// Writes a batch so that writing it again (a retried or resumed job) leaves the destination
     /// unchanged: upsert on the primary key, or a batch marker for tables without one.
     /// </summary>

@@ -31,8 +31,12 @@ public sealed class JobRunner(
     BackfillMetrics metrics,
     ILogger<JobRunner> logger)
 {
+    /// <param name="Fingerprint">
+    /// Where the rows go (source, target table, each destination's type and non-secret settings), kept in the
+    /// resume cursor: a job never continues into a place other than the one its first batches went to.
+    /// </param>
     private sealed record JobPlan(BackfillJobEntity Job, SourceSettings Source, string TargetTable,
-        IReadOnlyList<(string Name, DestinationSettings Settings)> Destinations)
+        IReadOnlyList<(string Name, DestinationSettings Settings)> Destinations, string Fingerprint)
     {
         public IEnumerable<string?> Secrets => Destinations.SelectMany(d => d.Settings.Secrets).Append(Source.Password);
     }
@@ -115,6 +119,10 @@ public sealed class JobRunner(
     private async Task<CopyOutcome> CopyAsync(JobPlan plan, PostgresBatchReader reader, WriteTarget target, CancellationToken stopping)
     {
         var job = plan.Job;
+        var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
+        if (cursor.Plan is { } started && started != plan.Fingerprint)
+            throw new InvalidOperationException("The pipeline's destinations, a destination's settings or the target table changed since " +
+                "this job wrote its first rows; continuing would leave the new place with only the rest. Start a new backfill instead.");
         var writers = new List<(string Name, IDestinationWriter Writer)>();
         DuckDbStage? stage = null;
         try
@@ -126,7 +134,6 @@ public sealed class JobRunner(
                 await JobFailure.Step($"Destination '{name}'", () => writer.PrepareAsync(stopping));
             }
 
-            var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
             logger.LogInformation("Job {JobId} copying {Table} from batch {Batch}", job.Id, job.TableName, cursor.Batches);
             var next = JobFailure.Step("Source", () => reader.ReadAsync(cursor, stopping));
             try
@@ -137,12 +144,18 @@ public sealed class JobRunner(
                     var waited = readWait.ElapsedMilliseconds;
                     next = JobFailure.Step("Source", () => reader.ReadAsync(batch.End, stopping));
                     var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));
+                    foreach (var (name, writer) in writers)
+                        await JobFailure.Step($"Destination '{name}'", () =>
+                        {
+                            writer.CheckValues(staged);
+                            return Task.CompletedTask;
+                        });
                     var write = Stopwatch.StartNew();
                     foreach (var (name, writer) in writers)
                         await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(staged, stopping));
                     var written = write.ElapsedMilliseconds;
 
-                    var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.End, stopping);
+                    var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.End with { Plan = plan.Fingerprint }, stopping);
                     metrics.BatchWritten(batch.Rows.Count, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
                         job.Id, batch.Sequence, batch.Rows.Count, waited, written, write.ElapsedMilliseconds - written);
@@ -195,6 +208,13 @@ public sealed class JobRunner(
             .Select(d => (d.Destination!.Name, destinations.ToSettings(d.Destination!))).ToList();
         var source = await sources.GetSettingsAsync(job.SourceId, ct);
         var targetTable = table.TargetTableName ?? job.TableName[(job.TableName.IndexOf('.') + 1)..];
-        return new JobPlan(job, source, targetTable, destinationSettings);
+        var fingerprint = JsonSerializer.Serialize(new
+        {
+            source = new { source.Host, source.Port, source.Database, job.TableName },
+            target = targetTable,
+            destinations = pipeline.Destinations.OrderBy(d => d.DestinationId).Select(d => new { d.DestinationId, d.Destination!.Type, d.Destination.Config }),
+        });
+        return new JobPlan(job, source, targetTable, destinationSettings,
+            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(fingerprint))));
     }
 }

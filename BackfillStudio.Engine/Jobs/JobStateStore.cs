@@ -226,7 +226,8 @@ public sealed record ResumeCursor(
     [property: JsonPropertyName("last_key")] IReadOnlyList<string>? LastKey,
     [property: JsonPropertyName("next_block")] long? NextBlock,
     [property: JsonPropertyName("blocks_per_batch")] long? BlocksPerBatch,
-    [property: JsonPropertyName("relations")] IReadOnlyList<uint>? Relations = null)
+    [property: JsonPropertyName("relations")] IReadOnlyList<uint>? Relations = null,
+    [property: JsonPropertyName("plan")] string? Plan = null)
 {
     public static readonly ResumeCursor Start = new(0, null, null, null);
 }

@@ -68,7 +68,9 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
             if (table.TargetTableName is { } target && (string.IsNullOrWhiteSpace(target) || target.Length > MaxIdentifierLength))
                 errors.Add($"{field}.target_table_name", $"target_table_name must be 1 to {MaxIdentifierLength} characters.");
             var targetName = table.TargetTableName ?? sourceTable?.Name;
-            if (tables.FirstOrDefault(t => t.TargetTableName == targetName && t.TableName != table.TableName) is { } clash)
+            // DuckDB (and Snowflake's upper-case identifiers) do not tell Items from items.
+            if (tables.FirstOrDefault(t => string.Equals(t.TargetTableName, targetName, StringComparison.OrdinalIgnoreCase)
+                                           && t.TableName != table.TableName) is { } clash)
                 errors.Add($"{field}.target_table_name", $"Tables '{clash.TableName}' and '{FilterValidator.Shorten(table.TableName)}' would both write " +
                     $"target table '{targetName}' and overwrite each other's rows; set target_table_name on one of them.");
             tables.Add(new PipelineTableEntity { TableName = table.TableName, TargetTableName = targetName });

@@ -6,11 +6,10 @@ namespace BackfillStudio.Engine.Staging;
 /// <summary>Appends source rows to a DuckDB table whose columns have <see cref="DuckDbTypes.StageType"/>.</summary>
 public static class DuckDbRowAppender
 {
-    /// <summary>Appends the rows, or throws <see cref="ValueRejectedException"/> for a value the target type cannot hold.</summary>
+    /// <summary>Appends rows whose values passed <see cref="DuckDbTypes.Refusal"/>.</summary>
     public static void Append(DuckDBConnection connection, string catalog, string schema, string table,
-        TableSchema source, IReadOnlyList<object?[]> rows)
+        IReadOnlyList<SourceColumn> columns, IReadOnlyList<object?[]> rows)
     {
-        var columns = source.Columns;
         var writers = columns.Select(WriterFor).ToArray();
         using var appender = connection.CreateAppender(catalog, schema, table);
         foreach (var values in rows)
@@ -18,14 +17,8 @@ public static class DuckDbRowAppender
             var row = appender.CreateRow();
             for (var i = 0; i < writers.Length; i++)
             {
-                if (values[i] is not { } value)
-                {
-                    row.AppendNullValue();
-                    continue;
-                }
-                if (DuckDbTypes.Refusal(columns[i], value) is { } reason)
-                    throw new ValueRejectedException(source.TableName, columns[i].Name, PgTemporal.Format(columns[i].Kind, value), reason);
-                writers[i](row, value);
+                if (values[i] is { } value) writers[i](row, value);
+                else row.AppendNullValue();
             }
             row.EndRow();
         }

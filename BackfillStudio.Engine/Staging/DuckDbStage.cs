@@ -42,7 +42,7 @@ public sealed class DuckDbStage : IDisposable
     public void Load(IReadOnlyList<object?[]> rows)
     {
         Execute(Connection, $"DELETE FROM {Table}");
-        DuckDbRowAppender.Append(Connection, "memory", "main", Table, _table, rows);
+        DuckDbRowAppender.Append(Connection, "memory", "main", Table, _table.Columns, rows);
     }
 
     /// <summary>A SELECT of the staged batch converted to the target types.</summary>

@@ -92,6 +92,15 @@ public sealed class TargetTableTests(PostgresServer pg)
         Assert.Contains("sales.items", error);
         Assert.Contains("archive.items", error);
 
+        // DuckDB and Snowflake's upper-case identifiers do not tell ITEMS from items.
+        var (caseStatus, caseProblem) = await s.Http.PostJsonAsync("/api/v1/pipelines", new
+        {
+            name = "by-case", source_id = s.SourceId, destination_ids = s.DestinationIds,
+            tables = new object[] { new { table_name = "sales.items" }, new { table_name = "archive.items", target_table_name = "ITEMS" } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, caseStatus);
+        Assert.Contains("'ITEMS'", (string)caseProblem["errors"]!["tables[1].target_table_name"]![0]!);
+
         var sales = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("sales.items"), Timeout, "COMPLETED", "FAILED");
         Assert.True("COMPLETED" == (string)sales["status"]!, sales.ToJsonString());
         var expected = await TableContents.FromPostgresAsync(s.SourceDb, "sales", "items");

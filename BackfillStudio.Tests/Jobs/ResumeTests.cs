@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Infrastructure;
 using static BackfillStudio.Tests.Infrastructure.Scenario;
 
@@ -82,5 +84,35 @@ public sealed class ResumeTests(PostgresServer pg)
         Assert.Contains("COMPLETED", (string)problem["detail"]!);
         var (missing, _) = await s.Http.PostJsonAsync("/api/v1/backfill/999999/resume");
         Assert.Equal(HttpStatusCode.NotFound, missing);
+    }
+
+    [Fact]
+    public async Task ResumedJob_WhoseDestinationMovedSinceItsFirstRows_FailsInsteadOfWritingOnlyTheRestThere()
+    {
+        await using var s = await CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Postgres, "--Backfill:BatchSize=1000");
+        var jobId = await s.StartBackfillAsync("public.readings");
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! > 0, "first checkpoint");
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
+        Assert.Equal("CANCELLED", (string)(await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED"))["status"]!);
+
+        var destination = (JsonObject)(await s.Http.GetOkAsync($"/api/v1/destinations/{s.DestinationIds[0]}"));
+        var config = destination["config"]!.AsObject();
+        config["schema"] = "elsewhere";
+        var (updated, body) = await SendAsync(s.Http, HttpMethod.Put, $"/api/v1/destinations/{s.DestinationIds[0]}",
+            new { name = (string)destination["name"]!, type = "postgres", config });
+        Assert.True(updated == HttpStatusCode.OK, body);
+
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)job["status"]!);
+        Assert.Contains("changed since this job wrote its first rows", (string)job["error_message"]!);
+        Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.DestinationDb,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'elsewhere' AND table_name = 'readings'"));
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, HttpMethod method, string path, object body)
+    {
+        using var response = await http.SendAsync(new HttpRequestMessage(method, path) { Content = JsonContent.Create(body) });
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }

@@ -48,16 +48,19 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         Execute($"CREATE TABLE IF NOT EXISTS {registry} (target_table VARCHAR PRIMARY KEY, source VARCHAR NOT NULL)");
         using var cmd = _connection!.CreateCommand();
         cmd.CommandText = $"INSERT OR IGNORE INTO {registry} VALUES ($target, $source); SELECT source FROM {registry} WHERE target_table = $target";
-        cmd.Parameters.Add(new DuckDBParameter("target", target.TargetTable));
+        // DuckDB identifiers are case-insensitive: Items and items are one table.
+        cmd.Parameters.Add(new DuckDBParameter("target", target.TargetTable.ToLowerInvariant()));
         cmd.Parameters.Add(new DuckDBParameter("source", target.Source));
         var owner = (string)cmd.ExecuteScalar()!;
         if (owner != target.Source) throw TargetOwnership.Conflict($"{settings.Schema}.{target.TargetTable}", owner, target.Source);
     }
 
+    public void CheckValues(StagedBatch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, DuckDbTypes.Refusal);
+
     public Task WriteAsync(StagedBatch batch, CancellationToken ct) => Locked(() =>
     {
         Execute($"DELETE FROM temp.main.{_stage}");
-        DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, target.Table, batch.Rows);
+        DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, Columns, batch.Rows);
         Execute("BEGIN TRANSACTION");
         try
         {

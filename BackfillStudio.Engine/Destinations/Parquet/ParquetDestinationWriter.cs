@@ -24,18 +24,23 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
     private async Task ClaimAsync(CancellationToken ct)
     {
         var marker = System.IO.Path.Combine(TableDirectory, TargetOwnership.Table);
+        // Written aside and moved into place, so no reader ever sees a marker without its content.
+        var written = $"{marker}.{Guid.NewGuid():N}.tmp";
+        await File.WriteAllTextAsync(written, target.Source, ct);
         try
         {
-            await using var created = new FileStream(marker, FileMode.CreateNew, FileAccess.Write);
-            await created.WriteAsync(System.Text.Encoding.UTF8.GetBytes(target.Source), ct);
+            File.Move(written, marker, overwrite: false);
             return;
         }
         catch (IOException) when (File.Exists(marker))
         {
+            File.Delete(written);
         }
         var owner = await File.ReadAllTextAsync(marker, ct);
         if (owner != target.Source) throw TargetOwnership.Conflict(TableDirectory, owner, target.Source);
     }
+
+    public void CheckValues(StagedBatch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, DuckDbTypes.Refusal);
 
     public Task WriteAsync(StagedBatch batch, CancellationToken ct)
     {

@@ -42,11 +42,13 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     {
         _connection = new NpgsqlConnection(settings.Connection.ConnectionString($"BackfillStudio job {target.JobId}"));
         await _connection.OpenAsync(ct);
-        var existing = await TargetColumnsAsync(ct);
-        var missing = target.Table.Columns.Where(c => existing is null || !existing.ContainsKey(c.Name)).ToList();
-        if (existing is null || missing.Count > 0 || !await SupportTablesExistAsync(ct))
-            await CreateOrAlterAsync(existing is null, missing, ct);
+        // The target is claimed before any DDL touches it, so a job of another source table changes nothing.
+        if (!await ExistsAsync(RegistrySql, ct))
+            await RunDdlAsync(_ => [$"CREATE SCHEMA IF NOT EXISTS {Schema}", $"CREATE TABLE IF NOT EXISTS {RegistrySql} (target_table text PRIMARY KEY, source text NOT NULL)"], ct);
         await ClaimAsync(ct);
+        var existing = await TargetColumnsAsync(ct);
+        if (TargetDdl(existing).Count > 0 || !HasKey && !await ExistsAsync($"{Schema}.{ProgressTable}", ct))
+            existing = await RunDdlAsync(TargetDdl, ct);
 
         var columns = target.Table.Columns;
         _written = Enumerable.Range(0, columns.Count).Where(i => existing?.GetValueOrDefault(columns[i].Name) != true).ToArray();
@@ -60,7 +62,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         await ExecuteAsync($"CREATE TEMP TABLE {Stage} ({stageColumns})", ct);
 
         var names = string.Join(", ", written.Select(c => Sql.Ident(c.Name)));
-        var converted = string.Join(", ", written.Select(c => $"CAST({Sql.Ident(c.Name)} AS {PostgresTypes.TargetType(c)})"));
+        var converted = string.Join(", ", written.Select(c => PostgresTypes.FromStage(c, Sql.Ident(c.Name))));
         var nonKey = written.Where(c => !c.IsPrimaryKey).Select(c => $"{Sql.Ident(c.Name)} = EXCLUDED.{Sql.Ident(c.Name)}").ToList();
         var conflict = !HasKey ? "" : nonKey.Count == 0
             ? $" ON CONFLICT ({KeyList}) DO NOTHING"
@@ -85,18 +87,38 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         return columns.Count == 0 ? null : columns;
     }
 
-    private async Task<bool> SupportTablesExistAsync(CancellationToken ct)
+    private async Task<bool> ExistsAsync(string table, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("SELECT to_regclass(@registry) IS NOT NULL AND (@keyed OR to_regclass(@progress) IS NOT NULL)", _connection);
-        cmd.Parameters.AddWithValue("registry", RegistrySql);
-        cmd.Parameters.AddWithValue("progress", $"{Schema}.{ProgressTable}");
-        cmd.Parameters.AddWithValue("keyed", HasKey);
+        await using var cmd = new NpgsqlCommand("SELECT to_regclass(@table) IS NOT NULL", _connection);
+        cmd.Parameters.AddWithValue("table", table);
         return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
-    private async Task CreateOrAlterAsync(bool create, IReadOnlyList<SourceColumn> missing, CancellationToken ct)
+    /// <summary>What the target needs: the table when it is missing, else the columns it lacks; and the progress table.</summary>
+    private List<string> TargetDdl(Dictionary<string, bool>? existing)
     {
-        await using var ddl = await _connection!.BeginTransactionAsync(ct);
+        var ddl = new List<string>();
+        if (existing is null)
+        {
+            var columns = string.Join(", ", target.Table.Columns.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}"));
+            var key = HasKey ? $", PRIMARY KEY ({KeyList})" : "";
+            ddl.Add($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})");
+        }
+        else
+        {
+            ddl.AddRange(target.Table.Columns.Where(c => !existing.ContainsKey(c.Name))
+                .Select(c => $"ALTER TABLE {TargetSql} ADD COLUMN IF NOT EXISTS {Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}"));
+        }
+        return ddl;
+    }
+
+    /// <summary>
+    /// Runs the statements <paramref name="ddl"/> gives for the target's columns as they are once the lock is
+    /// held (another job may have changed them meanwhile), under the lock timeout; returns the columns after.
+    /// </summary>
+    private async Task<Dictionary<string, bool>?> RunDdlAsync(Func<Dictionary<string, bool>?, List<string>> ddl, CancellationToken ct)
+    {
+        await using var tx = await _connection!.BeginTransactionAsync(ct);
         try
         {
             await ExecuteAsync($"SET LOCAL lock_timeout = {(long)ddlLockTimeout.TotalMilliseconds}", ct);
@@ -106,16 +128,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
                 lockCmd.Parameters.AddWithValue("name", $"backfillstudio:ddl:{settings.Schema}");
                 await lockCmd.ExecuteNonQueryAsync(ct);
             }
-            await ExecuteAsync($"CREATE SCHEMA IF NOT EXISTS {Schema}", ct);
-            var columns = string.Join(", ", target.Table.Columns.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}"));
-            var key = HasKey ? $", PRIMARY KEY ({KeyList})" : "";
-            if (create) await ExecuteAsync($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})", ct);
-            else
-            {
-                foreach (var c in missing)
-                    await ExecuteAsync($"ALTER TABLE {TargetSql} ADD COLUMN IF NOT EXISTS {Sql.Ident(c.Name)} {PostgresTypes.TargetType(c)}", ct);
-            }
-            await ExecuteAsync($"CREATE TABLE IF NOT EXISTS {RegistrySql} (target_table text PRIMARY KEY, source text NOT NULL)", ct);
+            foreach (var statement in ddl(await TargetColumnsAsync(ct))) await ExecuteAsync(statement, ct);
             if (!HasKey)
             {
                 await ExecuteAsync($"""
@@ -124,7 +137,9 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
                         PRIMARY KEY (job_id, target_table))
                     """, ct);
             }
-            await ddl.CommitAsync(ct);
+            var columns = await TargetColumnsAsync(ct);
+            await tx.CommitAsync(ct);
+            return columns;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
@@ -137,9 +152,10 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// <summary>Records the job's source table as the target's, or fails when another source table filled it.</summary>
     private async Task ClaimAsync(CancellationToken ct)
     {
+        // DO UPDATE (to the same value) returns the committed owner even when a concurrent claim won the race.
         await using var cmd = new NpgsqlCommand($"""
-            WITH claim AS (INSERT INTO {RegistrySql} VALUES (@target, @source) ON CONFLICT (target_table) DO NOTHING RETURNING source)
-            SELECT source FROM claim UNION ALL SELECT source FROM {RegistrySql} WHERE target_table = @target
+            INSERT INTO {RegistrySql} AS r VALUES (@target, @source)
+            ON CONFLICT (target_table) DO UPDATE SET source = r.source RETURNING source
             """, _connection);
         cmd.Parameters.AddWithValue("target", target.TargetTable);
         cmd.Parameters.AddWithValue("source", target.Source);

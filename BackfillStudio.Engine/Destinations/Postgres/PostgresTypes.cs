@@ -24,7 +24,13 @@ public static class PostgresTypes
     /// <summary>The wire type on the direct path: numerics go as numeric (decimal), the rest as <see cref="DbType"/>.</summary>
     public static NpgsqlDbType DirectDbType(SourceColumn column) => column.Kind == ValueKind.NumericText ? NpgsqlDbType.Numeric : DbType(column);
 
-    /// <summary>A numeric's text as a decimal, or null when the decimal would not print back the same (NaN, too many digits).</summary>
+    /// <summary>The merge's expression turning a staged value into the target column's type.</summary>
+    public static string FromStage(SourceColumn column, string staged) => column.BaseDataType == "money"
+        // money arrives as its numeric value; text would be read in the target's lc_monetary.
+        ? $"CAST(CAST({staged} AS numeric) AS money)"
+        : $"CAST({staged} AS {TargetType(column)})";
+
+    /// <summary>A numeric's text as a decimal, or null when the decimal would not print back the same (NaN).</summary>
     public static object? ExactDecimal(string text) =>
         decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
         && value.ToString(CultureInfo.InvariantCulture) == text ? value : null;

@@ -41,19 +41,28 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
 
     /// <summary>
     /// Records the job's source table as the target's, or fails when another source table filled it. Snowflake
-    /// enforces no keys: two first jobs racing may both record theirs, and then both fail, never both write.
+    /// enforces no keys: two first jobs racing may both record theirs, and then both fail (never both write),
+    /// each withdrawing its own claim.
     /// </summary>
     private async Task ClaimAsync(CancellationToken ct)
     {
         var registry = $"{Schema}.{SnowflakeSql.Ident(settings.Name(TargetOwnership.Table))}";
         await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {registry} (target_table VARCHAR, source VARCHAR)", null, ct);
         List<SnowflakeBinding> Bind(params string[] values) => values.Select(v => new SnowflakeBinding("TEXT", v)).ToList();
+        // The name as Snowflake stores it: with upper-case identifiers, Items and items are one table.
+        var name = settings.Name(target.TargetTable);
         await client.ExecuteAsync($"INSERT INTO {registry} SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM {registry} WHERE target_table = ?)",
-            Bind(target.TargetTable, target.Source, target.TargetTable), ct);
-        var owners = await client.ExecuteAsync($"SELECT DISTINCT source FROM {registry} WHERE target_table = ?", Bind(target.TargetTable), ct);
+            Bind(name, target.Source, name), ct);
+        var owners = await client.ExecuteAsync($"SELECT DISTINCT source FROM {registry} WHERE target_table = ?", Bind(name), ct);
         if (owners.Rows.Select(r => r[0]).FirstOrDefault(o => o != target.Source) is { } other)
-            throw TargetOwnership.Conflict(target.TargetTable, other, target.Source);
+        {
+            // After a race both claims are recorded; withdrawing this one leaves the target to the other.
+            await client.ExecuteAsync($"DELETE FROM {registry} WHERE target_table = ? AND source = ?", Bind(name, target.Source), ct);
+            throw TargetOwnership.Conflict(name, other, target.Source);
+        }
     }
+
+    public void CheckValues(StagedBatch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, SnowflakeTypes.Refusal);
 
     public async Task WriteAsync(StagedBatch batch, CancellationToken ct)
     {
@@ -83,8 +92,6 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         {
             for (var i = 0; i < row.Length; i++)
             {
-                if (row[i] is { } raw && SnowflakeTypes.Refusal(Columns[i], raw) is { } reason)
-                    throw new ValueRejectedException(target.Table.TableName, Columns[i].Name, PgTemporal.Format(Columns[i].Kind, raw), reason);
                 var value = SnowflakeTypes.Encode(Columns[i], row[i]);
                 bytes += value?.Length ?? 0;
                 bindings.Add(new SnowflakeBinding(bindingTypes[i], value));

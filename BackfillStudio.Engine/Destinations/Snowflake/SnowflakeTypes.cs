@@ -74,7 +74,7 @@ public static class SnowflakeTypes
 
     private static string? FirstDuplicateKey(string json)
     {
-        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json));
+        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json), new JsonReaderOptions { MaxDepth = 100_000 });
         var objects = new Stack<HashSet<string>>();
         while (reader.Read())
         {

@@ -20,7 +20,8 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     private static string SelectList(TableSchema table) => string.Join(", ", table.Columns.Select(ColumnValueReader.SelectExpression)
         .Concat(table.Columns.Select(ColumnValueReader.ShapeCheckExpression).OfType<string>()));
 
-    private int ShapeChecks => table.Columns.Count(c => c.Kind == ValueKind.Array);
+    /// <summary>The typed array columns, whose shape checks follow the columns in each row.</summary>
+    private readonly SourceColumn[] _arrays = table.Columns.Where(c => c.Kind == ValueKind.Array).ToArray();
 
     public async Task<long> CountAsync(CancellationToken ct)
     {
@@ -53,7 +54,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         string[]? lastKey = null;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            var keyOrdinal = _readers.Length + ShapeChecks;
+            var keyOrdinal = _readers.Length + _arrays.Length;
             while (await reader.ReadAsync(ct))
             {
                 rows.Add(ReadRow(reader));
@@ -98,7 +99,8 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             {
                 while (await reader.ReadAsync(ct)) rows.Add(ReadRow(reader));
             }
-            var next = (position & ~(long)uint.MaxValue) | end;
+            // A range reaching past block 2^32 - 1 (a heap of 32 TB) ends with the heap, never in the next heap's bits.
+            var next = (position & ~(long)uint.MaxValue) | Math.Min(end, uint.MaxValue);
             if (rows.Count == 0) position = next;
             else return new SourceBatch(cursor.Batches, rows, cursor with { NextBlock = position, BlocksPerBatch = step, Relations = _heaps.Oids },
                 new ResumeCursor(cursor.Batches + 1, null, next, step, _heaps.Oids));
@@ -108,11 +110,10 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
 
     private object?[] ReadRow(NpgsqlDataReader reader)
     {
-        for (var i = 0; i < ShapeChecks; i++)
+        for (var i = 0; i < _arrays.Length; i++)
         {
             if (reader.IsDBNull(_readers.Length + i)) continue;
-            var column = table.Columns.Where(c => c.Kind == ValueKind.Array).ElementAt(i);
-            throw new ValueRejectedException(table.TableName, column.Name, reader.GetString(_readers.Length + i),
+            throw new ValueRejectedException(table.TableName, _arrays[i].Name, reader.GetString(_readers.Length + i),
                 "is a multi-dimensional array or has a lower bound other than 1, which a typed array column cannot hold.");
         }
         var row = new object?[_readers.Length];
