@@ -32,11 +32,11 @@ public static partial class FilterValueParser
             ValueKind.Float32 or ValueKind.Float64 or ValueKind.NumericText => NumberPattern().IsMatch(text),
             ValueKind.Text or ValueKind.Enum => true,
             ValueKind.Bool => text.ToLowerInvariant() is "true" or "t" or "1" or "yes" or "y" or "on" or "false" or "f" or "0" or "no" or "n" or "off",
-            ValueKind.Date => IsInfinity(text) || DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
-            ValueKind.Time => TimeOnly.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out _) || text is "24:00" or "24:00:00",
-            ValueKind.Timestamp => IsInfinity(text)
-                || DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var ts) && ts.Kind == DateTimeKind.Unspecified,
-            ValueKind.TimestampTz => IsInfinity(text) || DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out _),
+            // The shapes PostgreSQL reads (BC, years past 9999, 24:00 too); the server checks the calendar.
+            ValueKind.Date => IsInfinity(text) || DatePattern().IsMatch(text),
+            ValueKind.Time => TimePattern().IsMatch(text),
+            ValueKind.Timestamp => IsInfinity(text) || TimestampPattern().IsMatch(text),
+            ValueKind.TimestampTz => IsInfinity(text) || TimestampTzPattern().IsMatch(text),
             ValueKind.Uuid => Guid.TryParse(text, out _),
             _ => false,
         };
@@ -85,6 +85,20 @@ public static partial class FilterValueParser
 
     private static bool IsInteger(string text, long min, long max) =>
         long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max;
+
+    [GeneratedRegex(@"^\d{4,}-\d{1,2}-\d{1,2}( BC)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex DatePattern();
+
+    [GeneratedRegex(@"^\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex TimePattern();
+
+    [GeneratedRegex(@"^\d{4,}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?( BC)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex TimestampPattern();
+
+    /// <summary>A timestamp with an optional zone: Z, ±hh, ±hh:mm or ±hhmm (none means UTC).</summary>
+    [GeneratedRegex(@"^\d{4,}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?)? ?(Z|[+-]\d{2}(:?\d{2})?)?( BC)?$",
+        RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    private static partial Regex TimestampTzPattern();
 
     /// <summary>PostgreSQL's numeric input: any number of digits, an exponent, NaN and ±Infinity.</summary>
     [GeneratedRegex(@"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)$|^nan$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]

@@ -79,6 +79,9 @@ public sealed class BackfillApiValidationTests(PostgresServer pg)
             [Filter("created_at", ">=", "2024-01-01T00:00:00+02:00"), Filter("created_on", "=", "2024-02-29"), Filter("local_ts", "<", "2024-01-01 10:30:00")],
             [Filter("active", "=", true), Filter("ref", "=", "7f9c2e4a-0b1d-4c3e-9a8b-123456789abc"), Filter("at_time", ">", "08:30")],
             [Filter("customer", "ILIKE", "C1%"), Filter("payload", "IS NULL"), Filter("tags", "IS NOT NULL"), Filter("customer", "LIKE", "%")],
+            // Values PostgreSQL reads that .NET's date types cannot hold.
+            [Filter("created_on", ">", "0044-03-15 BC"), Filter("at_time", "<=", "24:00"), Filter("local_ts", "<", "infinity"),
+             Filter("created_at", "<", "12000-01-01 00:00:00+00"), Filter("amount", "!=", "NaN")],
         ];
         foreach (var filters in valid)
         {
