@@ -104,6 +104,22 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task PartitionedTableWithoutPrimaryKey_AppendsEveryPartitionsRowsOnce()
+    {
+        const string sql = """
+            CREATE TABLE visits (at date NOT NULL, page text) PARTITION BY RANGE (at);
+            CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
+            CREATE TABLE visits_b PARTITION OF visits FOR VALUES FROM ('2024-07-01') TO ('2025-01-01');
+            INSERT INTO visits SELECT date '2024-01-01' + g % 366, 'page ' || g FROM generate_series(1, 4000) g;
+            ANALYZE;
+            """;
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, sql, ["public.visits"], account.Config(), "--Backfill:BatchSize=700");
+        await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.visits"), 4000);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "visits"), await account.ContentsAsync(s.SourceDb, "visits"));
+    }
+
+    [Fact]
     public async Task FilteredTableWithoutPrimaryKey_AppendsEachBatchOnce_EvenWhenTheCommitAnswerIsLost()
     {
         await using var account = await SnowflakeAccount.StartAsync();
