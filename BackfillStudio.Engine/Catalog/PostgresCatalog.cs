@@ -62,8 +62,9 @@ public static class PostgresCatalog
     {
         uint oid;
         string schema, name;
+        bool hasInheritanceChildren;
         await using (var cmd = new NpgsqlCommand("""
-            SELECT c.oid, n.nspname, c.relname
+            SELECT c.oid, n.nspname, c.relname, c.relkind = 'r' AND c.relhassubclass
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = $1
             """, connection))
@@ -74,6 +75,7 @@ public static class PostgresCatalog
             oid = reader.GetFieldValue<uint>(0);
             schema = reader.GetString(1);
             name = reader.GetString(2);
+            hasInheritanceChildren = reader.GetBoolean(3);
         }
 
         var columns = new List<(SourceColumn Column, int PkPosition)>();
@@ -111,6 +113,10 @@ public static class PostgresCatalog
             }
         }
 
+        // An inheritance parent's key is not unique across its children (PostgreSQL does not enforce it), so keyset
+        // reading would skip rows sharing a key and an upsert would merge them: it is copied like a table without one.
+        if (hasInheritanceChildren)
+            return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column with { IsPrimaryKey = false }).ToList(), []);
         var primaryKey = columns.Where(c => c.PkPosition > 0).OrderBy(c => c.PkPosition).Select(c => c.Column).ToList();
         return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column).ToList(), primaryKey);
     }

@@ -238,9 +238,14 @@ public sealed class FidelityTests(PostgresServer pg)
             INSERT INTO animals SELECT 'a' || g, 2 FROM generate_series(1, 700) g;
             INSERT INTO dogs SELECT 'd' || g, 4, true FROM generate_series(1, 900) g;
             INSERT INTO puppies SELECT 'p' || g, 4, g % 2 = 0 FROM generate_series(1, 500) g;
+            -- A key on an inheritance parent is not unique across its children: ids 1..300 appear twice.
+            CREATE TABLE vehicles (id int PRIMARY KEY, kind text);
+            CREATE TABLE cars (seats int) INHERITS (vehicles);
+            INSERT INTO vehicles SELECT g, 'vehicle' FROM generate_series(1, 800) g;
+            INSERT INTO cars SELECT g, 'car', 4 FROM generate_series(1, 300) g;
             ANALYZE;
             """;
-        await using var s = await CreateAsync(pg, sql, ["public.events", "public.keyed", "public.animals"], DestinationKinds.All,
+        await using var s = await CreateAsync(pg, sql, ["public.events", "public.keyed", "public.animals", "public.vehicles"], DestinationKinds.All,
             "--Backfill:BatchSize=500");
 
         var tables = await s.Http.GetOkAsync($"/api/v1/sources/{s.SourceId}/tables");
@@ -256,6 +261,7 @@ public sealed class FidelityTests(PostgresServer pg)
             ("events", 6000, []),
             ("keyed", 3000, []),
             ("animals", 2100, []),
+            ("vehicles", 1100, []),
             ("events", 2000, [Filter("region", "=", "eu")]),
         })
         {
