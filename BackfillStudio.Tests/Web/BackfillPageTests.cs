@@ -71,7 +71,7 @@ public sealed class BackfillPageTests(PostgresServer pg)
     }
 
     [Fact]
-    public async Task JobsTable_UpdatesLive_ForJobsCreatedElsewhere_AndCancelsAndDeletes()
+    public async Task JobsTable_UpdatesLive_ForJobsCreatedElsewhere_AndCancelsResumesAndDeletes()
     {
         await using var s = await Scenario.CreateAsync(pg, LongJobSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:BatchSize=50");
         await using var browser = await Browser.LaunchAsync();
@@ -88,6 +88,14 @@ public sealed class BackfillPageTests(PostgresServer pg)
         var job = await s.Http.GetJobAsync(jobId);
         Assert.Equal("CANCELLED", (string)job["status"]!);
         await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{(long)job["count_record"]!:N0} / 400,000");
+
+        // Resume continues from the checkpoint, live in the page; then it is cancelled again.
+        await page.GetByTestId("resume-job").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("job-resumed-by")).ToContainTextAsync("resumed by");
+        await Assertions.Expect(status).ToHaveTextAsync("EXECUTING", new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
+        await s.Http.WaitUntilAsync(jobId, TimeSpan.FromSeconds(30), j => (long)j["count_record"]! > (long)job["count_record"]!, "progress after resume");
+        await page.GetByTestId("cancel-job").ClickAsync();
+        await Assertions.Expect(status).ToHaveTextAsync("CANCELLED", new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
 
         await page.GetByTestId("delete-job").ClickAsync();
         await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new LocatorGetByRoleOptions { Name = "Delete" }).ClickAsync();
