@@ -116,6 +116,24 @@ public sealed class FidelityTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task VarcharAndCharArrays_GoStraightIntoTheTarget_WithTheirElementType()
+    {
+        // Only columns binary COPY writes directly, so the batch takes the direct path into the target.
+        const string sql = """
+            CREATE TABLE tagged (id int PRIMARY KEY, tags varchar(20)[], codes char(3)[], names name[]);
+            INSERT INTO tagged SELECT g, ARRAY['t' || g, NULL, 'a,b "c"'], ARRAY['ab', 'xyz'], ARRAY['n' || g]::name[] FROM generate_series(1, 50) g;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.tagged"], DestinationKinds.Postgres | DestinationKinds.DuckDb);
+        var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.tagged"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        const string rows = "SELECT string_agg(t::text, ',' ORDER BY id) FROM {0} t";
+        Assert.Equal(await PostgresServer.ScalarAsync<string>(s.SourceDb, string.Format(rows, "public.tagged")),
+            await PostgresServer.ScalarAsync<string>(s.DestinationDb, string.Format(rows, "copy.tagged")));
+        Assert.Equal("character varying(20)[]", await PostgresServer.ScalarAsync<string>(s.DestinationDb,
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'copy.tagged'::regclass AND attname = 'tags'"));
+    }
+
+    [Fact]
     public async Task NumericsADecimalCannotHold_ReachPostgresExactly_ThroughTheMergePath()
     {
         const string sql = """
