@@ -16,7 +16,7 @@ public sealed class ResumeTests(PostgresServer pg)
         CREATE TABLE readings (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision);
         INSERT INTO readings SELECT g, 'sensor-' || g % 50, g * 0.5 FROM generate_series(1, 200000) g;
         CREATE TABLE events (at timestamp NOT NULL, kind text);
-        INSERT INTO events SELECT timestamp '2024-01-01' + g * interval '1 second', 'k' || g % 7 FROM generate_series(1, 20000) g;
+        INSERT INTO events SELECT timestamp '2024-01-01' + g * interval '1 second', 'k' || g % 7 FROM generate_series(1, 100000) g;
         ANALYZE;
         """;
 
