@@ -17,6 +17,16 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
     public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
 
+    /// <summary>
+    /// Locks the jobs of a pipeline or a source until the transaction ends and counts the EXECUTING ones. A claim
+    /// in progress finishes first and is counted; later claims skip the locked jobs, so a deletion that finds
+    /// none executing cannot remove a job an engine has just claimed.
+    /// </summary>
+    public Task<int> LockJobsCountingExecutingAsync(int? pipelineId, int? sourceId, CancellationToken ct) => Database.SqlQuery<int>($"""
+        SELECT count(*) FILTER (WHERE status = 'EXECUTING')::int AS "Value"
+        FROM (SELECT status FROM queue_backfill_data WHERE pipeline_id = {pipelineId} OR source_id = {sourceId} FOR UPDATE) jobs
+        """).SingleAsync(ct);
+
     protected override void OnModelCreating(ModelBuilder b)
     {
         base.OnModelCreating(b);

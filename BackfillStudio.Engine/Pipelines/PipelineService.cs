@@ -91,10 +91,12 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entity = await FindAsync(db, id, ct);
-        if (await db.BackfillJobs.AnyAsync(j => j.PipelineId == id && j.Status == "EXECUTING", ct))
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (await db.LockJobsCountingExecutingAsync(pipelineId: id, sourceId: null, ct) > 0)
             throw new ConflictException($"Pipeline {id} has an executing backfill job; cancel it first.");
         db.Pipelines.Remove(entity);
         await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
     }
 
     private static IQueryable<PipelineEntity> Query(ConfigDbContext db) =>

@@ -70,10 +70,12 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entity = await FindAsync(db, id, ct);
-        if (await db.BackfillJobs.AnyAsync(j => j.SourceId == id && j.Status == "EXECUTING", ct))
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (await db.LockJobsCountingExecutingAsync(pipelineId: null, sourceId: id, ct) > 0)
             throw new ConflictException($"Source {id} has an executing backfill job; cancel it first.");
         db.Sources.Remove(entity);
         await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
     }
 
     public async Task<SourceSettings> GetSettingsAsync(int id, CancellationToken ct)
