@@ -22,6 +22,9 @@ public static class PgTemporal
 
     public static bool IsInfinite(long microseconds) => microseconds is TimestampInfinity or TimestampMinusInfinity;
 
+    /// <summary>The day (since 2000-01-01) a finite timestamp falls on, rounding down before 2000 too.</summary>
+    public static long DayOf(long microseconds) => Math.DivRem(microseconds, MicrosecondsPerDay, out var rest) - (rest < 0 ? 1 : 0);
+
     /// <summary>Year, month and day of a day count from 2000-01-01 in the proleptic Gregorian calendar (year 0 = 1 BC).</summary>
     public static (long Year, int Month, int Day) Civil(long daysSince2000)
     {
@@ -51,8 +54,7 @@ public static class PgTemporal
         {
             TimestampInfinity => "infinity",
             TimestampMinusInfinity => "-infinity",
-            _ => $"{FormatDate(Math.DivRem(micros, MicrosecondsPerDay, out var rest) - (rest < 0 ? 1 : 0))} " +
-                 $"{FormatTime(rest < 0 ? rest + MicrosecondsPerDay : rest)}{(kind == ValueKind.TimestampTz ? "+00" : "")}",
+            _ => $"{FormatDate(DayOf(micros))} {FormatTime(micros - DayOf(micros) * MicrosecondsPerDay)}{(kind == ValueKind.TimestampTz ? "+00" : "")}",
         },
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };

@@ -22,6 +22,12 @@ public sealed record SourceColumn(
 
     public bool IsTextLike => Kind is ValueKind.Text or ValueKind.Enum;
 
+    /// <summary>money travels as its numeric value: its text depends on the session's <c>lc_monetary</c>.</summary>
+    public bool IsMoney => BaseDataType == "money";
+
+    /// <summary>A numeric's text that no DECIMAL/NUMBER holds: NaN or ±Infinity (any other numeric text ends in a digit).</summary>
+    public static bool IsNumericSpecial(string text) => !char.IsAsciiDigit(text[^1]);
+
     /// <summary>A numeric(p,s) that a DECIMAL/NUMBER of at most <paramref name="maxPrecision"/> digits holds exactly.</summary>
     public bool FitsDecimal(int maxPrecision) =>
         Kind == ValueKind.NumericText && Precision is > 0 && Precision <= maxPrecision && Scale >= 0 && Scale <= Precision;

@@ -101,7 +101,7 @@ public static class FilterValidator
         _ => value.Value.GetRawText(),
     };
 
-    internal static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
+    internal static string Shorten(string text) => ValueRejectedException.Shorten(text);
 
     /// <summary>The human-readable rendering stored in <c>filter_sql</c>; never executed.</summary>
     public static string? Render(TableSchema table, IReadOnlyList<BackfillFilter> filters)

@@ -66,7 +66,7 @@ public static partial class FilterValueParser
     }
 
     private static string Invalid(SourceColumn column, string raw) =>
-        $"'{ValueRejectedException.Shorten(raw)}' is not a valid {ExpectedOf(column)} value for column '{column.Name}' ({column.DataType}).";
+        $"'{FilterValidator.Shorten(raw)}' is not a valid {ExpectedOf(column)} value for column '{column.Name}' ({column.DataType}).";
 
     private static string ExpectedOf(SourceColumn column) => column.Kind switch
     {

@@ -57,7 +57,7 @@ public static class DuckDbTypes
     {
         (ValueKind.Timestamp or ValueKind.TimestampTz, long micros) when !PgTemporal.IsInfinite(micros)
             && micros > MaxTimestamp - PgTemporal.UnixToPostgresMicroseconds => "is after DuckDB's last timestamp (294247-01-10).",
-        (ValueKind.NumericText, string text) when column.FitsDecimal(MaxDecimalPrecision) && !char.IsAsciiDigit(text[^1])
+        (ValueKind.NumericText, string text) when column.FitsDecimal(MaxDecimalPrecision) && SourceColumn.IsNumericSpecial(text)
             => $"is not a number that DuckDB's {TargetType(column)} can hold.",
         _ => null,
     };

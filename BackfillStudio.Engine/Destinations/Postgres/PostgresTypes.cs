@@ -25,8 +25,8 @@ public static class PostgresTypes
     public static NpgsqlDbType DirectDbType(SourceColumn column) => column.Kind == ValueKind.NumericText ? NpgsqlDbType.Numeric : DbType(column);
 
     /// <summary>The merge's expression turning a staged value into the target column's type.</summary>
-    public static string FromStage(SourceColumn column, string staged) => column.BaseDataType == "money"
-        // money arrives as its numeric value; text would be read in the target's lc_monetary.
+    public static string FromStage(SourceColumn column, string staged) => column.IsMoney
+        // Through numeric: money's text would be read in the target's lc_monetary.
         ? $"CAST(CAST({staged} AS numeric) AS money)"
         : $"CAST({staged} AS {TargetType(column)})";
 

@@ -62,10 +62,10 @@ public static class SnowflakeTypes
     {
         (ValueKind.Date, int days) when PgTemporal.IsInfinite(days) || !InSnowflakeYears(days) => "is outside the dates Snowflake holds (years 1 to 9999, no infinity).",
         (ValueKind.Timestamp or ValueKind.TimestampTz, long micros) when PgTemporal.IsInfinite(micros)
-            || !InSnowflakeYears(Math.DivRem(micros, PgTemporal.MicrosecondsPerDay, out var rest) - (rest < 0 ? 1 : 0))
+            || !InSnowflakeYears(PgTemporal.DayOf(micros))
             => "is outside the timestamps Snowflake holds (years 1 to 9999, no infinity).",
         (ValueKind.Time, long micros) when micros >= PgTemporal.MicrosecondsPerDay => "is past Snowflake's last TIME (23:59:59.999999999).",
-        (ValueKind.NumericText, string text) when column.FitsDecimal(MaxNumberPrecision) && !char.IsAsciiDigit(text[^1])
+        (ValueKind.NumericText, string text) when column.FitsDecimal(MaxNumberPrecision) && SourceColumn.IsNumericSpecial(text)
             => $"is not a number that Snowflake's {ColumnType(column)} can hold.",
         // json (unlike jsonb) keeps duplicate keys; a VARIANT object cannot hold them.
         (ValueKind.Json, string json) when FirstDuplicateKey(json) is { } key => $"has the key \"{key}\" twice, which a Snowflake VARIANT cannot hold.",

@@ -126,7 +126,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// <summary>The heaps holding the table's rows, their sizes now, and how many blocks hold about one batch of rows.</summary>
     private sealed record HeapLayout(IReadOnlyList<Heap> Heaps, long BlocksPerBatch)
     {
-        public IReadOnlyList<uint> Oids => Heaps.Select(h => h.Oid).ToList();
+        public IReadOnlyList<uint> Oids { get; } = Heaps.Select(h => h.Oid).ToList();
 
         public static async Task<HeapLayout> ReadAsync(NpgsqlConnection connection, TableSchema table, IReadOnlyList<uint>? fixedOids,
             int batchSize, CancellationToken ct)
