@@ -8,6 +8,7 @@ using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
+using BackfillStudio.Engine.Verification;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -43,7 +44,10 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<DestinationService>();
         services.AddSingleton<PipelineService>();
         services.AddSingleton<JobService>();
+        services.AddSingleton<JobPlanLoader>();
         services.AddSingleton<JobRunner>();
+        services.AddSingleton<VerificationStore>();
+        services.AddSingleton<VerificationRunner>();
         services.AddMetrics();
         services.AddSingleton<BackfillMetrics>();
         services.AddSingleton<JobNotificationListener>();

@@ -35,6 +35,14 @@ public sealed class BackfillOptions
     [Range(1, 3600)]
     public int DdlLockTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>About how many source rows each verified key range holds.</summary>
+    [Range(1, 100_000_000)]
+    public int VerifyRangeRows { get; set; } = 100_000;
+
+    /// <summary>How a job verifies itself after it completes when its request names no mode: none, count or checksum.</summary>
+    [RegularExpression("^(none|count|checksum)$", ErrorMessage = "Backfill:VerifyAfterLoad must be none, count or checksum.")]
+    public string VerifyAfterLoad { get; set; } = "count";
+
     /// <summary>False on a web-only node: no jobs are claimed or executed there.</summary>
     public bool EngineEnabled { get; set; } = true;
 

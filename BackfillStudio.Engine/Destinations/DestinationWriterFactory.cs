@@ -5,6 +5,7 @@ using BackfillStudio.Engine.Destinations.Postgres;
 using BackfillStudio.Engine.Destinations.Snowflake;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
+using BackfillStudio.Engine.Verification;
 using Microsoft.Extensions.Options;
 
 namespace BackfillStudio.Engine.Destinations;
@@ -20,6 +21,16 @@ public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options, 
         ParquetDestinationSettings s => new ParquetDestinationWriter(s, target),
         SnowflakeDestinationSettings s => new SnowflakeDestinationWriter(SnowflakeClient(s), s, target),
         _ => throw new NotSupportedException($"No writer for {settings.GetType().Name}."),
+    };
+
+    /// <param name="destination">How messages name the destination.</param>
+    public IDestinationVerifier CreateVerifier(DestinationSettings settings, VerifyScope scope, string destination) => settings switch
+    {
+        PostgresDestinationSettings s => new PostgresVerifier(s, scope, destination),
+        DuckDbDestinationSettings s => new DuckDbVerifier(s, scope, destination),
+        ParquetDestinationSettings s => new ParquetVerifier(s, scope, destination),
+        SnowflakeDestinationSettings s => new SnowflakeVerifier(SnowflakeClient(s), s, scope, destination),
+        _ => throw new NotSupportedException($"No verifier for {settings.GetType().Name}."),
     };
 
     public SnowflakeSqlApiClient SnowflakeClient(SnowflakeDestinationSettings settings) =>

@@ -5,9 +5,10 @@ namespace BackfillStudio.Engine.Destinations;
 
 /// <summary>
 /// What a writer writes: the source table's schema and the target table name in the destination;
-/// <paramref name="Source"/> names the source table for <see cref="TargetOwnership"/>.
+/// <paramref name="Source"/> names the source table for <see cref="TargetOwnership"/>. Files written per batch
+/// (Parquet) are named <c>&lt;FilePrefix&gt;-&lt;batch&gt;</c>: a repair writes under its own prefix.
 /// </summary>
-public sealed record WriteTarget(int JobId, TableSchema Table, string TargetTable, string Source);
+public sealed record WriteTarget(int JobId, TableSchema Table, string TargetTable, string Source, string FilePrefix = "part");
 
 /// <summary>Writes one job's batches into one destination, idempotently.</summary>
 public interface IDestinationWriter : IAsyncDisposable

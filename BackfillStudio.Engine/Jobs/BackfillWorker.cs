@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using BackfillStudio.Engine.Configuration;
+using BackfillStudio.Engine.Verification;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -8,18 +9,25 @@ using Microsoft.Extensions.Options;
 namespace BackfillStudio.Engine.Jobs;
 
 /// <summary>
-/// The engine's loop: claims pending jobs (woken by NOTIFY, polling as a fallback) up to
-/// <see cref="BackfillOptions.MaxConcurrentJobs"/>, renews the leases of running jobs and takes back
-/// jobs whose engine died.
+/// The engine's loop: claims pending jobs, then queued verifications (woken by NOTIFY, polling as a fallback), up to
+/// <see cref="BackfillOptions.MaxConcurrentJobs"/> at once together, renews the leases of what runs and takes back
+/// work whose engine died.
 /// </summary>
 public sealed class BackfillWorker(
     IServiceProvider services,
     JobStateStore states,
+    VerificationStore verifications,
     JobQueueSignal signal,
     IOptions<BackfillOptions> options,
     ILogger<BackfillWorker> logger) : BackgroundService
 {
-    private readonly ConcurrentDictionary<int, Task> _running = new();
+    private enum Work
+    {
+        Job,
+        Verification,
+    }
+
+    private readonly ConcurrentDictionary<(Work Kind, int JobId), Task> _running = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -45,42 +53,46 @@ public sealed class BackfillWorker(
     {
         while (_running.Count < options.Value.MaxConcurrentJobs)
         {
-            int? id;
+            (Work Kind, int JobId)? claimed;
             try
             {
-                id = await states.ClaimNextAsync(ct);
+                claimed = await states.ClaimNextAsync(ct) is { } job ? (Work.Job, job)
+                    : await verifications.ClaimNextAsync(ct) is { } verified ? (Work.Verification, verified) : null;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogWarning("Could not claim jobs from the config database: {Error}", e.Message);
+                logger.LogWarning("Could not claim work from the config database: {Error}", e.Message);
                 return;
             }
-            if (id is not { } jobId) return;
-            logger.LogInformation("Job {JobId} claimed", jobId);
-            // The job is registered before it starts, so its own clean-up always finds the entry.
+            if (claimed is not { } work) return;
+            logger.LogInformation("{Work} of job {JobId} claimed", work.Kind, work.JobId);
+            // The work is registered before it starts, so its own clean-up always finds the entry.
             var registered = new TaskCompletionSource();
-            _running[jobId] = RunAsync(jobId, registered.Task, ct);
+            _running[work] = RunAsync(work, registered.Task, ct);
             registered.SetResult();
         }
     }
 
-    private async Task RunAsync(int jobId, Task registered, CancellationToken ct)
+    private async Task RunAsync((Work Kind, int JobId) work, Task registered, CancellationToken ct)
     {
         await registered.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
         {
-            await services.GetRequiredService<JobRunner>().RunAsync(jobId, ct);
+            if (work.Kind == Work.Job) await services.GetRequiredService<JobRunner>().RunAsync(work.JobId, ct);
+            else await services.GetRequiredService<VerificationRunner>().RunAsync(work.JobId, ct);
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Job {JobId} could not be finished cleanly", jobId);
+            logger.LogError(e, "{Work} of job {JobId} could not be finished cleanly", work.Kind, work.JobId);
         }
         finally
         {
-            _running.TryRemove(jobId, out _);
+            _running.TryRemove(work, out _);
             signal.Wake();
         }
     }
+
+    private int[] Running(Work kind) => _running.Keys.Where(k => k.Kind == kind).Select(k => k.JobId).ToArray();
 
     private async Task MaintainLeasesAsync(CancellationToken ct)
     {
@@ -93,11 +105,14 @@ public sealed class BackfillWorker(
             {
                 try
                 {
-                    await states.HeartbeatAsync(_running.Keys.ToArray(), ct);
+                    await states.HeartbeatAsync(Running(Work.Job), ct);
+                    await verifications.HeartbeatAsync(Running(Work.Verification), ct);
                     var reclaimed = await states.ReclaimExpiredAsync(settings.LeaseSeconds, settings.MaxAttempts, ct);
                     foreach (var job in reclaimed)
                         logger.LogWarning("Job {JobId} lost its engine (lease expired); now {Status}", job.JobId, job.Status);
-                    if (reclaimed.Count > 0) signal.Wake();
+                    var verificationsReclaimed = await verifications.ReclaimExpiredAsync(settings.LeaseSeconds, settings.MaxAttempts, ct);
+                    if (verificationsReclaimed > 0) logger.LogWarning("{Count} verifications lost their engine (lease expired)", verificationsReclaimed);
+                    if (reclaimed.Count + verificationsReclaimed > 0) signal.Wake();
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

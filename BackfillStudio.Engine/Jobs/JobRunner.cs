@@ -22,25 +22,13 @@ namespace BackfillStudio.Engine.Jobs;
 /// (observed at checkpoints), FAILED, or back in the queue after a transient error.
 /// </summary>
 public sealed class JobRunner(
-    IDbContextFactory<ConfigDbContext> dbFactory,
-    SourceService sources,
-    DestinationService destinations,
+    JobPlanLoader plans,
     DestinationWriterFactory writerFactory,
     JobStateStore states,
     IOptions<BackfillOptions> options,
     BackfillMetrics metrics,
     ILogger<JobRunner> logger)
 {
-    /// <param name="Fingerprint">
-    /// Where the rows go (source, target table, each destination's type and non-secret settings), kept in the
-    /// resume cursor: a job never continues into a place other than the one its first batches went to.
-    /// </param>
-    private sealed record JobPlan(BackfillJobEntity Job, SourceSettings Source, string TargetTable,
-        IReadOnlyList<(string Name, DestinationSettings Settings)> Destinations, string Fingerprint)
-    {
-        public IEnumerable<string?> Secrets => Destinations.SelectMany(d => d.Settings.Secrets).Append(Source.Password);
-    }
-
     public async Task RunAsync(int jobId, CancellationToken stopping)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
@@ -48,7 +36,7 @@ public sealed class JobRunner(
         metrics.JobStarted();
         try
         {
-            plan = await LoadPlanAsync(jobId, stopping);
+            plan = await plans.LoadAsync(jobId, stopping);
             await ExecuteAsync(plan, stopping);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -94,8 +82,7 @@ public sealed class JobRunner(
         var total = await JobFailure.Step("Source", () => reader.CountAsync(stopping));
         if (await states.SetTotalAsync(job.Id, total, stopping) is null) return;
 
-        var outcome = await CopyAsync(plan, reader, new WriteTarget(job.Id, table, plan.TargetTable,
-            TargetOwnership.SourceOf(plan.Source.Host, plan.Source.Port, plan.Source.Database, table.TableName)), stopping);
+        var outcome = await CopyAsync(plan, reader, new WriteTarget(job.Id, table, plan.TargetTable, plan.SourceName(table.TableName)), stopping);
         // Destinations are closed before the final status shows, so a DuckDB file can be opened as soon as the job is COMPLETED.
         if (outcome == CopyOutcome.Completed)
         {
@@ -127,9 +114,10 @@ public sealed class JobRunner(
         DuckDbStage? stage = null;
         try
         {
-            foreach (var (name, destination) in plan.Destinations)
+            foreach (var destination in plan.Destinations)
             {
-                var writer = writerFactory.Create(destination, target);
+                var name = destination.Name;
+                var writer = writerFactory.Create(destination.Settings, target);
                 writers.Add((name, writer));
                 await JobFailure.Step($"Destination '{name}'", () => writer.PrepareAsync(stopping));
             }
@@ -192,29 +180,5 @@ public sealed class JobRunner(
         {
             // The job already ended; a read it no longer needs may fail as the connection closes.
         }
-    }
-
-    private async Task<JobPlan> LoadPlanAsync(int jobId, CancellationToken ct)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var job = await db.BackfillJobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
-        var pipeline = await db.Pipelines.AsNoTracking()
-            .Include(p => p.Tables).Include(p => p.Destinations).ThenInclude(d => d.Destination)
-            .FirstOrDefaultAsync(p => p.Id == job.PipelineId, ct)
-            ?? throw new InvalidOperationException($"Pipeline {job.PipelineId} no longer exists.");
-        var table = pipeline.Tables.FirstOrDefault(t => t.TableName == job.TableName)
-            ?? throw new InvalidOperationException($"Table {job.TableName} is no longer part of pipeline {pipeline.Id}.");
-        var destinationSettings = pipeline.Destinations.OrderBy(d => d.DestinationId)
-            .Select(d => (d.Destination!.Name, destinations.ToSettings(d.Destination!))).ToList();
-        var source = await sources.GetSettingsAsync(job.SourceId, ct);
-        var targetTable = table.TargetTableName ?? job.TableName[(job.TableName.IndexOf('.') + 1)..];
-        var fingerprint = JsonSerializer.Serialize(new
-        {
-            source = new { source.Host, source.Port, source.Database, job.TableName },
-            target = targetTable,
-            destinations = pipeline.Destinations.OrderBy(d => d.DestinationId).Select(d => new { d.DestinationId, d.Destination!.Type, d.Destination.Config }),
-        });
-        return new JobPlan(job, source, targetTable, destinationSettings,
-            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(fingerprint))));
     }
 }

@@ -1,22 +1,29 @@
 using System.Text.Json;
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
 using BackfillStudio.Engine.Sources;
 using BackfillStudio.Engine.Sources.Postgres;
+using BackfillStudio.Engine.Verification;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace BackfillStudio.Engine.Jobs;
 
-public sealed record CreateBackfillInput(string? TableName, IReadOnlyList<FilterInput>? Filters);
+/// <param name="Verify">none, count or checksum: how the job verifies itself once COMPLETED (default <c>Backfill:VerifyAfterLoad</c>).</param>
+public sealed record CreateBackfillInput(string? TableName, IReadOnlyList<FilterInput>? Filters, string? Verify = null);
+
+/// <summary>The body of a verify request: count or checksum (default: the job's verify mode, else count).</summary>
+public sealed record VerifyInput(string? Mode);
 
 public sealed record JobView(
     int Id, int PipelineId, int SourceId, string TableName, IReadOnlyList<BackfillFilter> Filters, string? FilterSql,
     string Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
     DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
     string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt,
-    string? ResumedBy, DateTimeOffset? ResumedAt);
+    string? ResumedBy, DateTimeOffset? ResumedAt, string Verify, VerificationReport? Verification);
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
@@ -24,7 +31,8 @@ public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 public sealed record BackfillPreview(long? MatchingRows, string? Message);
 
 /// <summary>Creates, lists, cancels and deletes backfill jobs; used by the REST API and the UI alike.</summary>
-public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, SourceService sources, JobStateStore states)
+public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, SourceService sources, JobStateStore states,
+    VerificationStore verifications, IOptions<BackfillOptions> options)
 {
     public const int MaxPageSize = 1000;
 
@@ -35,6 +43,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     {
         ArgumentNullException.ThrowIfNull(input);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var verify = ParseVerify(input.Verify);
         var (pipeline, table, filters) = await ValidateAsync(db, pipelineId, input, ct);
 
         var job = new BackfillJobEntity
@@ -45,6 +54,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             Filters = JsonSerializer.Serialize(filters),
             FilterSql = FilterValidator.Render(table, filters),
             CreatedBy = actor,
+            VerifyAfterLoad = verify.ToDb(),
         };
         db.BackfillJobs.Add(job);
         await db.SaveChangesAsync(ct);
@@ -70,6 +80,16 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         {
             return new BackfillPreview(null, $"Counting took longer than {PreviewTimeout.TotalSeconds:0} s; the job counts exactly when it starts.");
         }
+    }
+
+    private VerifyMode ParseVerify(string? verify)
+    {
+        if (string.IsNullOrWhiteSpace(verify)) verify = options.Value.VerifyAfterLoad;
+        if (VerifyModes.TryParse(verify, out var mode)) return mode;
+        var errors = new ValidationErrors();
+        errors.Add("verify", $"verify '{FilterValidator.Shorten(verify)}' is not one of {VerifyModes.Names(withNone: true)}.");
+        errors.ThrowIfAny();
+        return mode;
     }
 
     private async Task<(PipelineEntity Pipeline, TableSchema Table, IReadOnlyList<BackfillFilter> Filters)> ValidateAsync(
@@ -142,9 +162,62 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (await states.RequestCancelAsync(id, actor, ct) is null)
         {
             var finished = await GetAsync(id, ct);
-            throw new ConflictException($"Backfill job {id} is already {finished.Status} and cannot be cancelled.");
+            // A finished job's running or queued verification is what a cancel then stops.
+            if (await verifications.CancelAsync(id, actor, ct) is null)
+                throw new ConflictException($"Backfill job {id} is already {finished.Status} and cannot be cancelled.");
         }
         return await GetAsync(id, ct);
+    }
+
+    /// <summary>Queues a verification of a finished job; returns the job with its verification PENDING.</summary>
+    public async Task<JobView> VerifyAsync(int id, VerifyInput? input, CancellationToken ct)
+    {
+        var job = await GetAsync(id, ct);
+        var mode = VerifyMode.None;
+        var text = input?.Mode ?? (job.Verify == "none" ? "count" : job.Verify);
+        if (!VerifyModes.TryParse(text, out mode) || mode == VerifyMode.None)
+        {
+            var errors = new ValidationErrors();
+            errors.Add("mode", $"mode '{FilterValidator.Shorten(text)}' is not one of {VerifyModes.Names(withNone: false)}.");
+            errors.ThrowIfAny();
+        }
+        if (await verifications.RequestAsync(id, mode, ct) is null)
+        {
+            job = await GetAsync(id, ct);
+            throw new ConflictException(job.Verification?.Status is VerifyStatus.Pending or VerifyStatus.Running
+                ? $"Backfill job {id} is already being verified."
+                : $"Backfill job {id} is {job.Status}; only COMPLETED, FAILED or CANCELLED jobs can be verified.");
+        }
+        var queued = await GetAsync(id, ct);
+        await states.AnnounceQueuedAsync(id, ct);
+        return queued;
+    }
+
+    /// <summary>Queues a repair of the ranges the job's last verification found different, followed by a new verification.</summary>
+    public async Task<JobView> RepairAsync(int id, CancellationToken ct)
+    {
+        await GetAsync(id, ct);
+        await using (var db = await dbFactory.CreateDbContextAsync(ct))
+        {
+            var job = await db.BackfillJobs.AsNoTracking().FirstAsync(j => j.Id == id, ct);
+            await using var connection = await sources.OpenAsync(job.SourceId, ct);
+            var table = await SourceService.GetTableAsync(connection, job.SourceId, job.TableName, ct);
+            if (table.PrimaryKey.Count == 0)
+                throw new ConflictException($"{job.TableName} has no primary key, so backfill job {id} cannot repair ranges; start a new backfill instead.");
+        }
+        if (await verifications.RequestRepairAsync(id, ct) is null)
+        {
+            var job = await GetAsync(id, ct);
+            throw new ConflictException(job.Verification?.Status switch
+            {
+                VerifyStatus.Pending or VerifyStatus.Running => $"Backfill job {id} is being verified; repair once it ends.",
+                VerifyStatus.Mismatch => $"Backfill job {id} is {job.Status}; cancel it or let it end first.",
+                _ => $"Backfill job {id} has nothing to repair: its last verification is {job.Verification?.Status ?? "missing"}, not MISMATCH.",
+            });
+        }
+        var queued = await GetAsync(id, ct);
+        await states.AnnounceQueuedAsync(id, ct);
+        return queued;
     }
 
     /// <summary>Queues a FAILED or CANCELLED job again, to continue from its checkpoint; returns it as queued.</summary>
@@ -172,5 +245,6 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         j.Id, j.PipelineId, j.SourceId, j.TableName,
         JsonSerializer.Deserialize<List<BackfillFilter>>(j.Filters) ?? [], j.FilterSql, j.Status, j.CountRecord, j.TotalRecord,
         j.Status == JobStatus.Failed.ToDb(), j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
-        j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt, j.ResumedBy, j.ResumedAt);
+        j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt, j.ResumedBy, j.ResumedAt,
+        j.VerifyAfterLoad, VerificationReport.FromJson(j.Verification));
 }

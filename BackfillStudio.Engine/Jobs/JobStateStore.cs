@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Engine.Verification;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -14,7 +15,7 @@ namespace BackfillStudio.Engine.Jobs;
 /// </summary>
 public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, EngineIdentity identity)
 {
-    private const string Returning = "RETURNING id, pipeline_id, status, count_record, total_record, updated_at";
+    internal const string Returning = "RETURNING id, pipeline_id, status, count_record, total_record, updated_at";
 
     /// <summary>Claims the oldest pending job for this engine, or returns null when none is waiting.</summary>
     public async Task<int?> ClaimNextAsync(CancellationToken ct)
@@ -63,8 +64,17 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         return cancelRequested;
     }
 
-    public Task<JobChanged?> CompleteAsync(int id, CancellationToken ct) =>
-        FinishAsync(id, JobStatus.Completed, null, ct);
+    /// <summary>Ends a job COMPLETED and, when it was created with a verify mode, queues its verification in the same statement.</summary>
+    public Task<JobChanged?> CompleteAsync(int id, CancellationToken ct) => ExecuteAsync($"""
+        UPDATE queue_backfill_data SET status = 'COMPLETED', error_message = NULL, finished_at = now(), updated_at = now(),
+               verify_status = CASE WHEN verify_after_load <> 'none' THEN 'PENDING' ELSE verify_status END,
+               verify_repair = CASE WHEN verify_after_load <> 'none' THEN false ELSE verify_repair END,
+               verify_attempts = CASE WHEN verify_after_load <> 'none' THEN 0 ELSE verify_attempts END,
+               verification = CASE WHEN verify_after_load <> 'none'
+                                   THEN jsonb_set(@queued::jsonb, ARRAY['mode'], to_jsonb(verify_after_load)) ELSE verification END
+        WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
+        {Returning}
+        """, ct, ("id", id), ("owner", identity.Owner), ("queued", VerificationReport.Queued(VerifyMode.Count).ToJson()));
 
     public Task<JobChanged?> CancelExecutingAsync(int id, CancellationToken ct) =>
         FinishAsync(id, JobStatus.Cancelled, null, ct);
@@ -104,6 +114,7 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
                error_message = NULL, cancel_requested_at = NULL, cancelled_by = NULL,
                resumed_by = @actor, resumed_at = now(), updated_at = now()
         WHERE id = @id AND status IN ('FAILED', 'CANCELLED') AND deleted_at IS NULL
+              AND (verify_status IS NULL OR verify_status NOT IN ('PENDING', 'RUNNING'))
         {Returning}
         """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value));
 
@@ -181,7 +192,8 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
             {Returning}
             """, ct, [("id", id), ("owner", identity.Owner), .. parameters]);
 
-    private async Task<JobChanged?> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
+    /// <summary>Runs an UPDATE ending in <see cref="Returning"/> and publishes the change it made, if any.</summary>
+    internal async Task<JobChanged?> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
     {
         await using var cmd = config.DataSource.CreateCommand(sql);
         foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);

@@ -96,6 +96,12 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.Property(x => x.CancelledBy).HasMaxLength(256);
             e.Property(x => x.ResumedBy).HasMaxLength(256);
             e.Property(x => x.DeletedBy).HasMaxLength(256);
+            e.Property(x => x.VerifyAfterLoad).HasMaxLength(20).HasDefaultValue("none");
+            e.Property(x => x.Verification).HasColumnType("jsonb");
+            e.Property(x => x.VerifyStatus).HasMaxLength(20);
+            e.Property(x => x.VerifyOwner).HasMaxLength(200);
+            e.Property(x => x.VerifyAttempts).HasDefaultValue(0);
+            e.HasIndex(x => new { x.VerifyStatus, x.Id });
             e.HasQueryFilter(x => x.DeletedAt == null);
             e.HasIndex(x => new { x.Status, x.Id });
             e.HasIndex(x => new { x.PipelineId, x.Id });

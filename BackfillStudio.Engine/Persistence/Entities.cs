@@ -84,6 +84,18 @@ public sealed class BackfillJobEntity
     /// <summary>A deleted job is kept for the audit trail but hidden everywhere unless deleted jobs are asked for.</summary>
     public DateTimeOffset? DeletedAt { get; set; }
     public string? DeletedBy { get; set; }
+    /// <summary>How the job checks itself once COMPLETED: none, count or checksum.</summary>
+    public string VerifyAfterLoad { get; set; } = "none";
+    /// <summary>The latest verification report (<see cref="Verification.VerificationReport"/>), or null when never verified.</summary>
+    public string? Verification { get; set; }
+    /// <summary>Claim state of the verification (PENDING, RUNNING, then its outcome); changed by <see cref="Verification.VerificationStore"/> only.</summary>
+    public string? VerifyStatus { get; set; }
+    /// <summary>Whether the pending verification first re-copies the ranges the last one found different.</summary>
+    public bool VerifyRepair { get; set; }
+    public string? VerifyOwner { get; set; }
+    public DateTimeOffset? VerifyHeartbeatAt { get; set; }
+    public int VerifyAttempts { get; set; }
+    public DateTimeOffset? VerifyCancelRequestedAt { get; set; }
 }
 
 /// <summary>A person who signs in to the UI; the role is an Identity role (Admin, Operator, Viewer).</summary>

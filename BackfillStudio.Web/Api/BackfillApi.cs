@@ -7,7 +7,7 @@ using BackfillStudio.Web.Access;
 
 namespace BackfillStudio.Web.Api;
 
-/// <summary>The five backfill endpoints of the seed contract, plus a cross-pipeline job list and resume.</summary>
+/// <summary>The five backfill endpoints of the seed contract, plus a cross-pipeline job list, resume, verify and repair.</summary>
 public static class BackfillApi
 {
     public static RouteGroupBuilder MapBackfillApi(this RouteGroupBuilder api)
@@ -32,6 +32,10 @@ public static class BackfillApi
             TypedResults.Ok(await jobs.CancelAsync(jobId, user.Identity?.Name, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
         group.MapPost("/{jobId:int}/resume", async (int jobId, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
             TypedResults.Ok(await jobs.ResumeAsync(jobId, user.Identity?.Name, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
+        group.MapPost("/{jobId:int}/verify", async (int jobId, [FromBody] VerifyInput? input, JobService jobs, CancellationToken ct) =>
+            TypedResults.Accepted($"/api/v1/backfill/{jobId}", await jobs.VerifyAsync(jobId, input, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
+        group.MapPost("/{jobId:int}/repair", async (int jobId, JobService jobs, CancellationToken ct) =>
+            TypedResults.Accepted($"/api/v1/backfill/{jobId}", await jobs.RepairAsync(jobId, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
         group.MapDelete("/{jobId:int}", async (int jobId, JobService jobs, ClaimsPrincipal user, CancellationToken ct) =>
         {
             await jobs.DeleteAsync(jobId, user.Identity?.Name, ct);

@@ -117,19 +117,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         return cmd.ExecuteScalar() is long written && written >= batch.Source.End.NextBlock;
     }
 
-    private async Task Locked(Action action, CancellationToken ct)
-    {
-        var gate = DuckDbFileLocks.For(settings.Path);
-        await gate.WaitAsync(ct);
-        try
-        {
-            action();
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }
+    private Task Locked(Action action, CancellationToken ct) => DuckDbFileLocks.RunAsync(settings.Path, action, ct);
 
     private void Execute(string sql) => DuckDbStage.Execute(_connection!, sql);
 

@@ -12,4 +12,19 @@ public static class DuckDbFileLocks
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> Locks = new();
 
     public static SemaphoreSlim For(string path) => Locks.GetOrAdd(Path.GetFullPath(path), _ => new SemaphoreSlim(1, 1));
+
+    /// <summary>Runs <paramref name="action"/> holding the file's lock.</summary>
+    public static async Task RunAsync(string path, Action action, CancellationToken ct)
+    {
+        var gate = For(path);
+        await gate.WaitAsync(ct);
+        try
+        {
+            action();
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
 }

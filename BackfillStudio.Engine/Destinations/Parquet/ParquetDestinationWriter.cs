@@ -12,7 +12,11 @@ namespace BackfillStudio.Engine.Destinations.Parquet;
 public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings, WriteTarget target) : IDestinationWriter
 {
     private string TableDirectory => System.IO.Path.Combine(System.IO.Path.GetFullPath(settings.Path), target.TargetTable);
-    private string Directory => System.IO.Path.Combine(TableDirectory, target.JobId.ToString());
+    private string Directory => JobDirectory(settings, target.TargetTable, target.JobId);
+
+    /// <summary>Where a job's files are: everything in it is that job's copy of the table.</summary>
+    public static string JobDirectory(ParquetDestinationSettings settings, string targetTable, int jobId) =>
+        System.IO.Path.Combine(System.IO.Path.GetFullPath(settings.Path), targetTable, jobId.ToString());
 
     public async Task PrepareAsync(CancellationToken ct)
     {
@@ -44,7 +48,7 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
 
     public Task WriteAsync(StagedBatch batch, CancellationToken ct)
     {
-        var file = System.IO.Path.Combine(Directory, $"part-{batch.Source.Sequence:D6}.parquet");
+        var file = System.IO.Path.Combine(Directory, $"{target.FilePrefix}-{batch.Source.Sequence:D6}.parquet");
         var temporary = file + ".tmp";
         var stage = batch.Staged();
         DuckDbStage.Execute(stage.Connection,

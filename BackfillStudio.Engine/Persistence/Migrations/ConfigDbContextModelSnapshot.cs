@@ -289,6 +289,46 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnName("updated_at")
                         .HasDefaultValueSql("now()");
 
+                    b.Property<string>("Verification")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("verification");
+
+                    b.Property<string>("VerifyAfterLoad")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("none")
+                        .HasColumnName("verify_after_load");
+
+                    b.Property<int>("VerifyAttempts")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0)
+                        .HasColumnName("verify_attempts");
+
+                    b.Property<DateTimeOffset?>("VerifyCancelRequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("verify_cancel_requested_at");
+
+                    b.Property<DateTimeOffset?>("VerifyHeartbeatAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("verify_heartbeat_at");
+
+                    b.Property<string>("VerifyOwner")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("verify_owner");
+
+                    b.Property<bool>("VerifyRepair")
+                        .HasColumnType("boolean")
+                        .HasColumnName("verify_repair");
+
+                    b.Property<string>("VerifyStatus")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("verify_status");
+
                     b.HasKey("Id")
                         .HasName("pk_queue_backfill_data");
 
@@ -300,6 +340,9 @@ namespace BackfillStudio.Engine.Persistence.Migrations
 
                     b.HasIndex("Status", "Id")
                         .HasDatabaseName("ix_queue_backfill_data_status_id");
+
+                    b.HasIndex("VerifyStatus", "Id")
+                        .HasDatabaseName("ix_queue_backfill_data_verify_status_id");
 
                     b.ToTable("queue_backfill_data", (string)null);
                 });

@@ -7,8 +7,10 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 /// <summary>
 /// Reads a table's matching rows in batches: keyset pagination on the primary key (composite keys too),
 /// or heap-block (<c>ctid</c>) ranges for tables without one. Never OFFSET.
+/// <paramref name="upTo"/> (a key's text per key column) ends the read at that key, inclusive: a repair re-reads one range.
 /// </summary>
-public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, int batchSize)
+public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, int batchSize,
+    IReadOnlyList<string>? upTo = null)
 {
     private readonly Func<NpgsqlDataReader, int, object?>[] _readers = table.Columns.Select(ColumnValueReader.For).ToArray();
     private readonly string _columns = SelectList(table);
@@ -43,11 +45,13 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         var after = cursor.LastKey is null
             ? ""
             : $" AND ({keyList}) > ({string.Join(", ", pk.Select((c, i) => $"CAST(@k{i} AS {c.DataType})"))})";
+        if (upTo is not null) after += $" AND ({keyList}) <= ({string.Join(", ", pk.Select((c, i) => $"CAST(@u{i} AS {c.DataType})"))})";
         await using var cmd = new NpgsqlCommand(
             $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({filter.Sql}){after} ORDER BY {keyList} LIMIT @limit",
             connection);
         filter.AddParameters(cmd);
         for (var i = 0; cursor.LastKey is not null && i < pk.Count; i++) cmd.Parameters.AddWithValue($"k{i}", cursor.LastKey[i]);
+        for (var i = 0; upTo is not null && i < pk.Count; i++) cmd.Parameters.AddWithValue($"u{i}", upTo[i]);
         cmd.Parameters.AddWithValue("limit", batchSize);
 
         var rows = new List<object?[]>(batchSize);

@@ -21,6 +21,9 @@ internal static partial class SnowflakeDialect
         "CREATE TEMP MACRO parse_json(x) AS CAST(x AS JSON)",
         "CREATE TEMP MACRO current_version() AS '9.99.0'",
         "CREATE TEMP MACRO to_binary(x, f) AS unhex(x)",
+        "CREATE TEMP MACRO to_varchar(x) AS CAST(x AS VARCHAR)",
+        // Only the hexadecimal format ('XXX...') verification uses.
+        "CREATE TEMP MACRO to_number(x, f) AS CAST('0x' || x AS BIGINT)",
     ];
 
     /// <summary>USE and ALTER SESSION only set session context, which the emulator takes from the request body.</summary>
@@ -34,6 +37,9 @@ internal static partial class SnowflakeDialect
     private static string RewriteCode(string code)
     {
         code = TransientTable().Replace(code, "$1");
+        // Date parts are keywords in Snowflake and strings in DuckDB.
+        code = DateDiffDay().Replace(code, "datediff('day',");
+        code = EpochMicrosecond().Replace(code, "epoch_us(");
         code = NumberWithPrecision().Replace(code, m => $"DECIMAL({m.Groups[1].Value},{(m.Groups[2].Success ? m.Groups[2].Value : "0")})");
         // Snowflake's NUMBER, NUMERIC and DECIMAL without precision mean (38,0); DuckDB's DECIMAL alone means (18,3).
         code = BareNumber().Replace(code, "DECIMAL(38,0)");
@@ -46,6 +52,12 @@ internal static partial class SnowflakeDialect
         code = BinaryType().Replace(code, "BLOB");
         return code;
     }
+
+    [GeneratedRegex(@"\bDATEDIFF\s*\(\s*DAY\s*,", Options)]
+    private static partial Regex DateDiffDay();
+
+    [GeneratedRegex(@"\bDATE_PART\s*\(\s*EPOCH_MICROSECOND\s*,", Options)]
+    private static partial Regex EpochMicrosecond();
 
     [GeneratedRegex(@"^\s*(?:USE|ALTER\s+SESSION)\b", Options)]
     private static partial Regex SessionCommand();
