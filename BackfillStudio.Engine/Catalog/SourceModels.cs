@@ -22,6 +22,9 @@ public sealed record SourceColumn(
 
     public bool IsTextLike => Kind is ValueKind.Text or ValueKind.Enum;
 
+    /// <summary>char(n): PostgreSQL compares and casts it to text without its padding, which the engine copies.</summary>
+    public bool IsPaddedChar => BaseDataType is "bpchar" or "character" || BaseDataType.StartsWith("character(", StringComparison.Ordinal);
+
     /// <summary>money travels as its numeric value: its text depends on the session's <c>lc_monetary</c>.</summary>
     public bool IsMoney => BaseDataType == "money";
 

@@ -40,8 +40,8 @@ public static class PostgresCanonical
         { Kind: ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 } => $"({q})::text",
         { Kind: ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz } => $"CASE WHEN isfinite({q}) THEN ({Ordinal(column, q)})::text ELSE ({q})::text END",
         { Kind: ValueKind.Time } => $"(extract(epoch from {q}) * 1000000)::bigint::text",
-        // The engine copies char(n) with its padding, which a cast to text would strip; concat keeps it.
-        { BaseDataType: "bpchar" or "character" } => $"concat({q})",
+        // The engine copies char(n) with its padding, which a cast to text would strip; concat keeps it (and makes NULL '').
+        { IsPaddedChar: true } => $"CASE WHEN {q} IS NOT NULL THEN concat({q}) END",
         { Kind: ValueKind.Bytea } => $"encode({q}, 'hex')",
         { IsMoney: true } => $"({q})::numeric::text",
         _ => $"({q})::text",

@@ -67,6 +67,8 @@ public sealed class SourceVerifier(NpgsqlConnection connection, TableSchema tabl
                 bounds.Add(new KeyBound(text, numbers.All(n => n is not null) ? numbers.Select(n => n!.Value).ToList() : null));
             }
         }
+        // The last bound would leave an empty last range (or a sliver): the open last range takes its rows instead.
+        if (bounds.Count > 0) bounds.RemoveAt(bounds.Count - 1);
         var ranges = new List<KeyRange>();
         KeyBound? after = null;
         foreach (var bound in bounds)

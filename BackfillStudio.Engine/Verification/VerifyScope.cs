@@ -57,5 +57,5 @@ public static class PortableFilter
     /// <summary>char(n) is left out: PostgreSQL compares it without its padding, which its canonical text keeps.</summary>
     private static bool ExactEquality(SourceColumn column) => column.Kind is ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64
         or ValueKind.Bool or ValueKind.Uuid or ValueKind.Text or ValueKind.Enum or ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz
-        && column.BaseDataType is not ("bpchar" or "character");
+        && !column.IsPaddedChar;
 }

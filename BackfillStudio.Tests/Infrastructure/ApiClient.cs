@@ -67,6 +67,20 @@ public static class ApiClient
         }
     }
 
+    /// <summary>Polls a job until its verification reaches one of <paramref name="statuses"/>; returns the verification object.</summary>
+    public static async Task<JsonObject> WaitForVerificationAsync(this HttpClient http, int jobId, TimeSpan timeout, params string[] statuses)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var job = await http.GetJobAsync(jobId);
+            if (job["verification"] is JsonObject verification && statuses.Contains((string)verification["status"]!)) return verification;
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"Job {jobId}'s verification did not reach {string.Join("/", statuses)} within {timeout}: {job.ToJsonString()}");
+            await Task.Delay(100);
+        }
+    }
+
     private static async Task<JsonObject> ReadObjectAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();

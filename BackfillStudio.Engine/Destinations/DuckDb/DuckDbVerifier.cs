@@ -4,11 +4,13 @@ using DuckDB.NET.Data;
 
 namespace BackfillStudio.Engine.Destinations.DuckDb;
 
-/// <summary>Verification in a DuckDB database file, taking turns with writers of the same file.</summary>
+/// <summary>
+/// Verification in a DuckDB database file, taking turns with writers of the same file. The file is opened for each
+/// measurement only, so between ranges (and once the job is COMPLETED) other programs can open it.
+/// </summary>
 public sealed class DuckDbVerifier(DuckDbDestinationSettings settings, VerifyScope scope, string destination) : IDestinationVerifier
 {
     private readonly DuckDbRelation _relation = new(scope, destination);
-    private DuckDBConnection? _connection;
 
     private string TargetSql => $"{Sql.Ident(settings.Schema)}.{Sql.Ident(scope.TargetTable)}";
 
@@ -16,32 +18,29 @@ public sealed class DuckDbVerifier(DuckDbDestinationSettings settings, VerifySco
 
     public bool OrdersKeys => _relation.OrdersKeys;
 
-    public Task OpenAsync(CancellationToken ct)
-    {
-        if (!File.Exists(settings.Path)) throw new InvalidOperationException($"The DuckDB file {settings.Path} does not exist.");
-        _connection = new DuckDBConnection($"Data Source={Path.GetFullPath(settings.Path)}");
-        _connection.Open();
-        return Task.CompletedTask;
-    }
+    public Task OpenAsync(CancellationToken ct) => File.Exists(settings.Path)
+        ? Task.CompletedTask
+        : throw new InvalidOperationException($"The DuckDB file {settings.Path} does not exist.");
 
     public async Task<RangeMeasure> MeasureAsync(KeyRange range, bool checksum, CancellationToken ct)
     {
         RangeMeasure? measure = null;
-        await DuckDbFileLocks.RunAsync(settings.Path, () => measure = _relation.Measure(Connection, TargetSql, range, checksum), ct);
+        await WithConnectionAsync(connection => measure = _relation.Measure(connection, TargetSql, range, checksum), ct);
         return measure!;
     }
 
-    public Task DeleteAsync(KeyRange range, CancellationToken ct) => DuckDbFileLocks.RunAsync(settings.Path, () =>
+    public Task DeleteAsync(KeyRange range, CancellationToken ct) => WithConnectionAsync(connection =>
     {
-        using var cmd = _relation.Command(Connection, $"DELETE FROM {TargetSql} WHERE {{where}}", range);
+        using var cmd = _relation.Command(connection, $"DELETE FROM {TargetSql} WHERE {{where}}", range);
         cmd.ExecuteNonQuery();
     }, ct);
 
-    private DuckDBConnection Connection => _connection ?? throw new InvalidOperationException("OpenAsync was not called.");
-
-    public ValueTask DisposeAsync()
+    private Task WithConnectionAsync(Action<DuckDBConnection> action, CancellationToken ct) => DuckDbFileLocks.RunAsync(settings.Path, () =>
     {
-        _connection?.Dispose();
-        return ValueTask.CompletedTask;
-    }
+        using var connection = new DuckDBConnection($"Data Source={Path.GetFullPath(settings.Path)}");
+        connection.Open();
+        action(connection);
+    }, ct);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

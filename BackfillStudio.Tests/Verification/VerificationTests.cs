@@ -1,0 +1,264 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using BackfillStudio.Tests.Engine;
+using BackfillStudio.Tests.Infrastructure;
+using DuckDB.NET.Data;
+using static BackfillStudio.Tests.Infrastructure.Scenario;
+
+namespace BackfillStudio.Tests.Verification;
+
+/// <summary>
+/// A job checks its copy against the source in every destination: MATCHED when exact, and after damage by hand
+/// exactly the affected key ranges; repair re-copies only those ranges.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class VerificationTests(PostgresServer pg)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>50,000 rows, ids 1..50,000: with ranges of 5,000 rows, range k is (5000k, 5000(k+1)].</summary>
+    private const string OrdersSql = """
+        CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, placed_on date, placed_at timestamptz, amount numeric(12,2),
+                             paid boolean, ref uuid, score double precision);
+        INSERT INTO orders SELECT g, 'customer ' || g % 700, date '2024-01-01' + g % 365, timestamptz '2024-01-01 00:00:00+00' + g * interval '7 minutes',
+                                  g * 1.25, g % 2 = 0, md5(g::text)::uuid, g / 3.0
+        FROM generate_series(1, 50000) g;
+        ANALYZE;
+        """;
+
+    [Fact]
+    public async Task AllTypes_VerifyMatched_ByChecksum_InEveryDestination_AfterLoad()
+    {
+        await using var s = await CreateAsync(pg, TestData.AllTypes, ["public.all_types"], DestinationKinds.All,
+            "--Backfill:BatchSize=700", "--Backfill:VerifyRangeRows=300");
+        var job = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.all_types", verify = "checksum" });
+        Assert.Equal("checksum", (string)job["verify"]!);
+        Assert.Null(job["verification"]);
+        var jobId = (int)job["id"]!;
+        Assert.Equal("COMPLETED", (string)(await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED"))["status"]!);
+
+        var verification = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+        Assert.Equal("checksum", (string)verification["mode"]!);
+        // 2,500 rows in ranges of 300, the last one open (2,100 onwards): 8 ranges in each of the three destinations.
+        Assert.Equal(24, (int)verification["ranges_checked"]!);
+        Assert.Equal(0, (int)verification["ranges_mismatched"]!);
+        Assert.NotNull(verification["checked_at"]);
+        // DuckDB and Parquet print floats and arrays their own way; PostgreSQL compares every column.
+        Assert.Equal(["c_float8", "c_int_arr", "c_text_arr"], verification["count_only_columns"]!.AsArray().Select(c => (string)c!).Order());
+    }
+
+    [Fact]
+    public async Task DamagedDestinations_ShowExactlyTheAffectedRanges_AndRepairTouchesOnlyThose()
+    {
+        await using var s = await CreateAsync(pg, OrdersSql, ["public.orders"], DestinationKinds.All,
+            "--Backfill:BatchSize=5000", "--Backfill:VerifyRangeRows=5000");
+        var (pgId, duckId, parquetId) = (s.DestinationIds[0], s.DestinationIds[1], s.DestinationIds[2]);
+        var jobId = await s.StartBackfillAsync("public.orders");
+        await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
+        // Verify-after-load defaults to count.
+        var afterLoad = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)afterLoad["status"]!, afterLoad.ToJsonString());
+        Assert.Equal("count", (string)afterLoad["mode"]!);
+        // Ten ranges (the last one from 45,000 on) in three destinations.
+        Assert.Equal(30, (int)afterLoad["ranges_checked"]!);
+
+        // Deleted rows (range 2), a changed value (range 6), an extra row past the end (range 9).
+        await PostgresServer.ExecuteAsync(s.DestinationDb, """
+            DELETE FROM copy.orders WHERE id BETWEEN 12000 AND 12010;
+            UPDATE copy.orders SET customer = 'someone else' WHERE id = 31234;
+            INSERT INTO copy.orders (id, customer) VALUES (70000, 'not in the source');
+            """);
+        DuckDb(s.DuckDbPath, """
+            DELETE FROM main.orders WHERE id BETWEEN 12000 AND 12010;
+            UPDATE main.orders SET placed_at = placed_at + INTERVAL 1 SECOND WHERE id = 31234;
+            INSERT INTO main.orders (id, customer) VALUES (70000, 'not in the source');
+            """);
+        // Parquet: batch 2 (ids 10,001..15,000) lost, one amount changed in batch 6.
+        var parquet = Path.Combine(s.ParquetDirectory, "orders", jobId.ToString());
+        File.Delete(Path.Combine(parquet, "part-000002.parquet"));
+        var batch6 = Path.Combine(parquet, "part-000006.parquet");
+        DuckDb(null, $"COPY (SELECT * REPLACE (CASE WHEN id = 31234 THEN amount + 1 ELSE amount END AS amount) FROM read_parquet('{batch6}')) " +
+                     $"TO '{batch6}.tmp' (FORMAT parquet)");
+        File.Move(batch6 + ".tmp", batch6, overwrite: true);
+
+        var counted = await VerifyAsync(s, jobId, "count");
+        Assert.Equal("MISMATCH", (string)counted["status"]!);
+        Assert.Equal(
+            [$"{pgId}:10000-15000", $"{pgId}:45000-", $"{duckId}:10000-15000", $"{duckId}:45000-", $"{parquetId}:10000-15000"],
+            Ranges(counted));
+        var deleted = counted["mismatches"]!.AsArray().Single(m => (int)m!["destination_id"]! == pgId && m["range_end"] is not null)!;
+        Assert.Equal(5000L, (long)deleted["source_rows"]!);
+        Assert.Equal(4989L, (long)deleted["destination_rows"]!);
+        Assert.Null(deleted["checksum_equal"]);
+
+        var summed = await VerifyAsync(s, jobId, "checksum");
+        Assert.Equal("MISMATCH", (string)summed["status"]!);
+        var affected = new[]
+        {
+            $"{pgId}:10000-15000", $"{pgId}:30000-35000", $"{pgId}:45000-",
+            $"{duckId}:10000-15000", $"{duckId}:30000-35000", $"{duckId}:45000-",
+            $"{parquetId}:10000-15000", $"{parquetId}:30000-35000",
+        };
+        Assert.Equal(affected, Ranges(summed));
+        var changed = summed["mismatches"]!.AsArray().Single(m => (int)m!["destination_id"]! == pgId && (string?)m["range_end"]?[0] == "35000")!;
+        Assert.Equal((long)changed["source_rows"]!, (long)changed["destination_rows"]!);
+        Assert.False((bool)changed["checksum_equal"]!);
+        Assert.Equal(["score"], summed["count_only_columns"]!.AsArray().Select(c => (string)c!));
+
+        var untouched = await RowVersionsAsync(s.DestinationDb, "id NOT BETWEEN 10001 AND 15000 AND id NOT BETWEEN 30001 AND 35000 AND id <= 45000");
+        var untouchedFiles = Directory.GetFiles(parquet).Where(f => !f.EndsWith("part-000006.parquet", StringComparison.Ordinal))
+            .ToDictionary(f => f, f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
+
+        var repairing = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/repair");
+        Assert.Equal(HttpStatusCode.Accepted, repairing.Status);
+        Assert.Equal("PENDING", (string)repairing.Body["verification"]!["status"]!);
+        var repaired = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)repaired["status"]!, repaired.ToJsonString());
+        Assert.Equal("checksum", (string)repaired["mode"]!);
+        Assert.Equal(8, (int)repaired["repaired_ranges"]!);
+
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "orders");
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "orders"));
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "orders", s.DuckDbPath, "main.orders"));
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "orders", null, $"read_parquet('{parquet}/*.parquet')"));
+        // Rows outside the repaired ranges were not rewritten (same row versions), nor were files without rows of them.
+        Assert.Equal(untouched, await RowVersionsAsync(s.DestinationDb, "id NOT BETWEEN 10001 AND 15000 AND id NOT BETWEEN 30001 AND 35000 AND id <= 45000"));
+        foreach (var (file, hash) in untouchedFiles)
+            Assert.Equal(hash, Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file))));
+
+        var (again, problem) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/repair");
+        Assert.Equal(HttpStatusCode.Conflict, again);
+        Assert.Contains("nothing to repair", (string)problem["detail"]!);
+    }
+
+    [Fact]
+    public async Task FilteredJob_IgnoresRowsOutsideItsFilters_InEveryDestination()
+    {
+        await using var s = await CreateAsync(pg, OrdersSql, ["public.orders"], DestinationKinds.All,
+            "--Backfill:BatchSize=5000", "--Backfill:VerifyRangeRows=2000", "--Backfill:VerifyAfterLoad=none");
+        var everything = await s.StartBackfillAsync("public.orders");
+        await s.Http.WaitForJobAsync(everything, Timeout, "COMPLETED");
+        Assert.Null((await s.Http.GetJobAsync(everything))["verification"]);
+        var filtered = await s.StartBackfillAsync("public.orders", Filter("placed_on", ">=", "2024-06-01"), Filter("paid", "=", "true"),
+            Filter("id", "<", 40000), Filter("ref", "IS NOT NULL"));
+        await s.Http.WaitForJobAsync(filtered, Timeout, "COMPLETED");
+
+        // A row outside the filters changed in the PostgreSQL and DuckDB destinations: not this job's business.
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "UPDATE copy.orders SET customer = 'changed' WHERE id = 101");
+        DuckDb(s.DuckDbPath, "UPDATE main.orders SET customer = 'changed' WHERE id = 101");
+        var verification = await VerifyAsync(s, filtered, "checksum");
+        Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+
+        // One inside them (id 2002 is paid, placed on 2024-06-23) is.
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "UPDATE copy.orders SET customer = 'changed' WHERE id = 2002");
+        verification = await VerifyAsync(s, filtered, "checksum");
+        var mismatch = Assert.Single(verification["mismatches"]!.AsArray())!;
+        Assert.Equal(s.DestinationIds[0], (int)mismatch["destination_id"]!);
+        Assert.True((mismatch["range_start"] is null || int.Parse((string)mismatch["range_start"]![0]!) < 2002)
+                    && (mismatch["range_end"] is null || int.Parse((string)mismatch["range_end"]![0]!) >= 2002), mismatch.ToJsonString());
+        Assert.Equal(mismatch["source_rows"]!.GetValue<long>(), mismatch["destination_rows"]!.GetValue<long>());
+        Assert.Equal(1, (int)verification["ranges_mismatched"]!);
+    }
+
+    [Fact]
+    public async Task TableWithoutKey_IsComparedByCountOnly_AsAWhole_AndSaysSo()
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE TABLE log (at timestamp, line text);
+            INSERT INTO log SELECT timestamp '2024-01-01' + g * interval '1 second', 'line ' || g FROM generate_series(1, 12000) g;
+            """, ["public.log"], DestinationKinds.Postgres | DestinationKinds.DuckDb, "--Backfill:BatchSize=5000");
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.log", verify = "checksum" }))["id"]!;
+        await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
+        var verification = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+        Assert.Equal(["at", "line"], verification["count_only_columns"]!.AsArray().Select(c => (string)c!));
+        Assert.Contains("no primary key", (string)verification["notes"]![0]!);
+
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "INSERT INTO copy.log VALUES (now(), 'extra')");
+        var counted = await VerifyAsync(s, jobId, "count");
+        var mismatch = Assert.Single(counted["mismatches"]!.AsArray())!;
+        Assert.Null(mismatch["range_start"]);
+        Assert.Null(mismatch["range_end"]);
+        Assert.Equal(12001L, (long)mismatch["destination_rows"]!);
+        var (repair, problem) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/repair");
+        Assert.Equal(HttpStatusCode.Conflict, repair);
+        Assert.Contains("no primary key", (string)problem["detail"]!);
+    }
+
+    [Fact]
+    public async Task VerifyRequests_AreValidated_AndConflictWhileTheJobRunsOrAVerificationIsUnderWay()
+    {
+        await using var s = await CreateAsync(pg, OrdersSql, ["public.orders"], DestinationKinds.Postgres,
+            "--Backfill:BatchSize=500", "--Backfill:VerifyRangeRows=1", "--Backfill:VerifyAfterLoad=none");
+        var (badVerify, body) = await s.Http.PostJsonAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.orders", verify = "sha1" });
+        Assert.Equal(HttpStatusCode.BadRequest, badVerify);
+        Assert.Contains("verify", body["errors"]!.AsObject().Select(e => e.Key));
+
+        var jobId = await s.StartBackfillAsync("public.orders");
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (string)j["status"]! == "EXECUTING", "running");
+        var (whileRunning, conflict) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode = "count" });
+        Assert.Equal(HttpStatusCode.Conflict, whileRunning);
+        Assert.Contains("EXECUTING", (string)conflict["detail"]!);
+        await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
+
+        var (badMode, modeProblem) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode = "none" });
+        Assert.Equal(HttpStatusCode.BadRequest, badMode);
+        Assert.Contains("mode", modeProblem["errors"]!.AsObject().Select(e => e.Key));
+
+        // One range per row: long enough to be cancelled while it runs.
+        var (accepted, queued) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify");
+        Assert.Equal(HttpStatusCode.Accepted, accepted);
+        Assert.Equal("count", (string)queued["verification"]!["mode"]!);
+        Assert.Equal("COMPLETED", (string)queued["status"]!);
+        var running = await s.Http.WaitForVerificationAsync(jobId, Timeout, "RUNNING");
+        var (twice, _) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode = "checksum" });
+        Assert.Equal(HttpStatusCode.Conflict, twice);
+        var (resume, _) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/resume");
+        Assert.Equal(HttpStatusCode.Conflict, resume);
+
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
+        var cancelled = await s.Http.WaitForVerificationAsync(jobId, Timeout, "FAILED", "MATCHED");
+        Assert.Equal("FAILED", (string)cancelled["status"]!);
+        Assert.StartsWith("Cancelled", (string)cancelled["error_message"]!);
+        Assert.True((int)cancelled["ranges_checked"]! < 50001, cancelled.ToJsonString());
+        Assert.Equal("COMPLETED", (string)(await s.Http.GetJobAsync(jobId))["status"]!);
+        _ = running;
+    }
+
+    private static async Task<JsonObject> VerifyAsync(Scenario s, int jobId, string mode)
+    {
+        var (status, body) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode });
+        Assert.True(status == HttpStatusCode.Accepted, body.ToJsonString());
+        var verification = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.NotEqual("FAILED", (string)verification["status"]!);
+        Assert.Equal(mode, (string)verification["mode"]!);
+        return verification;
+    }
+
+    /// <summary>Each mismatch as <c>destination:start-end</c> (a missing bound empty), sorted.</summary>
+    private static List<string> Ranges(JsonObject verification) => verification["mismatches"]!.AsArray()
+        .Select(m => $"{(int)m!["destination_id"]!}:{(string?)m["range_start"]?[0]}-{(string?)m["range_end"]?[0]}")
+        .Order(StringComparer.Ordinal).ToList();
+
+    private static async Task<List<string>> RowVersionsAsync(string db, string where)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(db);
+        await connection.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand($"SELECT id || ':' || xmin::text FROM copy.orders WHERE {where} ORDER BY id", connection);
+        var rows = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) rows.Add(reader.GetString(0));
+        return rows;
+    }
+
+    private static void DuckDb(string? path, string sql)
+    {
+        using var connection = new DuckDBConnection($"Data Source={path ?? ":memory:"}");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+}
