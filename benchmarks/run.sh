@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Backfill benchmark: rows/s and peak memory of BackfillStudio → postgres / duckdb beside a
+# Backfill benchmark: rows/s and peak memory of BackfillStudio → postgres / duckdb (and the time to verify each copy
+# by count and by checksum) beside a
 # `psql \copy | psql \copy` baseline, for each row count (default: 500000,2000000).
 # Needs PostgreSQL server binaries (apt-get install postgresql). Usage: benchmarks/run.sh [--rows 2000000]
 set -euo pipefail

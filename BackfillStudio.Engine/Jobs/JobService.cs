@@ -38,6 +38,9 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
 
     public static readonly TimeSpan PreviewTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>The verify mode of a job whose request names none (<c>Backfill:VerifyAfterLoad</c>).</summary>
+    public string DefaultVerify => options.Value.VerifyAfterLoad;
+
     /// <param name="actor">Who asks (a user name or an API key's name), kept on the job for the audit trail.</param>
     public async Task<JobView> CreateAsync(int pipelineId, CreateBackfillInput input, string? actor, CancellationToken ct)
     {

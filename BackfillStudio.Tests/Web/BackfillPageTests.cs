@@ -105,6 +105,39 @@ public sealed class BackfillPageTests(PostgresServer pg)
     }
 
     [Fact]
+    public async Task JobsTable_VerifiesAndRepairs_WithTheChipChangingLive()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres,
+            "--Backfill:BatchSize=5000", "--Backfill:VerifyRangeRows=10000");
+        await using var browser = await Browser.LaunchAsync();
+        var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"));
+
+        await page.GetByTestId("open-create-backfill").ClickAsync();
+        await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.orders");
+        await page.GetByTestId("after-load-checksum").ClickAsync();
+        await page.GetByTestId("create-job").ClickAsync();
+        var chip = page.GetByTestId("verification-status").First;
+        await Assertions.Expect(chip).ToHaveTextAsync("MATCHED · checksum", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
+        var jobId = (int)(await s.Http.GetOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill"))["items"]![0]!["id"]!;
+        Assert.Equal("checksum", (string)(await s.Http.GetJobAsync(jobId))["verify"]!);
+
+        // Damaged by hand: the next verification, started from the table, shows the one range that differs.
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "DELETE FROM copy.orders WHERE id BETWEEN 25000 AND 25009");
+        await page.GetByTestId("verify-job").ClickAsync();
+        await page.GetByTestId("verify-checksum").ClickAsync();
+        await Assertions.Expect(chip).ToHaveTextAsync("MISMATCH · 1 of 6", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
+        await page.GetByTestId("verification-toggle").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("verification-range")).ToHaveTextAsync(
+            new Regex(@"keys \(20000 … 30000\]: 10,000 source / 9,990 destination rows"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("verification-mismatch.png"), FullPage = true });
+
+        await page.GetByTestId("repair-job").ClickAsync();
+        await Assertions.Expect(chip).ToHaveTextAsync("MATCHED · checksum", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
+        await Assertions.Expect(page.GetByTestId("repair-job")).ToHaveCountAsync(0);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "orders"), await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "orders"));
+    }
+
+    [Fact]
     public async Task BackfillJobsPage_ListsEveryPipelinesJobs_FilteredByStatus()
     {
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");

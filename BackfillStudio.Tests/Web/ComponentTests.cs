@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Verification;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Web.Components.Shared;
@@ -71,24 +72,42 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
-    public void JobsTable_OffersCancelResumeAndDeleteByStatus_AndShowsProgress()
+    public void JobsTable_OffersCancelResumeVerifyRepairAndDeleteByStatus_AndShowsProgress()
     {
-        var cut = Render<JobsTable>(p => p.Add(x => x.CanOperate, true).Add(x => x.Items,
+        VerificationReport Report(string status, int mismatched) => new("checksum", status, DateTimeOffset.UtcNow, 10, mismatched, ["score"],
+            mismatched == 0 ? [] : [new RangeMismatch(2, ["100"], ["200"], 100, 98, false)], null);
+        var cut = Render<JobsTable>(p => p.Add(x => x.CanOperate, true).Add(x => x.Destinations, new Dictionary<int, string> { [2] = "warehouse" }).Add(x => x.Items,
         [
             Job(1, "PENDING", 0, null), Job(2, "EXECUTING", 500, 1000), Job(3, "COMPLETED", 1000, 1000), Job(4, "FAILED", 10, 1000),
             Job(5, "CANCELLED", 20, 1000) with { ResumedBy = "alice", ResumedAt = DateTimeOffset.UtcNow },
+            Job(6, "COMPLETED", 1000, 1000) with { Verification = Report(VerifyStatus.Mismatch, 1) },
+            Job(7, "COMPLETED", 1000, 1000) with { Verification = Report(VerifyStatus.Running, 0) },
+            Job(8, "COMPLETED", 1000, 1000) with { Verification = Report(VerifyStatus.Matched, 0) },
         ]));
 
         var rows = cut.FindAll("tbody tr");
         string Buttons(int row) => string.Join(",", rows[row].QuerySelectorAll("button").Select(b => b.TextContent.Trim()));
         Assert.Equal("Cancel,Delete", Buttons(0));
         Assert.Equal("Cancel", Buttons(1));
-        Assert.Equal("Delete", Buttons(2));
-        Assert.Equal("Resume,Delete", Buttons(3));
-        Assert.Equal("Resume,Delete", Buttons(4));
+        Assert.Equal("Verify,Delete", Buttons(2));
+        Assert.Equal("Resume,Verify,Delete", Buttons(3));
+        Assert.Equal("Resume,Verify,Delete", Buttons(4));
+        Assert.Equal("Details,Verify,Repair,Delete", Buttons(5));
+        Assert.Equal("Stop verifying,Delete", Buttons(6));
+        Assert.Equal("Verify,Delete", Buttons(7));
         Assert.Contains("resumed by alice", rows[4].TextContent);
         Assert.Contains("500 / 1,000 (50%)", rows[1].TextContent);
         Assert.Contains("boom", rows[3].TextContent);
+        Assert.Equal("MISMATCH · 1 of 10", rows[5].QuerySelector("[data-testid=verification-status]")!.TextContent.Trim());
+        Assert.Equal("verifying · 10 ranges", rows[6].QuerySelector("[data-testid=verification-status]")!.TextContent.Trim());
+        Assert.Equal("MATCHED · checksum", rows[7].QuerySelector("[data-testid=verification-status]")!.TextContent.Trim());
+        Assert.Contains("count only: 1", rows[7].TextContent);
+        Assert.Empty(rows[2].QuerySelectorAll("[data-testid=verification]"));
+
+        rows[5].QuerySelector("[data-testid=verification-toggle]")!.Click();
+        var range = cut.FindAll("tbody tr")[5].QuerySelector("[data-testid=verification-range]")!.TextContent;
+        Assert.Contains("keys (100 … 200]: 100 source / 98 destination rows, values differ", range);
+        Assert.Contains("warehouse (#2)", cut.FindAll("tbody tr")[5].TextContent);
     }
 
     [Fact]

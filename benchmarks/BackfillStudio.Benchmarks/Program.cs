@@ -34,9 +34,12 @@ try
 
         foreach (var destination in new[] { "postgres", "duckdb" })
         {
-            var (elapsed, peak) = await RunBackfillAsync(cluster, source, destination, rows, folder);
+            var (elapsed, peak, verifyCount, verifyChecksum) = await RunBackfillAsync(cluster, source, destination, rows, folder);
             results.Add(new Result(rows, $"BackfillStudio → {destination}", elapsed, peak));
-            Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB");
+            results.Add(new Result(rows, $"  verify count ({destination})", verifyCount, null));
+            results.Add(new Result(rows, $"  verify checksum ({destination})", verifyChecksum, null));
+            Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB; " +
+                              $"verify count {verifyCount.TotalSeconds:F2} s, checksum {verifyChecksum.TotalSeconds:F2} s");
         }
     }
 }
@@ -47,7 +50,7 @@ finally
 }
 
 Console.WriteLine();
-Console.WriteLine($"{"rows",10}  {"run",-28} {"seconds",8} {"rows/s",10} {"peak RSS",10} {"vs baseline",12}");
+Console.WriteLine($"{"rows",10}  {"run",-32} {"seconds",8} {"rows/s",10} {"peak RSS",10} {"vs baseline",12}");
 foreach (var group in results.GroupBy(r => r.Rows))
 {
     var baselineRate = group.First().Rows / group.First().Elapsed.TotalSeconds;
@@ -55,12 +58,14 @@ foreach (var group in results.GroupBy(r => r.Rows))
     {
         var rate = r.Rows / r.Elapsed.TotalSeconds;
         var peak = r.PeakBytes is { } p ? $"{p / 1048576.0:F0} MiB" : "-";
-        Console.WriteLine($"{r.Rows,10:N0}  {r.Run,-28} {r.Elapsed.TotalSeconds,8:F2} {rate,10:N0} {peak,10} {rate / baselineRate,11:F2}x");
+        Console.WriteLine($"{r.Rows,10:N0}  {r.Run,-32} {r.Elapsed.TotalSeconds,8:F2} {rate,10:N0} {peak,10} {rate / baselineRate,11:F2}x");
     }
 }
 return;
 
-static async Task<(TimeSpan Elapsed, long PeakBytes)> RunBackfillAsync(LocalPostgresCluster cluster, string source, string destination, int rows, string folder)
+// The copy runs without verify-after-load, so its time is the copy's alone; then the same job is verified by count and
+// by checksum (each timed from the request to MATCHED).
+static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeSpan VerifyChecksum)> RunBackfillAsync(LocalPostgresCluster cluster, string source, string destination, int rows, string folder)
 {
     var config = await NewDatabaseAsync(cluster, $"config_{destination}_{rows}");
     var port = FreePort();
@@ -96,7 +101,7 @@ static async Task<(TimeSpan Elapsed, long PeakBytes)> RunBackfillAsync(LocalPost
         }
         var destinationId = await PostAsync(http, "/api/v1/destinations", new { name = destination, type = destination, config = destinationConfig });
         var pipelineId = await PostAsync(http, "/api/v1/pipelines", new { name = "bench", source_id = sourceId, destination_ids = new[] { destinationId }, tables = new[] { new { table_name = "public.bench_rows" } } });
-        var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill", new { table_name = "public.bench_rows" });
+        var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill", new { table_name = "public.bench_rows", verify = "none" });
         while (true)
         {
             var job = (await http.GetFromJsonAsync<JsonObject>($"/api/v1/backfill/{jobId}"))!;
@@ -105,7 +110,8 @@ static async Task<(TimeSpan Elapsed, long PeakBytes)> RunBackfillAsync(LocalPost
             {
                 if ((long)job["count_record"]! != rows) throw new InvalidOperationException($"copied {job["count_record"]} rows, expected {rows}");
                 var elapsed = DateTimeOffset.Parse((string)job["finished_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture);
-                return (elapsed, PeakResidentBytes(app.Id));
+                var peak = PeakResidentBytes(app.Id);
+                return (elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum"));
             }
             if (status is "FAILED" or "CANCELLED") throw new InvalidOperationException($"benchmark job ended {status}: {job["error_message"]}");
             await Task.Delay(100);
@@ -115,6 +121,21 @@ static async Task<(TimeSpan Elapsed, long PeakBytes)> RunBackfillAsync(LocalPost
     {
         app.Kill(entireProcessTree: true);
         await app.WaitForExitAsync();
+    }
+}
+
+static async Task<TimeSpan> VerifyAsync(HttpClient http, int jobId, string mode)
+{
+    var clock = Stopwatch.StartNew();
+    var response = await http.PostAsJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode });
+    if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"verify: {await response.Content.ReadAsStringAsync()}");
+    while (true)
+    {
+        var verification = (await http.GetFromJsonAsync<JsonObject>($"/api/v1/backfill/{jobId}"))!["verification"]!;
+        var status = (string)verification["status"]!;
+        if (status == "MATCHED") return clock.Elapsed;
+        if (status is "MISMATCH" or "FAILED") throw new InvalidOperationException($"verification ended {status}: {verification.ToJsonString()}");
+        await Task.Delay(100);
     }
 }
 
