@@ -228,7 +228,12 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     {
         await GetAsync(id, ct);
         if (await states.ResumeAsync(id, actor, ct) is null)
-            throw new ConflictException($"Backfill job {id} is {(await GetAsync(id, ct)).Status}; only FAILED or CANCELLED jobs can be resumed.");
+        {
+            var job = await GetAsync(id, ct);
+            throw new ConflictException(job.Status is "FAILED" or "CANCELLED"
+                ? $"Backfill job {id} is being verified; resume it once the verification ends (or stop it)."
+                : $"Backfill job {id} is {job.Status}; only FAILED or CANCELLED jobs can be resumed.");
+        }
         var queued = await GetAsync(id, ct);
         await states.AnnounceQueuedAsync(id, ct);
         return queued;

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Engine;
 using BackfillStudio.Tests.Infrastructure;
 
@@ -55,5 +56,35 @@ public sealed class CrashRecoveryTests(PostgresServer pg)
             Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, null,
                 $"read_parquet('{s.ParquetDirectory}/{table}/{jobId}/*.parquet')"));
         }
+    }
+
+    [Fact]
+    public async Task KilledEngine_ItsVerificationIsTakenOverAfterTheLease_AndEndsMatched()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        // Ranges of 20 rows: 10,000 ranges, long enough to be interrupted.
+        string[] settings = [.. EngineSettings, "--Backfill:VerifyRangeRows=20"];
+        using var doomed = AppProcess.Start(s.ConfigDb, [.. settings, "--Logging:LogLevel:Default=Warning"]);
+        var jobId = await s.StartBackfillAsync("public.readings");
+        var timeout = TimeSpan.FromMinutes(2);
+        await s.Http.WaitForJobAsync(jobId, timeout, "COMPLETED");
+        var deadline = DateTime.UtcNow + timeout;
+        while ((await s.Http.GetJobAsync(jobId))["verification"] is not JsonObject { } v || (string)v["status"]! != "RUNNING" || (int)v["ranges_checked"]! < 100)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the verification did not get under way");
+            await Task.Delay(50);
+        }
+
+        doomed.Kill();
+        var interrupted = (await s.Http.GetJobAsync(jobId))["verification"]!;
+        Assert.Equal("RUNNING", (string)interrupted["status"]!);
+        Assert.True((int)interrupted["ranges_checked"]! < 10000, "the verification finished before the kill; nothing was tested");
+
+        await using var survivor = await s.StartPeerAsync(settings);
+        var verification = await s.Http.WaitForVerificationAsync(jobId, timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+        Assert.Equal(10000, (int)verification["ranges_checked"]!);
+        Assert.Equal(2, await PostgresServer.ScalarAsync<int>(s.ConfigDb, $"SELECT verify_attempts FROM queue_backfill_data WHERE id = {jobId}"));
+        Assert.Equal("COMPLETED", (string)(await s.Http.GetJobAsync(jobId))["status"]!);
     }
 }

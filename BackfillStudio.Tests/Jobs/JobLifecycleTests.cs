@@ -75,6 +75,8 @@ public sealed class JobLifecycleTests(PostgresServer pg)
         await using var s = await CreateAsync(pg, BigTableSql, ["public.small"], DestinationKinds.Postgres);
         var completed = await s.StartBackfillAsync("public.small");
         await s.Http.WaitForJobAsync(completed, Timeout, "COMPLETED");
+        // Once its verification (which a cancel would stop) has ended too, there is nothing left to cancel.
+        await s.Http.WaitForVerificationAsync(completed, Timeout, "MATCHED");
 
         var (cancelFinished, _) = await s.Http.PostJsonAsync($"/api/v1/backfill/{completed}/cancel");
         Assert.Equal(HttpStatusCode.Conflict, cancelFinished);

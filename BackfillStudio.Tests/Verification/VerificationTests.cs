@@ -215,8 +215,9 @@ public sealed class VerificationTests(PostgresServer pg)
         var running = await s.Http.WaitForVerificationAsync(jobId, Timeout, "RUNNING");
         var (twice, _) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode = "checksum" });
         Assert.Equal(HttpStatusCode.Conflict, twice);
-        var (resume, _) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/resume");
+        var (resume, resumeProblem) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/resume");
         Assert.Equal(HttpStatusCode.Conflict, resume);
+        Assert.Contains("COMPLETED", (string)resumeProblem["detail"]!);
 
         await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
         var cancelled = await s.Http.WaitForVerificationAsync(jobId, Timeout, "FAILED", "MATCHED");
