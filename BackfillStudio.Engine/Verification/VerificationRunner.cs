@@ -125,15 +125,19 @@ public sealed class VerificationRunner(
 
             foreach (var range in ranges)
             {
-                var (rows, sums) = await JobFailure.Step("Source", () => sourceSide.MeasureAsync(range, checksum ? checksumSets : [], ct));
+                // The source and every destination measure the range at the same time, each on its own connection
+                // (on the thread pool: DuckDB's calls block).
+                var measuring = sides.Where(s => s.Verifier.OrdersKeys || range.IsWhole)
+                    .Select(side => (side, Task.Run(() => JobFailure.Step($"Destination '{side.Destination.Name}'", () => side.Verifier.MeasureAsync(range, checksum, ct)), ct)))
+                    .ToList();
+                var sourceMeasure = JobFailure.Step("Source", () => sourceSide.MeasureAsync(range, checksum ? checksumSets : [], ct));
+                await Task.WhenAll(measuring.Select(m => (Task)m.Item2).Append(sourceMeasure));
+                var (rows, sums) = await sourceMeasure;
                 var parsed = sums.Select(BigInteger.Parse).ToArray();
                 totalRows += rows;
                 for (var i = 0; i < parsed.Length; i++) totalSums[i] += parsed[i];
-                foreach (var side in sides.Where(s => s.Verifier.OrdersKeys || range.IsWhole))
-                {
-                    var measured = await JobFailure.Step($"Destination '{side.Destination.Name}'", () => side.Verifier.MeasureAsync(range, checksum, ct));
-                    Compare(side, range, rows, checksum ? parsed[side.ChecksumSet] : null, measured);
-                }
+                foreach (var (side, measured) in measuring)
+                    Compare(side, range, rows, checksum ? parsed[side.ChecksumSet] : null, await measured);
                 if (!await store.ReportProgressAsync(job.Id, Report(VerifyStatus.Running), ct)) return null;
             }
             foreach (var side in sides.Where(s => !s.Verifier.OrdersKeys && ranges.Count > 1))
