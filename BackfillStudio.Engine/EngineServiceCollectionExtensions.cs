@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
+using BackfillStudio.Engine.Destinations.Snowflake;
 using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Engine.Observability;
@@ -39,7 +40,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<JobStateStore>();
         services.AddSingleton<DestinationWriterFactory>();
         // The SQL API waits up to 45 s before answering 202; long statements are then polled.
-        services.AddHttpClient(DestinationWriterFactory.SnowflakeHttpClient, c => c.Timeout = TimeSpan.FromMinutes(2));
+        services.AddHttpClient(SnowflakeDestinationType.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(2));
         services.AddSingleton<SourceService>();
         services.AddSingleton<DestinationService>();
         services.AddSingleton<PipelineService>();

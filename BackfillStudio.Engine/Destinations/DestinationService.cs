@@ -102,7 +102,7 @@ public sealed class DestinationService(
                 config[key] = value?.DeepClone();
         }
         var errors = new ValidationErrors();
-        return DestinationSettings.Parse(entity.Type, config, errors)
+        return DestinationTypes.Parse(entity.Type, config, errors)
             ?? throw new InvalidOperationException($"Destination {entity.Id} has invalid stored settings.");
     }
 
@@ -115,7 +115,7 @@ public sealed class DestinationService(
         if (string.IsNullOrWhiteSpace(input.Type)) errors.Add("type", "type is required.");
         if (input.Config is null) errors.Add("config", "config is required.");
         errors.ThrowIfAny();
-        var settings = DestinationSettings.Parse(input.Type!, input.Config!, errors);
+        var settings = DestinationTypes.Parse(input.Type!, input.Config!, errors);
         errors.ThrowIfAny();
         return new ValidDestination(input.Name!.Trim(), input.Type!, input.Config!, settings!);
     }
@@ -125,9 +125,10 @@ public sealed class DestinationService(
     {
         var publicConfig = new JsonObject();
         var secrets = new JsonObject();
+        var secretKeys = DestinationTypes.Of(valid.Settings).SecretKeys.ToHashSet();
         foreach (var (key, value) in valid.Config)
         {
-            var target = DestinationSettings.SecretKeys.Contains(key) ? secrets : publicConfig;
+            var target = secretKeys.Contains(key) ? secrets : publicConfig;
             target[key] = value?.DeepClone();
         }
         entity.Name = valid.Name;
@@ -144,13 +145,14 @@ public sealed class DestinationService(
     {
         if (input.Config is null || input.Type != stored.Type || protector.Unprotect(stored.SecretsProtected) is not { } secretJson) return input;
         var storedConfig = JsonNode.Parse(stored.Config)!.AsObject();
-        var moved = DestinationSettings.ConnectionKeys.Any(key => input.Config[key]?.ToString() != storedConfig[key]?.ToString());
+        var identity = DestinationTypes.Find(stored.Type)?.IdentityKeys.ToList() ?? [];
+        var moved = identity.Any(key => input.Config[key]?.ToString() != storedConfig[key]?.ToString());
         var config = input.Config.DeepClone().AsObject();
         var errors = new ValidationErrors();
         foreach (var (key, value) in JsonNode.Parse(secretJson)!.AsObject())
         {
             if (config[key] is not null && !(config[key] is JsonValue v && v.TryGetValue<string>(out var text) && text.Length == 0)) continue;
-            if (moved) errors.Add($"config.{key}", $"Give '{key}' again when changing {string.Join(", ", DestinationSettings.ConnectionKeys)}.");
+            if (moved) errors.Add($"config.{key}", $"Give '{key}' again when changing {string.Join(", ", identity)}.");
             else config[key] = value?.DeepClone();
         }
         errors.ThrowIfAny();

@@ -1,8 +1,4 @@
 using BackfillStudio.Engine.Configuration;
-using BackfillStudio.Engine.Destinations.DuckDb;
-using BackfillStudio.Engine.Destinations.Parquet;
-using BackfillStudio.Engine.Destinations.Postgres;
-using BackfillStudio.Engine.Destinations.Snowflake;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
 using BackfillStudio.Engine.Verification;
@@ -10,51 +6,23 @@ using Microsoft.Extensions.Options;
 
 namespace BackfillStudio.Engine.Destinations;
 
+/// <summary>Gives each destination's <see cref="DestinationType"/> the engine's run-time context: writers, verifiers, connection tests.</summary>
 public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options, IHttpClientFactory httpClients)
 {
-    public const string SnowflakeHttpClient = "snowflake";
+    private DestinationContext Context => new(options.Value, httpClients);
 
-    public IDestinationWriter Create(DestinationSettings settings, WriteTarget target) => settings switch
-    {
-        PostgresDestinationSettings s => new PostgresDestinationWriter(s, target, TimeSpan.FromSeconds(options.Value.DdlLockTimeoutSeconds)),
-        DuckDbDestinationSettings s => new DuckDbDestinationWriter(s, target, options.Value.DuckDbMemoryLimit),
-        ParquetDestinationSettings s => new ParquetDestinationWriter(s, target),
-        SnowflakeDestinationSettings s => new SnowflakeDestinationWriter(SnowflakeClient(s), s, target),
-        _ => throw new NotSupportedException($"No writer for {settings.GetType().Name}."),
-    };
+    public IDestinationWriter Create(DestinationSettings settings, WriteTarget target) =>
+        DestinationTypes.Of(settings).CreateWriter(settings, target, Context);
 
     /// <param name="destination">How messages name the destination.</param>
-    public IDestinationVerifier CreateVerifier(DestinationSettings settings, VerifyScope scope, string destination) => settings switch
-    {
-        PostgresDestinationSettings s => new PostgresVerifier(s, scope, destination),
-        DuckDbDestinationSettings s => new DuckDbVerifier(s, scope, destination),
-        ParquetDestinationSettings s => new ParquetVerifier(s, scope, destination),
-        SnowflakeDestinationSettings s => new SnowflakeVerifier(SnowflakeClient(s), s, scope, destination),
-        _ => throw new NotSupportedException($"No verifier for {settings.GetType().Name}."),
-    };
-
-    public SnowflakeSqlApiClient SnowflakeClient(SnowflakeDestinationSettings settings) =>
-        new(httpClients.CreateClient(SnowflakeHttpClient), settings, TimeProvider.System);
-
-    private async Task<string> TestSnowflakeAsync(SnowflakeDestinationSettings settings, CancellationToken ct)
-    {
-        using var client = SnowflakeClient(settings);
-        return await SnowflakeDestinationWriter.TestAsync(client, ct);
-    }
+    public IDestinationVerifier CreateVerifier(DestinationSettings settings, VerifyScope scope, string destination) =>
+        DestinationTypes.Of(settings).CreateVerifier(settings, scope, destination, Context);
 
     public async Task<ConnectionTestResult> TestAsync(DestinationSettings settings, CancellationToken ct)
     {
         try
         {
-            var version = settings switch
-            {
-                PostgresDestinationSettings s => await PostgresDestinationWriter.TestAsync(s, ct),
-                DuckDbDestinationSettings s => await DuckDbDestinationWriter.TestAsync(s),
-                ParquetDestinationSettings s => await ParquetDestinationWriter.TestAsync(s),
-                SnowflakeDestinationSettings s => await TestSnowflakeAsync(s, ct),
-                _ => throw new NotSupportedException($"No connection test for {settings.GetType().Name}."),
-            };
-            return new ConnectionTestResult(true, version, null);
+            return new ConnectionTestResult(true, await DestinationTypes.Of(settings).TestAsync(settings, Context, ct), null);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {

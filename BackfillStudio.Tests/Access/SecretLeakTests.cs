@@ -1,3 +1,5 @@
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Destinations;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Infrastructure;
@@ -76,5 +78,68 @@ public sealed class SecretLeakTests(PostgresServer pg)
         var plainColumns = await PostgresServer.ScalarAsync<string>(s.ConfigDb,
             "SELECT string_agg(t::text, ' ') FROM (SELECT s::text AS t FROM sources s UNION ALL SELECT d::text FROM destinations d UNION ALL SELECT k::text FROM api_keys k UNION ALL SELECT u::text FROM users u) rows");
         Assert.All(secrets, secret => Assert.DoesNotContain(secret, plainColumns));
+    }
+
+    /// <summary>
+    /// Configs that validate, per registered destination type; together they set every secret field of the type.
+    /// A new type fails this test until it has an example here.
+    /// </summary>
+    private static IReadOnlyList<JsonObject> Examples(string type) => type switch
+    {
+        "postgres" => [new JsonObject { ["host"] = "127.0.0.1", ["port"] = 1, ["database"] = "d", ["username"] = "u", ["password"] = "pg-Secret-Marker-1", ["ssl_mode"] = "disable" }],
+        "duckdb" => [new JsonObject { ["path"] = Path.Combine(Path.GetTempPath(), $"registry-{Guid.NewGuid():N}.duckdb") }],
+        "parquet" => [new JsonObject { ["path"] = Path.Combine(Path.GetTempPath(), $"registry-{Guid.NewGuid():N}") }],
+        "snowflake" =>
+        [
+            new JsonObject
+            {
+                ["account"] = "org-acct", ["user"] = "u", ["private_key"] = SnowflakeUnitTests.EncryptedKeyPem, ["private_key_passphrase"] = SnowflakeAccount.Passphrase,
+                ["warehouse"] = "w", ["database"] = "d", ["schema"] = "s", ["base_url"] = "http://127.0.0.1:9",
+            },
+            new JsonObject
+            {
+                ["account"] = "org-acct", ["user"] = "u", ["token"] = "sf-Token-Marker-2", ["warehouse"] = "w", ["database"] = "d", ["schema"] = "s",
+                ["base_url"] = "http://127.0.0.1:9",
+            },
+        ],
+        _ => [],
+    };
+
+    [Fact]
+    public async Task EveryDestinationType_KeepsItsSecretFieldsEncrypted_AndNeverReturnsOrLogsThem()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres, Verbose);
+        var logs = LogCapture.Attach(s.App);
+        foreach (var type in DestinationTypes.All)
+        {
+            var examples = Examples(type.Name);
+            Assert.True(examples.Count > 0, $"Destination type '{type.Name}' has no example config in this test; add one that sets its secret fields.");
+            Assert.Equal(type.SecretKeys.Order(), examples.SelectMany(e => e.Select(p => p.Key)).Where(type.SecretKeys.Contains).Distinct().Order());
+            foreach (var (config, i) in examples.Select((c, i) => (c, i)))
+            {
+                var secrets = type.SecretKeys.Where(config.ContainsKey)
+                    .Select(k => (string)config[k]!).Select(v => v.Contains('\n') ? v.Split('\n')[2].Trim() : v).ToList();
+                var settings = DestinationTypes.Parse(type.Name, config, new ValidationErrors());
+                Assert.NotNull(settings);
+                Assert.All(type.SecretKeys.Where(config.ContainsKey), k => Assert.Contains((string)config[k]!, settings.Secrets));
+
+                var created = await s.Http.PostOkAsync("/api/v1/destinations", new { name = $"{type.Name}-{i}", type = type.Name, config });
+                Assert.Equal(type.SecretKeys.Where(config.ContainsKey).Order(), created["secrets_set"]!.AsArray().Select(k => (string)k!).Order());
+                var id = (int)created["id"]!;
+                var (_, tested) = await s.Http.PostJsonAsync($"/api/v1/destinations/{id}/test");
+                var responses = new[]
+                {
+                    created.ToJsonString(), tested.ToJsonString(), (await s.Http.GetOkAsync($"/api/v1/destinations/{id}")).ToJsonString(),
+                    (await s.Http.GetOkAsync("/api/v1/destinations")).ToJsonString(),
+                };
+                var stored = await PostgresServer.ScalarAsync<string>(s.ConfigDb, $"SELECT d::text FROM destinations d WHERE id = {id}");
+                foreach (var secret in secrets)
+                {
+                    Assert.All(responses, r => Assert.DoesNotContain(secret, r));
+                    Assert.DoesNotContain(secret, stored);
+                    Assert.DoesNotContain(secret, logs.Text);
+                }
+            }
+        }
     }
 }

@@ -44,7 +44,7 @@ public sealed class RealSnowflakeTests(PostgresServer pg)
             FROM generate_series(1, 3000) g;
             """;
         await using var s = await Scenario.CreateAsync(pg, sourceSql, [$"public.{table}"], Config()!, "--Backfill:BatchSize=1000");
-        var settings = (SnowflakeDestinationSettings)DestinationSettings.Parse("snowflake", Config()!, new ValidationErrors())!;
+        var settings = (SnowflakeDestinationSettings)DestinationTypes.Parse("snowflake", Config()!, new ValidationErrors())!;
         using var http = new HttpClient();
         using var client = new SnowflakeSqlApiClient(http, settings, TimeProvider.System);
         var target = $"{SnowflakeSql.Ident(settings.Schema)}.{SnowflakeSql.Ident(table)}";

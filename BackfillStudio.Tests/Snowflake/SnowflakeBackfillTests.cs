@@ -309,7 +309,7 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg)
     }
 
     private static SnowflakeDestinationSettings Settings(SnowflakeAccount account) =>
-        (SnowflakeDestinationSettings)DestinationSettings.Parse("snowflake", account.Config(), new ValidationErrors())!;
+        (SnowflakeDestinationSettings)DestinationTypes.Parse("snowflake", account.Config(), new ValidationErrors())!;
 
     private sealed class ManualClock : TimeProvider
     {

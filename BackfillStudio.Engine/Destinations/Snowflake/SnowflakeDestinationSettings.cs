@@ -30,7 +30,7 @@ public sealed record SnowflakeDestinationSettings(
     /// <summary>Snowflake's name for an object of ours, following the case rule.</summary>
     public string Name(string name) => UppercaseIdentifiers ? name.ToUpperInvariant() : name;
 
-    internal static SnowflakeDestinationSettings? Parse(ConfigReader reader, ValidationErrors errors)
+    internal static SnowflakeDestinationSettings Parse(ConfigReader reader, ValidationErrors errors)
     {
         var account = reader.Required("account");
         var privateKey = reader.Optional("private_key");

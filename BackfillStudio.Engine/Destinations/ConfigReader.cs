@@ -1,0 +1,58 @@
+using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Sources;
+
+namespace BackfillStudio.Engine.Destinations;
+
+/// <summary>Reads a destination's <c>config</c> object, collecting errors keyed <c>config.&lt;name&gt;</c>.</summary>
+public sealed class ConfigReader(JsonObject config, ValidationErrors errors)
+{
+    public string? Optional(string name)
+    {
+        var node = config[name];
+        if (node is null) return null;
+        if (node is JsonValue value && value.TryGetValue<string>(out var text)) return string.IsNullOrWhiteSpace(text) ? null : text;
+        if (node is JsonValue number && number.TryGetValue<int>(out var n)) return n.ToString();
+        errors.Add($"config.{name}", $"'{name}' must be a string.");
+        return null;
+    }
+
+    public string Required(string name)
+    {
+        var value = Optional(name);
+        if (value is null) errors.Add($"config.{name}", $"'{name}' is required.");
+        return value ?? "";
+    }
+
+    public int Port(string name, int fallback)
+    {
+        var text = Optional(name);
+        if (text is null) return fallback;
+        if (int.TryParse(text, out var port) && port is > 0 and < 65536) return port;
+        errors.Add($"config.{name}", $"'{name}' must be a port number between 1 and 65535.");
+        return fallback;
+    }
+
+    public string SslMode(string name)
+    {
+        var mode = Optional(name) ?? "prefer";
+        if (!SourceSettings.SslModes.Contains(mode))
+            errors.Add($"config.{name}", $"'{name}' must be one of {string.Join(", ", SourceSettings.SslModes)}.");
+        return mode;
+    }
+
+    public string OneOf(string name, string fallback, params string[] allowed)
+    {
+        var value = Optional(name) ?? fallback;
+        if (!allowed.Contains(value)) errors.Add($"config.{name}", $"'{name}' must be one of {string.Join(", ", allowed)}.");
+        return value;
+    }
+
+    public string Path(string name)
+    {
+        var path = Required(name);
+        if (path.Length > 0 && path.IndexOfAny(System.IO.Path.GetInvalidPathChars()) >= 0)
+            errors.Add($"config.{name}", $"'{name}' is not a valid path.");
+        return path;
+    }
+}

@@ -1,0 +1,38 @@
+using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Destinations.DuckDb;
+using BackfillStudio.Engine.Destinations.Parquet;
+using BackfillStudio.Engine.Destinations.Postgres;
+using BackfillStudio.Engine.Destinations.Snowflake;
+using BackfillStudio.Engine.Jobs;
+
+namespace BackfillStudio.Engine.Destinations;
+
+/// <summary>The destination types BackfillStudio knows: adding one is a folder with its <see cref="DestinationType"/> and a line here.</summary>
+public static class DestinationTypes
+{
+    public static readonly IReadOnlyList<DestinationType> All =
+    [
+        new PostgresDestinationType(),
+        new DuckDbDestinationType(),
+        new ParquetDestinationType(),
+        new SnowflakeDestinationType(),
+    ];
+
+    public static IEnumerable<string> Names => All.Select(t => t.Name);
+
+    public static DestinationType? Find(string? name) => All.FirstOrDefault(t => t.Name == name);
+
+    public static DestinationType Of(DestinationSettings settings) => All.First(t => t.SettingsType == settings.GetType());
+
+    /// <summary>Validates a destination's config object for its type; errors are keyed <c>type</c> or <c>config.&lt;name&gt;</c>.</summary>
+    public static DestinationSettings? Parse(string type, JsonObject config, ValidationErrors errors)
+    {
+        if (Find(type) is not { } destinationType)
+        {
+            errors.Add("type", $"Type '{FilterValidator.Shorten(type)}' is not supported; use one of {string.Join(", ", Names)}.");
+            return null;
+        }
+        var settings = destinationType.Parse(new ConfigReader(config, errors), errors);
+        return errors.Any ? null : settings;
+    }
+}

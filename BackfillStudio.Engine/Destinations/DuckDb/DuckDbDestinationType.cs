@@ -1,0 +1,34 @@
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Verification;
+
+namespace BackfillStudio.Engine.Destinations.DuckDb;
+
+public sealed record DuckDbDestinationSettings(string Path, string Schema) : DestinationSettings
+{
+    public override IEnumerable<string?> Secrets => [];
+}
+
+public sealed class DuckDbDestinationType : DestinationType<DuckDbDestinationSettings>
+{
+    public override string Name => "duckdb";
+
+    public override IReadOnlyList<DestinationField> Fields { get; } =
+    [
+        new("path", "Database file", Required: true, Help: "Path of the .duckdb file on the engine's machine; created if missing"),
+        new("schema", "Schema", Help: "main when empty"),
+    ];
+
+    protected override DuckDbDestinationSettings ParseSettings(ConfigReader config, ValidationErrors errors) =>
+        new(config.Path("path"), config.Optional("schema") ?? "main");
+
+    protected override IDestinationWriter CreateWriter(DuckDbDestinationSettings settings, WriteTarget target, DestinationContext context) =>
+        new DuckDbDestinationWriter(settings, target, context.Options.DuckDbMemoryLimit);
+
+    protected override IDestinationVerifier CreateVerifier(DuckDbDestinationSettings settings, VerifyScope scope, string destination, DestinationContext context) =>
+        new DuckDbVerifier(settings, scope, destination);
+
+    protected override Task<string> TestAsync(DuckDbDestinationSettings settings, DestinationContext context, CancellationToken ct) =>
+        DuckDbDestinationWriter.TestAsync(settings);
+
+    public override string Summary(Func<string, string?> config) => config("path") ?? "";
+}
