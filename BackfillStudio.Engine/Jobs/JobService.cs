@@ -20,7 +20,7 @@ public sealed record VerifyInput(string? Mode);
 
 public sealed record JobView(
     int Id, int PipelineId, int SourceId, string TableName, IReadOnlyList<BackfillFilter> Filters, string? FilterSql,
-    string Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
+    JobStatus Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
     DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
     string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt,
     string? ResumedBy, DateTimeOffset? ResumedAt, string Verify, VerificationReport? Verification);
@@ -136,14 +136,14 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             throw new NotFoundException($"Pipeline {pid} does not exist.");
         var query = includeDeleted ? db.BackfillJobs.IgnoreQueryFilters().AsNoTracking() : db.BackfillJobs.AsNoTracking();
         if (pipelineId is { } id) query = query.Where(j => j.PipelineId == id);
-        if (wanted is { } w) query = query.Where(j => j.Status == w.ToDb());
+        if (wanted is { } w) query = query.Where(j => j.Status == w);
         var total = await query.CountAsync(ct);
         var items = await query.OrderByDescending(j => j.Id).Skip(skip).Take(limit).ToListAsync(ct);
         return new JobPage(total, items.Select(ToView).ToList());
     }
 
     /// <summary>The status of each pipeline's newest job; pipelines without jobs are absent.</summary>
-    public async Task<IReadOnlyDictionary<int, string>> LatestStatusByPipelineAsync(CancellationToken ct)
+    public async Task<IReadOnlyDictionary<int, JobStatus>> LatestStatusByPipelineAsync(CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         return await db.BackfillJobs.AsNoTracking()
@@ -167,7 +167,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             var finished = await GetAsync(id, ct);
             // A finished job's running or queued verification is what a cancel then stops.
             if (await verifications.CancelAsync(id, actor, ct) is null)
-                throw new ConflictException($"Backfill job {id} is already {finished.Status} and cannot be cancelled.");
+                throw new ConflictException($"Backfill job {id} is already {finished.Status.ToDb()} and cannot be cancelled.");
         }
         return await GetAsync(id, ct);
     }
@@ -189,7 +189,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             job = await GetAsync(id, ct);
             throw new ConflictException(job.Verification?.Status is VerifyStatus.Pending or VerifyStatus.Running
                 ? $"Backfill job {id} is already being verified."
-                : $"Backfill job {id} is {job.Status}; only COMPLETED, FAILED or CANCELLED jobs can be verified.");
+                : $"Backfill job {id} is {job.Status.ToDb()}; only COMPLETED, FAILED or CANCELLED jobs can be verified.");
         }
         var queued = await GetAsync(id, ct);
         await states.AnnounceQueuedAsync(id, ct);
@@ -214,7 +214,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             throw new ConflictException(job.Verification?.Status switch
             {
                 VerifyStatus.Pending or VerifyStatus.Running => $"Backfill job {id} is being verified; repair once it ends.",
-                VerifyStatus.Mismatch => $"Backfill job {id} is {job.Status}; cancel it or let it end first.",
+                VerifyStatus.Mismatch => $"Backfill job {id} is {job.Status.ToDb()}; cancel it or let it end first.",
                 _ => $"Backfill job {id} has nothing to repair: its last verification is {job.Verification?.Status ?? "missing"}, not MISMATCH.",
             });
         }
@@ -230,9 +230,9 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (await states.ResumeAsync(id, actor, ct) is null)
         {
             var job = await GetAsync(id, ct);
-            throw new ConflictException(job.Status is "FAILED" or "CANCELLED"
+            throw new ConflictException(JobTransitions.Resume.From.Contains(job.Status)
                 ? $"Backfill job {id} is being verified; resume it once the verification ends (or stop it)."
-                : $"Backfill job {id} is {job.Status}; only FAILED or CANCELLED jobs can be resumed.");
+                : $"Backfill job {id} is {job.Status.ToDb()}; only FAILED or CANCELLED jobs can be resumed.");
         }
         var queued = await GetAsync(id, ct);
         await states.AnnounceQueuedAsync(id, ct);
@@ -252,7 +252,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     public static JobView ToView(BackfillJobEntity j) => new(
         j.Id, j.PipelineId, j.SourceId, j.TableName,
         JsonSerializer.Deserialize<List<BackfillFilter>>(j.Filters) ?? [], j.FilterSql, j.Status, j.CountRecord, j.TotalRecord,
-        j.Status == JobStatus.Failed.ToDb(), j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
+        j.Status == JobStatus.Failed, j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
         j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt, j.ResumedBy, j.ResumedAt,
         j.VerifyAfterLoad, VerificationReport.FromJson(j.Verification));
 }

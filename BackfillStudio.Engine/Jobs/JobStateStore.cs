@@ -21,13 +21,13 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     public async Task<int?> ClaimNextAsync(CancellationToken ct)
     {
         var change = await ExecuteAsync($"""
-            UPDATE queue_backfill_data SET status = 'EXECUTING', lease_owner = @owner, heartbeat_at = now(),
+            UPDATE queue_backfill_data SET status = @to, lease_owner = @owner, heartbeat_at = now(),
                    started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(),
                    error_message = NULL, finished_at = NULL
-            WHERE id = (SELECT id FROM queue_backfill_data WHERE status = 'PENDING' AND deleted_at IS NULL
+            WHERE id = (SELECT id FROM queue_backfill_data WHERE status = ANY(@from) AND deleted_at IS NULL
                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
             {Returning}
-            """, ct, ("owner", identity.Owner));
+            """, ct, [("owner", identity.Owner), .. Move(JobTransitions.Claim)]);
         return change?.JobId;
     }
 
@@ -41,9 +41,10 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         await using var cmd = config.DataSource.CreateCommand($"""
             UPDATE queue_backfill_data SET count_record = count_record + @rows, resume_cursor = @cursor,
                    heartbeat_at = now(), updated_at = now()
-            WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
+            WHERE id = @id AND status = @executing AND lease_owner = @owner
             {Returning}, cancel_requested_at IS NOT NULL
             """);
+        cmd.Parameters.AddWithValue("executing", JobStatus.Executing.ToDb());
         cmd.Parameters.AddWithValue("id", id);
         cmd.Parameters.AddWithValue("rows", rowsWritten);
         cmd.Parameters.Add(new NpgsqlParameter("cursor", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(cursor) });
@@ -66,43 +67,43 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
 
     /// <summary>Ends a job COMPLETED and, when it was created with a verify mode, queues its verification in the same statement.</summary>
     public Task<JobChanged?> CompleteAsync(int id, CancellationToken ct) => ExecuteAsync($"""
-        UPDATE queue_backfill_data SET status = 'COMPLETED', error_message = NULL, finished_at = now(), updated_at = now(),
+        UPDATE queue_backfill_data SET status = @to, error_message = NULL, finished_at = now(), updated_at = now(),
                verify_status = CASE WHEN verify_after_load <> 'none' THEN 'PENDING' ELSE verify_status END,
                verify_repair = CASE WHEN verify_after_load <> 'none' THEN false ELSE verify_repair END,
                verify_attempts = CASE WHEN verify_after_load <> 'none' THEN 0 ELSE verify_attempts END,
                verification = CASE WHEN verify_after_load <> 'none'
                                    THEN jsonb_set(@queued::jsonb, ARRAY['mode'], to_jsonb(verify_after_load)) ELSE verification END
-        WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
+        WHERE id = @id AND status = ANY(@from) AND lease_owner = @owner
         {Returning}
-        """, ct, ("id", id), ("owner", identity.Owner), ("queued", VerificationReport.Queued(VerifyMode.Count).ToJson()));
+        """, ct, [("id", id), ("owner", identity.Owner), ("queued", VerificationReport.Queued(VerifyMode.Count).ToJson()), .. Move(JobTransitions.Complete)]);
 
     public Task<JobChanged?> CancelExecutingAsync(int id, CancellationToken ct) =>
-        FinishAsync(id, JobStatus.Cancelled, null, ct);
+        FinishAsync(id, JobTransitions.CancelExecuting, null, ct);
 
     public Task<JobChanged?> FailAsync(int id, string errorMessage, CancellationToken ct) =>
-        FinishAsync(id, JobStatus.Failed, errorMessage, ct);
+        FinishAsync(id, JobTransitions.Fail, errorMessage, ct);
 
     /// <summary>Gives a job back to the queue after a transient error; it resumes from its checkpoint.</summary>
     public Task<JobChanged?> RequeueAsync(int id, string errorMessage, CancellationToken ct) => ExecuteAsync($"""
-        UPDATE queue_backfill_data SET status = 'PENDING', lease_owner = NULL, error_message = @error, updated_at = now()
-        WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner AND cancel_requested_at IS NULL
+        UPDATE queue_backfill_data SET status = @to, lease_owner = NULL, error_message = @error, updated_at = now()
+        WHERE id = @id AND status = ANY(@from) AND lease_owner = @owner AND cancel_requested_at IS NULL
         {Returning}
-        """, ct, ("id", id), ("error", errorMessage), ("owner", identity.Owner));
+        """, ct, [("id", id), ("error", errorMessage), ("owner", identity.Owner), .. Move(JobTransitions.Requeue)]);
 
     /// <summary>Cancels a pending job at once, or asks the engine running it to stop after the current batch.</summary>
     public async Task<JobChanged?> RequestCancelAsync(int id, string? actor, CancellationToken ct)
     {
         var cancelled = await ExecuteAsync($"""
-            UPDATE queue_backfill_data SET status = 'CANCELLED', cancel_requested_at = now(), cancelled_by = @actor, finished_at = now(), updated_at = now()
-            WHERE id = @id AND status = 'PENDING'
+            UPDATE queue_backfill_data SET status = @to, cancel_requested_at = now(), cancelled_by = @actor, finished_at = now(), updated_at = now()
+            WHERE id = @id AND status = ANY(@from)
             {Returning}
-            """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value));
+            """, ct, [("id", id), ("actor", (object?)actor ?? DBNull.Value), .. Move(JobTransitions.CancelPending)]);
         return cancelled ?? await ExecuteAsync($"""
             UPDATE queue_backfill_data SET cancel_requested_at = COALESCE(cancel_requested_at, now()),
                 cancelled_by = COALESCE(cancelled_by, @actor), updated_at = now()
-            WHERE id = @id AND status = 'EXECUTING'
+            WHERE id = @id AND status = @executing
             {Returning}
-            """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value));
+            """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value), ("executing", JobStatus.Executing.ToDb()));
     }
 
     /// <summary>
@@ -110,13 +111,13 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     /// what was written) with a fresh count of attempts. <see cref="AnnounceQueuedAsync"/> then wakes the engines.
     /// </summary>
     public Task<JobChanged?> ResumeAsync(int id, string? actor, CancellationToken ct) => ExecuteAsync($"""
-        UPDATE queue_backfill_data SET status = 'PENDING', attempts = 0, lease_owner = NULL, finished_at = NULL,
+        UPDATE queue_backfill_data SET status = @to, attempts = 0, lease_owner = NULL, finished_at = NULL,
                error_message = NULL, cancel_requested_at = NULL, cancelled_by = NULL,
                resumed_by = @actor, resumed_at = now(), updated_at = now()
-        WHERE id = @id AND status IN ('FAILED', 'CANCELLED') AND deleted_at IS NULL
-              AND (verify_status IS NULL OR verify_status NOT IN ('PENDING', 'RUNNING'))
+        WHERE id = @id AND status = ANY(@from) AND deleted_at IS NULL
+              AND (verify_status IS NULL OR verify_status <> ALL(@verifying))
         {Returning}
-        """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value));
+        """, ct, [("id", id), ("actor", (object?)actor ?? DBNull.Value), ("verifying", VerifyStatus.InProgress), .. Move(JobTransitions.Resume)]);
 
     /// <summary>Wakes every engine for a job that is PENDING again, as for a new one.</summary>
     public Task AnnounceQueuedAsync(int id, CancellationToken ct) => NotifyAsync(NotifyChannels.JobCreated, id.ToString(), ct);
@@ -127,8 +128,9 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         if (ids.Count == 0) return;
         await using var cmd = config.DataSource.CreateCommand("""
             UPDATE queue_backfill_data SET heartbeat_at = now()
-            WHERE id = ANY(@ids) AND status = 'EXECUTING' AND lease_owner = @owner
+            WHERE id = ANY(@ids) AND status = @executing AND lease_owner = @owner
             """);
+        cmd.Parameters.AddWithValue("executing", JobStatus.Executing.ToDb());
         cmd.Parameters.AddWithValue("ids", ids.ToArray());
         cmd.Parameters.AddWithValue("owner", identity.Owner);
         await cmd.ExecuteNonQueryAsync(ct);
@@ -142,16 +144,19 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     {
         await using var cmd = config.DataSource.CreateCommand($"""
             UPDATE queue_backfill_data SET
-                   status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'CANCELLED'
-                                 WHEN attempts >= @max THEN 'FAILED' ELSE 'PENDING' END,
+                   status = CASE WHEN cancel_requested_at IS NOT NULL THEN @cancelled
+                                 WHEN attempts >= @max THEN @failed ELSE @to END,
                    error_message = CASE WHEN cancel_requested_at IS NULL AND attempts >= @max
                                         THEN 'The engine running this job stopped and the job has used all ' || @max || ' attempts.'
                                         ELSE error_message END,
                    finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR attempts >= @max THEN now() END,
                    lease_owner = NULL, updated_at = now()
-            WHERE status = 'EXECUTING' AND heartbeat_at < now() - make_interval(secs => @lease)
+            WHERE status = ANY(@from) AND heartbeat_at < now() - make_interval(secs => @lease)
             {Returning}
             """);
+        foreach (var (name, value) in Move(JobTransitions.Reclaim)) cmd.Parameters.AddWithValue(name, value);
+        cmd.Parameters.AddWithValue("cancelled", JobStatus.Cancelled.ToDb());
+        cmd.Parameters.AddWithValue("failed", JobStatus.Failed.ToDb());
         cmd.Parameters.AddWithValue("max", maxAttempts);
         cmd.Parameters.AddWithValue("lease", (double)leaseSeconds);
         var changes = new List<JobChanged>();
@@ -163,13 +168,12 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         return changes;
     }
 
-    /// <summary>Deletes a job unless it is executing. Returns false when the job is executing.</summary>
     /// <summary>Marks the job deleted (kept for the audit trail, hidden from lists) unless it is executing.</summary>
     public async Task<bool> DeleteUnlessExecutingAsync(int id, string? actor, CancellationToken ct) => await ExecuteAsync($"""
         UPDATE queue_backfill_data SET deleted_at = now(), deleted_by = @actor, updated_at = now()
-        WHERE id = @id AND status <> 'EXECUTING' AND deleted_at IS NULL
+        WHERE id = @id AND status <> @executing AND deleted_at IS NULL
         {Returning}
-        """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value)) is not null;
+        """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value), ("executing", JobStatus.Executing.ToDb())) is not null;
 
     /// <summary>Announces a newly inserted job: wakes the engines and publishes its first event.</summary>
     public async Task AnnounceCreatedAsync(JobChanged created, CancellationToken ct)
@@ -179,18 +183,22 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     }
 
     /// <summary>Ends a job this engine runs; lease_owner is kept so one can see which engine ran it.</summary>
-    private Task<JobChanged?> FinishAsync(int id, JobStatus to, string? errorMessage, CancellationToken ct) => ExecuteAsync($"""
+    private Task<JobChanged?> FinishAsync(int id, JobTransition transition, string? errorMessage, CancellationToken ct) => ExecuteAsync($"""
         UPDATE queue_backfill_data SET status = @to, error_message = @error, finished_at = now(), updated_at = now()
-        WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
+        WHERE id = @id AND status = ANY(@from) AND lease_owner = @owner
         {Returning}
-        """, ct, ("id", id), ("to", to.ToDb()), ("error", (object?)errorMessage ?? DBNull.Value), ("owner", identity.Owner));
+        """, ct, [("id", id), ("error", (object?)errorMessage ?? DBNull.Value), ("owner", identity.Owner), .. Move(transition)]);
+
+    /// <summary>The <c>@from</c> and <c>@to</c> parameters of a transition's UPDATE.</summary>
+    private static (string Name, object Value)[] Move(JobTransition transition) =>
+        [("from", transition.From.ToDb()), ("to", transition.To.ToDb())];
 
     private Task<JobChanged?> OwnedUpdateAsync(int id, string set, CancellationToken ct, params (string, object)[] parameters) =>
         ExecuteAsync($"""
             UPDATE queue_backfill_data SET {set}, updated_at = now()
-            WHERE id = @id AND status = 'EXECUTING' AND lease_owner = @owner
+            WHERE id = @id AND status = @executing AND lease_owner = @owner
             {Returning}
-            """, ct, [("id", id), ("owner", identity.Owner), .. parameters]);
+            """, ct, [("id", id), ("owner", identity.Owner), ("executing", JobStatus.Executing.ToDb()), .. parameters]);
 
     /// <summary>Runs an UPDATE ending in <see cref="Returning"/> and publishes the change it made, if any.</summary>
     internal async Task<JobChanged?> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
@@ -207,7 +215,7 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     }
 
     private static JobChanged ReadChange(NpgsqlDataReader reader) => new(
-        reader.GetInt32(0), reader.GetInt32(1), reader.GetString(2), reader.GetInt64(3),
+        reader.GetInt32(0), reader.GetInt32(1), JobStatusNames.Parse(reader.GetString(2)), reader.GetInt64(3),
         reader.IsDBNull(4) ? null : reader.GetInt64(4), reader.GetFieldValue<DateTimeOffset>(5));
 
     private async Task PublishAsync(JobChanged change, CancellationToken ct)

@@ -2,6 +2,8 @@ using System.Diagnostics.Metrics;
 using BackfillStudio.Engine.Persistence;
 using Npgsql;
 
+using BackfillStudio.Engine.Jobs;
+
 namespace BackfillStudio.Engine.Observability;
 
 /// <summary>
@@ -43,7 +45,8 @@ public sealed class BackfillMetrics : IDisposable
     {
         try
         {
-            using var cmd = config.DataSource.CreateCommand("SELECT count(*) FROM queue_backfill_data WHERE status = 'PENDING'");
+            using var cmd = config.DataSource.CreateCommand("SELECT count(*) FROM queue_backfill_data WHERE status = @pending");
+            cmd.Parameters.AddWithValue("pending", JobStatus.Pending.ToDb());
             cmd.CommandTimeout = 2;
             return [new Measurement<long>((long)cmd.ExecuteScalar()!)];
         }

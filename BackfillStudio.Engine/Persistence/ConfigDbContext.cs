@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
+using BackfillStudio.Engine.Jobs;
+
 namespace BackfillStudio.Engine.Persistence;
 
 public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
@@ -23,7 +25,7 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
     /// none executing cannot remove a job an engine has just claimed.
     /// </summary>
     public Task<int> LockJobsCountingExecutingAsync(int? pipelineId, int? sourceId, CancellationToken ct) => Database.SqlQuery<int>($"""
-        SELECT count(*) FILTER (WHERE status = 'EXECUTING')::int AS "Value"
+        SELECT count(*) FILTER (WHERE status = {JobStatus.Executing.ToDb()})::int AS "Value"
         FROM (SELECT status FROM queue_backfill_data WHERE pipeline_id = {pipelineId} OR source_id = {sourceId} FOR UPDATE) jobs
         """).SingleAsync(ct);
 
@@ -84,7 +86,8 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.HasOne<SourceEntity>().WithMany().HasForeignKey(x => x.SourceId).OnDelete(DeleteBehavior.Cascade);
             e.Property(x => x.TableName).HasMaxLength(255);
             e.Property(x => x.FilterSql).HasColumnType("text");
-            e.Property(x => x.Status).HasMaxLength(20).HasDefaultValue("PENDING");
+            e.Property(x => x.Status).HasMaxLength(20).HasConversion(v => v.ToDb(), v => JobStatusNames.Parse(v)).HasDefaultValue(JobStatus.Pending)
+                .HasSentinel((JobStatus)(-1));
             e.Property(x => x.CountRecord).HasDefaultValue(0L);
             e.Property(x => x.Attempts).HasDefaultValue(0);
             e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");

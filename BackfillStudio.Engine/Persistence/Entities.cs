@@ -62,7 +62,7 @@ public sealed class BackfillJobEntity
     public int SourceId { get; set; }
     public required string TableName { get; set; }
     public string? FilterSql { get; set; }
-    public string Status { get; set; } = "PENDING";
+    public Jobs.JobStatus Status { get; set; } = Jobs.JobStatus.Pending;
     public long CountRecord { get; set; }
     public DateTimeOffset? CreatedAt { get; set; }
     public DateTimeOffset? UpdatedAt { get; set; }

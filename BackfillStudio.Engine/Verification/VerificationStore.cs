@@ -13,7 +13,9 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
 {
     private const string Returning = JobStateStore.Returning;
     private const string NotBusy = "(verify_status IS NULL OR verify_status NOT IN ('PENDING', 'RUNNING'))";
-    private const string Finished = "status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND deleted_at IS NULL";
+    private const string Finished = "status = ANY(@finished) AND deleted_at IS NULL";
+
+    private static readonly (string, object) FinishedStatuses = ("finished", JobStatusNames.Finished.ToDb());
     private const string Owned = "verify_status = 'RUNNING' AND verify_owner = @owner";
 
     /// <summary>Queues a verification of a finished job, unless one is queued or running.</summary>
@@ -22,7 +24,7 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
                verify_cancel_requested_at = NULL, verification = @report::jsonb, updated_at = now()
         WHERE id = @id AND {Finished} AND {NotBusy}
         {Returning}
-        """, ct, ("id", id), ("report", VerificationReport.Queued(mode).ToJson()));
+        """, ct, ("id", id), ("report", VerificationReport.Queued(mode).ToJson()), FinishedStatuses);
 
     /// <summary>Queues a repair of the ranges the last verification found different; it verifies again in the same mode.</summary>
     public Task<JobChanged?> RequestRepairAsync(int id, CancellationToken ct) => states.ExecuteAsync($"""
@@ -30,7 +32,7 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
                verify_cancel_requested_at = NULL, verification = jsonb_set(verification, ARRAY['status'], '"PENDING"'), updated_at = now()
         WHERE id = @id AND {Finished} AND verify_status = 'MISMATCH'
         {Returning}
-        """, ct, ("id", id));
+        """, ct, ("id", id), FinishedStatuses);
 
     /// <summary>Claims the oldest queued verification for this engine.</summary>
     public async Task<int?> ClaimNextAsync(CancellationToken ct) => (await states.ExecuteAsync($"""

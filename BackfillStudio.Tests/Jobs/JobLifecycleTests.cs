@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Jobs;
 using System.Collections.Concurrent;
 using System.Net;
 using BackfillStudio.Engine.Events;
@@ -146,14 +147,14 @@ public sealed class JobLifecycleTests(PostgresServer pg)
         var jobId = await s.StartBackfillAsync("public.small");
         await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!remote.Any(e => e.Status == "COMPLETED") && DateTime.UtcNow < deadline) await Task.Delay(50);
+        while (!remote.Any(e => e.Status == JobStatus.Completed) && DateTime.UtcNow < deadline) await Task.Delay(50);
 
         foreach (var (name, events) in new[] { ("local", local), ("remote", remote) })
         {
             var mine = events.Where(e => e.JobId == jobId).ToList();
-            Assert.True(mine.Count > 0 && mine[0].Status == "PENDING", $"{name}: {string.Join(", ", events)}");
-            Assert.Equal(["PENDING", "EXECUTING", "COMPLETED"], mine.Select(e => e.Status).Distinct());
-            var counts = mine.Where(e => e.Status == "EXECUTING").Select(e => e.CountRecord).ToList();
+            Assert.True(mine.Count > 0 && mine[0].Status == JobStatus.Pending, $"{name}: {string.Join(", ", events)}");
+            Assert.Equal([JobStatus.Pending, JobStatus.Executing, JobStatus.Completed], mine.Select(e => e.Status).Distinct());
+            var counts = mine.Where(e => e.Status == JobStatus.Executing).Select(e => e.CountRecord).ToList();
             Assert.Equal([0, 1000, 2000, 3000], counts.Distinct());
             Assert.Equal(3000, mine.Last().CountRecord);
             Assert.Equal(3000, mine.Last().TotalRecord);

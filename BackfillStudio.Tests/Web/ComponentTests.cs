@@ -176,7 +176,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     private static JobView Job(int id, string status, long count, long? total) => new(id, 1, 1, "public.t",
-        [new BackfillFilter("id", ">", "5")], "id > 5", status, count, total, status == "FAILED", status == "FAILED" ? "boom" : null,
+        [new BackfillFilter("id", ">", "5")], "id > 5", JobStatusNames.Parse(status), count, total, status == "FAILED", status == "FAILED" ? "boom" : null,
         DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null, "admin", null, null, null, null, null, null, "none", null);
 
     internal static SourceColumn Column(string name, string type, ValueKind kind) =>
