@@ -1,3 +1,5 @@
+using BackfillStudio.Engine.Common;
+
 namespace BackfillStudio.Engine.Catalog;
 
 /// <summary>
@@ -5,10 +7,8 @@ namespace BackfillStudio.Engine.Catalog;
 /// fails before writing the batch, naming the table, the column and the value.
 /// </summary>
 public sealed class ValueRejectedException(string table, string column, string value, string reason)
-    : Exception($"Table {table}, column \"{column}\": value '{Shorten(value)}' {reason}")
+    : Exception($"Table {table}, column \"{column}\": value '{Messages.Shorten(value)}' {reason}")
 {
-    public static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
-
     /// <summary>Throws for the first non-null value that <paramref name="refusal"/> (a destination's rule) gives a reason for.</summary>
     public static void ThrowIfAny(TableSchema table, IReadOnlyList<object?[]> rows, Func<SourceColumn, object, string?> refusal)
     {

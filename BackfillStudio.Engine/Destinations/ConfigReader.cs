@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Sources;
 
 namespace BackfillStudio.Engine.Destinations;

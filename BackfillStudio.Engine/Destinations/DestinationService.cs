@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;

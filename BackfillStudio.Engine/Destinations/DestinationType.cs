@@ -1,5 +1,5 @@
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Configuration;
-using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Engine.Verification;
 
 namespace BackfillStudio.Engine.Destinations;

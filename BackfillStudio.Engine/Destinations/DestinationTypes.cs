@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Destinations.DuckDb;
 using BackfillStudio.Engine.Destinations.Parquet;
 using BackfillStudio.Engine.Destinations.Postgres;
 using BackfillStudio.Engine.Destinations.Snowflake;
-using BackfillStudio.Engine.Jobs;
 
 namespace BackfillStudio.Engine.Destinations;
 
@@ -29,7 +29,7 @@ public static class DestinationTypes
     {
         if (Find(type) is not { } destinationType)
         {
-            errors.Add("type", $"Type '{FilterValidator.Shorten(type)}' is not supported; use one of {string.Join(", ", Names)}.");
+            errors.Add("type", $"Type '{Messages.Shorten(type)}' is not supported; use one of {string.Join(", ", Names)}.");
             return null;
         }
         var settings = destinationType.Parse(new ConfigReader(config, errors), errors);

@@ -43,7 +43,7 @@ public sealed class JobPlanLoader(IDbContextFactory<ConfigDbContext> dbFactory, 
         var ordered = pipeline.Destinations.OrderBy(d => d.DestinationId).ToList();
         var planned = ordered.Select(d => new PlannedDestination(d.DestinationId, d.Destination!.Name, destinations.ToSettings(d.Destination!))).ToList();
         var source = await sources.GetSettingsAsync(job.SourceId, ct);
-        var targetTable = table.TargetTableName ?? job.TableName[(job.TableName.IndexOf('.') + 1)..];
+        var targetTable = table.Target;
         var fingerprint = JsonSerializer.Serialize(new
         {
             source = new { source.Host, source.Port, source.Database, job.TableName },

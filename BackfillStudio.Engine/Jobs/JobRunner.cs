@@ -3,6 +3,7 @@ using System.Text.Json;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
+using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Observability;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Security;

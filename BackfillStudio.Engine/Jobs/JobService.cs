@@ -1,7 +1,9 @@
 using System.Text.Json;
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Events;
+using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
 using BackfillStudio.Engine.Sources;
@@ -90,7 +92,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (string.IsNullOrWhiteSpace(verify)) verify = options.Value.VerifyAfterLoad;
         if (VerifyModes.TryParse(verify, out var mode)) return mode;
         var errors = new ValidationErrors();
-        errors.Add("verify", $"verify '{FilterValidator.Shorten(verify)}' is not one of {VerifyModes.Names(withNone: true)}.");
+        errors.Add("verify", $"verify '{Messages.Shorten(verify)}' is not one of {VerifyModes.Names(withNone: true)}.");
         errors.ThrowIfAny();
         return mode;
     }
@@ -103,7 +105,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (string.IsNullOrWhiteSpace(input.TableName))
             errors.Add("table_name", "table_name is required.");
         else if (pipeline.Tables.All(t => t.TableName != input.TableName))
-            errors.Add("table_name", $"Table '{FilterValidator.Shorten(input.TableName)}' is not one of pipeline {pipelineId}'s tables: {string.Join(", ", pipeline.Tables.Select(t => t.TableName))}.");
+            errors.Add("table_name", $"Table '{Messages.Shorten(input.TableName)}' is not one of pipeline {pipelineId}'s tables: {string.Join(", ", pipeline.Tables.Select(t => t.TableName))}.");
         if (input.Filters is { Count: > FilterValidator.MaxFilters })
             errors.Add("filters", $"At most {FilterValidator.MaxFilters} filters are allowed; got {input.Filters.Count}.");
         errors.ThrowIfAny();
@@ -127,7 +129,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (!string.IsNullOrWhiteSpace(status))
         {
             if (Enum.TryParse<JobStatus>(status, ignoreCase: true, out var parsed) && !int.TryParse(status, out _)) wanted = parsed;
-            else errors.Add("status", $"status '{FilterValidator.Shorten(status)}' is not one of {string.Join(", ", Enum.GetValues<JobStatus>().Select(s => s.ToDb()))}.");
+            else errors.Add("status", $"status '{Messages.Shorten(status)}' is not one of {string.Join(", ", Enum.GetValues<JobStatus>().Select(s => s.ToDb()))}.");
         }
         errors.ThrowIfAny();
 
@@ -181,7 +183,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (!VerifyModes.TryParse(text, out mode) || mode == VerifyMode.None)
         {
             var errors = new ValidationErrors();
-            errors.Add("mode", $"mode '{FilterValidator.Shorten(text)}' is not one of {VerifyModes.Names(withNone: false)}.");
+            errors.Add("mode", $"mode '{Messages.Shorten(text)}' is not one of {VerifyModes.Names(withNone: false)}.");
             errors.ThrowIfAny();
         }
         if (await verifications.RequestAsync(id, mode, ct) is null)

@@ -52,6 +52,9 @@ public sealed class PipelineTableEntity
     public int PipelineId { get; set; }
     public required string TableName { get; set; }
     public string? TargetTableName { get; set; }
+
+    /// <summary>Where the table's rows go in each destination: its target name, by default the source table's name without its schema.</summary>
+    public string Target => TargetTableName ?? TableName[(TableName.IndexOf('.') + 1)..];
 }
 
 /// <summary>A row of <c>queue_backfill_data</c>. Status changes go through <see cref="Jobs.JobStateStore"/> only.</summary>

@@ -1,4 +1,4 @@
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
 using Microsoft.EntityFrameworkCore;
@@ -62,7 +62,7 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
                 continue;
             }
             if (!catalog.TryGetValue(table.TableName, out var sourceTable))
-                errors.Add($"{field}.table_name", $"Table '{FilterValidator.Shorten(table.TableName)}' does not exist in source {input.SourceId} (use schema.table as GET /sources/{input.SourceId}/tables lists it).");
+                errors.Add($"{field}.table_name", $"Table '{Messages.Shorten(table.TableName)}' does not exist in source {input.SourceId} (use schema.table as GET /sources/{input.SourceId}/tables lists it).");
             else if (tables.Any(t => t.TableName == table.TableName))
                 errors.Add($"{field}.table_name", $"Table '{table.TableName}' is listed twice.");
             if (table.TargetTableName is { } target && (string.IsNullOrWhiteSpace(target) || target.Length > MaxIdentifierLength))
@@ -71,7 +71,7 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
             // DuckDB (and Snowflake's upper-case identifiers) do not tell Items from items.
             if (tables.FirstOrDefault(t => string.Equals(t.TargetTableName, targetName, StringComparison.OrdinalIgnoreCase)
                                            && t.TableName != table.TableName) is { } clash)
-                errors.Add($"{field}.target_table_name", $"Tables '{clash.TableName}' and '{FilterValidator.Shorten(table.TableName)}' would both write " +
+                errors.Add($"{field}.target_table_name", $"Tables '{clash.TableName}' and '{Messages.Shorten(table.TableName)}' would both write " +
                     $"target table '{targetName}' and overwrite each other's rows; set target_table_name on one of them.");
             tables.Add(new PipelineTableEntity { TableName = table.TableName, TargetTableName = targetName });
         }
@@ -108,6 +108,6 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
 
     private static PipelineView ToView(PipelineEntity p) => new(p.Id, p.Name, p.SourceId,
         p.Destinations.Select(d => d.DestinationId).Order().ToList(),
-        p.Tables.OrderBy(t => t.Id).Select(t => new PipelineTableView(t.TableName, t.TargetTableName ?? t.TableName[(t.TableName.IndexOf('.') + 1)..])).ToList(),
+        p.Tables.OrderBy(t => t.Id).Select(t => new PipelineTableView(t.TableName, t.Target)).ToList(),
         p.CreatedAt);
 }

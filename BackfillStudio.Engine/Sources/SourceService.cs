@@ -1,5 +1,5 @@
 using BackfillStudio.Engine.Catalog;
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Security;
 using Microsoft.EntityFrameworkCore;
@@ -151,7 +151,7 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
 
     public static async Task<TableSchema> GetTableAsync(NpgsqlConnection connection, int id, string tableName, CancellationToken ct) =>
         await PostgresCatalog.FindTableAsync(connection, tableName, ct)
-            ?? throw new NotFoundException($"Table '{FilterValidator.Shorten(tableName)}' does not exist in source {id}.");
+            ?? throw new NotFoundException($"Table '{Messages.Shorten(tableName)}' does not exist in source {id}.");
 
     private static async Task<SourceEntity> FindAsync(ConfigDbContext db, int id, CancellationToken ct) =>
         await db.Sources.FirstOrDefaultAsync(s => s.Id == id, ct) ?? throw new NotFoundException($"Source {id} does not exist.");

@@ -1,5 +1,5 @@
 using BackfillStudio.Engine.Catalog;
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Filters;
 using Npgsql;
 
 namespace BackfillStudio.Engine.Verification;

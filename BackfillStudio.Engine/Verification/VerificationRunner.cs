@@ -3,6 +3,7 @@ using System.Text.Json;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
+using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources.Postgres;

@@ -1,7 +1,7 @@
-using BackfillStudio.Engine.Jobs;
-using BackfillStudio.Engine.Destinations;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Common;
+using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Tests.Infrastructure;
 using BackfillStudio.Tests.Snowflake;
 using Npgsql;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Destinations.Snowflake;
-using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Tests.Infrastructure;
 
 namespace BackfillStudio.Tests.Snowflake;

@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Destinations.Snowflake;
-using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Tests.Engine;
 using BackfillStudio.Tests.Infrastructure;
 using BackfillStudio.Tests.Snowflake.Emulator;

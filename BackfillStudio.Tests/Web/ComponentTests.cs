@@ -1,6 +1,7 @@
-using BackfillStudio.Engine.Verification;
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Verification;
 using BackfillStudio.Web.Components.Shared;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Persistence;
 using Microsoft.EntityFrameworkCore;
 

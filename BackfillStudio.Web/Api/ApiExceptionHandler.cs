@@ -1,4 +1,4 @@
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Sources;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 
 namespace BackfillStudio.Engine.Destinations.Snowflake;
 

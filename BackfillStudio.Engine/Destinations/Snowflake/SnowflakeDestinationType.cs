@@ -1,4 +1,4 @@
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Verification;
 
 namespace BackfillStudio.Engine.Destinations.Snowflake;

@@ -1,4 +1,5 @@
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Jobs;
 using Npgsql;
 

@@ -1,4 +1,4 @@
-using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Common;
 
 namespace BackfillStudio.Web.Components.Shared;
 

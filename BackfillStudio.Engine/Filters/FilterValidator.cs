@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Common;
 
-namespace BackfillStudio.Engine.Jobs;
+namespace BackfillStudio.Engine.Filters;
 
 /// <summary>A filter as a client sends it; <see cref="Value"/> may be a JSON string, number, boolean or null.</summary>
 public sealed record FilterInput(string? Column, string? Operator, JsonElement? Value)
@@ -87,7 +88,7 @@ public static class FilterValidator
             return null;
         }
         var column = table.FindColumn(name);
-        if (column is null) errors.Add(field, $"Column '{Shorten(name)}' does not exist in {table.TableName}.");
+        if (column is null) errors.Add(field, $"Column '{Messages.Shorten(name)}' does not exist in {table.TableName}.");
         return column;
     }
 
@@ -100,8 +101,6 @@ public static class FilterValidator
         JsonValueKind.False => "false",
         _ => value.Value.GetRawText(),
     };
-
-    internal static string Shorten(string text) => ValueRejectedException.Shorten(text);
 
     /// <summary>The human-readable rendering stored in <c>filter_sql</c>; never executed.</summary>
     public static string? Render(TableSchema table, IReadOnlyList<BackfillFilter> filters)

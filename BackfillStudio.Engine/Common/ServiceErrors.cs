@@ -1,4 +1,4 @@
-namespace BackfillStudio.Engine.Jobs;
+namespace BackfillStudio.Engine.Common;
 
 /// <summary>Input that failed validation; keys name the offending field (e.g. <c>filters[1].value</c>).</summary>
 public sealed class ValidationFailedException(IReadOnlyDictionary<string, string[]> errors)

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace BackfillStudio.Engine.Jobs;
+namespace BackfillStudio.Engine.Filters;
 
 /// <summary>One validated column filter, stored in <c>queue_backfill_data.filters</c> and executed as parameterized SQL.</summary>
 public sealed record BackfillFilter(

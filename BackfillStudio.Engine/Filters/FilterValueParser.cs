@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Common;
 using Npgsql;
 
-namespace BackfillStudio.Engine.Jobs;
+namespace BackfillStudio.Engine.Filters;
 
 /// <summary>
 /// Checks a filter value against a column's type. <see cref="Check"/> is the quick check the UI runs as
@@ -66,7 +67,7 @@ public static partial class FilterValueParser
     }
 
     private static string Invalid(SourceColumn column, string raw) =>
-        $"'{FilterValidator.Shorten(raw)}' is not a valid {ExpectedOf(column)} value for column '{column.Name}' ({column.DataType}).";
+        $"'{Messages.Shorten(raw)}' is not a valid {ExpectedOf(column)} value for column '{column.Name}' ({column.DataType}).";
 
     private static string ExpectedOf(SourceColumn column) => column.Kind switch
     {

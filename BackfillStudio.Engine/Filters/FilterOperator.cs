@@ -1,4 +1,4 @@
-namespace BackfillStudio.Engine.Jobs;
+namespace BackfillStudio.Engine.Filters;
 
 public enum FilterOperator
 {

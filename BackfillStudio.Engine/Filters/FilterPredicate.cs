@@ -1,7 +1,7 @@
 using BackfillStudio.Engine.Catalog;
 using Npgsql;
 
-namespace BackfillStudio.Engine.Jobs;
+namespace BackfillStudio.Engine.Filters;
 
 /// <summary>
 /// The WHERE clause of a job: identifiers quoted from the catalog, operators from a fixed table,
