@@ -8,6 +8,7 @@ using BackfillStudio.Web.Health;
 using BackfillStudio.Web.Hosting;
 using MudBlazor;
 using MudBlazor.Services;
+using Scalar.AspNetCore;
 
 namespace BackfillStudio.Web;
 
@@ -66,8 +67,11 @@ public static class BackfillStudioApp
         app.UseAntiforgery();
         app.MapStaticAssets().AllowAnonymous();
         app.MapOpenApi();
+        // The API reference is a page like the others: signed-in users see it, anonymous ones are sent to sign in.
+        app.MapScalarApiReference("/api/reference", options => options.WithTitle("BackfillStudio API"));
         app.MapBackfillHealthChecks();
         app.MapGroup("/api/v1").RequireAuthorization(AccessRoles.ViewPolicy)
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden)
             .MapSourcesApi().MapDestinationsApi().MapPipelinesApi().MapBackfillApi();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;

@@ -35,7 +35,7 @@ public sealed class AccessControlTests(PostgresServer pg)
         {
             var path = Concrete(pattern);
             using var response = await anonymous.SendAsync(Request(method, path));
-            if (path.StartsWith("/api/", StringComparison.Ordinal))
+            if (path.StartsWith("/api/v1/", StringComparison.Ordinal))
             {
                 Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path}: {response.StatusCode}");
                 Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);

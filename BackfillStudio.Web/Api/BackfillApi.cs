@@ -16,14 +16,17 @@ public static class BackfillApi
         {
             var job = await jobs.CreateAsync(pipelineId, input, user.Identity?.Name, ct);
             return TypedResults.Created($"/api/v1/backfill/{job.Id}", job);
-        }).WithTags("Backfill").RequireAuthorization(AccessRoles.OperatePolicy);
+        }).WithTags("Backfill").RequireAuthorization(AccessRoles.OperatePolicy).ProducesProblem(StatusCodes.Status404NotFound);
         api.MapPost("/pipelines/{pipelineId:int}/backfill/preview", async (int pipelineId, CreateBackfillInput input, JobService jobs, CancellationToken ct) =>
-            TypedResults.Ok(await jobs.PreviewAsync(pipelineId, input, ct))).WithTags("Backfill").RequireAuthorization(AccessRoles.OperatePolicy);
+            TypedResults.Ok(await jobs.PreviewAsync(pipelineId, input, ct))).WithTags("Backfill").RequireAuthorization(AccessRoles.OperatePolicy)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/pipelines/{pipelineId:int}/backfill", async (int pipelineId, JobService jobs, CancellationToken ct, int skip = 0, int limit = 100,
                 [FromQuery(Name = "include_deleted")] bool includeDeleted = false) =>
-            TypedResults.Ok(await jobs.ListAsync(pipelineId, null, skip, limit, ct, includeDeleted))).WithTags("Backfill");
+            TypedResults.Ok(await jobs.ListAsync(pipelineId, null, skip, limit, ct, includeDeleted))).WithTags("Backfill")
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
-        var group = api.MapGroup("/backfill").WithTags("Backfill");
+        var group = api.MapGroup("/backfill").WithTags("Backfill")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/", async (JobService jobs, CancellationToken ct, [FromQuery(Name = "pipeline_id")] int? pipelineId, string? status, int skip = 0,
                 int limit = 100, [FromQuery(Name = "include_deleted")] bool includeDeleted = false) =>
             TypedResults.Ok(await jobs.ListAsync(pipelineId, status, skip, limit, ct, includeDeleted)));

@@ -11,7 +11,8 @@ public static class DestinationsApi
 {
     public static RouteGroupBuilder MapDestinationsApi(this RouteGroupBuilder api)
     {
-        var group = api.MapGroup("/destinations").WithTags("Destinations");
+        var group = api.MapGroup("/destinations").WithTags("Destinations")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/", async (DestinationService destinations, CancellationToken ct) => TypedResults.Ok(await destinations.ListAsync(ct)));
         group.MapPost("/", async Task<Created<DestinationView>> (DestinationInput input, DestinationService destinations, CancellationToken ct) =>
         {

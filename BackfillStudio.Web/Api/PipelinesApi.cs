@@ -9,7 +9,8 @@ public static class PipelinesApi
 {
     public static RouteGroupBuilder MapPipelinesApi(this RouteGroupBuilder api)
     {
-        var group = api.MapGroup("/pipelines").WithTags("Pipelines");
+        var group = api.MapGroup("/pipelines").WithTags("Pipelines")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/", async (PipelineService pipelines, CancellationToken ct) => TypedResults.Ok(await pipelines.ListAsync(ct)));
         group.MapPost("/", async Task<Created<PipelineView>> (PipelineInput input, PipelineService pipelines, CancellationToken ct) =>
         {

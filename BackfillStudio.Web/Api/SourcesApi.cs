@@ -16,7 +16,8 @@ public static class SourcesApi
 {
     public static RouteGroupBuilder MapSourcesApi(this RouteGroupBuilder api)
     {
-        var group = api.MapGroup("/sources").WithTags("Sources");
+        var group = api.MapGroup("/sources").WithTags("Sources")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/", async (SourceService sources, CancellationToken ct) => TypedResults.Ok(await sources.ListAsync(ct)));
         group.MapPost("/", async Task<Created<SourceView>> (SourceInput input, SourceService sources, CancellationToken ct) =>
         {
