@@ -1,5 +1,5 @@
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
-using BackfillStudio.Engine.Staging;
 
 namespace BackfillStudio.Engine.Destinations;
 
@@ -23,7 +23,7 @@ public interface IDestinationWriter : IAsyncDisposable
     /// Throws <see cref="ValueRejectedException"/> for a value of the batch this destination cannot hold exactly.
     /// Runs for every destination before any of them writes the batch.
     /// </summary>
-    void CheckValues(StagedBatch batch)
+    void CheckValues(Batch batch)
     {
     }
 
@@ -31,5 +31,5 @@ public interface IDestinationWriter : IAsyncDisposable
     /// Writes a batch so that writing it again (a retried or resumed job) leaves the destination
     /// unchanged: upsert on the primary key, or a batch marker for tables without one.
     /// </summary>
-    Task WriteAsync(StagedBatch batch, CancellationToken ct);
+    Task WriteAsync(Batch batch, CancellationToken ct);
 }

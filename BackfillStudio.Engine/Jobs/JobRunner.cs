@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
@@ -131,20 +132,20 @@ public sealed class JobRunner(
                 while (await next is { } batch)
                 {
                     var waited = readWait.ElapsedMilliseconds;
-                    next = JobFailure.Step("Source", () => reader.ReadAsync(batch.End, stopping));
-                    var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));
+                    next = JobFailure.Step("Source", () => reader.ReadAsync(batch.Next, stopping));
+                    batch.WithStage(() => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));
                     foreach (var (name, writer) in writers)
                         await JobFailure.Step($"Destination '{name}'", () =>
                         {
-                            writer.CheckValues(staged);
+                            writer.CheckValues(batch);
                             return Task.CompletedTask;
                         });
                     var write = Stopwatch.StartNew();
                     foreach (var (name, writer) in writers)
-                        await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(staged, stopping));
+                        await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(batch, stopping));
                     var written = write.ElapsedMilliseconds;
 
-                    var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.End with { Plan = plan.Fingerprint }, stopping);
+                    var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint }, stopping);
                     metrics.BatchWritten(batch.Rows.Count, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
                         job.Id, batch.Sequence, batch.Rows.Count, waited, written, write.ElapsedMilliseconds - written);
@@ -171,7 +172,7 @@ public sealed class JobRunner(
     }
 
     /// <summary>Waits for a read still in flight so the source connection is idle before it is closed.</summary>
-    private static async Task DrainAsync(Task<SourceBatch?> pending)
+    private static async Task DrainAsync(Task<Batch?> pending)
     {
         try
         {

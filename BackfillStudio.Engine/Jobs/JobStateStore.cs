@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Verification;
@@ -236,18 +236,3 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
 
 /// <summary>The NOTIFY payload: the event plus its origin, so a process skips its own notifications.</summary>
 public sealed record JobChangedNotification(string Origin, JobChanged Change);
-
-/// <summary>
-/// Where a job resumes: batches written so far and the last primary key written, or, for tables without
-/// one, the next heap block and the fixed range size (kept so a resumed job re-reads the same ranges).
-/// </summary>
-public sealed record ResumeCursor(
-    [property: JsonPropertyName("batches")] long Batches,
-    [property: JsonPropertyName("last_key")] IReadOnlyList<string>? LastKey,
-    [property: JsonPropertyName("next_block")] long? NextBlock,
-    [property: JsonPropertyName("blocks_per_batch")] long? BlocksPerBatch,
-    [property: JsonPropertyName("relations")] IReadOnlyList<uint>? Relations = null,
-    [property: JsonPropertyName("plan")] string? Plan = null)
-{
-    public static readonly ResumeCursor Start = new(0, null, null, null);
-}

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Text.Json;
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
@@ -184,13 +185,13 @@ public sealed class VerificationRunner(
                     var cursor = new ResumeCursor(batches, mismatch.RangeStart, null, null);
                     while (await JobFailure.Step("Source", () => reader.ReadAsync(cursor, ct)) is { } batch)
                     {
-                        var staged = new StagedBatch(batch, () => stage ??= DuckDbStage.Create(scope.Table, options.Value.DuckDbMemoryLimit));
+                        batch.WithStage(() => stage ??= DuckDbStage.Create(scope.Table, options.Value.DuckDbMemoryLimit));
                         await JobFailure.Step(step, () =>
                         {
-                            writer.CheckValues(staged);
-                            return writer.WriteAsync(staged, ct);
+                            writer.CheckValues(batch);
+                            return writer.WriteAsync(batch, ct);
                         });
-                        cursor = batch.End;
+                        cursor = batch.Next;
                     }
                     batches = cursor.Batches;
                     repaired++;

@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Staging;
 using DuckDB.NET.Data;
@@ -55,9 +56,9 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         if (owner != target.Source) throw TargetOwnership.Conflict($"{settings.Schema}.{target.TargetTable}", owner, target.Source);
     }
 
-    public void CheckValues(StagedBatch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, DuckDbTypes.Refusal);
+    public void CheckValues(Batch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, DuckDbTypes.Refusal);
 
-    public Task WriteAsync(StagedBatch batch, CancellationToken ct) => Locked(() =>
+    public Task WriteAsync(Batch batch, CancellationToken ct) => Locked(() =>
     {
         Execute($"DELETE FROM temp.main.{_stage}");
         DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, Columns, batch.Rows);
@@ -75,7 +76,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             var replace = HasKey && (!ProbeIsTrusted || LeadingKeyRangeHasRows(batch)) ? "OR REPLACE " : "";
             Execute($"INSERT {replace}INTO {TargetSql} ({names}) SELECT {converted} FROM temp.main.{_stage}");
             if (!HasKey)
-                Execute($"INSERT OR REPLACE INTO {Schema}.{ProgressTable} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {batch.Source.End.NextBlock})");
+                Execute($"INSERT OR REPLACE INTO {Schema}.{ProgressTable} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {batch.BlocksEnd})");
             Execute("COMMIT");
         }
         catch
@@ -96,25 +97,25 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
     /// Whether the target has rows whose leading key column lies in the batch's range: a superset of
     /// "some key of the batch exists" that DuckDB answers from row-group min/max statistics.
     /// </summary>
-    private bool LeadingKeyRangeHasRows(StagedBatch batch)
+    private bool LeadingKeyRangeHasRows(Batch batch)
     {
         var key = target.Table.PrimaryKey[0];
         var type = DuckDbTypes.TargetType(key);
         using var cmd = _connection!.CreateCommand();
         // With a composite key the previous batch may end inside the same leading value, hence >=.
         var after = target.Table.PrimaryKey.Count == 1 ? ">" : ">=";
-        var lower = batch.Source.Start.LastKey is null ? "" : $" AND {Sql.Ident(key.Name)} {after} CAST($low AS {type})";
+        var lower = batch.Keys!.After is null ? "" : $" AND {Sql.Ident(key.Name)} {after} CAST($low AS {type})";
         cmd.CommandText = $"SELECT EXISTS (SELECT 1 FROM {TargetSql} WHERE {Sql.Ident(key.Name)} <= CAST($high AS {type}){lower})";
-        cmd.Parameters.Add(new DuckDBParameter("high", batch.Source.End.LastKey![0]));
-        if (batch.Source.Start.LastKey is { } from) cmd.Parameters.Add(new DuckDBParameter("low", from[0]));
+        cmd.Parameters.Add(new DuckDBParameter("high", batch.Keys!.Last[0]));
+        if (batch.Keys!.After is { } from) cmd.Parameters.Add(new DuckDBParameter("low", from[0]));
         return (bool)cmd.ExecuteScalar()!;
     }
 
-    private bool AlreadyWritten(StagedBatch batch)
+    private bool AlreadyWritten(Batch batch)
     {
         using var cmd = _connection!.CreateCommand();
         cmd.CommandText = $"SELECT next_block FROM {Schema}.{ProgressTable} WHERE job_id = {target.JobId} AND target_table = {Sql.Literal(target.TargetTable)}";
-        return cmd.ExecuteScalar() is long written && written >= batch.Source.End.NextBlock;
+        return cmd.ExecuteScalar() is long written && written >= batch.BlocksEnd;
     }
 
     private Task Locked(Action action, CancellationToken ct) => DuckDbFileLocks.RunAsync(settings.Path, action, ct);

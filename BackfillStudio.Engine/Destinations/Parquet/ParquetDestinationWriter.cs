@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Staging;
 
@@ -44,11 +45,11 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
         if (owner != target.Source) throw TargetOwnership.Conflict(TableDirectory, owner, target.Source);
     }
 
-    public void CheckValues(StagedBatch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, DuckDbTypes.Refusal);
+    public void CheckValues(Batch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, DuckDbTypes.Refusal);
 
-    public Task WriteAsync(StagedBatch batch, CancellationToken ct)
+    public Task WriteAsync(Batch batch, CancellationToken ct)
     {
-        var file = System.IO.Path.Combine(Directory, $"{target.FilePrefix}-{batch.Source.Sequence:D6}.parquet");
+        var file = System.IO.Path.Combine(Directory, $"{target.FilePrefix}-{batch.Sequence:D6}.parquet");
         var temporary = file + ".tmp";
         var stage = batch.Staged();
         DuckDbStage.Execute(stage.Connection,

@@ -1,5 +1,5 @@
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
-using BackfillStudio.Engine.Staging;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -165,7 +165,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
 
     private string KeyList => string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)));
 
-    public async Task WriteAsync(StagedBatch batch, CancellationToken ct)
+    public async Task WriteAsync(Batch batch, CancellationToken ct)
     {
         var connection = _connection ?? throw new InvalidOperationException("PrepareAsync was not called.");
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -186,7 +186,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// inserted by someone else since the probe, or a numeric a decimal cannot hold exactly, rolls back
     /// to the savepoint and the batch is merged.
     /// </summary>
-    private async Task<bool> TryCopyDirectlyAsync(StagedBatch batch, NpgsqlTransaction tx, CancellationToken ct)
+    private async Task<bool> TryCopyDirectlyAsync(Batch batch, NpgsqlTransaction tx, CancellationToken ct)
     {
         if (HasKey && await KeyRangeHasRowsAsync(batch, ct)) return false;
         await tx.SaveAsync("direct_copy", ct);
@@ -201,17 +201,17 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         return false;
     }
 
-    private async Task<bool> KeyRangeHasRowsAsync(StagedBatch batch, CancellationToken ct)
+    private async Task<bool> KeyRangeHasRowsAsync(Batch batch, CancellationToken ct)
     {
         var key = target.Table.PrimaryKey;
         string Bound(string prefix) => string.Join(", ", key.Select((c, i) => $"CAST(@{prefix}{i} AS {PostgresTypes.TargetType(c)})"));
-        var lower = batch.Source.Start.LastKey is null ? "" : $" AND ({KeyList}) > ({Bound("l")})";
+        var lower = batch.Keys!.After is null ? "" : $" AND ({KeyList}) > ({Bound("l")})";
         await using var cmd = new NpgsqlCommand(
             $"SELECT EXISTS (SELECT 1 FROM {TargetSql} WHERE ({KeyList}) <= ({Bound("h")}){lower})", _connection);
         for (var i = 0; i < key.Count; i++)
         {
-            cmd.Parameters.AddWithValue($"h{i}", batch.Source.End.LastKey![i]);
-            if (batch.Source.Start.LastKey is { } start) cmd.Parameters.AddWithValue($"l{i}", start[i]);
+            cmd.Parameters.AddWithValue($"h{i}", batch.Keys!.Last[i]);
+            if (batch.Keys!.After is { } start) cmd.Parameters.AddWithValue($"l{i}", start[i]);
         }
         return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
@@ -239,16 +239,16 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         return true;
     }
 
-    private async Task<bool> AlreadyWrittenAsync(StagedBatch batch, CancellationToken ct)
+    private async Task<bool> AlreadyWrittenAsync(Batch batch, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
             $"SELECT next_block FROM {Schema}.{ProgressTable} WHERE job_id = @job AND target_table = @table FOR UPDATE", _connection);
         cmd.Parameters.AddWithValue("job", target.JobId);
         cmd.Parameters.AddWithValue("table", target.TargetTable);
-        return await cmd.ExecuteScalarAsync(ct) is long written && written >= batch.Source.End.NextBlock;
+        return await cmd.ExecuteScalarAsync(ct) is long written && written >= batch.BlocksEnd;
     }
 
-    private async Task RecordProgressAsync(StagedBatch batch, CancellationToken ct)
+    private async Task RecordProgressAsync(Batch batch, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand($"""
             INSERT INTO {Schema}.{ProgressTable} (job_id, target_table, next_block) VALUES (@job, @table, @next)
@@ -256,7 +256,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             """, _connection);
         cmd.Parameters.AddWithValue("job", target.JobId);
         cmd.Parameters.AddWithValue("table", target.TargetTable);
-        cmd.Parameters.AddWithValue("next", batch.Source.End.NextBlock!.Value);
+        cmd.Parameters.AddWithValue("next", batch.BlocksEnd!.Value);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -1,6 +1,6 @@
 using System.Text;
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
-using BackfillStudio.Engine.Staging;
 
 namespace BackfillStudio.Engine.Destinations.Snowflake;
 
@@ -62,9 +62,9 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         }
     }
 
-    public void CheckValues(StagedBatch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, SnowflakeTypes.Refusal);
+    public void CheckValues(Batch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, SnowflakeTypes.Refusal);
 
-    public async Task WriteAsync(StagedBatch batch, CancellationToken ct)
+    public async Task WriteAsync(Batch batch, CancellationToken ct)
     {
         await client.ExecuteAsync($"DELETE FROM {StageSql}", null, ct);
         foreach (var (sql, bindings) in InsertChunks(batch.Rows))
@@ -122,10 +122,10 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
     }
 
     /// <summary>Appends the staged batch unless this job already appended it, and records it, atomically.</summary>
-    private Task AppendOnceAsync(StagedBatch batch, CancellationToken ct)
+    private Task AppendOnceAsync(Batch batch, CancellationToken ct)
     {
         var job = $"job_id = {target.JobId} AND target_table = {SnowflakeSql.Literal(target.TargetTable)}";
-        var end = batch.Source.End.NextBlock;
+        var end = batch.BlocksEnd;
         return client.ExecuteTransactionAsync(
         [
             $"INSERT INTO {TargetSql} ({ColumnList}) SELECT {ColumnList} FROM {StageSql} WHERE NOT EXISTS (SELECT 1 FROM {ProgressSql} WHERE {job} AND next_block >= {end})",

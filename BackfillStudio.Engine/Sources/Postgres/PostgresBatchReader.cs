@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Jobs;
@@ -34,10 +35,10 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     }
 
     /// <summary>Reads the batch that follows <paramref name="cursor"/>; null when no matching rows remain.</summary>
-    public Task<SourceBatch?> ReadAsync(ResumeCursor cursor, CancellationToken ct) =>
+    public Task<Batch?> ReadAsync(ResumeCursor cursor, CancellationToken ct) =>
         UsesKeyset ? ReadKeysetAsync(cursor, ct) : ReadBlocksAsync(cursor, ct);
 
-    private async Task<SourceBatch?> ReadKeysetAsync(ResumeCursor cursor, CancellationToken ct)
+    private async Task<Batch?> ReadKeysetAsync(ResumeCursor cursor, CancellationToken ct)
     {
         var pk = table.PrimaryKey;
         // Table-qualified, because ORDER BY would otherwise resolve a name to a (text-cast) output column.
@@ -68,7 +69,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             }
         }
         if (rows.Count == 0) return null;
-        return new SourceBatch(cursor.Batches, rows, cursor, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
+        return new Batch(cursor.Batches, rows, new KeySpan(cursor.LastKey, lastKey!), null, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
     }
 
     /// <summary>
@@ -76,7 +77,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// inheritance child (a partitioned parent has no heap of its own). The cursor's position is
     /// <c>heap index &lt;&lt; 32 | block</c>, so it only grows, and the heaps are fixed in the cursor when the job starts.
     /// </summary>
-    private async Task<SourceBatch?> ReadBlocksAsync(ResumeCursor cursor, CancellationToken ct)
+    private async Task<Batch?> ReadBlocksAsync(ResumeCursor cursor, CancellationToken ct)
     {
         _heaps ??= await HeapLayout.ReadAsync(connection, table, cursor.Relations, batchSize, ct);
         var step = cursor.BlocksPerBatch ?? _heaps.BlocksPerBatch;
@@ -107,8 +108,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             // A range reaching past block 2^32 - 1 (a heap of 32 TB) ends with the heap, never in the next heap's bits.
             var next = (position & ~(long)uint.MaxValue) | Math.Min(end, uint.MaxValue);
             if (rows.Count == 0) position = next;
-            else return new SourceBatch(cursor.Batches, rows, cursor with { NextBlock = position, BlocksPerBatch = step, Relations = _heaps.Oids },
-                new ResumeCursor(cursor.Batches + 1, null, next, step, _heaps.Oids));
+            else return new Batch(cursor.Batches, rows, null, next, new ResumeCursor(cursor.Batches + 1, null, next, step, _heaps.Oids));
         }
         return null;
     }

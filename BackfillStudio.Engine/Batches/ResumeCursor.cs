@@ -1,0 +1,18 @@
+using System.Text.Json.Serialization;
+
+namespace BackfillStudio.Engine.Batches;
+
+/// <summary>
+/// Where a job resumes: batches written so far and the last primary key written, or, for tables without
+/// one, the next heap block and the fixed range size (kept so a resumed job re-reads the same ranges).
+/// </summary>
+public sealed record ResumeCursor(
+    [property: JsonPropertyName("batches")] long Batches,
+    [property: JsonPropertyName("last_key")] IReadOnlyList<string>? LastKey,
+    [property: JsonPropertyName("next_block")] long? NextBlock,
+    [property: JsonPropertyName("blocks_per_batch")] long? BlocksPerBatch,
+    [property: JsonPropertyName("relations")] IReadOnlyList<uint>? Relations = null,
+    [property: JsonPropertyName("plan")] string? Plan = null)
+{
+    public static readonly ResumeCursor Start = new(0, null, null, null);
+}
