@@ -4,6 +4,7 @@ using System.Text.Json;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
+using BackfillStudio.Engine.Sources.Postgres;
 using Microsoft.EntityFrameworkCore;
 
 namespace BackfillStudio.Engine.Jobs;
@@ -22,6 +23,10 @@ public sealed record JobPlan(BackfillJobEntity Job, SourceSettings Source, strin
     IReadOnlyList<PlannedDestination> Destinations, string Fingerprint)
 {
     public IEnumerable<string?> Secrets => Destinations.SelectMany(d => d.Settings.Secrets).Append(Source.Password);
+
+    /// <summary>Opens the job's source; <paramref name="purpose"/> is the session's application_name.</summary>
+    public Task<PostgresSource> OpenSourceAsync(string purpose, CancellationToken ct) =>
+        PostgresSource.OpenAsync(Source, $"source {Job.SourceId}", purpose, ct);
 
     /// <summary>How <see cref="TargetOwnership"/> names the job's source table.</summary>
     public string SourceName(string tableName) => TargetOwnership.SourceOf(Source.Host, Source.Port, Source.Database, tableName);

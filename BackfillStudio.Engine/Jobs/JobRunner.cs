@@ -1,20 +1,15 @@
 using System.Diagnostics;
 using System.Text.Json;
 using BackfillStudio.Engine.Batches;
-using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Observability;
-using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Security;
-using BackfillStudio.Engine.Sources;
 using BackfillStudio.Engine.Sources.Postgres;
 using BackfillStudio.Engine.Staging;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace BackfillStudio.Engine.Jobs;
 
@@ -74,14 +69,12 @@ public sealed class JobRunner(
     {
         var job = plan.Job;
         var settings = options.Value;
-        await using var source = new NpgsqlConnection(plan.Source.ConnectionString($"BackfillStudio job {job.Id}"));
-        await JobFailure.Step("Source", () => source.OpenAsync(stopping));
-        var table = await JobFailure.Step("Source", () => PostgresCatalog.FindTableAsync(source, job.TableName, stopping))
-            ?? throw new InvalidOperationException($"Table {job.TableName} no longer exists in the source.");
-        var filters = JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? [];
-        var reader = new PostgresBatchReader(source, table, FilterPredicate.Build(table, filters), settings.BatchSize);
+        await using var source = await JobFailure.Step("Source", () => plan.OpenSourceAsync($"BackfillStudio job {job.Id}", stopping));
+        var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, stopping));
+        var filter = FilterPredicate.Build(table, JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? []);
+        var reader = source.Reader(table, filter, settings.BatchSize);
 
-        var total = await JobFailure.Step("Source", () => reader.CountAsync(stopping));
+        var total = await JobFailure.Step("Source", () => source.CountAsync(table, filter, stopping));
         if (await states.SetTotalAsync(job.Id, total, stopping) is null) return;
 
         var outcome = await CopyAsync(plan, reader, new WriteTarget(job.Id, table, plan.TargetTable, plan.SourceName(table.TableName)), stopping);

@@ -7,7 +7,6 @@ using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
 using BackfillStudio.Engine.Sources;
-using BackfillStudio.Engine.Sources.Postgres;
 using BackfillStudio.Engine.Verification;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -75,10 +74,10 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         var (pipeline, table, filters) = await ValidateAsync(db, pipelineId, input, ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(PreviewTimeout);
-        await using var connection = await sources.OpenAsync(pipeline.SourceId, timeout.Token);
+        await using var source = await sources.OpenAsync(pipeline.SourceId, timeout.Token);
         try
         {
-            var count = await new PostgresBatchReader(connection, table, FilterPredicate.Build(table, filters), 1).CountAsync(timeout.Token);
+            var count = await source.CountAsync(table, FilterPredicate.Build(table, filters), timeout.Token);
             return new BackfillPreview(count, null);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -110,11 +109,11 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             errors.Add("filters", $"At most {FilterValidator.MaxFilters} filters are allowed; got {input.Filters.Count}.");
         errors.ThrowIfAny();
 
-        await using var connection = await sources.OpenAsync(pipeline.SourceId, ct);
-        var table = await SourceService.GetTableAsync(connection, pipeline.SourceId, input.TableName!, ct);
+        await using var source = await sources.OpenAsync(pipeline.SourceId, ct);
+        var table = await source.TableAsync(input.TableName!, ct);
         var filters = FilterValidator.Validate(table, input.Filters, errors);
         errors.ThrowIfAny();
-        await FilterValueParser.CheckOnServerAsync(connection, table, filters, errors, ct);
+        await FilterValueParser.CheckOnServerAsync(source.Connection, table, filters, errors, ct);
         errors.ThrowIfAny();
         return (pipeline, table, filters);
     }
@@ -205,8 +204,8 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         await using (var db = await dbFactory.CreateDbContextAsync(ct))
         {
             var job = await db.BackfillJobs.AsNoTracking().FirstAsync(j => j.Id == id, ct);
-            await using var connection = await sources.OpenAsync(job.SourceId, ct);
-            var table = await SourceService.GetTableAsync(connection, job.SourceId, job.TableName, ct);
+            await using var source = await sources.OpenAsync(job.SourceId, ct);
+            var table = await source.TableAsync(job.TableName, ct);
             if (table.PrimaryKey.Count == 0)
                 throw new ConflictException($"{job.TableName} has no primary key, so backfill job {id} cannot repair ranges; start a new backfill instead.");
         }

@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
@@ -50,7 +51,9 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
             errors.Add("destination_ids", $"Destination {missing} does not exist.");
         errors.ThrowIfAny();
 
-        var catalog = (await sources.ListTablesAsync(input.SourceId!.Value, ct, includePartitions: true)).ToDictionary(t => t.TableName);
+        Dictionary<string, SourceTable> catalog;
+        await using (var source = await sources.OpenAsync(input.SourceId!.Value, ct))
+            catalog = (await source.ListTablesAsync(includePartitions: true, ct)).ToDictionary(t => t.TableName);
         var tables = new List<PipelineTableEntity>();
         for (var i = 0; i < input.Tables!.Count; i++)
         {

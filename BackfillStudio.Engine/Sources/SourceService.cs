@@ -1,7 +1,7 @@
-using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Security;
+using BackfillStudio.Engine.Sources.Postgres;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -121,37 +121,19 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         }
     }
 
-    public async Task<NpgsqlConnection> OpenAsync(int id, CancellationToken ct)
+    /// <summary>Opens source <paramref name="id"/> for a catalog read or a preview; <see cref="SourceUnavailableException"/> when it cannot.</summary>
+    public async Task<PostgresSource> OpenAsync(int id, CancellationToken ct)
     {
         var settings = await GetSettingsAsync(id, ct);
-        var connection = new NpgsqlConnection(settings.ConnectionString("BackfillStudio catalog"));
         try
         {
-            await connection.OpenAsync(ct);
-            return connection;
+            return await PostgresSource.OpenAsync(settings, $"source {id}", "BackfillStudio catalog", ct);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
-            await connection.DisposeAsync();
             throw new SourceUnavailableException($"Cannot connect to source {id}: {SecretScrubber.Scrub(e.Message, [settings.Password])}");
         }
     }
-
-    public async Task<IReadOnlyList<SourceTable>> ListTablesAsync(int id, CancellationToken ct, bool includePartitions = false)
-    {
-        await using var connection = await OpenAsync(id, ct);
-        return await PostgresCatalog.ListTablesAsync(connection, includePartitions, ct);
-    }
-
-    public async Task<TableSchema> GetTableAsync(int id, string tableName, CancellationToken ct)
-    {
-        await using var connection = await OpenAsync(id, ct);
-        return await GetTableAsync(connection, id, tableName, ct);
-    }
-
-    public static async Task<TableSchema> GetTableAsync(NpgsqlConnection connection, int id, string tableName, CancellationToken ct) =>
-        await PostgresCatalog.FindTableAsync(connection, tableName, ct)
-            ?? throw new NotFoundException($"Table '{Messages.Shorten(tableName)}' does not exist in source {id}.");
 
     private static async Task<SourceEntity> FindAsync(ConfigDbContext db, int id, CancellationToken ct) =>
         await db.Sources.FirstOrDefaultAsync(s => s.Id == id, ct) ?? throw new NotFoundException($"Source {id} does not exist.");

@@ -11,7 +11,6 @@ using BackfillStudio.Engine.Sources.Postgres;
 using BackfillStudio.Engine.Staging;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace BackfillStudio.Engine.Verification;
 
@@ -68,15 +67,13 @@ public sealed class VerificationRunner(
     private async Task<VerificationReport?> VerifyAsync(JobPlan plan, VerifyMode mode, VerificationReport? repairFrom, CancellationToken ct)
     {
         var job = plan.Job;
-        await using var source = new NpgsqlConnection(plan.Source.ConnectionString($"BackfillStudio verify job {job.Id}"));
-        await JobFailure.Step("Source", () => source.OpenAsync(ct));
-        await SourceVerifier.PrepareSessionAsync(source, ct);
-        var table = await JobFailure.Step("Source", () => PostgresCatalog.FindTableAsync(source, job.TableName, ct))
-            ?? throw new InvalidOperationException($"Table {job.TableName} no longer exists in the source.");
+        await using var source = await JobFailure.Step("Source", () => plan.OpenSourceAsync($"BackfillStudio verify job {job.Id}", ct));
+        await SourceVerifier.PrepareSessionAsync(source.Connection, ct);
+        var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, ct));
         var filters = JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? [];
         var predicate = FilterPredicate.Build(table, filters);
-        var scope = new VerifyScope(job.Id, table, plan.TargetTable, filters, await SourceVerifier.ResolveAsync(source, table, filters, ct));
-        var sourceSide = new SourceVerifier(source, table, predicate);
+        var scope = new VerifyScope(job.Id, table, plan.TargetTable, filters, await SourceVerifier.ResolveAsync(source.Connection, table, filters, ct));
+        var sourceSide = new SourceVerifier(source.Connection, table, predicate);
 
         var sides = new List<Side>();
         var checksumSets = new List<IReadOnlyList<SourceColumn>>();
@@ -159,7 +156,7 @@ public sealed class VerificationRunner(
     /// Re-copies each listed range into the destination where it differed: its matching rows there are deleted, then
     /// the source's are written through the destination's writer. Returns how many ranges were repaired.
     /// </summary>
-    private async Task<int> RepairAsync(JobPlan plan, VerifyScope scope, SourceVerifier sourceSide, NpgsqlConnection source, FilterPredicate predicate,
+    private async Task<int> RepairAsync(JobPlan plan, VerifyScope scope, SourceVerifier sourceSide, PostgresSource source, FilterPredicate predicate,
         VerificationReport previous, IReadOnlyList<Side> sides, CancellationToken ct)
     {
         if (!scope.HasKey) throw new InvalidOperationException($"{scope.Table.TableName} has no primary key, so its ranges cannot be repaired; start a new backfill instead.");
@@ -181,7 +178,7 @@ public sealed class VerificationRunner(
                 {
                     var range = new KeyRange(await sourceSide.BoundAsync(mismatch.RangeStart, ct), await sourceSide.BoundAsync(mismatch.RangeEnd, ct));
                     await JobFailure.Step(step, () => side.Verifier.DeleteAsync(range, ct));
-                    var reader = new PostgresBatchReader(source, scope.Table, predicate, options.Value.BatchSize, mismatch.RangeEnd);
+                    var reader = source.Reader(scope.Table, predicate, options.Value.BatchSize, mismatch.RangeEnd);
                     var cursor = new ResumeCursor(batches, mismatch.RangeStart, null, null);
                     while (await JobFailure.Step("Source", () => reader.ReadAsync(cursor, ct)) is { } batch)
                     {

@@ -39,10 +39,16 @@ public static class SourcesApi
             SourceService sources, CancellationToken ct) =>
             TypedResults.Ok(input is null ? await sources.TestAsync(id, ct) : await sources.TestInputAsync(id, input, ct))).RequireAuthorization(AccessRoles.AdministerPolicy);
         group.MapGet("/{id:int}/tables", async (int id, SourceService sources, CancellationToken ct,
-                [FromQuery(Name = "include_partitions")] bool includePartitions = false) =>
-            TypedResults.Ok((await sources.ListTablesAsync(id, ct, includePartitions)).Select(t => new TableView(t.TableName, t.EstimatedRows, t.PrimaryKey))));
+            [FromQuery(Name = "include_partitions")] bool includePartitions = false) =>
+        {
+            await using var source = await sources.OpenAsync(id, ct);
+            return TypedResults.Ok((await source.ListTablesAsync(includePartitions, ct)).Select(t => new TableView(t.TableName, t.EstimatedRows, t.PrimaryKey)));
+        });
         group.MapGet("/{id:int}/tables/{tableName}/columns", async (int id, string tableName, SourceService sources, CancellationToken ct) =>
-            TypedResults.Ok(ToColumns(await sources.GetTableAsync(id, tableName, ct))));
+        {
+            await using var source = await sources.OpenAsync(id, ct);
+            return TypedResults.Ok(ToColumns(await source.TableAsync(tableName, ct)));
+        });
         return api;
     }
 

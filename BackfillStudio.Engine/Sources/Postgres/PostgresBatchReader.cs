@@ -27,13 +27,6 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// <summary>The typed array columns, whose shape checks follow the columns in each row.</summary>
     private readonly SourceColumn[] _arrays = table.Columns.Where(c => c.Kind == ValueKind.Array).ToArray();
 
-    public async Task<long> CountAsync(CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM {table.QualifiedSql} WHERE {filter.Sql}", connection);
-        filter.AddParameters(cmd);
-        return (long)(await cmd.ExecuteScalarAsync(ct))!;
-    }
-
     /// <summary>Reads the batch that follows <paramref name="cursor"/>; null when no matching rows remain.</summary>
     public Task<Batch?> ReadAsync(ResumeCursor cursor, CancellationToken ct) =>
         UsesKeyset ? ReadKeysetAsync(cursor, ct) : ReadBlocksAsync(cursor, ct);

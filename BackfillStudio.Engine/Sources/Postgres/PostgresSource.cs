@@ -1,0 +1,62 @@
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Common;
+using BackfillStudio.Engine.Filters;
+using Npgsql;
+
+namespace BackfillStudio.Engine.Sources.Postgres;
+
+/// <summary>
+/// The one door to a source database, for one piece of work (a job, a verification, a preview, a catalog read): its
+/// tables, a table's schema by name, the count of a table's matching rows, and a batch reader. The session runs in UTC.
+/// </summary>
+public sealed class PostgresSource : IAsyncDisposable
+{
+    private readonly string _name;
+
+    private PostgresSource(NpgsqlConnection connection, string name)
+    {
+        Connection = connection;
+        _name = name;
+    }
+
+    /// <summary>The open connection, for work that runs its own SQL on the source (filter checks, verification).</summary>
+    public NpgsqlConnection Connection { get; }
+
+    /// <param name="name">How messages name the source ("source 3").</param>
+    /// <param name="purpose">The session's application_name, as the source's administrators see it.</param>
+    public static async Task<PostgresSource> OpenAsync(SourceSettings settings, string name, string purpose, CancellationToken ct)
+    {
+        var connection = new NpgsqlConnection(settings.ConnectionString(purpose));
+        try
+        {
+            await connection.OpenAsync(ct);
+            return new PostgresSource(connection, name);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Task<IReadOnlyList<SourceTable>> ListTablesAsync(bool includePartitions, CancellationToken ct) =>
+        PostgresCatalog.ListTablesAsync(Connection, includePartitions, ct);
+
+    /// <summary>The table as the live catalog has it; <see cref="NotFoundException"/> when there is no such table.</summary>
+    public async Task<TableSchema> TableAsync(string tableName, CancellationToken ct) =>
+        await PostgresCatalog.FindTableAsync(Connection, tableName, ct)
+            ?? throw new NotFoundException($"Table '{Messages.Shorten(tableName)}' does not exist in {_name}.");
+
+    public async Task<long> CountAsync(TableSchema table, FilterPredicate filter, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM {table.QualifiedSql} WHERE {filter.Sql}", Connection);
+        filter.AddParameters(cmd);
+        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <param name="upTo">Ends the read at this key (its text per key column), inclusive.</param>
+    public PostgresBatchReader Reader(TableSchema table, FilterPredicate filter, int batchSize, IReadOnlyList<string>? upTo = null) =>
+        new(Connection, table, filter, batchSize, upTo);
+
+    public ValueTask DisposeAsync() => Connection.DisposeAsync();
+}
