@@ -68,7 +68,7 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     /// <summary>Ends a job COMPLETED and, when it was created with a verify mode, queues its verification in the same statement.</summary>
     public Task<JobChanged?> CompleteAsync(int id, CancellationToken ct) => ExecuteAsync($"""
         UPDATE queue_backfill_data SET status = @to, error_message = NULL, finished_at = now(), updated_at = now(),
-               verify_status = CASE WHEN verify_after_load <> 'none' THEN 'PENDING' ELSE verify_status END,
+               verify_status = CASE WHEN verify_after_load <> 'none' THEN '{VerifyStatus.Pending}' ELSE verify_status END,
                verify_repair = CASE WHEN verify_after_load <> 'none' THEN false ELSE verify_repair END,
                verify_attempts = CASE WHEN verify_after_load <> 'none' THEN 0 ELSE verify_attempts END,
                verification = CASE WHEN verify_after_load <> 'none'

@@ -12,15 +12,15 @@ namespace BackfillStudio.Engine.Verification;
 public sealed class VerificationStore(ConfigDataSource config, JobStateStore states, EngineIdentity identity)
 {
     private const string Returning = JobStateStore.Returning;
-    private const string NotBusy = "(verify_status IS NULL OR verify_status NOT IN ('PENDING', 'RUNNING'))";
+    private static readonly string NotBusy = $"(verify_status IS NULL OR verify_status NOT IN ('{VerifyStatus.Pending}', '{VerifyStatus.Running}'))";
     private const string Finished = "status = ANY(@finished) AND deleted_at IS NULL";
 
     private static readonly (string, object) FinishedStatuses = ("finished", JobStatusNames.Finished.ToDb());
-    private const string Owned = "verify_status = 'RUNNING' AND verify_owner = @owner";
+    private static readonly string Owned = $"verify_status = '{VerifyStatus.Running}' AND verify_owner = @owner";
 
     /// <summary>Queues a verification of a finished job, unless one is queued or running.</summary>
     public Task<JobChanged?> RequestAsync(int id, VerifyMode mode, CancellationToken ct) => states.ExecuteAsync($"""
-        UPDATE queue_backfill_data SET verify_status = 'PENDING', verify_repair = false, verify_attempts = 0, verify_owner = NULL,
+        UPDATE queue_backfill_data SET verify_status = '{VerifyStatus.Pending}', verify_repair = false, verify_attempts = 0, verify_owner = NULL,
                verify_cancel_requested_at = NULL, verification = @report::jsonb, updated_at = now()
         WHERE id = @id AND {Finished} AND {NotBusy}
         {Returning}
@@ -28,17 +28,17 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
 
     /// <summary>Queues a repair of the ranges the last verification found different; it verifies again in the same mode.</summary>
     public Task<JobChanged?> RequestRepairAsync(int id, CancellationToken ct) => states.ExecuteAsync($"""
-        UPDATE queue_backfill_data SET verify_status = 'PENDING', verify_repair = true, verify_attempts = 0, verify_owner = NULL,
-               verify_cancel_requested_at = NULL, verification = jsonb_set(verification, ARRAY['status'], '"PENDING"'), updated_at = now()
-        WHERE id = @id AND {Finished} AND verify_status = 'MISMATCH'
+        UPDATE queue_backfill_data SET verify_status = '{VerifyStatus.Pending}', verify_repair = true, verify_attempts = 0, verify_owner = NULL,
+               verify_cancel_requested_at = NULL, verification = jsonb_set(verification, ARRAY['status'], '"{VerifyStatus.Pending}"'), updated_at = now()
+        WHERE id = @id AND {Finished} AND verify_status = '{VerifyStatus.Mismatch}'
         {Returning}
         """, ct, ("id", id), FinishedStatuses);
 
     /// <summary>Claims the oldest queued verification for this engine.</summary>
     public async Task<int?> ClaimNextAsync(CancellationToken ct) => (await states.ExecuteAsync($"""
-        UPDATE queue_backfill_data SET verify_status = 'RUNNING', verify_owner = @owner, verify_heartbeat_at = now(),
-               verify_attempts = verify_attempts + 1, verification = jsonb_set(verification, ARRAY['status'], '"RUNNING"'), updated_at = now()
-        WHERE id = (SELECT id FROM queue_backfill_data WHERE verify_status = 'PENDING' AND deleted_at IS NULL
+        UPDATE queue_backfill_data SET verify_status = '{VerifyStatus.Running}', verify_owner = @owner, verify_heartbeat_at = now(),
+               verify_attempts = verify_attempts + 1, verification = jsonb_set(verification, ARRAY['status'], '"{VerifyStatus.Running}"'), updated_at = now()
+        WHERE id = (SELECT id FROM queue_backfill_data WHERE verify_status = '{VerifyStatus.Pending}' AND deleted_at IS NULL
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
         {Returning}
         """, ct, ("owner", identity.Owner)))?.JobId;
@@ -59,8 +59,8 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
 
     /// <summary>Gives a verification back to the queue (the engine is stopping); it starts over.</summary>
     public Task<JobChanged?> RequeueAsync(int id, CancellationToken ct) => states.ExecuteAsync($"""
-        UPDATE queue_backfill_data SET verify_status = 'PENDING', verify_owner = NULL,
-               verification = jsonb_set(verification, ARRAY['status'], '"PENDING"'), updated_at = now()
+        UPDATE queue_backfill_data SET verify_status = '{VerifyStatus.Pending}', verify_owner = NULL,
+               verification = jsonb_set(verification, ARRAY['status'], '"{VerifyStatus.Pending}"'), updated_at = now()
         WHERE id = @id AND {Owned} AND verify_cancel_requested_at IS NULL
         {Returning}
         """, ct, ("id", id), ("owner", identity.Owner));
@@ -68,14 +68,14 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
     /// <summary>Cancels a queued verification at once, or asks the engine running it to stop before its next range.</summary>
     public async Task<JobChanged?> CancelAsync(int id, string? actor, CancellationToken ct) =>
         await states.ExecuteAsync($"""
-            UPDATE queue_backfill_data SET verify_status = 'FAILED', verify_repair = false,
-                   verification = verification || jsonb_build_object('status', 'FAILED', 'error_message', @message::text), updated_at = now()
-            WHERE id = @id AND verify_status = 'PENDING'
+            UPDATE queue_backfill_data SET verify_status = '{VerifyStatus.Failed}', verify_repair = false,
+                   verification = verification || jsonb_build_object('status', '{VerifyStatus.Failed}', 'error_message', @message::text), updated_at = now()
+            WHERE id = @id AND verify_status = '{VerifyStatus.Pending}'
             {Returning}
             """, ct, ("id", id), ("message", Cancelled(actor)))
         ?? await states.ExecuteAsync($"""
             UPDATE queue_backfill_data SET verify_cancel_requested_at = COALESCE(verify_cancel_requested_at, now()), updated_at = now()
-            WHERE id = @id AND verify_status = 'RUNNING'
+            WHERE id = @id AND verify_status = '{VerifyStatus.Running}'
             {Returning}
             """, ct, ("id", id));
 
@@ -83,8 +83,8 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
 
     /// <summary>Ends a verification whose cancellation this engine has seen.</summary>
     public Task<JobChanged?> FinishCancelledAsync(int id, CancellationToken ct) => states.ExecuteAsync($"""
-        UPDATE queue_backfill_data SET verify_status = 'FAILED', verify_repair = false,
-               verification = verification || jsonb_build_object('status', 'FAILED', 'error_message', 'Cancelled.'), updated_at = now()
+        UPDATE queue_backfill_data SET verify_status = '{VerifyStatus.Failed}', verify_repair = false,
+               verification = verification || jsonb_build_object('status', '{VerifyStatus.Failed}', 'error_message', 'Cancelled.'), updated_at = now()
         WHERE id = @id AND {Owned} AND verify_cancel_requested_at IS NOT NULL
         {Returning}
         """, ct, ("id", id), ("owner", identity.Owner));
@@ -104,13 +104,13 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
         var reclaimed = 0;
         while (await states.ExecuteAsync($"""
                    UPDATE queue_backfill_data SET verify_owner = NULL, updated_at = now(),
-                          verify_status = CASE WHEN verify_cancel_requested_at IS NULL AND verify_attempts < @max THEN 'PENDING' ELSE 'FAILED' END,
+                          verify_status = CASE WHEN verify_cancel_requested_at IS NULL AND verify_attempts < @max THEN '{VerifyStatus.Pending}' ELSE '{VerifyStatus.Failed}' END,
                           verification = verification || CASE WHEN verify_cancel_requested_at IS NULL AND verify_attempts < @max
-                              THEN jsonb_build_object('status', 'PENDING')
-                              ELSE jsonb_build_object('status', 'FAILED', 'error_message', CASE WHEN verify_cancel_requested_at IS NULL
+                              THEN jsonb_build_object('status', '{VerifyStatus.Pending}')
+                              ELSE jsonb_build_object('status', '{VerifyStatus.Failed}', 'error_message', CASE WHEN verify_cancel_requested_at IS NULL
                                   THEN 'The engine verifying this job stopped and the verification has used all ' || @max || ' attempts.'
                                   ELSE 'Cancelled.' END) END
-                   WHERE id = (SELECT id FROM queue_backfill_data WHERE verify_status = 'RUNNING'
+                   WHERE id = (SELECT id FROM queue_backfill_data WHERE verify_status = '{VerifyStatus.Running}'
                                AND verify_heartbeat_at < now() - make_interval(secs => @lease) LIMIT 1 FOR UPDATE SKIP LOCKED)
                    {Returning}
                    """, ct, ("max", maxAttempts), ("lease", (double)leaseSeconds)) is not null)
