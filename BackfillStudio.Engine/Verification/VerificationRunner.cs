@@ -26,7 +26,7 @@ public sealed class VerificationRunner(
     IOptions<BackfillOptions> options,
     ILogger<VerificationRunner> logger)
 {
-    private sealed record Side(PlannedDestination Destination, IDestinationVerifier Verifier, int ChecksumSet);
+    private sealed record Side(PlannedDestination Destination, IDestinationVerifier Verifier);
 
     public async Task RunAsync(int jobId, CancellationToken stopping)
     {
@@ -76,22 +76,19 @@ public sealed class VerificationRunner(
         var sourceSide = new SourceVerifier(source.Connection, table, predicate);
 
         var sides = new List<Side>();
-        var checksumSets = new List<IReadOnlyList<SourceColumn>>();
         try
         {
             foreach (var destination in plan.Destinations)
             {
                 var verifier = factory.CreateVerifier(destination.Settings, scope, $"destination '{destination.Name}'");
-                sides.Add(new Side(destination, verifier, 0));
+                sides.Add(new Side(destination, verifier));
                 await JobFailure.Step($"Destination '{destination.Name}'", () => verifier.OpenAsync(ct));
-                var set = checksumSets.FindIndex(s => s.SequenceEqual(verifier.ChecksumColumns));
-                if (set < 0)
-                {
-                    checksumSets.Add(verifier.ChecksumColumns);
-                    set = checksumSets.Count - 1;
-                }
-                sides[^1] = sides[^1] with { ChecksumSet = set };
             }
+            // The source computes one checksum per distinct list of columns the destinations compare.
+            var checksumSets = new List<IReadOnlyList<SourceColumn>>();
+            foreach (var side in sides.Where(s => !checksumSets.Any(set => set.SequenceEqual(s.Verifier.ChecksumColumns))))
+                checksumSets.Add(side.Verifier.ChecksumColumns);
+            int SetOf(Side side) => checksumSets.FindIndex(set => set.SequenceEqual(side.Verifier.ChecksumColumns));
 
             var repaired = repairFrom is null ? (int?)null : await RepairAsync(plan, scope, sourceSide, source, predicate, repairFrom, sides, ct);
             var checksum = mode == VerifyMode.Checksum && scope.HasKey;
@@ -136,13 +133,13 @@ public sealed class VerificationRunner(
                 totalRows += rows;
                 for (var i = 0; i < parsed.Length; i++) totalSums[i] += parsed[i];
                 foreach (var (side, measured) in measuring)
-                    Compare(side, range, rows, checksum ? parsed[side.ChecksumSet] : null, await measured);
+                    Compare(side, range, rows, checksum ? parsed[SetOf(side)] : null, await measured);
                 if (!await store.ReportProgressAsync(job.Id, Report(VerifyStatus.Running), ct)) return null;
             }
             foreach (var side in sides.Where(s => !s.Verifier.OrdersKeys && ranges.Count > 1))
             {
                 var measured = await JobFailure.Step($"Destination '{side.Destination.Name}'", () => side.Verifier.MeasureAsync(KeyRange.Whole, checksum, ct));
-                Compare(side, KeyRange.Whole, totalRows, checksum ? totalSums[side.ChecksumSet] : null, measured);
+                Compare(side, KeyRange.Whole, totalRows, checksum ? totalSums[SetOf(side)] : null, measured);
             }
             return Report(mismatched == 0 ? VerifyStatus.Matched : VerifyStatus.Mismatch);
         }

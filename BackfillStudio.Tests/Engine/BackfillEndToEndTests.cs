@@ -20,10 +20,7 @@ public sealed class BackfillEndToEndTests(PostgresServer pg)
         Assert.Equal(2500, (long)job["total_record"]!);
         var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "all_types");
         Assert.Equal(2500, expected.Count);
-        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "all_types"));
-        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "all_types", s.DuckDbPath, "main.all_types"));
-        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "all_types", null,
-            $"read_parquet('{s.ParquetDirectory}/all_types/{jobId}/*.parquet')"));
+        await s.AssertDestinationsHoldAsync(expected, "all_types", jobId);
         Assert.Equal(4, Directory.GetFiles(Path.Combine(s.ParquetDirectory, "all_types", jobId.ToString()), "*.parquet").Length);
     }
 
@@ -47,9 +44,6 @@ public sealed class BackfillEndToEndTests(PostgresServer pg)
         Assert.Equal(expected.Count, (long)job["count_record"]!);
         Assert.Equal(expected.Count, (long)job["total_record"]!);
         Assert.Equal("c_tstz >= '2024-06-01T00:00:00Z';c_bool = true;c_text IS NOT NULL;c_num < 2000000;c_mood != 'happy'", (string)job["filter_sql"]!);
-        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "all_types"));
-        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "all_types", s.DuckDbPath, "main.all_types"));
-        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "all_types", null,
-            $"read_parquet('{s.ParquetDirectory}/all_types/{jobId}/*.parquet')"));
+        await s.AssertDestinationsHoldAsync(expected, "all_types", jobId);
     }
 }

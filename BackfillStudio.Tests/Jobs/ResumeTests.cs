@@ -44,10 +44,7 @@ public sealed class ResumeTests(PostgresServer pg)
             Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
             Assert.Equal(total, (long)job["count_record"]!);
             var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", table);
-            Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", table));
-            Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, s.DuckDbPath, $"main.{table}"));
-            Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, null,
-                $"read_parquet('{s.ParquetDirectory}/{table}/{jobId}/*.parquet')"));
+            await s.AssertDestinationsHoldAsync(expected, table, jobId);
         }
     }
 
