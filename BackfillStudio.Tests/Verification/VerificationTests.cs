@@ -120,9 +120,7 @@ public sealed class VerificationTests(PostgresServer pg)
         Assert.Equal(8, (int)repaired["repaired_ranges"]!);
 
         var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "orders");
-        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "orders"));
-        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "orders", s.DuckDbPath, "main.orders"));
-        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "orders", null, $"read_parquet('{parquet}/*.parquet')"));
+        await s.AssertDestinationsHoldAsync(expected, "orders", jobId);
         // Rows outside the repaired ranges were not rewritten (same row versions), nor were files without rows of them.
         Assert.Equal(untouched, await RowVersionsAsync(s.DestinationDb, "id NOT BETWEEN 10001 AND 15000 AND id NOT BETWEEN 30001 AND 35000 AND id <= 45000"));
         foreach (var (file, hash) in untouchedFiles)
@@ -185,6 +183,34 @@ public sealed class VerificationTests(PostgresServer pg)
         var (repair, problem) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/repair");
         Assert.Equal(HttpStatusCode.Conflict, repair);
         Assert.Contains("no primary key", (string)problem["detail"]!);
+    }
+
+    [Fact]
+    public async Task TextKeysAndTextOrderingFilters_AreNotCutByTheDestinationsCollation_AndRepairRecopiesTheWhole()
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE TABLE codes (code text PRIMARY KEY, label text);
+            INSERT INTO codes SELECT 'code-' || g, 'label ' || g FROM generate_series(1, 3000) g;
+            """, ["public.codes"], DestinationKinds.Postgres, "--Backfill:VerifyRangeRows=500");
+        var ordered = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
+            new { table_name = "public.codes", filters = new[] { Filter("code", ">=", "code-2") } }))["id"]!;
+        var refused = await s.Http.WaitForVerificationAsync(ordered, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.Equal("FAILED", (string)refused["status"]!);
+        Assert.Contains("code >= 'code-2'", (string)refused["error_message"]!);
+
+        var all = await s.StartBackfillAsync("public.codes");
+        var matched = await s.Http.WaitForVerificationAsync(all, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)matched["status"]!, matched.ToJsonString());
+        Assert.Contains("compared as a whole", (string)matched["notes"]![0]!);
+
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "DELETE FROM copy.codes WHERE code = 'code-1234'");
+        var damaged = await VerifyAsync(s, all, "checksum");
+        var whole = Assert.Single(damaged["mismatches"]!.AsArray())!;
+        Assert.Null(whole["range_start"]);
+        Assert.Null(whole["range_end"]);
+        await s.Http.PostOkAsync($"/api/v1/backfill/{all}/repair", new { });
+        Assert.Equal("MATCHED", (string)(await s.Http.WaitForVerificationAsync(all, Timeout, "MATCHED", "MISMATCH", "FAILED"))["status"]!);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "codes"), await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "codes"));
     }
 
     [Fact]

@@ -22,10 +22,10 @@ public sealed class PostgresVerifier : IDestinationVerifier
     {
         _settings = settings;
         _scope = scope;
-        if (scope.Resolved.FirstOrDefault(f => !f.Column.IsBuiltinType && f.Operator is FilterOperator.GreaterThan or FilterOperator.LessThan
+        if (scope.Resolved.FirstOrDefault(f => !OrdersAsSource(f.Column) && f.Operator is FilterOperator.GreaterThan or FilterOperator.LessThan
                 or FilterOperator.GreaterOrEqual or FilterOperator.LessOrEqual) is { } ordered)
-            throw new NotSupportedException($"The job's filter {ordered.Describe} orders values of a type that {destination} holds as text, " +
-                "where they sort differently; verify a backfill without that filter.");
+            throw new NotSupportedException($"The job's filter {ordered.Describe} orders text (or a type that {destination} holds as text), " +
+                "which the destination may sort in another collation; verify a backfill without that filter.");
         _filter = FilterPredicate.Build(scope.Table with { Columns = scope.Table.Columns.Select(AsTarget).ToList() }, scope.Filters);
     }
 
@@ -36,7 +36,14 @@ public sealed class PostgresVerifier : IDestinationVerifier
 
     public IReadOnlyList<SourceColumn> ChecksumColumns => _checksumColumns;
 
-    public bool OrdersKeys => _scope.Table.PrimaryKey.All(c => c.IsBuiltinType);
+    /// <summary>
+    /// Key ranges are compared only for keys the target orders as the source does: text sorts by the target database's
+    /// collation, which may not be the source's, and a range deleted before a repair must hold exactly the source's rows.
+    /// </summary>
+    public bool OrdersKeys => _scope.Table.PrimaryKey.All(OrdersAsSource);
+
+    /// <summary>Whether the target orders the column's values as the source does: its own built-in type, not sorted by a collation.</summary>
+    private static bool OrdersAsSource(SourceColumn column) => column.IsBuiltinType && column.Kind is not (ValueKind.Text or ValueKind.Array);
 
     public async Task OpenAsync(CancellationToken ct)
     {
