@@ -93,6 +93,7 @@ public static class BackfillStudioApp
         var embedded = await EmbeddedDefault.ResolveAsync(builder.Configuration, startupLogs.CreateLogger("BackfillStudio.Startup"));
         builder.Services.AddSingleton(embedded);
         builder.Services.AddBackfillStudio(builder.Configuration, embedded.ConfigConnectionString);
+        builder.Services.AddBackfillTracing(builder.Configuration);
         return embedded;
     }
 

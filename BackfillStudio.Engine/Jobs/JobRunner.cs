@@ -29,11 +29,13 @@ public sealed class JobRunner(
     public async Task RunAsync(int jobId, CancellationToken stopping)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
+        using var activity = BackfillTracing.Job(jobId);
         JobPlan? plan = null;
         metrics.JobStarted();
         try
         {
             plan = await plans.LoadAsync(jobId, stopping);
+            activity?.SetTag("backfill.table", plan.Job.TableName);
             await ExecuteAsync(plan, stopping);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -44,6 +46,7 @@ public sealed class JobRunner(
         catch (Exception e)
         {
             var message = SecretScrubber.Scrub(e is JobStepException ? e.Message : $"{e.GetType().Name}: {e.Message}", plan?.Secrets ?? []);
+            activity.Failed(message);
             var attempts = plan?.Job.Attempts ?? int.MaxValue;
             if (JobFailure.IsTransient(e) && attempts < options.Value.MaxAttempts)
             {
@@ -133,9 +136,13 @@ public sealed class JobRunner(
                             writer.CheckValues(batch);
                             return Task.CompletedTask;
                         });
+                    using var span = BackfillTracing.Batch(batch.Sequence, batch.Rows.Count);
                     var write = Stopwatch.StartNew();
                     foreach (var (name, writer) in writers)
+                    {
+                        using var writing = BackfillTracing.Write(name);
                         await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(batch, stopping));
+                    }
                     var written = write.ElapsedMilliseconds;
 
                     var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint }, stopping);

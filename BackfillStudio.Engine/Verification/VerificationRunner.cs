@@ -6,6 +6,7 @@ using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Observability;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources.Postgres;
 using BackfillStudio.Engine.Staging;
@@ -31,11 +32,13 @@ public sealed class VerificationRunner(
     public async Task RunAsync(int jobId, CancellationToken stopping)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
+        using var activity = BackfillTracing.Job(jobId, "backfill.verify");
         JobPlan? plan = null;
         var mode = VerifyMode.Count;
         try
         {
             plan = await plans.LoadAsync(jobId, stopping);
+            activity?.SetTag("backfill.table", plan.Job.TableName);
             var previous = VerificationReport.FromJson(plan.Job.Verification);
             if (VerifyModes.TryParse(previous?.Mode, out var stored) && stored != VerifyMode.None) mode = stored;
             logger.LogInformation("Job {JobId}: verification ({Mode}{Repair}) started", jobId, mode.ToDb(), plan.Job.VerifyRepair ? ", repair first" : "");
@@ -57,6 +60,7 @@ public sealed class VerificationRunner(
         catch (Exception e)
         {
             var message = SecretScrubber.Scrub(e is JobStepException ? e.Message : $"{e.GetType().Name}: {e.Message}", plan?.Secrets ?? []);
+            activity.Failed(message);
             logger.LogWarning("Job {JobId}: verification failed: {Error}", jobId, message);
             await store.FinishAsync(jobId, new VerificationReport(mode.ToDb(), VerifyStatus.Failed, DateTimeOffset.UtcNow, 0, 0, [], [], message),
                 CancellationToken.None);

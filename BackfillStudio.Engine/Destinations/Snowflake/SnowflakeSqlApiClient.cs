@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using Polly;
+using Polly.Retry;
 
 namespace BackfillStudio.Engine.Destinations.Snowflake;
 
@@ -34,11 +36,9 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
     private readonly SnowflakeKeyPair? _keyPair = settings.PrivateKey is null
         ? null
         : new SnowflakeKeyPair(settings.Account, settings.User, settings.PrivateKey, settings.PrivateKeyPassphrase);
+    private readonly ResiliencePipeline<HttpResponseMessage> _retries = Retries(time);
     private string? _jwt;
     private DateTimeOffset _jwtRenewAt;
-
-    /// <summary>The smallest backoff step; tests shorten it.</summary>
-    public TimeSpan BackoffBase { get; init; } = TimeSpan.FromMilliseconds(250);
 
     public Task<SnowflakeResult> ExecuteAsync(string statement, IReadOnlyList<SnowflakeBinding>? bindings, CancellationToken ct)
     {
@@ -118,45 +118,65 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
 
     /// <summary>
     /// One request, retried as the SQL API documents until it gives an answer: 200 or 202 (returned), 422 (thrown as
-    /// the statement's error). Lost answers and 429/5xx back off; a 401 gets one new token.
+    /// the statement's error). Lost answers and 429/5xx back off (<see cref="Retries"/>); a 401 gets one new token.
     /// </summary>
     private async Task<(HttpStatusCode Status, JsonObject Body)> ExchangeAsync(Func<HttpRequestMessage> newRequest, string about, CancellationToken ct)
     {
-        var renewedToken = false;
-        for (var attempt = 1; ; attempt++)
+        HttpResponseMessage response;
+        try
         {
-            using var request = newRequest();
-            HttpResponseMessage response;
-            try
+            response = await _retries.ExecuteAsync(token => SendRenewingTokenAsync(newRequest, token), ct);
+        }
+        catch (Exception e) when (IsLostAnswer(e, ct))
+        {
+            throw new SnowflakeUnavailableException($"Snowflake did not answer{about}: {e.Message} (gave up after {MaxAttempts} attempts)", e);
+        }
+        using (response)
+        {
+            return response.StatusCode switch
             {
-                response = await http.SendAsync(request, ct);
-            }
-            catch (Exception e) when (IsLostAnswer(e, ct))
-            {
-                await BackoffAsync(attempt, $"Snowflake did not answer{about}: {e.Message}", e, ct);
-                continue;
-            }
-            using (response)
-            {
-                switch (response.StatusCode)
-                {
-                    case HttpStatusCode.OK or HttpStatusCode.Accepted:
-                        return (response.StatusCode, await ReadAsync(response, ct));
-                    case HttpStatusCode.UnprocessableEntity:
-                        throw StatementError(await ReadAsync(response, ct));
-                    case HttpStatusCode.Unauthorized when !renewedToken && _keyPair is not null:
-                        renewedToken = true;
-                        _jwt = null;
-                        continue;
-                    case var status when IsRetryable(status):
-                        await BackoffAsync(attempt, await DescribeAsync(response, ct), null, ct);
-                        continue;
-                    default:
-                        throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode}{about}: {await DescribeAsync(response, ct)}");
-                }
-            }
+                HttpStatusCode.OK or HttpStatusCode.Accepted => (response.StatusCode, await ReadAsync(response, ct)),
+                HttpStatusCode.UnprocessableEntity => throw StatementError(await ReadAsync(response, ct)),
+                var status when IsRetryable(status) =>
+                    throw new SnowflakeUnavailableException($"{await DescribeAsync(response, ct)}{about} (gave up after {MaxAttempts} attempts)"),
+                _ => throw new InvalidOperationException($"Snowflake answered {(int)response.StatusCode}{about}: {await DescribeAsync(response, ct)}"),
+            };
         }
     }
+
+    /// <summary>A key-pair token may expire on the way: a 401 is answered once, at once, with a new token.</summary>
+    private async ValueTask<HttpResponseMessage> SendRenewingTokenAsync(Func<HttpRequestMessage> newRequest, CancellationToken ct)
+    {
+        using var request = newRequest();
+        var response = await http.SendAsync(request, ct);
+        if (response.StatusCode != HttpStatusCode.Unauthorized || _keyPair is null) return response;
+        response.Dispose();
+        _jwt = null;
+        using var renewed = newRequest();
+        return await http.SendAsync(renewed, ct);
+    }
+
+    /// <summary>
+    /// Polly's retry with jittered exponential backoff. The resend itself stays ours (<see cref="SendAsync"/>): it
+    /// must say <c>retry=true</c> in the URL, which an HTTP-handler retry replaying the same request cannot do.
+    /// </summary>
+    private static ResiliencePipeline<HttpResponseMessage> Retries(TimeProvider time) =>
+        new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = MaxAttempts - 1,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(250),
+                MaxDelay = TimeSpan.FromSeconds(30),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: { } e } => IsLostAnswer(e, args.Context.CancellationToken),
+                    { Result: { } response } => IsRetryable(response.StatusCode),
+                    _ => false,
+                }),
+            })
+            .Build();
 
     private static bool IsRetryable(HttpStatusCode status) => status is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
         or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway;
@@ -201,14 +221,6 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
             _jwtRenewAt = now + SnowflakeKeyPair.Lifetime - TimeSpan.FromMinutes(5);
         }
         return _jwt;
-    }
-
-    private async Task BackoffAsync(int attempt, string reason, Exception? inner, CancellationToken ct)
-    {
-        if (attempt >= MaxAttempts) throw new SnowflakeUnavailableException($"{reason} (gave up after {attempt} attempts)", inner);
-        var ceiling = BackoffBase.TotalMilliseconds * Math.Pow(2, attempt - 1);
-        var jittered = ceiling / 2 + Random.Shared.NextDouble() * ceiling / 2;
-        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(jittered, 30_000)), time, ct);
     }
 
     private static SnowflakeResult Result(JsonObject json) =>
