@@ -9,8 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace BackfillStudio.Tests.Access;
 
-[Collection(PostgresCollection.Name)]
-public sealed class AccessControlTests(PostgresServer pg)
+public sealed class AccessControlTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 50) g;";
 

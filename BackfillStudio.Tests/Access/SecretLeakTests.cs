@@ -9,8 +9,7 @@ using Npgsql;
 namespace BackfillStudio.Tests.Access;
 
 /// <summary>Passwords, keys and passphrases never show in a log line (any level), an API response or a plain column.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class SecretLeakTests(PostgresServer pg)
+public sealed class SecretLeakTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 200) g;";
     private static readonly string[] Verbose = ["--Logging:LogLevel:Default=Trace", "--Logging:Console:LogLevel:Default=Warning", "--Backfill:BatchSize=50"];

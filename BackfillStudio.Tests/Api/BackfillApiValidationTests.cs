@@ -5,8 +5,7 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Api;
 
-[Collection(PostgresCollection.Name)]
-public sealed class BackfillApiValidationTests(PostgresServer pg)
+public sealed class BackfillApiValidationTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = """
         CREATE TABLE orders (

@@ -4,8 +4,7 @@ using BackfillStudio.Tests.Infrastructure;
 
 namespace BackfillStudio.Tests.Api;
 
-[Collection(PostgresCollection.Name)]
-public sealed class DataProtectionTests(PostgresServer pg)
+public sealed class DataProtectionTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1);";
 

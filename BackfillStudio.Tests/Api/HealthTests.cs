@@ -5,8 +5,7 @@ using Npgsql;
 
 namespace BackfillStudio.Tests.Api;
 
-[Collection(PostgresCollection.Name)]
-public sealed class HealthTests(PostgresServer pg)
+public sealed class HealthTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     [Fact]
     public async Task Ready_FollowsTheConfigDatabase_WhileLiveOnlySaysTheProcessAnswers()

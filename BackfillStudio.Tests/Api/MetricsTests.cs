@@ -4,8 +4,8 @@ using BackfillStudio.Tests.Infrastructure;
 
 namespace BackfillStudio.Tests.Api;
 
-[Collection(PostgresCollection.Name)]
-public sealed class MetricsTests(PostgresServer pg)
+[Collection(RunsAlone.Name)]
+public sealed class MetricsTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 4500) g;";
 

@@ -7,8 +7,7 @@ using Npgsql;
 
 namespace BackfillStudio.Tests.Api;
 
-[Collection(PostgresCollection.Name)]
-public sealed class SetupApiTests(PostgresServer pg)
+public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items VALUES (1, 'a');";
 

@@ -2,8 +2,7 @@ using BackfillStudio.Tests.Infrastructure;
 
 namespace BackfillStudio.Tests.Engine;
 
-[Collection(PostgresCollection.Name)]
-public sealed class BackfillEndToEndTests(PostgresServer pg)
+public sealed class BackfillEndToEndTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

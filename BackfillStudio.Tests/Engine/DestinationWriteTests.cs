@@ -3,8 +3,7 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Engine;
 
-[Collection(PostgresCollection.Name)]
-public sealed class DestinationWriteTests(PostgresServer pg)
+public sealed class DestinationWriteTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

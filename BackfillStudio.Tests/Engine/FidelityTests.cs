@@ -9,8 +9,7 @@ namespace BackfillStudio.Tests.Engine;
 /// Values and table shapes that real databases hold: each arrives exactly in every destination (or in its
 /// documented lossless form), or the job fails naming the table, the column and the value.
 /// </summary>
-[Collection(PostgresCollection.Name)]
-public sealed class FidelityTests(PostgresServer pg)
+public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

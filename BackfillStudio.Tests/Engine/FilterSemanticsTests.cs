@@ -4,8 +4,7 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 namespace BackfillStudio.Tests.Engine;
 
 /// <summary>A filter selects exactly the rows that <c>col op 'literal'</c> selects in psql, for the column's own type.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class FilterSemanticsTests(PostgresServer pg)
+public sealed class FilterSemanticsTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = """
         CREATE TYPE prio AS ENUM ('low', 'mid', 'high');

@@ -3,8 +3,7 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Engine;
 
-[Collection(PostgresCollection.Name)]
-public sealed class IdentifierAndKeyTests(PostgresServer pg)
+public sealed class IdentifierAndKeyTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = """"
         CREATE SCHEMA "Sales Data";

@@ -7,8 +7,7 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 namespace BackfillStudio.Tests.Engine;
 
 /// <summary>What a job does to the target table: who may write it, when DDL runs, and re-runs over rows already there.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class TargetTableTests(PostgresServer pg)
+public sealed class TargetTableTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

@@ -6,18 +6,25 @@ namespace BackfillStudio.Tests.Infrastructure;
 
 /// <summary>
 /// One PostgreSQL server for the whole test run: a Testcontainers container when a Docker engine is reachable, else a
-/// throwaway local cluster from Debian's binaries (the path CI takes here). Tests create their own databases in it.
+/// throwaway local cluster from Debian's binaries (the path CI takes here). The first test class to ask starts it, it
+/// stops when the test process exits; every test class is its own fixture of it (<c>IClassFixture</c>) and creates its
+/// own databases, so classes run side by side.
 /// </summary>
 public sealed class PostgresServer : IAsyncLifetime
 {
+    private static readonly Lazy<Task<IPostgresHost>> SharedHost = new(StartSharedAsync);
+    private static int _databases;
     private IPostgresHost? _host;
-    private int _databases;
 
-    public async Task InitializeAsync() => _host = await ContainerPostgresHost.TryStartAsync() ?? (IPostgresHost)await LocalPostgresHost.StartAsync();
+    public async Task InitializeAsync() => _host = await SharedHost.Value;
 
-    public async Task DisposeAsync()
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private static async Task<IPostgresHost> StartSharedAsync()
     {
-        if (_host is not null) await _host.DisposeAsync();
+        var host = await ContainerPostgresHost.TryStartAsync() ?? (IPostgresHost)await LocalPostgresHost.StartAsync();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => host.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return host;
     }
 
     /// <summary>Creates a fresh, uniquely named database and returns its connection string.</summary>
@@ -53,8 +60,12 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
+/// <summary>
+/// Test classes that listen process-wide (metrics and traces are collected by meter and source name, so another class's
+/// app in the same process would be counted too) run alone, after the classes that run side by side.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RunsAlone
 {
-    public const string Name = "postgres";
+    public const string Name = "runs alone";
 }

@@ -4,8 +4,7 @@ using BackfillStudio.Tests.Infrastructure;
 
 namespace BackfillStudio.Tests.Jobs;
 
-[Collection(PostgresCollection.Name)]
-public sealed class CrashRecoveryTests(PostgresServer pg)
+public sealed class CrashRecoveryTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = """
         CREATE TABLE readings (id bigint PRIMARY KEY, sensor text NOT NULL, value numeric(12,3), taken_at timestamptz NOT NULL);

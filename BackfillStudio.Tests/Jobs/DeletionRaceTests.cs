@@ -6,8 +6,7 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 namespace BackfillStudio.Tests.Jobs;
 
 /// <summary>Deleting a pipeline or a source and an engine claiming one of its jobs cannot interleave.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class DeletionRaceTests(PostgresServer pg)
+public sealed class DeletionRaceTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 10);";
 

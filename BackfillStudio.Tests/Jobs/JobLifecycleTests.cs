@@ -9,8 +9,7 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Jobs;
 
-[Collection(PostgresCollection.Name)]
-public sealed class JobLifecycleTests(PostgresServer pg)
+public sealed class JobLifecycleTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

@@ -7,8 +7,7 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 namespace BackfillStudio.Tests.Jobs;
 
 /// <summary>A FAILED or CANCELLED job continues from its checkpoint and ends holding exactly the source's rows.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class ResumeTests(PostgresServer pg)
+public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

@@ -17,8 +17,7 @@ public sealed class RealSnowflakeFactAttribute : FactAttribute
     }
 }
 
-[Collection(PostgresCollection.Name)]
-public sealed class RealSnowflakeTests(PostgresServer pg)
+public sealed class RealSnowflakeTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     public static JsonObject? Config()
     {

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Infrastructure;
-using BackfillStudio.Tests.Snowflake.Emulator;
+using BackfillStudio.TestSupport.Snowflake;
 using DuckDB.NET.Data;
 
 namespace BackfillStudio.Tests.Snowflake;

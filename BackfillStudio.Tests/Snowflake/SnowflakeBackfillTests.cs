@@ -5,13 +5,12 @@ using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Destinations.Snowflake;
 using BackfillStudio.Tests.Engine;
 using BackfillStudio.Tests.Infrastructure;
-using BackfillStudio.Tests.Snowflake.Emulator;
+using BackfillStudio.TestSupport.Snowflake;
 
 namespace BackfillStudio.Tests.Snowflake;
 
 /// <summary>Real PostgreSQL source → the Snowflake destination → the SQL API emulator, compared row by row.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class SnowflakeBackfillTests(PostgresServer pg)
+public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

@@ -5,8 +5,7 @@ using BackfillStudio.Tests.Infrastructure;
 namespace BackfillStudio.Tests.Snowflake;
 
 /// <summary>Verification and repair in Snowflake, computed by the SQL API emulator's database from the statements sent.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class SnowflakeVerificationTests(PostgresServer pg)
+public sealed class SnowflakeVerificationTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

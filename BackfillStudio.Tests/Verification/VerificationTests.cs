@@ -12,8 +12,7 @@ namespace BackfillStudio.Tests.Verification;
 /// A job checks its copy against the source in every destination: MATCHED when exact, and after damage by hand
 /// exactly the affected key ranges; repair re-copies only those ranges.
 /// </summary>
-[Collection(PostgresCollection.Name)]
-public sealed class VerificationTests(PostgresServer pg)
+public sealed class VerificationTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 

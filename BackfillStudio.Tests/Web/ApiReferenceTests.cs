@@ -6,8 +6,7 @@ using Microsoft.Playwright;
 namespace BackfillStudio.Tests.Web;
 
 /// <summary>The API reference page (Scalar over the OpenAPI document): for signed-in users, listing each endpoint's error answers.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class ApiReferenceTests(PostgresServer pg)
+public sealed class ApiReferenceTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     [Fact]
     public async Task ApiReference_RendersForASignedInUser_AndSendsAnonymousUsersToSignIn()

@@ -4,8 +4,7 @@ using Microsoft.Playwright;
 
 namespace BackfillStudio.Tests.Web;
 
-[Collection(PostgresCollection.Name)]
-public sealed class BackfillPageTests(PostgresServer pg)
+public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = """
         CREATE TYPE order_status AS ENUM ('pending', 'paid', 'shipped');

@@ -5,8 +5,7 @@ using Npgsql;
 namespace BackfillStudio.Tests.Web;
 
 /// <summary>A newcomer's path through the pages: source, destination and pipeline set up in dialogs, then a backfill.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class SetupPagesTests(PostgresServer pg)
+public sealed class SetupPagesTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = """
         CREATE TABLE orders (id bigint PRIMARY KEY, amount numeric(10,2) NOT NULL, note text);

@@ -3,8 +3,7 @@ using Microsoft.Playwright;
 
 namespace BackfillStudio.Tests.Web;
 
-[Collection(PostgresCollection.Name)]
-public sealed class SignInTests(PostgresServer pg)
+public sealed class SignInTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 50) g;";
     private const string ViewerPassword = "Viewer-Pa55word-1";

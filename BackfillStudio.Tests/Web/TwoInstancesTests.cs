@@ -3,8 +3,7 @@ using Microsoft.Playwright;
 
 namespace BackfillStudio.Tests.Web;
 
-[Collection(PostgresCollection.Name)]
-public sealed class TwoInstancesTests(PostgresServer pg)
+public sealed class TwoInstancesTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 20000) g;";
 

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>
 /// The SQL API v2 endpoints: <c>POST /api/v2/statements</c>, <c>GET /api/v2/statements/{handle}</c> and

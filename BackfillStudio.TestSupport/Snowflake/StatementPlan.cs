@@ -1,4 +1,4 @@
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>A request that passed the SQL API's rules: its statements in DuckDB SQL and the bound values, in order.</summary>
 internal sealed record StatementPlan(IReadOnlyList<string> Statements, IReadOnlyList<object> Parameters, bool IsMulti)

@@ -1,4 +1,4 @@
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>The databases, schemas and warehouses that exist; names compare case-insensitively, as unquoted Snowflake names do.</summary>
 internal sealed class WarehouseCatalog

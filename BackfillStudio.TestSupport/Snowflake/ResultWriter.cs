@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>The SQL API's 200 bodies: one result set in jsonv2 format, or the summary of a multi-statement request.</summary>
 internal static class ResultWriter

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>
 /// A local stand-in for Snowflake's SQL API v2: key-pair JWT authentication, statements (with bindings and

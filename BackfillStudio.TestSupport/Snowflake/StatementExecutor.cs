@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using DuckDB.NET.Data;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>
 /// Runs statements on the emulator's single DuckDB connection, one request at a time. DuckDB errors become the

@@ -1,4 +1,4 @@
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>
 /// Statements by handle (their outcome, and whether polls must still see them running), successful answers by

@@ -1,4 +1,4 @@
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>A request the emulator refuses, with the HTTP status and Snowflake error code it answers with.</summary>
 internal sealed class SnowflakeApiException(int status, string code, string message, string? sqlState = null) : Exception(message)

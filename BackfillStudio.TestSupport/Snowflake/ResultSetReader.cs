@@ -3,7 +3,7 @@ using System.Data.Common;
 using System.Globalization;
 using DuckDB.NET.Data;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>
 /// Reads a DuckDB result into the SQL API's shape. Cells use Snowflake's jsonv2 text encodings: dates as days since

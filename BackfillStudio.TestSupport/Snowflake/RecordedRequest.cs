@@ -1,4 +1,4 @@
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>
 /// One HTTP request the emulator received, as it arrived (recorded before any check). <see cref="Headers"/> holds

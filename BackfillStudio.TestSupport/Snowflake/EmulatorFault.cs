@@ -1,4 +1,4 @@
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>A failure <see cref="SnowflakeEmulator"/> plays back for the statements it is injected for.</summary>
 public abstract record EmulatorFault

@@ -1,4 +1,4 @@
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>What clients sent: every request, and the handles they asked to cancel.</summary>
 internal sealed class RequestLog

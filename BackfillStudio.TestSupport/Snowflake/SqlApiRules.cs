@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>What the SQL API refuses before running anything, with Snowflake's codes.</summary>
 internal static partial class SqlApiRules

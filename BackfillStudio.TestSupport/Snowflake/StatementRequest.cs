@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>The body of <c>POST /api/v2/statements</c>: the fields the emulator uses (timeout and role are ignored).</summary>
 internal sealed record StatementRequest(

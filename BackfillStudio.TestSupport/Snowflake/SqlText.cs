@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 internal enum SqlSegmentKind
 {

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>A result-set column as the SQL API describes it in <c>rowType</c>.</summary>
 internal sealed record ResultColumn(string Name, string Type, int? Precision = null, int? Scale = null, int? Length = null);

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>
 /// Turns the Snowflake SQL the loader sends into DuckDB SQL. Type names and <c>CREATE TRANSIENT TABLE</c> are

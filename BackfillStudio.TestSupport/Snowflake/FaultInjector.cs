@@ -1,4 +1,4 @@
-namespace BackfillStudio.Tests.Snowflake.Emulator;
+namespace BackfillStudio.TestSupport.Snowflake;
 
 /// <summary>Faults waiting for matching statements; each is used up after the number of times it was injected for.</summary>
 internal sealed class FaultInjector
