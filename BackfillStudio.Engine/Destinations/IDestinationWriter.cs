@@ -5,10 +5,11 @@ namespace BackfillStudio.Engine.Destinations;
 
 /// <summary>
 /// What a writer writes: the source table's schema and the target table name in the destination;
-/// <paramref name="Source"/> names the source table for <see cref="TargetOwnership"/>. Files written per batch
+/// <paramref name="Source"/> names the source table for <see cref="TargetOwnership"/>; <paramref name="Epoch"/> is the
+/// job's claim the writes belong to (<see cref="ClaimFence"/>). Files written per batch
 /// (Parquet) are named <c>&lt;FilePrefix&gt;-&lt;batch&gt;</c>: a repair writes under its own prefix.
 /// </summary>
-public sealed record WriteTarget(int JobId, TableSchema Table, string TargetTable, string Source, string FilePrefix = "part");
+public sealed record WriteTarget(int JobId, long Epoch, TableSchema Table, string TargetTable, string Source, string FilePrefix = "part");
 
 /// <summary>Writes one job's batches into one destination, idempotently.</summary>
 public interface IDestinationWriter : IAsyncDisposable
@@ -29,7 +30,8 @@ public interface IDestinationWriter : IAsyncDisposable
 
     /// <summary>
     /// Writes a batch so that writing it again (a retried or resumed job) leaves the destination
-    /// unchanged: upsert on the primary key, or a batch marker for tables without one.
+    /// unchanged: upsert on the primary key, or a batch marker for tables without one. Throws
+    /// <see cref="StaleClaimException"/>, writing nothing, when the destination holds a newer claim's batches.
     /// </summary>
     Task WriteAsync(Batch batch, CancellationToken ct);
 }

@@ -11,7 +11,7 @@ namespace BackfillStudio.Engine.Jobs;
 /// <summary>
 /// The engine's loop: claims pending jobs, then queued verifications (woken by NOTIFY, polling as a fallback), up to
 /// <see cref="BackfillOptions.MaxConcurrentJobs"/> at once together, renews the leases of what runs and takes back
-/// work whose engine died.
+/// work whose engine died. A job whose lease it finds taken over (this engine was frozen past it, say) is stopped at once.
 /// </summary>
 public sealed class BackfillWorker(
     IServiceProvider services,
@@ -27,7 +27,12 @@ public sealed class BackfillWorker(
         Verification,
     }
 
-    private readonly ConcurrentDictionary<(Work Kind, int JobId), Task> _running = new();
+    /// <summary>A claimed piece of work; verifications have no epoch (0).</summary>
+    private readonly record struct Claimed(Work Kind, int JobId, long Epoch);
+
+    private sealed record Running(Task Task, CancellationTokenSource Stop);
+
+    private readonly ConcurrentDictionary<Claimed, Running> _running = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -45,7 +50,7 @@ public sealed class BackfillWorker(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        await Task.WhenAll(_running.Values);
+        await Task.WhenAll(_running.Values.Select(r => r.Task));
         await leases;
     }
 
@@ -53,11 +58,11 @@ public sealed class BackfillWorker(
     {
         while (_running.Count < options.Value.MaxConcurrentJobs)
         {
-            (Work Kind, int JobId)? claimed;
+            Claimed? claimed;
             try
             {
-                claimed = await states.ClaimNextAsync(ct) is { } job ? (Work.Job, job)
-                    : await verifications.ClaimNextAsync(ct) is { } verified ? (Work.Verification, verified) : null;
+                claimed = await states.ClaimNextAsync(ct) is { } job ? new Claimed(Work.Job, job.JobId, job.Epoch)
+                    : await verifications.ClaimNextAsync(ct) is { } verified ? new Claimed(Work.Verification, verified, 0) : null;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -68,18 +73,19 @@ public sealed class BackfillWorker(
             logger.LogInformation("{Work} of job {JobId} claimed", work.Kind, work.JobId);
             // The work is registered before it starts, so its own clean-up always finds the entry.
             var registered = new TaskCompletionSource();
-            _running[work] = RunAsync(work, registered.Task, ct);
+            var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            _running[work] = new Running(RunAsync(work, registered.Task, stop), stop);
             registered.SetResult();
         }
     }
 
-    private async Task RunAsync((Work Kind, int JobId) work, Task registered, CancellationToken ct)
+    private async Task RunAsync(Claimed work, Task registered, CancellationTokenSource stop)
     {
         await registered.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
         {
-            if (work.Kind == Work.Job) await services.GetRequiredService<JobRunner>().RunAsync(work.JobId, ct);
-            else await services.GetRequiredService<VerificationRunner>().RunAsync(work.JobId, ct);
+            if (work.Kind == Work.Job) await services.GetRequiredService<JobRunner>().RunAsync(new JobClaim(work.JobId, work.Epoch), stop.Token);
+            else await services.GetRequiredService<VerificationRunner>().RunAsync(work.JobId, stop.Token);
         }
         catch (Exception e)
         {
@@ -88,11 +94,26 @@ public sealed class BackfillWorker(
         finally
         {
             _running.TryRemove(work, out _);
+            stop.Dispose();
             signal.Wake();
         }
     }
 
-    private int[] Running(Work kind) => _running.Keys.Where(k => k.Kind == kind).Select(k => k.JobId).ToArray();
+    private List<Claimed> RunningOf(Work kind) => _running.Keys.Where(k => k.Kind == kind).ToList();
+
+    /// <summary>Stops a job whose claim this engine no longer holds; one that has just ended is left to finish.</summary>
+    private void StopLost(Claimed claim)
+    {
+        if (!_running.TryGetValue(claim, out var running) || running.Task.IsCompleted) return;
+        logger.LogWarning("Job {JobId}: another engine took it over, or it is back in the queue (claim {Epoch} is stale); stopping at once", claim.JobId, claim.Epoch);
+        try
+        {
+            running.Stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 
     private async Task MaintainLeasesAsync(CancellationToken ct)
     {
@@ -105,8 +126,9 @@ public sealed class BackfillWorker(
             {
                 try
                 {
-                    await states.HeartbeatAsync(Running(Work.Job), ct);
-                    await verifications.HeartbeatAsync(Running(Work.Verification), ct);
+                    var lost = await states.HeartbeatAsync(RunningOf(Work.Job).Select(c => new JobClaim(c.JobId, c.Epoch)).ToList(), ct);
+                    foreach (var claim in lost) StopLost(new Claimed(Work.Job, claim.JobId, claim.Epoch));
+                    await verifications.HeartbeatAsync(RunningOf(Work.Verification).Select(c => c.JobId).ToArray(), ct);
                     var reclaimed = await states.ReclaimExpiredAsync(settings.LeaseSeconds, settings.MaxAttempts, ct);
                     foreach (var job in reclaimed)
                         logger.LogWarning("Job {JobId} lost its engine (lease expired); now {Status}", job.JobId, job.Status);

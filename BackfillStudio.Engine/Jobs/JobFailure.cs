@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Destinations;
 using System.Net.Sockets;
 using Npgsql;
 
@@ -35,7 +36,7 @@ public static class JobFailure
         {
             return await action();
         }
-        catch (Exception e) when (e is not OperationCanceledException and not JobStepException)
+        catch (Exception e) when (e is not OperationCanceledException and not JobStepException and not StaleClaimException)
         {
             throw new JobStepException(step, e);
         }

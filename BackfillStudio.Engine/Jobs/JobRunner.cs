@@ -26,8 +26,13 @@ public sealed class JobRunner(
     BackfillMetrics metrics,
     ILogger<JobRunner> logger)
 {
-    public async Task RunAsync(int jobId, CancellationToken stopping)
+    /// <summary>
+    /// Runs the job under <paramref name="claim"/>. <paramref name="stopping"/> fires when the engine stops or when it
+    /// learns the claim was taken over; either way nothing more is written, and a requeue by a lost claim changes nothing.
+    /// </summary>
+    public async Task RunAsync(JobClaim claim, CancellationToken stopping)
     {
+        var jobId = claim.JobId;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
         using var activity = BackfillTracing.Job(jobId);
         JobPlan? plan = null;
@@ -36,12 +41,16 @@ public sealed class JobRunner(
         {
             plan = await plans.LoadAsync(jobId, stopping);
             activity?.SetTag("backfill.table", plan.Job.TableName);
-            await ExecuteAsync(plan, stopping);
+            await ExecuteAsync(plan, claim, stopping);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            logger.LogInformation("Job {JobId} interrupted by shutdown; it resumes from its checkpoint", jobId);
-            await states.RequeueAsync(jobId, "The engine stopped while running this job; it resumes from its checkpoint.", CancellationToken.None);
+            logger.LogInformation("Job {JobId} interrupted (the engine is stopping, or another engine took the job over)", jobId);
+            await states.RequeueAsync(claim, "The engine stopped while running this job; it resumes from its checkpoint.", CancellationToken.None);
+        }
+        catch (StaleClaimException e)
+        {
+            logger.LogWarning("Job {JobId} stopped writing: {Reason}", jobId, e.Message);
         }
         catch (Exception e)
         {
@@ -52,14 +61,14 @@ public sealed class JobRunner(
             {
                 logger.LogWarning("Job {JobId} hit a transient error (attempt {Attempt}), will retry: {Error}", jobId, attempts, message);
                 await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, 2 * attempts)), CancellationToken.None);
-                await states.RequeueAsync(jobId, message, CancellationToken.None);
+                await states.RequeueAsync(claim, message, CancellationToken.None);
             }
             else
             {
                 logger.LogError("Job {JobId} failed: {Error}", jobId, message);
                 // The full exception (stack, inner errors) is scrubbed of the job's secrets like its message.
                 logger.LogDebug("Job {JobId} failure details: {Details}", jobId, SecretScrubber.Scrub(e.ToString(), plan?.Secrets ?? []));
-                await states.FailAsync(jobId, message, CancellationToken.None);
+                await states.FailAsync(claim, message, CancellationToken.None);
             }
         }
         finally
@@ -68,7 +77,7 @@ public sealed class JobRunner(
         }
     }
 
-    private async Task ExecuteAsync(JobPlan plan, CancellationToken stopping)
+    private async Task ExecuteAsync(JobPlan plan, JobClaim claim, CancellationToken stopping)
     {
         var job = plan.Job;
         var settings = options.Value;
@@ -78,18 +87,19 @@ public sealed class JobRunner(
         var reader = source.Reader(table, filter, settings.BatchSize);
 
         var total = await JobFailure.Step("Source", () => source.CountAsync(table, filter, stopping));
-        if (await states.SetTotalAsync(job.Id, total, stopping) is null) return;
+        if (await states.SetTotalAsync(claim, total, stopping) is null) return;
 
-        var outcome = await CopyAsync(plan, reader, new WriteTarget(job.Id, table, plan.TargetTable, plan.SourceName(table.TableName)), stopping);
+        var target = new WriteTarget(job.Id, claim.Epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
+        var outcome = await CopyAsync(plan, claim, reader, target, stopping);
         // Destinations are closed before the final status shows, so a DuckDB file can be opened as soon as the job is COMPLETED.
         if (outcome == CopyOutcome.Completed)
         {
-            await states.CompleteAsync(job.Id, stopping);
+            await states.CompleteAsync(claim, stopping);
             logger.LogInformation("Job {JobId} completed", job.Id);
         }
         else if (outcome == CopyOutcome.Cancelled)
         {
-            await states.CancelExecutingAsync(job.Id, stopping);
+            await states.CancelExecutingAsync(claim, stopping);
             logger.LogInformation("Job {JobId} cancelled", job.Id);
         }
     }
@@ -98,10 +108,10 @@ public sealed class JobRunner(
     {
         Completed,
         Cancelled,
-        LeaseLost,
+        ClaimLost,
     }
 
-    private async Task<CopyOutcome> CopyAsync(JobPlan plan, PostgresBatchReader reader, WriteTarget target, CancellationToken stopping)
+    private async Task<CopyOutcome> CopyAsync(JobPlan plan, JobClaim claim, PostgresBatchReader reader, WriteTarget target, CancellationToken stopping)
     {
         var job = plan.Job;
         var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
@@ -145,15 +155,15 @@ public sealed class JobRunner(
                     }
                     var written = write.ElapsedMilliseconds;
 
-                    var cancelRequested = await states.CheckpointAsync(job.Id, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint }, stopping);
+                    var cancelRequested = await states.CheckpointAsync(claim, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint }, stopping);
                     metrics.BatchWritten(batch.Rows.Count, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
                         job.Id, batch.Sequence, batch.Rows.Count, waited, written, write.ElapsedMilliseconds - written);
                     readWait.Restart();
                     if (cancelRequested is null)
                     {
-                        logger.LogWarning("Job {JobId} lost its lease; stopping without further writes", job.Id);
-                        return CopyOutcome.LeaseLost;
+                        logger.LogWarning("Job {JobId} lost its claim to another engine; stopping without further writes", job.Id);
+                        return CopyOutcome.ClaimLost;
                     }
                     if (cancelRequested == true) return CopyOutcome.Cancelled;
                 }

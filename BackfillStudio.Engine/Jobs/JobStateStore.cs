@@ -4,7 +4,6 @@ using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Verification;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace BackfillStudio.Engine.Jobs;
 
@@ -17,78 +16,61 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
 {
     internal const string Returning = "RETURNING id, pipeline_id, status, count_record, total_record, updated_at";
 
-    /// <summary>Claims the oldest pending job for this engine, or returns null when none is waiting.</summary>
-    public async Task<int?> ClaimNextAsync(CancellationToken ct)
+    /// <summary>Claims the oldest pending job for this engine under a new epoch, or returns null when none is waiting.</summary>
+    public async Task<JobClaim?> ClaimNextAsync(CancellationToken ct)
     {
-        var change = await ExecuteAsync($"""
-            UPDATE queue_backfill_data SET status = @to, lease_owner = @owner, heartbeat_at = now(),
+        var claimed = await ExecuteAsync($"""
+            UPDATE queue_backfill_data SET status = @to, lease_owner = @owner, claim_epoch = claim_epoch + 1, heartbeat_at = now(),
                    started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(),
                    error_message = NULL, finished_at = NULL
             WHERE id = (SELECT id FROM queue_backfill_data WHERE status = ANY(@from) AND deleted_at IS NULL
                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-            {Returning}
-            """, ct, [("owner", identity.Owner), .. Move(JobTransitions.Claim)]);
-        return change?.JobId;
+            {Returning}, claim_epoch
+            """, reader => reader.GetInt64(6), ct, [("owner", identity.Owner), .. Move(JobTransitions.Claim)]);
+        return claimed is var (change, epoch) ? new JobClaim(change.JobId, epoch) : null;
     }
 
-    public Task<JobChanged?> SetTotalAsync(int id, long total, CancellationToken ct) => OwnedUpdateAsync(id,
+    public Task<JobChanged?> SetTotalAsync(JobClaim claim, long total, CancellationToken ct) => OwnedUpdateAsync(claim,
         "total_record = @total", ct, ("total", total));
 
     /// <summary>Advances the count and resume cursor after every destination accepted a batch.
-    /// Returns null when this engine lost the job; otherwise whether cancellation was requested.</summary>
-    public async Task<bool?> CheckpointAsync(int id, long rowsWritten, ResumeCursor cursor, CancellationToken ct)
+    /// Returns null when the claim was lost; otherwise whether cancellation was requested.</summary>
+    public async Task<bool?> CheckpointAsync(JobClaim claim, long rowsWritten, ResumeCursor cursor, CancellationToken ct)
     {
-        await using var cmd = config.DataSource.CreateCommand($"""
-            UPDATE queue_backfill_data SET count_record = count_record + @rows, resume_cursor = @cursor,
+        var checkpointed = await ExecuteAsync($"""
+            UPDATE queue_backfill_data SET count_record = count_record + @rows, resume_cursor = @cursor::jsonb,
                    heartbeat_at = now(), updated_at = now()
-            WHERE id = @id AND status = @executing AND lease_owner = @owner
+            WHERE id = @id AND claim_epoch = @epoch AND status = @executing
             {Returning}, cancel_requested_at IS NOT NULL
-            """);
-        cmd.Parameters.AddWithValue("executing", JobStatus.Executing.ToDb());
-        cmd.Parameters.AddWithValue("id", id);
-        cmd.Parameters.AddWithValue("rows", rowsWritten);
-        cmd.Parameters.Add(new NpgsqlParameter("cursor", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(cursor) });
-        cmd.Parameters.AddWithValue("owner", identity.Owner);
-        JobChanged? change = null;
-        var cancelRequested = false;
-        // The reader must be closed (its pooled connection returned) before publishing reuses the pool.
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
-            if (await reader.ReadAsync(ct))
-            {
-                change = ReadChange(reader);
-                cancelRequested = reader.GetBoolean(6);
-            }
-        }
-        if (change is null) return null;
-        await PublishAsync(change, ct);
-        return cancelRequested;
+            """, reader => reader.GetBoolean(6), ct, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
+            ("rows", rowsWritten), ("cursor", JsonSerializer.Serialize(cursor)));
+        return checkpointed?.Extra;
     }
 
     /// <summary>Ends a job COMPLETED and, when it was created with a verify mode, queues its verification in the same statement.</summary>
-    public Task<JobChanged?> CompleteAsync(int id, CancellationToken ct) => ExecuteAsync($"""
+    public Task<JobChanged?> CompleteAsync(JobClaim claim, CancellationToken ct) => ExecuteAsync($"""
         UPDATE queue_backfill_data SET status = @to, error_message = NULL, finished_at = now(), updated_at = now(),
                verify_status = CASE WHEN verify_after_load <> 'none' THEN '{VerifyStatus.Pending}' ELSE verify_status END,
                verify_repair = CASE WHEN verify_after_load <> 'none' THEN false ELSE verify_repair END,
                verify_attempts = CASE WHEN verify_after_load <> 'none' THEN 0 ELSE verify_attempts END,
                verification = CASE WHEN verify_after_load <> 'none'
                                    THEN jsonb_set(@queued::jsonb, ARRAY['mode'], to_jsonb(verify_after_load)) ELSE verification END
-        WHERE id = @id AND status = ANY(@from) AND lease_owner = @owner
+        WHERE id = @id AND claim_epoch = @epoch AND status = ANY(@from)
         {Returning}
-        """, ct, [("id", id), ("owner", identity.Owner), ("queued", VerificationReport.Queued(VerifyMode.Count).ToJson()), .. Move(JobTransitions.Complete)]);
+        """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("queued", VerificationReport.Queued(VerifyMode.Count).ToJson()), .. Move(JobTransitions.Complete)]);
 
-    public Task<JobChanged?> CancelExecutingAsync(int id, CancellationToken ct) =>
-        FinishAsync(id, JobTransitions.CancelExecuting, null, ct);
+    public Task<JobChanged?> CancelExecutingAsync(JobClaim claim, CancellationToken ct) =>
+        FinishAsync(claim, JobTransitions.CancelExecuting, null, ct);
 
-    public Task<JobChanged?> FailAsync(int id, string errorMessage, CancellationToken ct) =>
-        FinishAsync(id, JobTransitions.Fail, errorMessage, ct);
+    public Task<JobChanged?> FailAsync(JobClaim claim, string errorMessage, CancellationToken ct) =>
+        FinishAsync(claim, JobTransitions.Fail, errorMessage, ct);
 
     /// <summary>Gives a job back to the queue after a transient error; it resumes from its checkpoint.</summary>
-    public Task<JobChanged?> RequeueAsync(int id, string errorMessage, CancellationToken ct) => ExecuteAsync($"""
+    public Task<JobChanged?> RequeueAsync(JobClaim claim, string errorMessage, CancellationToken ct) => ExecuteAsync($"""
         UPDATE queue_backfill_data SET status = @to, lease_owner = NULL, error_message = @error, updated_at = now()
-        WHERE id = @id AND status = ANY(@from) AND lease_owner = @owner AND cancel_requested_at IS NULL
+        WHERE id = @id AND claim_epoch = @epoch AND status = ANY(@from) AND cancel_requested_at IS NULL
         {Returning}
-        """, ct, [("id", id), ("error", errorMessage), ("owner", identity.Owner), .. Move(JobTransitions.Requeue)]);
+        """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("error", errorMessage), .. Move(JobTransitions.Requeue)]);
 
     /// <summary>Cancels a pending job at once, or asks the engine running it to stop after the current batch.</summary>
     public async Task<JobChanged?> RequestCancelAsync(int id, string? actor, CancellationToken ct)
@@ -122,18 +104,29 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     /// <summary>Wakes every engine for a job that is PENDING again, as for a new one.</summary>
     public Task AnnounceQueuedAsync(int id, CancellationToken ct) => NotifyAsync(NotifyChannels.JobCreated, id.ToString(), ct);
 
-    /// <summary>Renews the lease of the jobs this engine is running.</summary>
-    public async Task HeartbeatAsync(IReadOnlyCollection<int> ids, CancellationToken ct)
+    /// <summary>
+    /// Renews the leases of the claims this engine runs; returns those another engine holds now, or that were taken
+    /// back to the queue (a job this engine ended itself is not among them).
+    /// </summary>
+    public async Task<IReadOnlyList<JobClaim>> HeartbeatAsync(IReadOnlyCollection<JobClaim> claims, CancellationToken ct)
     {
-        if (ids.Count == 0) return;
+        if (claims.Count == 0) return [];
         await using var cmd = config.DataSource.CreateCommand("""
-            UPDATE queue_backfill_data SET heartbeat_at = now()
-            WHERE id = ANY(@ids) AND status = @executing AND lease_owner = @owner
+            WITH renewed AS (
+                UPDATE queue_backfill_data q SET heartbeat_at = now()
+                FROM unnest(@ids, @epochs) AS c(id, epoch)
+                WHERE q.id = c.id AND q.claim_epoch = c.epoch AND q.status = @executing)
+            SELECT c.id, c.epoch FROM unnest(@ids, @epochs) AS c(id, epoch) LEFT JOIN queue_backfill_data q ON q.id = c.id
+            WHERE q.id IS NULL OR q.claim_epoch <> c.epoch OR q.status = @pending
             """);
         cmd.Parameters.AddWithValue("executing", JobStatus.Executing.ToDb());
-        cmd.Parameters.AddWithValue("ids", ids.ToArray());
-        cmd.Parameters.AddWithValue("owner", identity.Owner);
-        await cmd.ExecuteNonQueryAsync(ct);
+        cmd.Parameters.AddWithValue("pending", JobStatus.Pending.ToDb());
+        cmd.Parameters.AddWithValue("ids", claims.Select(c => c.JobId).ToArray());
+        cmd.Parameters.AddWithValue("epochs", claims.Select(c => c.Epoch).ToArray());
+        var lost = new List<JobClaim>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) lost.Add(new JobClaim(reader.GetInt32(0), reader.GetInt64(1)));
+        return lost;
     }
 
     /// <summary>
@@ -183,35 +176,41 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     }
 
     /// <summary>Ends a job this engine runs; lease_owner is kept so one can see which engine ran it.</summary>
-    private Task<JobChanged?> FinishAsync(int id, JobTransition transition, string? errorMessage, CancellationToken ct) => ExecuteAsync($"""
+    private Task<JobChanged?> FinishAsync(JobClaim claim, JobTransition transition, string? errorMessage, CancellationToken ct) => ExecuteAsync($"""
         UPDATE queue_backfill_data SET status = @to, error_message = @error, finished_at = now(), updated_at = now()
-        WHERE id = @id AND status = ANY(@from) AND lease_owner = @owner
+        WHERE id = @id AND claim_epoch = @epoch AND status = ANY(@from)
         {Returning}
-        """, ct, [("id", id), ("error", (object?)errorMessage ?? DBNull.Value), ("owner", identity.Owner), .. Move(transition)]);
+        """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("error", (object?)errorMessage ?? DBNull.Value), .. Move(transition)]);
 
     /// <summary>The <c>@from</c> and <c>@to</c> parameters of a transition's UPDATE.</summary>
     private static (string Name, object Value)[] Move(JobTransition transition) =>
         [("from", transition.From.ToDb()), ("to", transition.To.ToDb())];
 
-    private Task<JobChanged?> OwnedUpdateAsync(int id, string set, CancellationToken ct, params (string, object)[] parameters) =>
+    private Task<JobChanged?> OwnedUpdateAsync(JobClaim claim, string set, CancellationToken ct, params (string, object)[] parameters) =>
         ExecuteAsync($"""
             UPDATE queue_backfill_data SET {set}, updated_at = now()
-            WHERE id = @id AND status = @executing AND lease_owner = @owner
+            WHERE id = @id AND claim_epoch = @epoch AND status = @executing
             {Returning}
-            """, ct, [("id", id), ("owner", identity.Owner), ("executing", JobStatus.Executing.ToDb()), .. parameters]);
+            """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()), .. parameters]);
 
     /// <summary>Runs an UPDATE ending in <see cref="Returning"/> and publishes the change it made, if any.</summary>
-    internal async Task<JobChanged?> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters)
+    internal async Task<JobChanged?> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters) =>
+        (await ExecuteAsync(sql, _ => true, ct, parameters))?.Change;
+
+    /// <summary>As above, for an UPDATE that returns one more column after <see cref="Returning"/>'s, read by <paramref name="extra"/>.</summary>
+    private async Task<(JobChanged Change, T Extra)?> ExecuteAsync<T>(string sql, Func<NpgsqlDataReader, T> extra, CancellationToken ct,
+        params (string Name, object Value)[] parameters)
     {
         await using var cmd = config.DataSource.CreateCommand(sql);
         foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);
-        JobChanged? change = null;
+        (JobChanged, T)? result = null;
+        // The reader must be closed (its pooled connection returned) before publishing reuses the pool.
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            if (await reader.ReadAsync(ct)) change = ReadChange(reader);
+            if (await reader.ReadAsync(ct)) result = (ReadChange(reader), extra(reader));
         }
-        if (change is not null) await PublishAsync(change, ct);
-        return change;
+        if (result is var (change, _)) await PublishAsync(change, ct);
+        return result;
     }
 
     private static JobChanged ReadChange(NpgsqlDataReader reader) => new(

@@ -75,6 +75,8 @@ public sealed class BackfillJobEntity
     public string? ResumeCursor { get; set; }
     public int Attempts { get; set; }
     public string? LeaseOwner { get; set; }
+    /// <summary>Grows with every claim; see <see cref="Jobs.JobClaim"/>.</summary>
+    public long ClaimEpoch { get; set; }
     public DateTimeOffset? HeartbeatAt { get; set; }
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }

@@ -168,7 +168,8 @@ public sealed class VerificationRunner(
             var ranges = previous.Mismatches.Where(m => m.DestinationId == side.Destination.Id).ToList();
             if (ranges.Count == 0) continue;
             var step = $"Destination '{side.Destination.Name}'";
-            var target = new WriteTarget(plan.Job.Id, scope.Table, plan.TargetTable, plan.SourceName(scope.Table.TableName), $"repair-{stamp}");
+            // Under the job's last claim: the job has ended, and a stale engine still holding an older claim stays fenced off.
+            var target = new WriteTarget(plan.Job.Id, plan.Job.ClaimEpoch, scope.Table, plan.TargetTable, plan.SourceName(scope.Table.TableName), $"repair-{stamp}");
             await using var writer = factory.Create(side.Destination.Settings, target);
             await JobFailure.Step(step, () => writer.PrepareAsync(ct));
             DuckDbStage? stage = null;

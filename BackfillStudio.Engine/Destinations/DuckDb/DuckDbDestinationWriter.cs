@@ -8,7 +8,8 @@ namespace BackfillStudio.Engine.Destinations.DuckDb;
 /// <summary>
 /// Writes into a DuckDB database file: each batch is appended to a per-job temporary table, then
 /// merged into the target with <c>INSERT OR REPLACE</c> on the primary key (tables without one record
-/// the batch in <c>_backfill_progress</c> in the same transaction). The job's connection is closed when
+/// the batch in <c>_backfill_progress</c> in the same transaction), after passing the job's <see cref="ClaimFence"/>.
+/// The job's connection is closed when
 /// it ends, and DuckDB closes the file with the last connection, so users can open it right away.
 /// </summary>
 public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, WriteTarget target, string memoryLimit) : IDestinationWriter
@@ -36,6 +37,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             Execute($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})");
             if (!HasKey)
                 Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ProgressTable} (job_id INTEGER, target_table VARCHAR, next_block BIGINT, PRIMARY KEY (job_id, target_table))");
+            Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ClaimFence.Table} (job_id INTEGER, target_table VARCHAR, epoch BIGINT, PRIMARY KEY (job_id, target_table))");
             Claim();
             var stageColumns = string.Join(", ", Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
             Execute($"CREATE OR REPLACE TEMP TABLE {_stage} ({stageColumns})");
@@ -65,6 +67,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         Execute("BEGIN TRANSACTION");
         try
         {
+            PassFence();
             if (!HasKey && AlreadyWritten(batch))
             {
                 Execute("ROLLBACK");
@@ -109,6 +112,17 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         cmd.Parameters.Add(new DuckDBParameter("high", batch.Keys!.Last[0]));
         if (batch.Keys!.After is { } from) cmd.Parameters.Add(new DuckDBParameter("low", from[0]));
         return (bool)cmd.ExecuteScalar()!;
+    }
+
+    /// <summary>Raises the job's fence to this claim in the batch's transaction, or refuses when a newer claim wrote here.</summary>
+    private void PassFence()
+    {
+        var fence = $"{Schema}.{ClaimFence.Table}";
+        var key = $"job_id = {target.JobId} AND target_table = {Sql.Literal(target.TargetTable)}";
+        using var cmd = _connection!.CreateCommand();
+        cmd.CommandText = $"SELECT epoch FROM {fence} WHERE {key}";
+        if (cmd.ExecuteScalar() is long epoch && epoch > target.Epoch) throw new StaleClaimException($"Table {settings.Schema}.{target.TargetTable}", target);
+        Execute($"INSERT OR REPLACE INTO {fence} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {target.Epoch})");
     }
 
     private bool AlreadyWritten(Batch batch)

@@ -7,8 +7,10 @@ namespace BackfillStudio.Engine.Destinations.Parquet;
 /// <summary>
 /// Writes each batch as one Parquet file, encoded by the job's DuckDB stage, at
 /// <c>&lt;dir&gt;/&lt;table&gt;/&lt;job_id&gt;/part-&lt;batch&gt;.parquet</c>. Batch numbers are stable across
-/// resumes and each file is written under a temporary name and then renamed, so a resumed job
-/// replaces a file instead of adding a duplicate, and readers never see a half-written file.
+/// resumes and each file is written under a temporary name of the claim and then renamed, so a resumed job
+/// replaces a file instead of adding a duplicate, and readers never see a half-written file. The rename happens holding
+/// the job folder's <see cref="ClaimFence"/> file (an exclusive lock, the newest epoch inside), so an engine that lost
+/// the job never replaces a newer claim's file.
 /// </summary>
 public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings, WriteTarget target) : IDestinationWriter
 {
@@ -50,12 +52,43 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
     public Task WriteAsync(Batch batch, CancellationToken ct)
     {
         var file = System.IO.Path.Combine(Directory, $"{target.FilePrefix}-{batch.Sequence:D6}.parquet");
-        var temporary = file + ".tmp";
+        var temporary = $"{file}.{target.Epoch}.tmp";
         var stage = batch.Staged();
         DuckDbStage.Execute(stage.Connection,
             $"COPY ({stage.SelectConverted()}) TO {Sql.Literal(temporary)} (FORMAT parquet, COMPRESSION zstd)");
+        return MoveFencedAsync(temporary, file, ct);
+    }
+
+    private async Task MoveFencedAsync(string temporary, string file, CancellationToken ct)
+    {
+        await using var fence = await LockFenceAsync(ct);
+        using var reader = new StreamReader(fence, leaveOpen: true);
+        if (long.TryParse(await reader.ReadToEndAsync(ct), out var epoch) && epoch > target.Epoch)
+        {
+            File.Delete(temporary);
+            throw new StaleClaimException($"Folder {Directory}", target);
+        }
+        fence.SetLength(0);
+        await fence.WriteAsync(System.Text.Encoding.ASCII.GetBytes(target.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture)), ct);
+        await fence.FlushAsync(ct);
         File.Move(temporary, file, overwrite: true);
-        return Task.CompletedTask;
+    }
+
+    /// <summary>Opens the fence file exclusively (an flock on Unix, so other engine processes on this host wait too).</summary>
+    private async Task<FileStream> LockFenceAsync(CancellationToken ct)
+    {
+        var path = System.IO.Path.Combine(Directory, ClaimFence.Table);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                await Task.Delay(20, ct);
+            }
+        }
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

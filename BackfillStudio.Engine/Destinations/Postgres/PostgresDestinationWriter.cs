@@ -10,7 +10,8 @@ namespace BackfillStudio.Engine.Destinations.Postgres;
 /// keys cannot be there yet, otherwise into a per-job temporary staging table that is then merged into
 /// the target with <c>INSERT ... ON CONFLICT</c> on the primary key. Tables without
 /// a primary key record the batch in <c>_backfill_progress</c> in the same transaction, so a batch
-/// that was committed but not yet checkpointed is skipped, not duplicated, when the job resumes.
+/// that was committed but not yet checkpointed is skipped, not duplicated, when the job resumes. Every batch's
+/// transaction first passes the job's <see cref="ClaimFence"/>.
 /// <para>
 /// The target's DDL runs only when something is missing, under a lock timeout, so a long query on an
 /// existing target never holds a job up. Columns generated in an existing target are left to it.
@@ -36,18 +37,20 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     private string Schema => Sql.Ident(settings.Schema);
     private string TargetSql => $"{Schema}.{Sql.Ident(target.TargetTable)}";
     private string RegistrySql => $"{Schema}.{TargetOwnership.Table}";
+    private string FenceSql => $"{Schema}.{ClaimFence.Table}";
     private bool HasKey => target.Table.PrimaryKey.Count > 0;
 
     public async Task PrepareAsync(CancellationToken ct)
     {
-        _connection = new NpgsqlConnection(settings.Connection.ConnectionString($"BackfillStudio job {target.JobId}"));
+        _connection = new NpgsqlConnection(settings.Connection.ConnectionString($"{SessionPrefix}{target.Epoch}"));
         await _connection.OpenAsync(ct);
+        await EndOlderClaimsSessionsAsync(ct);
         // The target is claimed before any DDL touches it, so a job of another source table changes nothing.
         if (!await ExistsAsync(RegistrySql, ct))
             await RunDdlAsync(_ => [$"CREATE SCHEMA IF NOT EXISTS {Schema}", $"CREATE TABLE IF NOT EXISTS {RegistrySql} (target_table text PRIMARY KEY, source text NOT NULL)"], ct);
         await ClaimAsync(ct);
         var existing = await TargetColumnsAsync(ct);
-        if (TargetDdl(existing).Count > 0 || !HasKey && !await ExistsAsync($"{Schema}.{ProgressTable}", ct))
+        if (TargetDdl(existing).Count > 0 || !HasKey && !await ExistsAsync($"{Schema}.{ProgressTable}", ct) || !await ExistsAsync(FenceSql, ct))
             existing = await RunDdlAsync(TargetDdl, ct);
 
         var columns = target.Table.Columns;
@@ -94,7 +97,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
-    /// <summary>What the target needs: the table when it is missing, else the columns it lacks; and the progress table.</summary>
+    /// <summary>What the target needs: the table when it is missing, else the columns it lacks.</summary>
     private List<string> TargetDdl(Dictionary<string, bool>? existing)
     {
         var ddl = new List<string>();
@@ -129,6 +132,10 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
                 await lockCmd.ExecuteNonQueryAsync(ct);
             }
             foreach (var statement in ddl(await TargetColumnsAsync(ct))) await ExecuteAsync(statement, ct);
+            await ExecuteAsync($"""
+                CREATE TABLE IF NOT EXISTS {FenceSql} (
+                    job_id integer NOT NULL, target_table text NOT NULL, epoch bigint NOT NULL, PRIMARY KEY (job_id, target_table))
+                """, ct);
             if (!HasKey)
             {
                 await ExecuteAsync($"""
@@ -163,12 +170,35 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         if (owner != target.Source) throw TargetOwnership.Conflict($"{settings.Schema}.{target.TargetTable}", owner, target.Source);
     }
 
+    /// <summary>The job's sessions are named by claim, so a newer claim can find those of older ones.</summary>
+    private string SessionPrefix => $"BackfillStudio job {target.JobId} claim ";
+
+    /// <summary>
+    /// Ends this job's sessions of older claims: an engine frozen inside a batch's transaction would otherwise hold the
+    /// fence row (and the rows it upserted) until it thaws, and this claim would wait for it. Only sessions of the
+    /// same user can be ended; the fence still refuses any others' later writes.
+    /// </summary>
+    private async Task EndOlderClaimsSessionsAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = current_database() AND usename = current_user AND pid <> pg_backend_pid()
+              AND starts_with(application_name, @prefix)
+              AND CASE WHEN substring(application_name FROM length(@prefix) + 1) ~ '^[0-9]{1,18}$'
+                       THEN substring(application_name FROM length(@prefix) + 1)::bigint < @epoch END
+            """, _connection);
+        cmd.Parameters.AddWithValue("prefix", SessionPrefix);
+        cmd.Parameters.AddWithValue("epoch", target.Epoch);
+        await cmd.ExecuteScalarAsync(ct);
+    }
+
     private string KeyList => string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)));
 
     public async Task WriteAsync(Batch batch, CancellationToken ct)
     {
         var connection = _connection ?? throw new InvalidOperationException("PrepareAsync was not called.");
         await using var tx = await connection.BeginTransactionAsync(ct);
+        await PassFenceAsync(ct);
         if (!HasKey && await AlreadyWrittenAsync(batch, ct)) return;
         if (!_copiesDirectly || !await TryCopyDirectlyAsync(batch, tx, ct))
         {
@@ -178,6 +208,20 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         }
         if (!HasKey) await RecordProgressAsync(batch, ct);
         await tx.CommitAsync(ct);
+    }
+
+    /// <summary>Raises the job's fence to this claim in the batch's transaction, or refuses when a newer claim wrote here.</summary>
+    private async Task PassFenceAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"""
+            INSERT INTO {FenceSql} AS f (job_id, target_table, epoch) VALUES (@job, @table, @epoch)
+            ON CONFLICT (job_id, target_table) DO UPDATE SET epoch = EXCLUDED.epoch WHERE f.epoch <= EXCLUDED.epoch
+            RETURNING epoch
+            """, _connection);
+        cmd.Parameters.AddWithValue("job", target.JobId);
+        cmd.Parameters.AddWithValue("table", target.TargetTable);
+        cmd.Parameters.AddWithValue("epoch", target.Epoch);
+        if (await cmd.ExecuteScalarAsync(ct) is null) throw new StaleClaimException($"Table {settings.Schema}.{target.TargetTable}", target);
     }
 
     /// <summary>

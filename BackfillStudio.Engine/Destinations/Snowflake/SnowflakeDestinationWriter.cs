@@ -22,7 +22,8 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
     private IReadOnlyList<SourceColumn> Key => target.Table.PrimaryKey;
     private string Schema => SnowflakeSql.Ident(settings.Name(settings.Schema));
     private string TargetSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name(target.TargetTable))}";
-    private string StageSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name($"{target.TargetTable}__backfill_stage_{target.JobId}"))}";
+    // Per claim: an engine that lost the job never empties or drops the stage of the engine that took it over.
+    private string StageSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name($"{target.TargetTable}__backfill_stage_{target.JobId}_{target.Epoch}"))}";
     private string ProgressSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name("_backfill_progress"))}";
     private string ColumnList => string.Join(", ", Columns.Select(Name));
 

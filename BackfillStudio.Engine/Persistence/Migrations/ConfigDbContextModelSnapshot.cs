@@ -186,6 +186,10 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("character varying(256)")
                         .HasColumnName("cancelled_by");
 
+                    b.Property<long>("ClaimEpoch")
+                        .HasColumnType("bigint")
+                        .HasColumnName("claim_epoch");
+
                     b.Property<long>("CountRecord")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")

@@ -1,0 +1,103 @@
+using BackfillStudio.Engine.Batches;
+using BackfillStudio.Engine.Destinations;
+using BackfillStudio.Engine.Filters;
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Staging;
+using BackfillStudio.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace BackfillStudio.Tests.Jobs;
+
+/// <summary>An engine that lost its job (frozen past its lease, then thawed) can never change the job or its destinations.</summary>
+public sealed class FencingTests(PostgresServer pg) : IClassFixture<PostgresServer>
+{
+    private const string SourceSql = """
+        CREATE TABLE readings (id bigint PRIMARY KEY, sensor text NOT NULL, value numeric(12,3));
+        INSERT INTO readings SELECT g, 'sensor-' || g % 40, g / 7.0 FROM generate_series(1, 150000) g;
+        CREATE TABLE audit_log (logged_at timestamp NOT NULL, actor text, action text);
+        INSERT INTO audit_log SELECT timestamp '2024-01-01' + g * interval '1 second', 'user' || g % 17, 'action ' || g FROM generate_series(1, 100000) g;
+        ANALYZE;
+        """;
+
+    private static readonly string[] EngineSettings =
+        ["--Backfill:BatchSize=1000", "--Backfill:LeaseSeconds=3", "--Backfill:PollIntervalSeconds=1", "--Backfill:MaxConcurrentJobs=2"];
+
+    [Fact]
+    public async Task FrozenEngine_ThawedWhileAnotherWritesItsJobs_ChangesNothing_AndTheJobsEndExactlyOnce()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings", "public.audit_log"], DestinationKinds.Postgres,
+            "--Backfill:EngineEnabled=false");
+        using var frozen = AppProcess.Start(s.ConfigDb, [.. EngineSettings, "--Logging:LogLevel:Default=Warning"]);
+        var keyed = await s.StartBackfillAsync("public.readings");
+        var heap = await s.StartBackfillAsync("public.audit_log");
+        var timeout = TimeSpan.FromMinutes(2);
+        await s.Http.WaitUntilAsync(keyed, timeout, j => (long)j["count_record"]! >= 20000, "keyed job progress");
+        await s.Http.WaitUntilAsync(heap, timeout, j => (long)j["count_record"]! >= 10000, "heap job progress");
+
+        await frozen.FreezeAsync();
+        var frozenAt = (long)(await s.Http.GetJobAsync(keyed))["count_record"]!;
+        // The frozen engine holds batches read before this: written after the successor's, they would bring old values back.
+        // (Only the keyed table changes: an update moves a row of a table without a key to another heap block, where a
+        // block-range backfill may see it twice; docs/engine.md says so.)
+        await PostgresServer.ExecuteAsync(s.SourceDb, "UPDATE readings SET value = value + 1000");
+        await using var successor = await s.StartPeerAsync(EngineSettings);
+        // The successor takes both jobs over and writes well past where the frozen engine stopped; then it thaws.
+        await s.Http.WaitUntilAsync(keyed, timeout, j => (long)j["count_record"]! >= frozenAt + 20000, "the successor's progress");
+        await frozen.ThawAsync();
+
+        foreach (var (jobId, total) in new[] { (keyed, 150000L), (heap, 100000L) })
+        {
+            var job = await s.Http.WaitForJobAsync(jobId, timeout, "COMPLETED", "FAILED");
+            Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+            Assert.Equal(total, (long)job["count_record"]!);
+        }
+        await frozen.WaitForOutputAsync("another engine", TimeSpan.FromSeconds(30));
+        Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM queue_backfill_data WHERE claim_epoch <> 2"));
+        // Rows the frozen engine checkpointed keep the values it read (a backfill copies each row once; later changes are
+        // replication's). Every row after them was written by the successor last: none of the stale engine's old values.
+        var takenOver = $"id > {frozenAt}";
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings", takenOver),
+            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "readings", takenOver));
+        Assert.Equal(150000L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.readings"));
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "audit_log"), await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "audit_log"));
+    }
+
+    [Fact]
+    public async Task AWriteOfAnOlderClaim_IsRefusedByEveryDestination_AfterANewerClaimWrote_AndChangesNothing()
+    {
+        await using var s = await Scenario.CreateAsync(pg, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'first' FROM generate_series(1, 500) g;",
+            ["public.items"], DestinationKinds.All);
+        var jobId = await s.StartBackfillAsync("public.items");
+        await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(1), "COMPLETED");
+
+        var plan = await s.App.Services.GetRequiredService<JobPlanLoader>().LoadAsync(jobId, CancellationToken.None);
+        var writers = s.App.Services.GetRequiredService<DestinationWriterFactory>();
+        await using var source = await plan.OpenSourceAsync("fencing test", CancellationToken.None);
+        var table = await source.TableAsync("public.items", CancellationToken.None);
+        var reader = source.Reader(table, FilterPredicate.Build(table, []), 1000);
+        var stale = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
+        await PostgresServer.ExecuteAsync(s.SourceDb, "UPDATE items SET v = 'newer'");
+        var newer = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
+        using var staleStage = DuckDbStage.Create(table, "64MB");
+        using var newerStage = DuckDbStage.Create(table, "64MB");
+        stale.WithStage(() => staleStage);
+        newer.WithStage(() => newerStage);
+
+        foreach (var destination in plan.Destinations)
+        {
+            WriteTarget Claim(long epoch) => new(jobId, epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
+            await using (var successor = writers.Create(destination.Settings, Claim(2)))
+            {
+                await successor.PrepareAsync(CancellationToken.None);
+                await successor.WriteAsync(newer, CancellationToken.None);
+            }
+            // The successor ended claim 1's PostgreSQL sessions; a stale engine that opens a new one meets the fence.
+            NpgsqlConnection.ClearAllPools();
+            await using var stalled = writers.Create(destination.Settings, Claim(1));
+            await stalled.PrepareAsync(CancellationToken.None);
+            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(stale, CancellationToken.None));
+        }
+        await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), "items", jobId);
+    }
+}
