@@ -37,6 +37,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<EngineIdentity>();
         services.AddSingleton<JobEventBus>();
         services.AddSingleton<JobQueueSignal>();
+        services.AddSingleton<JobCancelSignal>();
         services.AddSingleton<JobStateStore>();
         services.AddSingleton<DestinationWriterFactory>();
         // The SQL API waits up to 45 s before answering 202; long statements are then polled.

@@ -15,6 +15,7 @@ public sealed class JobNotificationListener(
     ConfigDataSource config,
     JobEventBus bus,
     JobQueueSignal signal,
+    JobCancelSignal cancels,
     EngineIdentity identity,
     ILogger<JobNotificationListener> logger) : BackgroundService
 {
@@ -31,7 +32,7 @@ public sealed class JobNotificationListener(
             {
                 await using var connection = await config.DataSource.OpenConnectionAsync(stoppingToken);
                 connection.Notification += (_, e) => OnNotification(e.Channel, e.Payload);
-                await using (var cmd = new NpgsqlCommand($"LISTEN {NotifyChannels.JobCreated}; LISTEN {NotifyChannels.JobChanged}", connection))
+                await using (var cmd = new NpgsqlCommand($"LISTEN {NotifyChannels.JobCreated}; LISTEN {NotifyChannels.JobChanged}; LISTEN {NotifyChannels.JobCancel}", connection))
                     await cmd.ExecuteNonQueryAsync(stoppingToken);
                 _listening.TrySetResult();
                 // Anything created while we were not listening is picked up now.
@@ -55,6 +56,11 @@ public sealed class JobNotificationListener(
         if (channel == NotifyChannels.JobCreated)
         {
             signal.Wake();
+            return;
+        }
+        if (channel == NotifyChannels.JobCancel)
+        {
+            if (int.TryParse(payload, out var jobId)) cancels.Raise(jobId);
             return;
         }
         var notification = JsonSerializer.Deserialize<JobChangedNotification>(payload);

@@ -18,6 +18,7 @@ public sealed class BackfillWorker(
     JobStateStore states,
     VerificationStore verifications,
     JobQueueSignal signal,
+    JobCancelSignal cancels,
     IOptions<BackfillOptions> options,
     ILogger<BackfillWorker> logger) : BackgroundService
 {
@@ -30,7 +31,7 @@ public sealed class BackfillWorker(
     /// <summary>A claimed piece of work; verifications have no epoch (0).</summary>
     private readonly record struct Claimed(Work Kind, int JobId, long Epoch);
 
-    private sealed record Running(Task Task, CancellationTokenSource Stop);
+    private sealed record Running(Task Task, JobControl Control);
 
     private readonly ConcurrentDictionary<Claimed, Running> _running = new();
 
@@ -39,6 +40,7 @@ public sealed class BackfillWorker(
         var settings = options.Value;
         logger.LogInformation("Backfill engine started: {MaxJobs} concurrent jobs, batches of {BatchSize}", settings.MaxConcurrentJobs, settings.BatchSize);
         var leases = MaintainLeasesAsync(stoppingToken);
+        cancels.Requested += CancelRunning;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -49,6 +51,10 @@ public sealed class BackfillWorker(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            cancels.Requested -= CancelRunning;
         }
         await Task.WhenAll(_running.Values.Select(r => r.Task));
         await leases;
@@ -73,19 +79,19 @@ public sealed class BackfillWorker(
             logger.LogInformation("{Work} of job {JobId} claimed", work.Kind, work.JobId);
             // The work is registered before it starts, so its own clean-up always finds the entry.
             var registered = new TaskCompletionSource();
-            var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            _running[work] = new Running(RunAsync(work, registered.Task, stop), stop);
+            var control = new JobControl(ct);
+            _running[work] = new Running(RunAsync(work, registered.Task, control), control);
             registered.SetResult();
         }
     }
 
-    private async Task RunAsync(Claimed work, Task registered, CancellationTokenSource stop)
+    private async Task RunAsync(Claimed work, Task registered, JobControl control)
     {
         await registered.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
         {
-            if (work.Kind == Work.Job) await services.GetRequiredService<JobRunner>().RunAsync(new JobClaim(work.JobId, work.Epoch), stop.Token);
-            else await services.GetRequiredService<VerificationRunner>().RunAsync(work.JobId, stop.Token);
+            if (work.Kind == Work.Job) await services.GetRequiredService<JobRunner>().RunAsync(new JobClaim(work.JobId, work.Epoch), control);
+            else await services.GetRequiredService<VerificationRunner>().RunAsync(work.JobId, control.Token);
         }
         catch (Exception e)
         {
@@ -94,7 +100,7 @@ public sealed class BackfillWorker(
         finally
         {
             _running.TryRemove(work, out _);
-            stop.Dispose();
+            control.Dispose();
             signal.Wake();
         }
     }
@@ -106,12 +112,17 @@ public sealed class BackfillWorker(
     {
         if (!_running.TryGetValue(claim, out var running) || running.Task.IsCompleted) return;
         logger.LogWarning("Job {JobId}: another engine took it over, or it is back in the queue (claim {Epoch} is stale); stopping at once", claim.JobId, claim.Epoch);
-        try
+        running.Control.Stop();
+    }
+
+    /// <summary>A user cancelled a job (through any node): if this engine runs it, its batch in flight stops now.</summary>
+    private void CancelRunning(int jobId)
+    {
+        foreach (var (work, running) in _running)
         {
-            running.Stop.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
+            if (work.Kind != Work.Job || work.JobId != jobId || running.Task.IsCompleted) continue;
+            logger.LogInformation("Job {JobId}: cancel requested; stopping its batch in flight", jobId);
+            running.Control.RequestCancel();
         }
     }
 

@@ -16,7 +16,7 @@ namespace BackfillStudio.Engine.Jobs;
 /// <summary>
 /// Runs one claimed job: plan, then read → stage → write to every destination → checkpoint, batch by
 /// batch, reading the next batch while the current one is written. Ends the job COMPLETED, CANCELLED
-/// (observed at checkpoints), FAILED, or back in the queue after a transient error.
+/// (at once through <see cref="JobControl"/>, or at a checkpoint), FAILED, or back in the queue after a transient error.
 /// </summary>
 public sealed class JobRunner(
     JobPlanLoader plans,
@@ -27,11 +27,13 @@ public sealed class JobRunner(
     ILogger<JobRunner> logger)
 {
     /// <summary>
-    /// Runs the job under <paramref name="claim"/>. <paramref name="stopping"/> fires when the engine stops or when it
-    /// learns the claim was taken over; either way nothing more is written, and a requeue by a lost claim changes nothing.
+    /// Runs the job under <paramref name="claim"/>. <paramref name="control"/> stops it at once when a user cancels it
+    /// (it ends CANCELLED with the rows committed so far), the engine stops or the claim was taken over (it is requeued,
+    /// which a lost claim cannot do).
     /// </summary>
-    public async Task RunAsync(JobClaim claim, CancellationToken stopping)
+    public async Task RunAsync(JobClaim claim, JobControl control)
     {
+        var stopping = control.Token;
         var jobId = claim.JobId;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
         using var activity = BackfillTracing.Job(jobId);
@@ -43,14 +45,20 @@ public sealed class JobRunner(
             activity?.SetTag("backfill.table", plan.Job.TableName);
             await ExecuteAsync(plan, claim, stopping);
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            logger.LogInformation("Job {JobId} interrupted (the engine is stopping, or another engine took the job over)", jobId);
-            await states.RequeueAsync(claim, "The engine stopped while running this job; it resumes from its checkpoint.", CancellationToken.None);
-        }
         catch (StaleClaimException e)
         {
             logger.LogWarning("Job {JobId} stopped writing: {Reason}", jobId, e.Message);
+        }
+        catch (Exception e) when (stopping.IsCancellationRequested && (e is OperationCanceledException || control.CancelRequested))
+        {
+            if (control.CancelRequested)
+            {
+                await states.CancelExecutingAsync(claim, CancellationToken.None);
+                logger.LogInformation("Job {JobId} cancelled; its batch in flight was rolled back", jobId);
+                return;
+            }
+            logger.LogInformation("Job {JobId} interrupted (the engine is stopping, or another engine took the job over)", jobId);
+            await states.RequeueAsync(claim, "The engine stopped while running this job; it resumes from its checkpoint.", CancellationToken.None);
         }
         catch (Exception e)
         {
@@ -155,7 +163,8 @@ public sealed class JobRunner(
                     }
                     var written = write.ElapsedMilliseconds;
 
-                    var cancelRequested = await states.CheckpointAsync(claim, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint }, stopping);
+                    // Not cancellable: once the destinations hold the batch, its checkpoint must follow.
+                    var cancelRequested = await states.CheckpointAsync(claim, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint }, CancellationToken.None);
                     metrics.BatchWritten(batch.Rows.Count, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
                         job.Id, batch.Sequence, batch.Rows.Count, waited, written, write.ElapsedMilliseconds - written);

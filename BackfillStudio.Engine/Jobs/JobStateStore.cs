@@ -72,7 +72,10 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         {Returning}
         """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("error", errorMessage), .. Move(JobTransitions.Requeue)]);
 
-    /// <summary>Cancels a pending job at once, or asks the engine running it to stop after the current batch.</summary>
+    /// <summary>
+    /// Cancels a pending job at once, or asks the engine running it to stop: it hears of it through NOTIFY and stops
+    /// its batch in flight (a missed notification is seen at the next checkpoint).
+    /// </summary>
     public async Task<JobChanged?> RequestCancelAsync(int id, string? actor, CancellationToken ct)
     {
         var cancelled = await ExecuteAsync($"""
@@ -80,12 +83,15 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
             WHERE id = @id AND status = ANY(@from)
             {Returning}
             """, ct, [("id", id), ("actor", (object?)actor ?? DBNull.Value), .. Move(JobTransitions.CancelPending)]);
-        return cancelled ?? await ExecuteAsync($"""
+        if (cancelled is not null) return cancelled;
+        var requested = await ExecuteAsync($"""
             UPDATE queue_backfill_data SET cancel_requested_at = COALESCE(cancel_requested_at, now()),
                 cancelled_by = COALESCE(cancelled_by, @actor), updated_at = now()
             WHERE id = @id AND status = @executing
             {Returning}
             """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value), ("executing", JobStatus.Executing.ToDb()));
+        if (requested is not null) await NotifyAsync(NotifyChannels.JobCancel, id.ToString(), ct);
+        return requested;
     }
 
     /// <summary>

@@ -24,6 +24,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     private const string ProgressTable = "_backfill_progress";
 
     private NpgsqlConnection? _connection;
+    private int _processId;
     private string _mergeSql = "";
     private string _copyIntoTarget = "";
     /// <summary>Positions (in the source row) of the columns written: all but those generated in the target.</summary>
@@ -44,6 +45,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     {
         _connection = new NpgsqlConnection(settings.Connection.ConnectionString($"{SessionPrefix}{target.Epoch}"));
         await _connection.OpenAsync(ct);
+        // Kept now: after a cancelled COPY the connection may already be broken when it is needed.
+        _processId = _connection.ProcessID;
         await EndOlderClaimsSessionsAsync(ct);
         // The target is claimed before any DDL touches it, so a job of another source table changes nothing.
         if (!await ExistsAsync(RegistrySql, ct))
@@ -197,6 +200,19 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     public async Task WriteAsync(Batch batch, CancellationToken ct)
     {
         var connection = _connection ?? throw new InvalidOperationException("PrepareAsync was not called.");
+        try
+        {
+            await WriteInTransactionAsync(connection, batch, ct);
+        }
+        catch (Exception) when (ct.IsCancellationRequested)
+        {
+            await CancelServerSideAsync(_processId);
+            throw;
+        }
+    }
+
+    private async Task WriteInTransactionAsync(NpgsqlConnection connection, Batch batch, CancellationToken ct)
+    {
         await using var tx = await connection.BeginTransactionAsync(ct);
         await PassFenceAsync(ct);
         if (!HasKey && await AlreadyWrittenAsync(batch, ct)) return;
@@ -207,7 +223,21 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             await ExecuteAsync(_mergeSql, ct);
         }
         if (!HasKey) await RecordProgressAsync(batch, ct);
-        await tx.CommitAsync(ct);
+        // Not cancellable: a commit cancelled half-way may or may not have happened, and the job's count must say which.
+        await tx.CommitAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Rows a COPY has already sent keep the server busy after the client gave up (it reads the abort only after them):
+    /// the job's backend is cancelled from a second session, so a cancelled job leaves nothing running.
+    /// </summary>
+    private async Task CancelServerSideAsync(int processId)
+    {
+        await using var connection = new NpgsqlConnection(settings.Connection.ConnectionString($"{SessionPrefix}{target.Epoch} cancel"));
+        await connection.OpenAsync(CancellationToken.None);
+        await using var cmd = new NpgsqlCommand("SELECT pg_cancel_backend(@pid)", connection);
+        cmd.Parameters.AddWithValue("pid", processId);
+        await cmd.ExecuteScalarAsync(CancellationToken.None);
     }
 
     /// <summary>Raises the job's fence to this claim in the batch's transaction, or refuses when a newer claim wrote here.</summary>

@@ -70,8 +70,11 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         await client.ExecuteAsync($"DELETE FROM {StageSql}", null, ct);
         foreach (var (sql, bindings) in InsertChunks(batch.Rows))
             await client.ExecuteAsync(sql, bindings, ct);
-        if (Key.Count > 0) await client.ExecuteAsync(MergeSql(), null, ct);
-        else await AppendOnceAsync(batch, ct);
+        // The statement that commits the batch is not cancelled half-way: whether a cancelled MERGE ran or not cannot be
+        // known, and the job's count must say what the target holds. Only its upload is.
+        ct.ThrowIfCancellationRequested();
+        if (Key.Count > 0) await client.ExecuteAsync(MergeSql(), null, CancellationToken.None);
+        else await AppendOnceAsync(batch, CancellationToken.None);
     }
 
     /// <summary>
