@@ -35,6 +35,17 @@ public sealed class BackfillOptions
     [Range(1, 3600)]
     public int DdlLockTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// How long a source or PostgreSQL destination session may wait for the server without anything arriving (a
+    /// blackholed network, a hung server) before the command fails and the job is requeued from its checkpoint.
+    /// </summary>
+    [Range(1, 86_400)]
+    public int StallTimeoutSeconds { get; set; } = 120;
+
+    /// <summary>How long writing one batch to every destination may take before it is cancelled and the job requeued.</summary>
+    [Range(1, 86_400)]
+    public int BatchTimeoutSeconds { get; set; } = 600;
+
     /// <summary>About how many source rows each verified key range holds.</summary>
     [Range(1, 100_000_000)]
     public int VerifyRangeRows { get; set; } = 100_000;

@@ -12,6 +12,9 @@ public sealed class JobStepException(string step, Exception inner) : Exception($
     private static string Describe(Exception e) => e switch
     {
         PostgresException pg => $"{pg.MessageText} (SQLSTATE {pg.SqlState})",
+        NpgsqlException { InnerException: TimeoutException } =>
+            "the server sent nothing within Backfill:StallTimeoutSeconds (a stalled network or server); the session was given up",
+        NpgsqlException { InnerException: IOException or SocketException } npg => $"{npg.Message}: {npg.InnerException!.Message}",
         _ => e.Message,
     };
 }

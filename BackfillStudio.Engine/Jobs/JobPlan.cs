@@ -24,9 +24,12 @@ public sealed record JobPlan(BackfillJobEntity Job, SourceSettings Source, strin
 {
     public IEnumerable<string?> Secrets => Destinations.SelectMany(d => d.Settings.Secrets).Append(Source.Password);
 
-    /// <summary>Opens the job's source; <paramref name="purpose"/> is the session's application_name.</summary>
-    public Task<PostgresSource> OpenSourceAsync(string purpose, CancellationToken ct) =>
-        PostgresSource.OpenAsync(Source, $"source {Job.SourceId}", purpose, ct);
+    /// <summary>
+    /// Opens the job's source; <paramref name="purpose"/> is the session's application_name, <paramref name="stallSeconds"/>
+    /// its commands' timeout (<see cref="SourceSettings.CommandTimeoutSeconds"/>).
+    /// </summary>
+    public Task<PostgresSource> OpenSourceAsync(string purpose, CancellationToken ct, int stallSeconds = 0) =>
+        PostgresSource.OpenAsync(Source with { CommandTimeoutSeconds = stallSeconds }, $"source {Job.SourceId}", purpose, ct);
 
     /// <summary>How <see cref="TargetOwnership"/> names the job's source table.</summary>
     public string SourceName(string tableName) => TargetOwnership.SourceOf(Source.Host, Source.Port, Source.Database, tableName);

@@ -89,7 +89,7 @@ public sealed class JobRunner(
     {
         var job = plan.Job;
         var settings = options.Value;
-        await using var source = await JobFailure.Step("Source", () => plan.OpenSourceAsync($"BackfillStudio job {job.Id}", stopping));
+        await using var source = await JobFailure.Step("Source", () => plan.OpenSourceAsync($"BackfillStudio job {job.Id}", stopping, settings.StallTimeoutSeconds));
         var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, stopping));
         var filter = FilterPredicate.Build(table, JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? []);
         var reader = source.Reader(table, filter, settings.BatchSize);
@@ -156,11 +156,7 @@ public sealed class JobRunner(
                         });
                     using var span = BackfillTracing.Batch(batch.Sequence, batch.Rows.Count);
                     var write = Stopwatch.StartNew();
-                    foreach (var (name, writer) in writers)
-                    {
-                        using var writing = BackfillTracing.Write(name);
-                        await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(batch, stopping));
-                    }
+                    await WriteWithinDeadlineAsync(writers, batch, stopping);
                     var written = write.ElapsedMilliseconds;
 
                     // Not cancellable: once the destinations hold the batch, its checkpoint must follow.
@@ -187,6 +183,27 @@ public sealed class JobRunner(
         {
             foreach (var (_, writer) in writers) await writer.DisposeAsync();
             stage?.Dispose();
+        }
+    }
+
+    /// <summary>Writes the batch to every destination within <c>Backfill:BatchTimeoutSeconds</c>, or cancels it and says so.</summary>
+    private async Task WriteWithinDeadlineAsync(List<(string Name, IDestinationWriter Writer)> writers, Batch batch, CancellationToken stopping)
+    {
+        var limit = options.Value.BatchTimeoutSeconds;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(TimeSpan.FromSeconds(limit));
+        try
+        {
+            foreach (var (name, writer) in writers)
+            {
+                using var writing = BackfillTracing.Write(name);
+                await JobFailure.Step($"Destination '{name}'", () => writer.WriteAsync(batch, deadline.Token));
+            }
+        }
+        catch (Exception e) when (deadline.IsCancellationRequested && !stopping.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Batch {batch.Sequence} was not written within {limit} s (Backfill:BatchTimeoutSeconds); " +
+                "it was cancelled and the job resumes from its checkpoint.", e);
         }
     }
 

@@ -16,13 +16,15 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
 {
     internal const string Returning = "RETURNING id, pipeline_id, status, count_record, total_record, updated_at";
 
-    /// <summary>Claims the oldest pending job for this engine under a new epoch, or returns null when none is waiting.</summary>
+    /// <summary>
+    /// Claims the oldest pending job for this engine under a new epoch, or returns null when none is waiting. The error
+    /// that sent it back to the queue stays in error_message (why it is being retried) until it completes.
+    /// </summary>
     public async Task<JobClaim?> ClaimNextAsync(CancellationToken ct)
     {
         var claimed = await ExecuteAsync($"""
             UPDATE queue_backfill_data SET status = @to, lease_owner = @owner, claim_epoch = claim_epoch + 1, heartbeat_at = now(),
-                   started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(),
-                   error_message = NULL, finished_at = NULL
+                   started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(), finished_at = NULL
             WHERE id = (SELECT id FROM queue_backfill_data WHERE status = ANY(@from) AND deleted_at IS NULL
                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
             {Returning}, claim_epoch
@@ -145,9 +147,11 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
             UPDATE queue_backfill_data SET
                    status = CASE WHEN cancel_requested_at IS NOT NULL THEN @cancelled
                                  WHEN attempts >= @max THEN @failed ELSE @to END,
-                   error_message = CASE WHEN cancel_requested_at IS NULL AND attempts >= @max
+                   error_message = CASE WHEN cancel_requested_at IS NOT NULL THEN error_message
+                                        WHEN attempts >= @max
                                         THEN 'The engine running this job stopped and the job has used all ' || @max || ' attempts.'
-                                        ELSE error_message END,
+                                        ELSE 'The engine running this job stopped renewing its lease (it crashed, froze or lost the '
+                                             || 'config database); the job resumes from its checkpoint.' END,
                    finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR attempts >= @max THEN now() END,
                    lease_owner = NULL, updated_at = now()
             WHERE status = ANY(@from) AND heartbeat_at < now() - make_interval(secs => @lease)

@@ -7,6 +7,13 @@ public sealed record SourceSettings(string Host, int Port, string Database, stri
 {
     public static readonly string[] SslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
+    /// <summary>
+    /// How long one wait for the server may last (a query's first row, each read after it, a COPY's completion) before
+    /// the session counts as stalled and the command fails; 0, no limit, except for a job's batches, which use
+    /// <c>Backfill:StallTimeoutSeconds</c>.
+    /// </summary>
+    public int CommandTimeoutSeconds { get; init; }
+
     public string ConnectionString(string applicationName) => new NpgsqlConnectionStringBuilder
     {
         Host = Host,
@@ -17,7 +24,11 @@ public sealed record SourceSettings(string Host, int Port, string Database, stri
         SslMode = Enum.Parse<SslMode>(SslMode.Replace("-", ""), ignoreCase: true),
         ApplicationName = applicationName,
         Timeout = 15,
-        CommandTimeout = 0,
+        CommandTimeout = CommandTimeoutSeconds,
+        // A peer that vanished without closing the connection is noticed by the kernel, not only by the timeout.
+        TcpKeepAlive = true,
+        TcpKeepAliveTime = 30,
+        TcpKeepAliveInterval = 10,
         // Filter values without a zone and timestamptz rendered as text mean UTC, whatever the server's default.
         Timezone = "UTC",
         // Keyset pages are prepared once per job and executed many times.

@@ -40,7 +40,7 @@ public sealed class PostgresDestinationType : DestinationType<PostgresDestinatio
         config.SslMode("ssl_mode"));
 
     protected override IDestinationWriter CreateWriter(PostgresDestinationSettings settings, WriteTarget target, DestinationContext context) =>
-        new PostgresDestinationWriter(settings, target, TimeSpan.FromSeconds(context.Options.DdlLockTimeoutSeconds));
+        new PostgresDestinationWriter(settings, target, TimeSpan.FromSeconds(context.Options.DdlLockTimeoutSeconds), context.Options.StallTimeoutSeconds);
 
     protected override IDestinationVerifier CreateVerifier(PostgresDestinationSettings settings, VerifyScope scope, string destination, DestinationContext context) =>
         new PostgresVerifier(settings, scope, destination);

@@ -17,7 +17,7 @@ namespace BackfillStudio.Engine.Destinations.Postgres;
 /// existing target never holds a job up. Columns generated in an existing target are left to it.
 /// </para>
 /// </summary>
-public sealed class PostgresDestinationWriter(PostgresDestinationSettings settings, WriteTarget target, TimeSpan ddlLockTimeout)
+public sealed class PostgresDestinationWriter(PostgresDestinationSettings settings, WriteTarget target, TimeSpan ddlLockTimeout, int stallTimeoutSeconds)
     : IDestinationWriter
 {
     private const string Stage = "backfill_stage";
@@ -43,7 +43,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
 
     public async Task PrepareAsync(CancellationToken ct)
     {
-        _connection = new NpgsqlConnection(settings.Connection.ConnectionString($"{SessionPrefix}{target.Epoch}"));
+        _connection = new NpgsqlConnection((settings.Connection with { CommandTimeoutSeconds = stallTimeoutSeconds }).ConnectionString($"{SessionPrefix}{target.Epoch}"));
         await _connection.OpenAsync(ct);
         // Kept now: after a cancelled COPY the connection may already be broken when it is needed.
         _processId = _connection.ProcessID;

@@ -49,7 +49,8 @@ public sealed class PostgresSource : IAsyncDisposable
 
     public async Task<long> CountAsync(TableSchema table, FilterPredicate filter, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM {table.QualifiedSql} WHERE {filter.Sql}", Connection);
+        // A count of a big table may take long before its one row: not a stall, whatever the session's timeout.
+        await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM {table.QualifiedSql} WHERE {filter.Sql}", Connection) { CommandTimeout = 0 };
         filter.AddParameters(cmd);
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace BackfillStudio.Tests.Infrastructure;
+
+/// <summary>
+/// A TCP proxy in front of a server, for network faults: <see cref="Blackhole"/> stops forwarding in both directions
+/// without closing anything (a cable pulled somewhere on the way: no error, no reset, just silence), <see cref="Heal"/>
+/// resumes — bytes held meanwhile are delivered, so connections that are still open carry on intact.
+/// </summary>
+public sealed class TcpProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<TcpClient> _connections = [];
+    private readonly string _upstreamHost;
+    private readonly int _upstreamPort;
+    private TaskCompletionSource _open = NewGate(open: true);
+
+    public TcpProxy(string upstreamHost, int upstreamPort)
+    {
+        _upstreamHost = upstreamHost;
+        _upstreamPort = upstreamPort;
+        _listener.Start();
+        _ = AcceptAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public void Blackhole() => _open = NewGate(open: false);
+
+    public void Heal() => _open.TrySetResult();
+
+    private static TaskCompletionSource NewGate(bool open)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (open) gate.SetResult();
+        return gate;
+    }
+
+    private async Task AcceptAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                var upstream = new TcpClient();
+                lock (_connections) _connections.AddRange([client, upstream]);
+                _ = ConnectAsync(client, upstream);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task ConnectAsync(TcpClient client, TcpClient upstream)
+    {
+        try
+        {
+            await _open.Task.WaitAsync(_stop.Token);
+            await upstream.ConnectAsync(_upstreamHost, _upstreamPort, _stop.Token);
+            await Task.WhenAny(PumpAsync(client.GetStream(), upstream.GetStream()), PumpAsync(upstream.GetStream(), client.GetStream()));
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        client.Dispose();
+        upstream.Dispose();
+    }
+
+    private async Task PumpAsync(NetworkStream from, NetworkStream to)
+    {
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var read = await from.ReadAsync(buffer, _stop.Token);
+            if (read == 0) return;
+            await _open.Task.WaitAsync(_stop.Token);
+            await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        lock (_connections)
+            foreach (var connection in _connections) connection.Dispose();
+        _stop.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
