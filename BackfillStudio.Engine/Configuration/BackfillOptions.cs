@@ -10,6 +10,12 @@ public sealed class BackfillOptions
     [Range(1, 1_000_000)]
     public int BatchSize { get; set; } = 10_000;
 
+    /// <summary>A batch also ends once its decoded rows hold about this many bytes (see <see cref="Batches.BatchLimits"/>).</summary>
+    [Range(1_048_576, 68_719_476_736)]
+    public long BatchMaxBytes { get; set; } = 64L * 1024 * 1024;
+
+    public Batches.BatchLimits BatchLimits => new(BatchSize, BatchMaxBytes);
+
     [Range(1, 3600)]
     public int PollIntervalSeconds { get; set; } = 5;
 

@@ -92,7 +92,7 @@ public sealed class JobRunner(
         await using var source = await JobFailure.Step("Source", () => plan.OpenSourceAsync($"BackfillStudio job {job.Id}", stopping, settings.StallTimeoutSeconds));
         var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, stopping));
         var filter = FilterPredicate.Build(table, JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? []);
-        var reader = source.Reader(table, filter, settings.BatchSize);
+        var reader = source.Reader(table, filter, settings.BatchLimits);
 
         var total = await JobFailure.Step("Source", () => source.CountAsync(table, filter, stopping));
         if (await states.SetTotalAsync(claim, total, stopping) is null) return;

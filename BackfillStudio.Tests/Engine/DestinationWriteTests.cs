@@ -50,6 +50,9 @@ public sealed class DestinationWriteTests(PostgresServer pg) : IClassFixture<Pos
         {
             var job = await s.Http.WaitForJobAsync(id, Timeout, "COMPLETED", "FAILED");
             Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+            // Each job then verifies itself (Backfill:VerifyAfterLoad), which opens the file too.
+            var verification = await s.Http.WaitForVerificationAsync(id, Timeout, "MATCHED", "MISMATCH", "FAILED");
+            Assert.True((string)verification["status"]! == "MATCHED", verification.ToJsonString());
         }
 
         Assert.DoesNotContain(OpenFiles(), f => f.StartsWith(s.DuckDbPath, StringComparison.Ordinal));

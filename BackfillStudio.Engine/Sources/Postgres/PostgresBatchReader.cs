@@ -10,10 +10,15 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 /// Reads a table's matching rows in batches: keyset pagination on the primary key (composite keys too),
 /// or heap-block (<c>ctid</c>) ranges for tables without one. Never OFFSET.
 /// <paramref name="upTo"/> (a key's text per key column) ends the read at that key, inclusive: a repair re-reads one range.
+/// A keyset batch also ends at the byte budget of <paramref name="limits"/> (block ranges hold about a row count); its
+/// LIMIT follows the row width (the catalog's estimate, then what the batches held), so little is fetched past the budget.
 /// </summary>
-public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, int batchSize,
+public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, BatchLimits limits,
     IReadOnlyList<string>? upTo = null)
 {
+    private double? _rowBytes;
+    private bool _estimated;
+
     private readonly Func<NpgsqlDataReader, int, object?>[] _readers = table.Columns.Select(ColumnValueReader.For).ToArray();
     private readonly string _columns = SelectList(table);
     private HeapLayout? _heaps;
@@ -47,22 +52,45 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         filter.AddParameters(cmd);
         for (var i = 0; cursor.LastKey is not null && i < pk.Count; i++) cmd.Parameters.AddWithValue($"k{i}", cursor.LastKey[i]);
         for (var i = 0; upTo is not null && i < pk.Count; i++) cmd.Parameters.AddWithValue($"u{i}", upTo[i]);
-        cmd.Parameters.AddWithValue("limit", batchSize);
+        if (!_estimated && limits.Bytes != long.MaxValue) _rowBytes = await EstimateRowBytesAsync(ct);
+        _estimated = true;
+        var limit = NextLimit();
+        cmd.Parameters.AddWithValue("limit", limit);
 
-        var rows = new List<object?[]>(batchSize);
+        var rows = new List<object?[]>(limit);
+        long bytes = 0;
         string[]? lastKey = null;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             var keyOrdinal = _readers.Length + _arrays.Length;
-            while (await reader.ReadAsync(ct))
+            while (bytes < limits.Bytes && await reader.ReadAsync(ct))
             {
-                rows.Add(ReadRow(reader));
+                var row = ReadRow(reader);
+                rows.Add(row);
+                bytes += BatchLimits.SizeOf(row);
                 lastKey ??= new string[pk.Count];
                 for (var i = 0; i < pk.Count; i++) lastKey[i] = reader.GetString(keyOrdinal + i);
             }
         }
         if (rows.Count == 0) return null;
+        _rowBytes = (double)bytes / rows.Count;
         return new Batch(cursor.Batches, rows, new KeySpan(cursor.LastKey, lastKey!), null, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
+    }
+
+    /// <summary>As many rows as fit the byte budget at the width known so far, within the row limit.</summary>
+    private int NextLimit() => _rowBytes is { } width ? (int)Math.Clamp(limits.Bytes / width, 1, limits.Rows) : limits.Rows;
+
+    /// <summary>
+    /// The table's stored bytes (TOAST included) per row, doubled for text decoded as UTF-16; null when the table was
+    /// never analyzed (the first batch then stops at the budget and fetches the rest of its page for nothing).
+    /// </summary>
+    private async Task<double?> EstimateRowBytesAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "SELECT CASE WHEN c.reltuples > 0 THEN 2 * pg_table_size(c.oid) / c.reltuples END FROM pg_class c WHERE c.oid = to_regclass(@table)",
+            connection);
+        cmd.Parameters.AddWithValue("table", table.QualifiedSql);
+        return await cmd.ExecuteScalarAsync(ct) is double width && width > 0 ? width : null;
     }
 
     /// <summary>
@@ -72,7 +100,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// </summary>
     private async Task<Batch?> ReadBlocksAsync(ResumeCursor cursor, CancellationToken ct)
     {
-        _heaps ??= await HeapLayout.ReadAsync(connection, table, cursor.Relations, batchSize, ct);
+        _heaps ??= await HeapLayout.ReadAsync(connection, table, cursor.Relations, limits.Rows, ct);
         var step = cursor.BlocksPerBatch ?? _heaps.BlocksPerBatch;
         var position = cursor.NextBlock ?? 0;
         var rows = new List<object?[]>();

@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Filters;
@@ -56,8 +57,8 @@ public sealed class PostgresSource : IAsyncDisposable
     }
 
     /// <param name="upTo">Ends the read at this key (its text per key column), inclusive.</param>
-    public PostgresBatchReader Reader(TableSchema table, FilterPredicate filter, int batchSize, IReadOnlyList<string>? upTo = null) =>
-        new(Connection, table, filter, batchSize, upTo);
+    public PostgresBatchReader Reader(TableSchema table, FilterPredicate filter, BatchLimits limits, IReadOnlyList<string>? upTo = null) =>
+        new(Connection, table, filter, limits, upTo);
 
     public ValueTask DisposeAsync() => Connection.DisposeAsync();
 }

@@ -1,0 +1,27 @@
+using BackfillStudio.Tests.Infrastructure;
+
+namespace BackfillStudio.Tests.Engine;
+
+/// <summary>Batches end at Backfill:BatchMaxBytes as well as at Backfill:BatchSize, so wide rows never fill memory.</summary>
+public sealed class WideRowTests(PostgresServer pg) : IClassFixture<PostgresServer>
+{
+    [Fact]
+    public async Task RowsOfAMegabyte_EndEachBatchAtTheByteBudget_AndArriveExactlyInEveryDestination()
+    {
+        // 40 rows of about 1 MB of text (2 MiB decoded); 8 MiB a batch holds 4 of them, not BatchSize's 10,000.
+        await using var s = await Scenario.CreateAsync(pg, """
+            CREATE TABLE documents (id int PRIMARY KEY, body text NOT NULL);
+            INSERT INTO documents SELECT g, g || repeat(md5(g::text), 32768) FROM generate_series(1, 40) g;
+            """, ["public.documents"], DestinationKinds.All, "--Backfill:BatchMaxBytes=8388608");
+        var jobId = await s.StartBackfillAsync("public.documents");
+        var job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(2), "COMPLETED", "FAILED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(40, (long)job["count_record"]!);
+
+        var batches = await PostgresServer.ScalarAsync<int>(s.ConfigDb, $"SELECT (resume_cursor->>'batches')::int FROM queue_backfill_data WHERE id = {jobId}");
+        Assert.InRange(batches, 10, 40);
+        Assert.True(Directory.GetFiles(Path.Combine(s.ParquetDirectory, "documents", jobId.ToString()), "*.parquet").Length == batches,
+            "one Parquet file per batch");
+        await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "documents"), "documents", jobId);
+    }
+}
