@@ -95,7 +95,14 @@ public sealed class JobRunner(
         var reader = source.Reader(table, filter, settings.BatchLimits);
 
         var total = await JobFailure.Step("Source", () => source.CountAsync(table, filter, stopping));
-        if (await states.SetTotalAsync(claim, total, stopping) is null) return;
+        var cancelRequested = await states.SetTotalAsync(claim, total, stopping);
+        if (cancelRequested is null) return;
+        if (cancelRequested == true)
+        {
+            await states.CancelExecutingAsync(claim, stopping);
+            logger.LogInformation("Job {JobId} cancelled before its first batch", job.Id);
+            return;
+        }
 
         var target = new WriteTarget(job.Id, claim.Epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
         var outcome = await CopyAsync(plan, claim, reader, target, stopping);

@@ -32,8 +32,16 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         return claimed is var (change, epoch) ? new JobClaim(change.JobId, epoch) : null;
     }
 
-    public Task<JobChanged?> SetTotalAsync(JobClaim claim, long total, CancellationToken ct) => OwnedUpdateAsync(claim,
-        "total_record = @total", ct, ("total", total));
+    /// <summary>
+    /// Records the job's total. Returns null when the claim was lost; otherwise whether a cancel was requested already
+    /// (one that came between the claim and the runner's start, whose notification found nothing to stop).
+    /// </summary>
+    public async Task<bool?> SetTotalAsync(JobClaim claim, long total, CancellationToken ct) => (await ExecuteAsync($"""
+        UPDATE queue_backfill_data SET total_record = @total, updated_at = now()
+        WHERE id = @id AND claim_epoch = @epoch AND status = @executing
+        {Returning}, cancel_requested_at IS NOT NULL
+        """, reader => reader.GetBoolean(6), ct, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
+        ("total", total)))?.Extra;
 
     /// <summary>Advances the count and resume cursor after every destination accepted a batch.
     /// Returns null when the claim was lost; otherwise whether cancellation was requested.</summary>
@@ -195,13 +203,6 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     /// <summary>The <c>@from</c> and <c>@to</c> parameters of a transition's UPDATE.</summary>
     private static (string Name, object Value)[] Move(JobTransition transition) =>
         [("from", transition.From.ToDb()), ("to", transition.To.ToDb())];
-
-    private Task<JobChanged?> OwnedUpdateAsync(JobClaim claim, string set, CancellationToken ct, params (string, object)[] parameters) =>
-        ExecuteAsync($"""
-            UPDATE queue_backfill_data SET {set}, updated_at = now()
-            WHERE id = @id AND claim_epoch = @epoch AND status = @executing
-            {Returning}
-            """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()), .. parameters]);
 
     /// <summary>Runs an UPDATE ending in <see cref="Returning"/> and publishes the change it made, if any.</summary>
     internal async Task<JobChanged?> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object Value)[] parameters) =>

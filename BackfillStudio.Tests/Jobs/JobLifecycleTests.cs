@@ -82,7 +82,7 @@ public sealed class JobLifecycleTests(PostgresServer pg) : IClassFixture<Postgre
         var jobId = await s.StartBackfillAsync("public.measurements");
         var deadline = DateTime.UtcNow + Timeout;
         while (await PostgresServer.ScalarAsync<long>(s.DestinationDb,
-                   "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'BackfillStudio job%' AND state = 'active' AND query LIKE 'COPY%'") == 0)
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'BackfillStudio job%' AND state = 'active' AND query LIKE 'COPY%'") == 0)
         {
             Assert.True(DateTime.UtcNow < deadline, "the job never started writing its first batch");
             await Task.Delay(50);

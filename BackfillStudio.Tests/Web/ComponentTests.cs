@@ -168,6 +168,24 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
+    public void JobsTable_ShowsWhyARunningOrQueuedJobIsBeingRetried_AndNothingForOthers()
+    {
+        const string reason = "Source: the server sent nothing within Backfill:StallTimeoutSeconds";
+        var cut = Render<JobsTable>(p => p.Add(x => x.Items,
+        [
+            Job(1, "EXECUTING", 500, 1000) with { ErrorMessage = reason },
+            Job(2, "PENDING", 500, 1000) with { ErrorMessage = reason },
+            Job(3, "EXECUTING", 500, 1000),
+            Job(4, "COMPLETED", 1000, 1000),
+        ]));
+
+        var retrying = cut.FindAll("[data-testid=job-retrying]");
+        Assert.Equal(2, retrying.Count);
+        Assert.All(retrying, e => Assert.Contains("Retrying after: Source: the server sent nothing", e.TextContent));
+        Assert.Empty(cut.FindAll("[data-testid=job-error]"));
+    }
+
+    [Fact]
     public void JobError_ShowsAShortMessageWhole_WithoutAToggle()
     {
         var cut = Render<JobError>(p => p.Add(x => x.Message, "Source 1 is unreachable."));
