@@ -200,18 +200,22 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     public async Task WriteAsync(Batch batch, CancellationToken ct)
     {
         var connection = _connection ?? throw new InvalidOperationException("PrepareAsync was not called.");
+        // At once, not after the client notices: a COPY whose socket is full (the server busy with rows already sent)
+        // does not see the token until the server has read on; cancelled, the server reads the rest at once.
+        Task? serverSideCancel = null;
+        await using var cancelServerSide = ct.Register(() => serverSideCancel = CancelServerSideAsync(_processId));
         try
         {
-            await WriteInTransactionAsync(connection, batch, ct);
+            await WriteInTransactionAsync(connection, batch, cancelServerSide, ct);
         }
-        catch (Exception) when (ct.IsCancellationRequested)
+        catch (Exception) when (ct.IsCancellationRequested && serverSideCancel is not null)
         {
-            await CancelServerSideAsync(_processId);
+            await serverSideCancel;
             throw;
         }
     }
 
-    private async Task WriteInTransactionAsync(NpgsqlConnection connection, Batch batch, CancellationToken ct)
+    private async Task WriteInTransactionAsync(NpgsqlConnection connection, Batch batch, CancellationTokenRegistration cancelServerSide, CancellationToken ct)
     {
         await using var tx = await connection.BeginTransactionAsync(ct);
         await PassFenceAsync(ct);
@@ -224,20 +228,27 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         }
         if (!HasKey) await RecordProgressAsync(batch, ct);
         // Not cancellable: a commit cancelled half-way may or may not have happened, and the job's count must say which.
+        cancelServerSide.Unregister();
         await tx.CommitAsync(CancellationToken.None);
     }
 
     /// <summary>
-    /// Rows a COPY has already sent keep the server busy after the client gave up (it reads the abort only after them):
-    /// the job's backend is cancelled from a second session, so a cancelled job leaves nothing running.
+    /// Cancels the job's backend from a second session, so a cancelled batch stops in the server too and leaves
+    /// nothing running (rows a COPY already sent would keep it busy otherwise). Best effort: the client gives up anyway.
     /// </summary>
     private async Task CancelServerSideAsync(int processId)
     {
-        await using var connection = new NpgsqlConnection(settings.Connection.ConnectionString($"{SessionPrefix}{target.Epoch} cancel"));
-        await connection.OpenAsync(CancellationToken.None);
-        await using var cmd = new NpgsqlCommand("SELECT pg_cancel_backend(@pid)", connection);
-        cmd.Parameters.AddWithValue("pid", processId);
-        await cmd.ExecuteScalarAsync(CancellationToken.None);
+        try
+        {
+            await using var connection = new NpgsqlConnection(settings.Connection.ConnectionString($"{SessionPrefix}{target.Epoch} cancel"));
+            await connection.OpenAsync(CancellationToken.None);
+            await using var cmd = new NpgsqlCommand("SELECT pg_cancel_backend(@pid)", connection);
+            cmd.Parameters.AddWithValue("pid", processId);
+            await cmd.ExecuteScalarAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
+        {
+        }
     }
 
     /// <summary>Raises the job's fence to this claim in the batch's transaction, or refuses when a newer claim wrote here.</summary>
