@@ -9,8 +9,6 @@ namespace BackfillStudio.Engine.Batches;
 /// </summary>
 public sealed record BatchLimits(int Rows, long Bytes)
 {
-    public static BatchLimits RowsOnly(int rows) => new(rows, long.MaxValue);
-
     /// <summary>About the memory a decoded row holds: text as UTF-16, byte arrays by length, other values at a fixed size.</summary>
     public static long SizeOf(object?[] row)
     {

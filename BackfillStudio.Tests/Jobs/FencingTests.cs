@@ -75,7 +75,7 @@ public sealed class FencingTests(PostgresServer pg) : IClassFixture<PostgresServ
         var writers = s.App.Services.GetRequiredService<DestinationWriterFactory>();
         await using var source = await plan.OpenSourceAsync("fencing test", CancellationToken.None);
         var table = await source.TableAsync("public.items", CancellationToken.None);
-        var reader = source.Reader(table, FilterPredicate.Build(table, []), BatchLimits.RowsOnly(1000));
+        var reader = source.Reader(table, FilterPredicate.Build(table, []), new BatchLimits(1000, long.MaxValue));
         var stale = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
         await PostgresServer.ExecuteAsync(s.SourceDb, "UPDATE items SET v = 'newer'");
         var newer = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
