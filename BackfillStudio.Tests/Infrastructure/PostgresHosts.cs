@@ -15,13 +15,55 @@ internal interface IPostgresHost : IAsyncDisposable
 /// <summary>A throwaway cluster from Debian's binaries (initdb + pg_ctl) in a temporary folder, deleted at the end.</summary>
 internal sealed class LocalPostgresHost(LocalPostgresCluster cluster, string directory) : IPostgresHost
 {
+    private const string Prefix = "backfill-tests-";
+    private const string OwnerFile = "owner.pid";
+
     public static async Task<LocalPostgresHost> StartAsync()
     {
-        var directory = Path.Combine(Path.GetTempPath(), $"backfill-tests-{Guid.NewGuid():N}");
+        if (Environment.GetEnvironmentVariable("BACKFILL_TESTS_KEEP") != "1") SweepLeftovers();
+        var directory = Path.Combine(Path.GetTempPath(), $"{Prefix}{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
+        await File.WriteAllTextAsync(Path.Combine(directory, OwnerFile), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (Environment.UserName == "root")
             await ProcessRunner.RunAsync("chmod", ["755", directory]);
         return new LocalPostgresHost(await LocalPostgresCluster.StartAsync(Path.Combine(directory, "pg"), PostgresServer.FreePort(), throwaway: true), directory);
+    }
+
+    /// <summary>
+    /// The cluster is stopped when the test process exits, which a test host that is killed or cut short never
+    /// reaches: the clusters of test processes that are gone are stopped and deleted when the next run starts.
+    /// </summary>
+    private static void SweepLeftovers()
+    {
+        foreach (var leftover in Directory.GetDirectories(Path.GetTempPath(), Prefix + "*"))
+        {
+            if (int.TryParse(Read(Path.Combine(leftover, OwnerFile)), out var owner) && IsRunning(owner)) continue;
+            if (int.TryParse(Read(Path.Combine(leftover, "pg", "postmaster.pid")), out var postmaster) && IsRunning(postmaster))
+                System.Diagnostics.Process.GetProcessById(postmaster).Kill();
+            try
+            {
+                Directory.Delete(leftover, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    /// <summary>The file's first line, or null.</summary>
+    private static string? Read(string path) => File.Exists(path) ? File.ReadLines(path).FirstOrDefault() : null;
+
+    private static bool IsRunning(int processId)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(processId);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     public Task CreateDatabaseAsync(string name) => cluster.CreateDatabaseIfMissingAsync(name);
