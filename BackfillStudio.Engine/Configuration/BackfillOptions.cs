@@ -52,6 +52,17 @@ public sealed class BackfillOptions
     [Range(1, 86_400)]
     public int BatchTimeoutSeconds { get; set; } = 600;
 
+    /// <summary>
+    /// When one read of a job's source takes longer than this, the source is busy: the job pauses as long as the read took
+    /// and reads fewer rows at a time until reads are fast again (<see cref="Sources.SourceGovernor"/>). 0 turns this off.
+    /// </summary>
+    [Range(0, 3_600_000)]
+    public int SourceLatencyTargetMs { get; set; } = 2000;
+
+    /// <summary>The source server's <c>statement_timeout</c> on a job's sessions: no read of a batch runs longer (the count is exempt).</summary>
+    [Range(1, 86_400)]
+    public int SourceStatementTimeoutSeconds { get; set; } = 600;
+
     /// <summary>About how many source rows each verified key range holds.</summary>
     [Range(1, 100_000_000)]
     public int VerifyRangeRows { get; set; } = 100_000;

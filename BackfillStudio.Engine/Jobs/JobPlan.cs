@@ -26,10 +26,19 @@ public sealed record JobPlan(BackfillJobEntity Job, SourceSettings Source, strin
 
     /// <summary>
     /// Opens the job's source; <paramref name="purpose"/> is the session's application_name, <paramref name="stallSeconds"/>
-    /// its commands' timeout (<see cref="SourceSettings.CommandTimeoutSeconds"/>).
+    /// its commands' timeout (<see cref="SourceSettings.CommandTimeoutSeconds"/>), <paramref name="statementSeconds"/> the
+    /// server's <c>statement_timeout</c>.
     /// </summary>
-    public Task<PostgresSource> OpenSourceAsync(string purpose, CancellationToken ct, int stallSeconds = 0) =>
-        PostgresSource.OpenAsync(Source with { CommandTimeoutSeconds = stallSeconds }, $"source {Job.SourceId}", purpose, ct);
+    public Task<PostgresSource> OpenSourceAsync(string purpose, CancellationToken ct, int stallSeconds = 0, int statementSeconds = 0) =>
+        PostgresSource.OpenAsync(Source with { CommandTimeoutSeconds = stallSeconds, StatementTimeoutSeconds = statementSeconds },
+            $"source {Job.SourceId}", purpose, ct);
+
+    /// <summary>The job's rows/s ceiling: its own or its source's, whichever is lower; null when neither sets one.</summary>
+    public int? MaxRowsPerSecond => (Job.MaxRowsPerSecond, Source.MaxRowsPerSecond) switch
+    {
+        ({ } job, { } source) => Math.Min(job, source),
+        (var job, var source) => job ?? source,
+    };
 
     /// <summary>How <see cref="TargetOwnership"/> names the job's source table.</summary>
     public string SourceName(string tableName) => TargetOwnership.SourceOf(Source.Host, Source.Port, Source.Database, tableName);

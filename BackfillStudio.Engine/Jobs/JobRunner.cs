@@ -6,6 +6,7 @@ using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Observability;
 using BackfillStudio.Engine.Security;
+using BackfillStudio.Engine.Sources;
 using BackfillStudio.Engine.Sources.Postgres;
 using BackfillStudio.Engine.Staging;
 using Microsoft.Extensions.Logging;
@@ -89,7 +90,8 @@ public sealed class JobRunner(
     {
         var job = plan.Job;
         var settings = options.Value;
-        await using var source = await JobFailure.Step("Source", () => plan.OpenSourceAsync($"BackfillStudio job {job.Id}", stopping, settings.StallTimeoutSeconds));
+        await using var source = await JobFailure.Step("Source", () =>
+            plan.OpenSourceAsync($"backfillstudio job {job.Id}", stopping, settings.StallTimeoutSeconds, settings.SourceStatementTimeoutSeconds));
         var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, stopping));
         var filter = FilterPredicate.Build(table, JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? []);
         var reader = source.Reader(table, filter, settings.BatchLimits);
@@ -105,7 +107,9 @@ public sealed class JobRunner(
         }
 
         var target = new WriteTarget(job.Id, claim.Epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
-        var outcome = await CopyAsync(plan, claim, reader, target, stopping);
+        var governor = new SourceGovernor(plan.MaxRowsPerSecond, TimeSpan.FromMilliseconds(settings.SourceLatencyTargetMs), settings.BatchSize,
+            sizedReads: reader.UsesKeyset);
+        var outcome = await CopyAsync(plan, claim, reader, governor, target, stopping);
         // Destinations are closed before the final status shows, so a DuckDB file can be opened as soon as the job is COMPLETED.
         if (outcome == CopyOutcome.Completed)
         {
@@ -126,7 +130,8 @@ public sealed class JobRunner(
         ClaimLost,
     }
 
-    private async Task<CopyOutcome> CopyAsync(JobPlan plan, JobClaim claim, PostgresBatchReader reader, WriteTarget target, CancellationToken stopping)
+    private async Task<CopyOutcome> CopyAsync(JobPlan plan, JobClaim claim, PostgresBatchReader reader, SourceGovernor governor, WriteTarget target,
+        CancellationToken stopping)
     {
         var job = plan.Job;
         var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
@@ -146,14 +151,16 @@ public sealed class JobRunner(
             }
 
             logger.LogInformation("Job {JobId} copying {Table} from batch {Batch}", job.Id, job.TableName, cursor.Batches);
-            var next = JobFailure.Step("Source", () => reader.ReadAsync(cursor, stopping));
+            Task<Batch?> Read(ResumeCursor from) => JobFailure.Step("Source", () =>
+                governor.ReadAsync(rows => reader.ReadAsync(from, stopping, rows), batch => batch?.Rows.Count ?? 0, stopping));
+            var next = Read(cursor);
             try
             {
                 var readWait = Stopwatch.StartNew();
                 while (await next is { } batch)
                 {
                     var waited = readWait.ElapsedMilliseconds;
-                    next = JobFailure.Step("Source", () => reader.ReadAsync(batch.Next, stopping));
+                    next = Read(batch.Next);
                     batch.WithStage(() => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));
                     foreach (var (name, writer) in writers)
                         await JobFailure.Step($"Destination '{name}'", () =>
@@ -167,7 +174,8 @@ public sealed class JobRunner(
                     var written = write.ElapsedMilliseconds;
 
                     // Not cancellable: once the destinations hold the batch, its checkpoint must follow.
-                    var cancelRequested = await states.CheckpointAsync(claim, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint }, CancellationToken.None);
+                    var cancelRequested = await states.CheckpointAsync(claim, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint },
+                        governor.Throttled, CancellationToken.None);
                     metrics.BatchWritten(batch.Rows.Count, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
                         job.Id, batch.Sequence, batch.Rows.Count, waited, written, write.ElapsedMilliseconds - written);

@@ -14,7 +14,8 @@ using Microsoft.Extensions.Options;
 namespace BackfillStudio.Engine.Jobs;
 
 /// <param name="Verify">none, count or checksum: how the job verifies itself once COMPLETED (default <c>Backfill:VerifyAfterLoad</c>).</param>
-public sealed record CreateBackfillInput(string? TableName, IReadOnlyList<FilterInput>? Filters, string? Verify = null);
+/// <param name="MaxRowsPerSecond">A ceiling on how fast the job reads its source (its source's own may be lower); null for none.</param>
+public sealed record CreateBackfillInput(string? TableName, IReadOnlyList<FilterInput>? Filters, string? Verify = null, int? MaxRowsPerSecond = null);
 
 /// <summary>The body of a verify request: count or checksum (default: the job's verify mode, else count).</summary>
 public sealed record VerifyInput(string? Mode);
@@ -24,7 +25,7 @@ public sealed record JobView(
     JobStatus Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
     DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
     string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt,
-    string? ResumedBy, DateTimeOffset? ResumedAt, string Verify, VerificationReport? Verification);
+    string? ResumedBy, DateTimeOffset? ResumedAt, string Verify, VerificationReport? Verification, int? MaxRowsPerSecond, string? Throttled);
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
@@ -59,6 +60,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             FilterSql = FilterValidator.Render(table, filters),
             CreatedBy = actor,
             VerifyAfterLoad = verify.ToDb(),
+            MaxRowsPerSecond = input.MaxRowsPerSecond,
         };
         db.BackfillJobs.Add(job);
         await db.SaveChangesAsync(ct);
@@ -107,6 +109,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             errors.Add("table_name", $"Table '{Messages.Shorten(input.TableName)}' is not one of pipeline {pipelineId}'s tables: {string.Join(", ", pipeline.Tables.Select(t => t.TableName))}.");
         if (input.Filters is { Count: > FilterValidator.MaxFilters })
             errors.Add("filters", $"At most {FilterValidator.MaxFilters} filters are allowed; got {input.Filters.Count}.");
+        RowRate.Validate(input.MaxRowsPerSecond, errors);
         errors.ThrowIfAny();
 
         await using var source = await sources.OpenAsync(pipeline.SourceId, ct);
@@ -255,5 +258,6 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         JsonSerializer.Deserialize<List<BackfillFilter>>(j.Filters) ?? [], j.FilterSql, j.Status, j.CountRecord, j.TotalRecord,
         j.Status == JobStatus.Failed, j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
         j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt, j.ResumedBy, j.ResumedAt,
-        j.VerifyAfterLoad, VerificationReport.FromJson(j.Verification));
+        j.VerifyAfterLoad, VerificationReport.FromJson(j.Verification), j.MaxRowsPerSecond,
+        j.Status == JobStatus.Executing ? j.Throttled : null);
 }

@@ -23,7 +23,7 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     public async Task<JobClaim?> ClaimNextAsync(CancellationToken ct)
     {
         var claimed = await ExecuteAsync($"""
-            UPDATE queue_backfill_data SET status = @to, lease_owner = @owner, claim_epoch = claim_epoch + 1, heartbeat_at = now(),
+            UPDATE queue_backfill_data SET status = @to, lease_owner = @owner, claim_epoch = claim_epoch + 1, heartbeat_at = now(), throttled = NULL,
                    started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(), finished_at = NULL
             WHERE id = (SELECT id FROM queue_backfill_data WHERE status = ANY(@from) AND deleted_at IS NULL
                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -43,17 +43,17 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         """, reader => reader.GetBoolean(6), ct, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
         ("total", total)))?.Extra;
 
-    /// <summary>Advances the count and resume cursor after every destination accepted a batch.
-    /// Returns null when the claim was lost; otherwise whether cancellation was requested.</summary>
-    public async Task<bool?> CheckpointAsync(JobClaim claim, long rowsWritten, ResumeCursor cursor, CancellationToken ct)
+    /// <summary>Advances the count and resume cursor after every destination accepted a batch, and says whether (and why)
+    /// the source governor holds the job back. Returns null when the claim was lost; otherwise whether cancellation was requested.</summary>
+    public async Task<bool?> CheckpointAsync(JobClaim claim, long rowsWritten, ResumeCursor cursor, string? throttled, CancellationToken ct)
     {
         var checkpointed = await ExecuteAsync($"""
             UPDATE queue_backfill_data SET count_record = count_record + @rows, resume_cursor = @cursor::jsonb,
-                   heartbeat_at = now(), updated_at = now()
+                   throttled = @throttled, heartbeat_at = now(), updated_at = now()
             WHERE id = @id AND claim_epoch = @epoch AND status = @executing
             {Returning}, cancel_requested_at IS NOT NULL
             """, reader => reader.GetBoolean(6), ct, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
-            ("rows", rowsWritten), ("cursor", JsonSerializer.Serialize(cursor)));
+            ("rows", rowsWritten), ("cursor", JsonSerializer.Serialize(cursor)), ("throttled", (object?)throttled ?? DBNull.Value));
         return checkpointed?.Extra;
     }
 

@@ -100,6 +100,7 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.Property(x => x.ResumedBy).HasMaxLength(256);
             e.Property(x => x.DeletedBy).HasMaxLength(256);
             e.Property(x => x.VerifyAfterLoad).HasMaxLength(20).HasDefaultValue("none");
+            e.Property(x => x.Throttled).HasMaxLength(500);
             e.Property(x => x.Verification).HasColumnType("jsonb");
             e.Property(x => x.VerifyStatus).HasMaxLength(20);
             e.Property(x => x.VerifyOwner).HasMaxLength(200);

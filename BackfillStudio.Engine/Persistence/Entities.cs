@@ -11,6 +11,8 @@ public sealed class SourceEntity
     /// <summary>Data-Protection-encrypted password; never leaves the process in clear.</summary>
     public string? PasswordProtected { get; set; }
     public required string SslMode { get; set; }
+    /// <summary>The rows/s ceiling of each job reading this source; null for none.</summary>
+    public int? MaxRowsPerSecond { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }
@@ -91,6 +93,10 @@ public sealed class BackfillJobEntity
     public string? DeletedBy { get; set; }
     /// <summary>How the job checks itself once COMPLETED: none, count or checksum.</summary>
     public string VerifyAfterLoad { get; set; } = "none";
+    /// <summary>The job's rows/s ceiling (its source's may be lower); null for none.</summary>
+    public int? MaxRowsPerSecond { get; set; }
+    /// <summary>Why the source governor holds the running job's reads back, as of its last checkpoint; null when it does not.</summary>
+    public string? Throttled { get; set; }
     /// <summary>The latest verification report (<see cref="Verification.VerificationReport"/>), or null when never verified.</summary>
     public string? Verification { get; set; }
     /// <summary>Claim state of the verification (PENDING, RUNNING, then its outcome); changed by <see cref="Verification.VerificationStore"/> only.</summary>

@@ -7,10 +7,12 @@ using Npgsql;
 
 namespace BackfillStudio.Engine.Sources;
 
-public sealed record SourceInput(string? Name, string? Host, int? Port, string? Database, string? Username, string? Password, string? SslMode);
+/// <param name="MaxRowsPerSecond">The rows/s ceiling of each job reading this source; null for none.</param>
+public sealed record SourceInput(string? Name, string? Host, int? Port, string? Database, string? Username, string? Password, string? SslMode,
+    int? MaxRowsPerSecond = null);
 
 public sealed record SourceView(int Id, string Name, string Host, int Port, string Database, string Username,
-    string SslMode, bool HasPassword, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+    string SslMode, bool HasPassword, int? MaxRowsPerSecond, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 public sealed record ConnectionTestResult(bool Success, string? ServerVersion, string? Error);
 
@@ -39,7 +41,7 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         var entity = new SourceEntity
         {
             Name = valid.Name, Host = valid.Host, Port = valid.Port, Database = valid.Database, Username = valid.Username,
-            SslMode = valid.SslMode, PasswordProtected = protector.Protect(input.Password), CreatedAt = now, UpdatedAt = now,
+            SslMode = valid.SslMode, MaxRowsPerSecond = valid.MaxRowsPerSecond, PasswordProtected = protector.Protect(input.Password), CreatedAt = now, UpdatedAt = now,
         };
         db.Sources.Add(entity);
         await db.SaveChangesAsync(ct);
@@ -60,6 +62,7 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         entity.Database = valid.Database;
         entity.Username = valid.Username;
         entity.SslMode = valid.SslMode;
+        entity.MaxRowsPerSecond = valid.MaxRowsPerSecond;
         if (input.Password is not null) entity.PasswordProtected = protector.Protect(input.Password);
         entity.UpdatedAt = DateTimeOffset.UtcNow;
         await db.SaveChangesAsync(ct);
@@ -82,7 +85,7 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var s = await FindAsync(db, id, ct);
-        return new SourceSettings(s.Host, s.Port, s.Database, s.Username, protector.Unprotect(s.PasswordProtected), s.SslMode);
+        return new SourceSettings(s.Host, s.Port, s.Database, s.Username, protector.Unprotect(s.PasswordProtected), s.SslMode, s.MaxRowsPerSecond);
     }
 
     public async Task<ConnectionTestResult> TestAsync(int id, CancellationToken ct)
@@ -152,9 +155,9 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         ValidationFailedException.For("password", "Give the password again when changing host, port or username.");
 
     private static SourceView ToView(SourceEntity s) => new(s.Id, s.Name, s.Host, s.Port, s.Database, s.Username, s.SslMode,
-        s.PasswordProtected is not null, s.CreatedAt, s.UpdatedAt);
+        s.PasswordProtected is not null, s.MaxRowsPerSecond, s.CreatedAt, s.UpdatedAt);
 
-    private sealed record ValidSource(string Name, string Host, int Port, string Database, string Username, string SslMode);
+    private sealed record ValidSource(string Name, string Host, int Port, string Database, string Username, string SslMode, int? MaxRowsPerSecond);
 
     private static ValidSource Validate(SourceInput input)
     {
@@ -167,8 +170,10 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         var sslMode = input.SslMode ?? "prefer";
         if (!SourceSettings.SslModes.Contains(sslMode))
             errors.Add("ssl_mode", $"ssl_mode must be one of {string.Join(", ", SourceSettings.SslModes)}.");
+        RowRate.Validate(input.MaxRowsPerSecond, errors);
         errors.ThrowIfAny();
-        return new ValidSource(input.Name!.Trim(), input.Host!.Trim(), input.Port ?? 5432, input.Database!, input.Username!, sslMode);
+        return new ValidSource(input.Name!.Trim(), input.Host!.Trim(), input.Port ?? 5432, input.Database!, input.Username!, sslMode,
+            input.MaxRowsPerSecond);
     }
 
     internal static void Require(string? value, string field, int maxLength, ValidationErrors errors)

@@ -2,8 +2,10 @@ using Npgsql;
 
 namespace BackfillStudio.Engine.Sources;
 
-/// <summary>Decrypted connection settings of a PostgreSQL source; lives only in memory.</summary>
-public sealed record SourceSettings(string Host, int Port, string Database, string Username, string? Password, string SslMode)
+/// <summary>Decrypted connection settings of a PostgreSQL source, and how fast jobs may read it; lives only in memory.</summary>
+/// <param name="MaxRowsPerSecond">The rows/s ceiling of each job reading this source (a job's own may be lower); null for none.</param>
+public sealed record SourceSettings(string Host, int Port, string Database, string Username, string? Password, string SslMode,
+    int? MaxRowsPerSecond = null)
 {
     public static readonly string[] SslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
@@ -13,6 +15,9 @@ public sealed record SourceSettings(string Host, int Port, string Database, stri
     /// <c>Backfill:StallTimeoutSeconds</c>.
     /// </summary>
     public int CommandTimeoutSeconds { get; init; }
+
+    /// <summary>The session's <c>statement_timeout</c>, enforced by the source server itself; 0, none.</summary>
+    public int StatementTimeoutSeconds { get; init; }
 
     public string ConnectionString(string applicationName) => new NpgsqlConnectionStringBuilder
     {
@@ -33,5 +38,6 @@ public sealed record SourceSettings(string Host, int Port, string Database, stri
         Timezone = "UTC",
         // Keyset pages are prepared once per job and executed many times.
         MaxAutoPrepare = 16,
+        Options = StatementTimeoutSeconds > 0 ? $"-c statement_timeout={StatementTimeoutSeconds}s" : null,
     }.ConnectionString;
 }

@@ -6,7 +6,8 @@ namespace BackfillStudio.Tests.Infrastructure;
 /// <summary>
 /// A TCP proxy in front of a server, for network faults: <see cref="Blackhole"/> stops forwarding in both directions
 /// without closing anything (a cable pulled somewhere on the way: no error, no reset, just silence), <see cref="Heal"/>
-/// resumes — bytes held meanwhile are delivered, so connections that are still open carry on intact.
+/// resumes — bytes held meanwhile are delivered, so connections that are still open carry on intact. <see cref="Latency"/>
+/// holds every chunk the server sends for that long, so a bigger answer takes longer (a busy, far-away server).
 /// </summary>
 public sealed class TcpProxy : IAsyncDisposable
 {
@@ -28,6 +29,9 @@ public sealed class TcpProxy : IAsyncDisposable
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     public void Blackhole() => _open = NewGate(open: false);
+
+    /// <summary>How long each chunk from the server waits before it is passed on; zero by default.</summary>
+    public TimeSpan Latency { get; set; }
 
     public void Heal() => _open.TrySetResult();
 
@@ -61,7 +65,8 @@ public sealed class TcpProxy : IAsyncDisposable
         {
             await _open.Task.WaitAsync(_stop.Token);
             await upstream.ConnectAsync(_upstreamHost, _upstreamPort, _stop.Token);
-            await Task.WhenAny(PumpAsync(client.GetStream(), upstream.GetStream()), PumpAsync(upstream.GetStream(), client.GetStream()));
+            await Task.WhenAny(PumpAsync(client.GetStream(), upstream.GetStream(), fromServer: false),
+                PumpAsync(upstream.GetStream(), client.GetStream(), fromServer: true));
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -70,7 +75,7 @@ public sealed class TcpProxy : IAsyncDisposable
         upstream.Dispose();
     }
 
-    private async Task PumpAsync(NetworkStream from, NetworkStream to)
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, bool fromServer)
     {
         var buffer = new byte[64 * 1024];
         while (true)
@@ -78,6 +83,7 @@ public sealed class TcpProxy : IAsyncDisposable
             var read = await from.ReadAsync(buffer, _stop.Token);
             if (read == 0) return;
             await _open.Task.WaitAsync(_stop.Token);
+            if (fromServer && Latency > TimeSpan.Zero) await Task.Delay(Latency, _stop.Token);
             await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
         }
     }

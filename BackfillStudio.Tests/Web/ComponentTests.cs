@@ -186,6 +186,23 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
+    public void JobsTable_ShowsWhyARunningJobIsThrottled_AndItsCeiling()
+    {
+        const string reason = "the source is slow (a read took 3,200 ms, target 2,000 ms): reading 2,500 rows at a time, pausing between reads";
+        var cut = Render<JobsTable>(p => p.Add(x => x.Items,
+        [
+            Job(1, "EXECUTING", 500, 1000) with { Throttled = reason, MaxRowsPerSecond = 20000 },
+            Job(2, "EXECUTING", 500, 1000),
+            Job(3, "COMPLETED", 1000, 1000) with { MaxRowsPerSecond = 5000 },
+        ]));
+
+        var throttled = Assert.Single(cut.FindAll("[data-testid=job-throttled]"));
+        Assert.Contains("Throttled: " + reason, throttled.TextContent);
+        var ceilings = cut.FindAll("[data-testid=job-max-rate]").Select(e => e.TextContent.Trim()).ToList();
+        Assert.Equal(["≤ 20,000 rows/s", "≤ 5,000 rows/s"], ceilings);
+    }
+
+    [Fact]
     public void JobError_ShowsAShortMessageWhole_WithoutAToggle()
     {
         var cut = Render<JobError>(p => p.Add(x => x.Message, "Source 1 is unreachable."));
@@ -196,7 +213,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
 
     private static JobView Job(int id, string status, long count, long? total) => new(id, 1, 1, "public.t",
         [new BackfillFilter("id", ">", "5")], "id > 5", JobStatusNames.Parse(status), count, total, status == "FAILED", status == "FAILED" ? "boom" : null,
-        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null, "admin", null, null, null, null, null, null, "none", null);
+        DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null, "admin", null, null, null, null, null, null, "none", null, null, null);
 
     internal static SourceColumn Column(string name, string type, ValueKind kind) =>
         new(name, type, type, Nullable: true, IsPrimaryKey: false, kind, null, null, null, IsBuiltinType: true);

@@ -244,6 +244,10 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("character varying(200)")
                         .HasColumnName("lease_owner");
 
+                    b.Property<int?>("MaxRowsPerSecond")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_rows_per_second");
+
                     b.Property<int>("PipelineId")
                         .HasColumnType("integer")
                         .HasColumnName("pipeline_id");
@@ -282,6 +286,11 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)")
                         .HasColumnName("table_name");
+
+                    b.Property<string>("Throttled")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("throttled");
 
                     b.Property<long?>("TotalRecord")
                         .HasColumnType("bigint")
@@ -510,6 +519,10 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("host");
+
+                    b.Property<int?>("MaxRowsPerSecond")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_rows_per_second");
 
                     b.Property<string>("Name")
                         .IsRequired()

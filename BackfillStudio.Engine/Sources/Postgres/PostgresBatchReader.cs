@@ -32,11 +32,14 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// <summary>The typed array columns, whose shape checks follow the columns in each row.</summary>
     private readonly SourceColumn[] _arrays = table.Columns.Where(c => c.Kind == ValueKind.Array).ToArray();
 
-    /// <summary>Reads the batch that follows <paramref name="cursor"/>; null when no matching rows remain.</summary>
-    public Task<Batch?> ReadAsync(ResumeCursor cursor, CancellationToken ct) =>
-        UsesKeyset ? ReadKeysetAsync(cursor, ct) : ReadBlocksAsync(cursor, ct);
+    /// <summary>
+    /// Reads the batch that follows <paramref name="cursor"/>; null when no matching rows remain. A keyset batch holds at
+    /// most <paramref name="maxRows"/> rows (the source governor's say); a block range's size is fixed for the whole job.
+    /// </summary>
+    public Task<Batch?> ReadAsync(ResumeCursor cursor, CancellationToken ct, int? maxRows = null) =>
+        UsesKeyset ? ReadKeysetAsync(cursor, Math.Min(maxRows ?? limits.Rows, limits.Rows), ct) : ReadBlocksAsync(cursor, ct);
 
-    private async Task<Batch?> ReadKeysetAsync(ResumeCursor cursor, CancellationToken ct)
+    private async Task<Batch?> ReadKeysetAsync(ResumeCursor cursor, int maxRows, CancellationToken ct)
     {
         var pk = table.PrimaryKey;
         // Table-qualified, because ORDER BY would otherwise resolve a name to a (text-cast) output column.
@@ -54,7 +57,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         for (var i = 0; upTo is not null && i < pk.Count; i++) cmd.Parameters.AddWithValue($"u{i}", upTo[i]);
         if (!_estimated && limits.Bytes != long.MaxValue) _rowBytes = await EstimateRowBytesAsync(ct);
         _estimated = true;
-        var limit = NextLimit();
+        var limit = NextLimit(maxRows);
         cmd.Parameters.AddWithValue("limit", limit);
 
         var rows = new List<object?[]>(limit);
@@ -78,7 +81,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     }
 
     /// <summary>As many rows as fit the byte budget at the width known so far, within the row limit.</summary>
-    private int NextLimit() => _rowBytes is { } width ? (int)Math.Clamp(limits.Bytes / width, 1, limits.Rows) : limits.Rows;
+    private int NextLimit(int maxRows) => _rowBytes is { } width ? (int)Math.Clamp(limits.Bytes / width, 1, maxRows) : maxRows;
 
     /// <summary>
     /// The table's stored bytes (TOAST included) per row, doubled for text decoded as UTF-16; null when the table was

@@ -50,10 +50,16 @@ public sealed class PostgresSource : IAsyncDisposable
 
     public async Task<long> CountAsync(TableSchema table, FilterPredicate filter, CancellationToken ct)
     {
-        // A count of a big table may take long before its one row: not a stall, whatever the session's timeout.
-        await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM {table.QualifiedSql} WHERE {filter.Sql}", Connection) { CommandTimeout = 0 };
+        // A count of a big table may take long before its one row: not a stall, nor a runaway statement, whatever the
+        // session's timeouts (statement_timeout is lifted for this transaction only).
+        await using var tx = await Connection.BeginTransactionAsync(ct);
+        await using (var unlimited = new NpgsqlCommand("SET LOCAL statement_timeout = 0", Connection, tx))
+            await unlimited.ExecuteNonQueryAsync(ct);
+        await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM {table.QualifiedSql} WHERE {filter.Sql}", Connection, tx) { CommandTimeout = 0 };
         filter.AddParameters(cmd);
-        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+        var count = (long)(await cmd.ExecuteScalarAsync(ct))!;
+        await tx.CommitAsync(ct);
+        return count;
     }
 
     /// <param name="upTo">Ends the read at this key (its text per key column), inclusive.</param>
