@@ -136,7 +136,8 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         errors.ThrowIfAny();
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        if (pipelineId is { } pid && !await db.Pipelines.AnyAsync(p => p.Id == pid, ct))
+        // A deleted pipeline's jobs remain in the audit trail.
+        if (pipelineId is { } pid && !includeDeleted && !await db.Pipelines.AnyAsync(p => p.Id == pid, ct))
             throw new NotFoundException($"Pipeline {pid} does not exist.");
         var query = includeDeleted ? db.BackfillJobs.IgnoreQueryFilters().AsNoTracking() : db.BackfillJobs.AsNoTracking();
         if (pipelineId is { } id) query = query.Where(j => j.PipelineId == id);

@@ -20,14 +20,29 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
     public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
 
     /// <summary>
-    /// Locks the jobs of a pipeline or a source until the transaction ends and counts the EXECUTING ones. A claim
-    /// in progress finishes first and is counted; later claims skip the locked jobs, so a deletion that finds
-    /// none executing cannot remove a job an engine has just claimed.
+    /// Deletes a pipeline or a source (<paramref name="owner"/>) in one transaction with the bookkeeping of its jobs. The
+    /// jobs are locked first and counted: a claim in progress finishes first and is counted, later claims skip the locked
+    /// jobs, so a deletion that finds none EXECUTING (else <see cref="Common.ConflictException"/> with
+    /// <paramref name="executingMessage"/>) cannot remove a job an engine has just claimed. The jobs are not removed but
+    /// marked deleted by <paramref name="actor"/> (those deleted before keep who and when), for the audit trail.
     /// </summary>
-    public Task<int> LockJobsCountingExecutingAsync(int? pipelineId, int? sourceId, CancellationToken ct) => Database.SqlQuery<int>($"""
-        SELECT count(*) FILTER (WHERE status = {JobStatus.Executing.ToDb()})::int AS "Value"
-        FROM (SELECT status FROM queue_backfill_data WHERE pipeline_id = {pipelineId} OR source_id = {sourceId} FOR UPDATE) jobs
-        """).SingleAsync(ct);
+    public async Task DeleteKeepingJobsAsync(object owner, int? pipelineId, int? sourceId, string? actor, string executingMessage,
+        CancellationToken ct)
+    {
+        await using var tx = await Database.BeginTransactionAsync(ct);
+        var executing = await Database.SqlQuery<int>($"""
+            SELECT count(*) FILTER (WHERE status = {JobStatus.Executing.ToDb()})::int AS "Value"
+            FROM (SELECT status FROM queue_backfill_data WHERE pipeline_id = {pipelineId} OR source_id = {sourceId} FOR UPDATE) jobs
+            """).SingleAsync(ct);
+        if (executing > 0) throw new Common.ConflictException(executingMessage);
+        await Database.ExecuteSqlAsync($"""
+            UPDATE queue_backfill_data SET deleted_at = now(), deleted_by = {actor}, updated_at = now()
+            WHERE (pipeline_id = {pipelineId} OR source_id = {sourceId}) AND deleted_at IS NULL
+            """, ct);
+        Remove(owner);
+        await SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+    }
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -82,8 +97,8 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
         b.Entity<BackfillJobEntity>(e =>
         {
             e.ToTable("queue_backfill_data");
-            e.HasOne<PipelineEntity>().WithMany().HasForeignKey(x => x.PipelineId).OnDelete(DeleteBehavior.Cascade);
-            e.HasOne<SourceEntity>().WithMany().HasForeignKey(x => x.SourceId).OnDelete(DeleteBehavior.Cascade);
+            // No foreign keys to pipelines and sources: a job outlives them, marked deleted, in the audit trail.
+            e.HasIndex(x => x.SourceId);
             e.Property(x => x.TableName).HasMaxLength(255);
             e.Property(x => x.FilterSql).HasColumnType("text");
             e.Property(x => x.Status).HasMaxLength(20).HasConversion(v => v.ToDb(), v => JobStatusNames.Parse(v)).HasDefaultValue(JobStatus.Pending)

@@ -90,16 +90,13 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
         return ToView(entity);
     }
 
-    public async Task DeleteAsync(int id, CancellationToken ct)
+    /// <summary>Deletes the pipeline; its jobs stay in the audit trail, marked deleted by <paramref name="actor"/>.</summary>
+    public async Task DeleteAsync(int id, string? actor, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entity = await FindAsync(db, id, ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        if (await db.LockJobsCountingExecutingAsync(pipelineId: id, sourceId: null, ct) > 0)
-            throw new ConflictException($"Pipeline {id} has an executing backfill job; cancel it first.");
-        db.Pipelines.Remove(entity);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
+        await db.DeleteKeepingJobsAsync(entity, pipelineId: id, sourceId: null, actor,
+            $"Pipeline {id} has an executing backfill job; cancel it first.", ct);
     }
 
     private static IQueryable<PipelineEntity> Query(ConfigDbContext db) =>

@@ -69,16 +69,13 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
         return ToView(entity);
     }
 
-    public async Task DeleteAsync(int id, CancellationToken ct)
+    /// <summary>Deletes the source and its pipelines; their jobs stay in the audit trail, marked deleted by <paramref name="actor"/>.</summary>
+    public async Task DeleteAsync(int id, string? actor, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entity = await FindAsync(db, id, ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        if (await db.LockJobsCountingExecutingAsync(pipelineId: null, sourceId: id, ct) > 0)
-            throw new ConflictException($"Source {id} has an executing backfill job; cancel it first.");
-        db.Sources.Remove(entity);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
+        await db.DeleteKeepingJobsAsync(entity, pipelineId: null, sourceId: id, actor,
+            $"Source {id} has an executing backfill job; cancel it first.", ct);
     }
 
     public async Task<SourceSettings> GetSettingsAsync(int id, CancellationToken ct)

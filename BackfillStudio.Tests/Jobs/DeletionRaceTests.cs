@@ -5,7 +5,10 @@ using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Jobs;
 
-/// <summary>Deleting a pipeline or a source and an engine claiming one of its jobs cannot interleave.</summary>
+/// <summary>
+/// Deleting a pipeline or a source and an engine claiming one of its jobs cannot interleave, and the deleted pipeline's
+/// jobs stay in the audit trail.
+/// </summary>
 public sealed class DeletionRaceTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 10);";
@@ -37,5 +40,36 @@ public sealed class DeletionRaceTests(PostgresServer pg) : IClassFixture<Postgre
         using var response = await deletion;
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
         Assert.Equal("EXECUTING", (string)(await s.Http.GetJobAsync(jobId))["status"]!);
+    }
+
+    [Theory]
+    [InlineData("pipelines")]
+    [InlineData("sources")]
+    public async Task DeletingAPipelineOrSource_KeepsItsJobsInTheAuditTrail_MarkedDeleted(string resource)
+    {
+        await using var s = await CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        var deletedBefore = await s.StartBackfillAsync("public.items");
+        var queued = await s.StartBackfillAsync("public.items");
+        await PostgresServer.ExecuteAsync(s.ConfigDb,
+            $"UPDATE queue_backfill_data SET deleted_at = '2026-01-02T03:04:05Z', deleted_by = 'earlier' WHERE id = {deletedBefore}");
+
+        var id = resource == "pipelines" ? s.PipelineId : s.SourceId;
+        using (var response = await s.Http.DeleteAsync($"/api/v1/{resource}/{id}"))
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+
+        Assert.Equal(0, (int)(await s.Http.GetOkAsync("/api/v1/backfill"))["total"]!);
+        Assert.Equal(HttpStatusCode.NotFound, (await s.Http.GetJsonAsync($"/api/v1/backfill/{queued}")).Status);
+        var kept = (await s.Http.GetOkAsync($"/api/v1/backfill?pipeline_id={s.PipelineId}&include_deleted=true"))["items"]!.AsArray()
+            .ToDictionary(j => (int)j!["id"]!, j => j!.AsObject());
+        Assert.Equal([deletedBefore, queued], kept.Keys.Order());
+        Assert.Equal("earlier", (string)kept[deletedBefore]["deleted_by"]!);
+        Assert.Equal(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), (DateTimeOffset)kept[deletedBefore]["deleted_at"]!);
+        Assert.Equal("bootstrap API key", (string)kept[queued]["deleted_by"]!);
+        Assert.Equal("PENDING", (string)kept[queued]["status"]!);
+
+        // Deleted jobs are never claimed: an engine started now finds nothing to run.
+        await using var engine = await s.StartPeerAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal("PENDING", await PostgresServer.ScalarAsync<string>(s.ConfigDb, $"SELECT status FROM queue_backfill_data WHERE id = {queued}"));
     }
 }

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using BackfillStudio.Engine.Pipelines;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -18,9 +19,9 @@ public static class PipelinesApi
             return TypedResults.Created($"/api/v1/pipelines/{created.Id}", created);
         }).RequireAuthorization(AccessRoles.AdministerPolicy);
         group.MapGet("/{id:int}", async (int id, PipelineService pipelines, CancellationToken ct) => TypedResults.Ok(await pipelines.GetAsync(id, ct)));
-        group.MapDelete("/{id:int}", async (int id, PipelineService pipelines, CancellationToken ct) =>
+        group.MapDelete("/{id:int}", async (int id, PipelineService pipelines, ClaimsPrincipal user, CancellationToken ct) =>
         {
-            await pipelines.DeleteAsync(id, ct);
+            await pipelines.DeleteAsync(id, user.Identity?.Name, ct);
             return TypedResults.NoContent();
         }).RequireAuthorization(AccessRoles.AdministerPolicy);
         return api;

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Sources;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,9 +28,9 @@ public static class SourcesApi
         group.MapGet("/{id:int}", async (int id, SourceService sources, CancellationToken ct) => TypedResults.Ok(await sources.GetAsync(id, ct)));
         group.MapPut("/{id:int}", async (int id, SourceInput input, SourceService sources, CancellationToken ct) =>
             TypedResults.Ok(await sources.UpdateAsync(id, input, ct))).RequireAuthorization(AccessRoles.AdministerPolicy);
-        group.MapDelete("/{id:int}", async (int id, SourceService sources, CancellationToken ct) =>
+        group.MapDelete("/{id:int}", async (int id, SourceService sources, ClaimsPrincipal user, CancellationToken ct) =>
         {
-            await sources.DeleteAsync(id, ct);
+            await sources.DeleteAsync(id, user.Identity?.Name, ct);
             return TypedResults.NoContent();
         }).RequireAuthorization(AccessRoles.AdministerPolicy);
         group.MapPost("/test", async (SourceInput input, SourceService sources, CancellationToken ct) =>

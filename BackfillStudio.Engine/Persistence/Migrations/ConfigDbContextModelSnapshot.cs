@@ -750,23 +750,6 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                     b.ToTable("user_tokens", (string)null);
                 });
 
-            modelBuilder.Entity("BackfillStudio.Engine.Persistence.BackfillJobEntity", b =>
-                {
-                    b.HasOne("BackfillStudio.Engine.Persistence.PipelineEntity", null)
-                        .WithMany()
-                        .HasForeignKey("PipelineId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_queue_backfill_data_pipelines_pipeline_id");
-
-                    b.HasOne("BackfillStudio.Engine.Persistence.SourceEntity", null)
-                        .WithMany()
-                        .HasForeignKey("SourceId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_queue_backfill_data_sources_source_id");
-                });
-
             modelBuilder.Entity("BackfillStudio.Engine.Persistence.PipelineDestinationEntity", b =>
                 {
                     b.HasOne("BackfillStudio.Engine.Persistence.DestinationEntity", "Destination")
