@@ -1,19 +1,28 @@
 namespace BackfillStudio.Engine.Events;
 
-/// <summary>In-process fan-out of <see cref="JobChanged"/> events; subscribers dispose their subscription to leave.</summary>
+/// <summary>
+/// In-process fan-out of <see cref="JobChanged"/> events; subscribers dispose their subscription to leave. A null event
+/// (<see cref="PublishResync"/>) means events may have been missed: subscribers reload whatever they show.
+/// </summary>
 public sealed class JobEventBus
 {
     private readonly Lock _gate = new();
-    private volatile Action<JobChanged>[] _handlers = [];
+    private volatile Action<JobChanged?>[] _handlers = [];
 
-    public IDisposable Subscribe(Action<JobChanged> handler)
+    /// <param name="handler">Called with each change, or with null after changes may have been missed.</param>
+    public IDisposable Subscribe(Action<JobChanged?> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
         lock (_gate) _handlers = [.. _handlers, handler];
         return new Subscription(this, handler);
     }
 
-    public void Publish(JobChanged change)
+    public void Publish(JobChanged change) => Deliver(change);
+
+    /// <summary>Other processes' changes may have been missed (the config database's connection was lost meanwhile).</summary>
+    public void PublishResync() => Deliver(null);
+
+    private void Deliver(JobChanged? change)
     {
         foreach (var handler in _handlers)
         {
@@ -28,12 +37,12 @@ public sealed class JobEventBus
         }
     }
 
-    private void Unsubscribe(Action<JobChanged> handler)
+    private void Unsubscribe(Action<JobChanged?> handler)
     {
         lock (_gate) _handlers = _handlers.Where(h => h != handler).ToArray();
     }
 
-    private sealed class Subscription(JobEventBus bus, Action<JobChanged> handler) : IDisposable
+    private sealed class Subscription(JobEventBus bus, Action<JobChanged?> handler) : IDisposable
     {
         private int _disposed;
 

@@ -9,7 +9,9 @@ namespace BackfillStudio.Engine.Events;
 
 /// <summary>
 /// Listens on the config database: a created job wakes the worker within milliseconds, and job
-/// changes made by other processes are re-published on this process's <see cref="JobEventBus"/>.
+/// changes made by other processes are re-published on this process's <see cref="JobEventBus"/>. When the connection is
+/// lost (the config database restarted, say) it reconnects, then wakes the worker and tells the bus that changes may have
+/// been missed, so open pages reload.
 /// </summary>
 public sealed class JobNotificationListener(
     ConfigDataSource config,
@@ -26,6 +28,7 @@ public sealed class JobNotificationListener(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var reconnecting = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -37,6 +40,12 @@ public sealed class JobNotificationListener(
                 _listening.TrySetResult();
                 // Anything created while we were not listening is picked up now.
                 signal.Wake();
+                if (reconnecting)
+                {
+                    logger.LogInformation("Listening to the config database again");
+                    bus.PublishResync();
+                }
+                reconnecting = true;
                 while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -29,6 +29,8 @@ public static class JobFailure
         PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("53", StringComparison.Ordinal)
             || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P0", StringComparison.Ordinal),
         NpgsqlException npg => npg.IsTransient || npg.InnerException is IOException or SocketException or TimeoutException,
+        // EF Core's execution strategy wraps a transient database error it does not retry itself.
+        InvalidOperationException { InnerException: NpgsqlException inner } => IsTransient(inner),
         IOException or SocketException or TimeoutException => true,
         _ => false,
     };

@@ -42,7 +42,7 @@ public sealed class JobRunner(
         metrics.JobStarted();
         try
         {
-            plan = await plans.LoadAsync(jobId, stopping);
+            plan = await ConfigRetry.RunAsync(ct => plans.LoadAsync(jobId, ct), stopping);
             activity?.SetTag("backfill.table", plan.Job.TableName);
             await ExecuteAsync(plan, claim, stopping);
         }
@@ -65,7 +65,8 @@ public sealed class JobRunner(
         {
             var message = SecretScrubber.Scrub(e is JobStepException ? e.Message : $"{e.GetType().Name}: {e.Message}", plan?.Secrets ?? []);
             activity.Failed(message);
-            var attempts = plan?.Job.Attempts ?? int.MaxValue;
+            // Without a plan the attempts are unknown; a transient error is then the config database's, which ends.
+            var attempts = plan?.Job.Attempts ?? 0;
             if (JobFailure.IsTransient(e) && attempts < options.Value.MaxAttempts)
             {
                 logger.LogWarning("Job {JobId} hit a transient error (attempt {Attempt}), will retry: {Error}", jobId, attempts, message);
@@ -135,6 +136,7 @@ public sealed class JobRunner(
     {
         var job = plan.Job;
         var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
+        var countRecord = job.CountRecord;
         if (cursor.Plan is { } started && started != plan.Fingerprint)
             throw new InvalidOperationException("The pipeline's destinations, a destination's settings or the target table changed since " +
                 "this job wrote its first rows; continuing would leave the new place with only the rest. Start a new backfill instead.");
@@ -174,7 +176,8 @@ public sealed class JobRunner(
                     var written = write.ElapsedMilliseconds;
 
                     // Not cancellable: once the destinations hold the batch, its checkpoint must follow.
-                    var cancelRequested = await states.CheckpointAsync(claim, batch.Rows.Count, batch.Next with { Plan = plan.Fingerprint },
+                    countRecord += batch.Rows.Count;
+                    var cancelRequested = await states.CheckpointAsync(claim, countRecord, batch.Next with { Plan = plan.Fingerprint },
                         governor.Throttled, CancellationToken.None);
                     metrics.BatchWritten(batch.Rows.Count, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",

@@ -36,29 +36,29 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     /// Records the job's total. Returns null when the claim was lost; otherwise whether a cancel was requested already
     /// (one that came between the claim and the runner's start, whose notification found nothing to stop).
     /// </summary>
-    public async Task<bool?> SetTotalAsync(JobClaim claim, long total, CancellationToken ct) => (await ExecuteAsync($"""
+    public async Task<bool?> SetTotalAsync(JobClaim claim, long total, CancellationToken ct) => (await ConfigRetry.RunAsync(token => ExecuteAsync($"""
         UPDATE queue_backfill_data SET total_record = @total, updated_at = now()
         WHERE id = @id AND claim_epoch = @epoch AND status = @executing
         {Returning}, cancel_requested_at IS NOT NULL
-        """, reader => reader.GetBoolean(6), ct, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
-        ("total", total)))?.Extra;
+        """, reader => reader.GetBoolean(6), token, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
+        ("total", total)), ct))?.Extra;
 
-    /// <summary>Advances the count and resume cursor after every destination accepted a batch, and says whether (and why)
-    /// the source governor holds the job back. Returns null when the claim was lost; otherwise whether cancellation was requested.</summary>
-    public async Task<bool?> CheckpointAsync(JobClaim claim, long rowsWritten, ResumeCursor cursor, string? throttled, CancellationToken ct)
-    {
-        var checkpointed = await ExecuteAsync($"""
-            UPDATE queue_backfill_data SET count_record = count_record + @rows, resume_cursor = @cursor::jsonb,
+    /// <summary>
+    /// Records, after every destination accepted a batch, the rows written in all (<paramref name="countRecord"/>, a total,
+    /// so that a retried checkpoint counts nothing twice) and the resume cursor, and whether (and why) the source governor
+    /// holds the job back. Returns null when the claim was lost; otherwise whether cancellation was requested.
+    /// </summary>
+    public async Task<bool?> CheckpointAsync(JobClaim claim, long countRecord, ResumeCursor cursor, string? throttled, CancellationToken ct) =>
+        (await ConfigRetry.RunAsync(token => ExecuteAsync($"""
+            UPDATE queue_backfill_data SET count_record = @count, resume_cursor = @cursor::jsonb,
                    throttled = @throttled, heartbeat_at = now(), updated_at = now()
             WHERE id = @id AND claim_epoch = @epoch AND status = @executing
             {Returning}, cancel_requested_at IS NOT NULL
-            """, reader => reader.GetBoolean(6), ct, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
-            ("rows", rowsWritten), ("cursor", JsonSerializer.Serialize(cursor)), ("throttled", (object?)throttled ?? DBNull.Value));
-        return checkpointed?.Extra;
-    }
+            """, reader => reader.GetBoolean(6), token, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
+            ("count", countRecord), ("cursor", JsonSerializer.Serialize(cursor)), ("throttled", (object?)throttled ?? DBNull.Value)), ct))?.Extra;
 
     /// <summary>Ends a job COMPLETED and, when it was created with a verify mode, queues its verification in the same statement.</summary>
-    public Task<JobChanged?> CompleteAsync(JobClaim claim, CancellationToken ct) => ExecuteAsync($"""
+    public Task<JobChanged?> CompleteAsync(JobClaim claim, CancellationToken ct) => ConfigRetry.RunAsync(token => ExecuteAsync($"""
         UPDATE queue_backfill_data SET status = @to, error_message = NULL, finished_at = now(), updated_at = now(),
                verify_status = CASE WHEN verify_after_load <> 'none' THEN '{VerifyStatus.Pending}' ELSE verify_status END,
                verify_repair = CASE WHEN verify_after_load <> 'none' THEN false ELSE verify_repair END,
@@ -67,7 +67,7 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
                                    THEN jsonb_set(@queued::jsonb, ARRAY['mode'], to_jsonb(verify_after_load)) ELSE verification END
         WHERE id = @id AND claim_epoch = @epoch AND status = ANY(@from)
         {Returning}
-        """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("queued", VerificationReport.Queued(VerifyMode.Count).ToJson()), .. Move(JobTransitions.Complete)]);
+        """, token, [("id", claim.JobId), ("epoch", claim.Epoch), ("queued", VerificationReport.Queued(VerifyMode.Count).ToJson()), .. Move(JobTransitions.Complete)]), ct);
 
     public Task<JobChanged?> CancelExecutingAsync(JobClaim claim, CancellationToken ct) =>
         FinishAsync(claim, JobTransitions.CancelExecuting, null, ct);
@@ -76,11 +76,11 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
         FinishAsync(claim, JobTransitions.Fail, errorMessage, ct);
 
     /// <summary>Gives a job back to the queue after a transient error; it resumes from its checkpoint.</summary>
-    public Task<JobChanged?> RequeueAsync(JobClaim claim, string errorMessage, CancellationToken ct) => ExecuteAsync($"""
+    public Task<JobChanged?> RequeueAsync(JobClaim claim, string errorMessage, CancellationToken ct) => ConfigRetry.RunAsync(token => ExecuteAsync($"""
         UPDATE queue_backfill_data SET status = @to, lease_owner = NULL, error_message = @error, updated_at = now()
         WHERE id = @id AND claim_epoch = @epoch AND status = ANY(@from) AND cancel_requested_at IS NULL
         {Returning}
-        """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("error", errorMessage), .. Move(JobTransitions.Requeue)]);
+        """, token, [("id", claim.JobId), ("epoch", claim.Epoch), ("error", errorMessage), .. Move(JobTransitions.Requeue)]), ct);
 
     /// <summary>
     /// Cancels a pending job at once, or asks the engine running it to stop: it hears of it through NOTIFY and stops
@@ -194,11 +194,11 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     }
 
     /// <summary>Ends a job this engine runs; lease_owner is kept so one can see which engine ran it.</summary>
-    private Task<JobChanged?> FinishAsync(JobClaim claim, JobTransition transition, string? errorMessage, CancellationToken ct) => ExecuteAsync($"""
+    private Task<JobChanged?> FinishAsync(JobClaim claim, JobTransition transition, string? errorMessage, CancellationToken ct) => ConfigRetry.RunAsync(token => ExecuteAsync($"""
         UPDATE queue_backfill_data SET status = @to, error_message = @error, finished_at = now(), updated_at = now()
         WHERE id = @id AND claim_epoch = @epoch AND status = ANY(@from)
         {Returning}
-        """, ct, [("id", claim.JobId), ("epoch", claim.Epoch), ("error", (object?)errorMessage ?? DBNull.Value), .. Move(transition)]);
+        """, token, [("id", claim.JobId), ("epoch", claim.Epoch), ("error", (object?)errorMessage ?? DBNull.Value), .. Move(transition)]), ct);
 
     /// <summary>The <c>@from</c> and <c>@to</c> parameters of a transition's UPDATE.</summary>
     private static (string Name, object Value)[] Move(JobTransition transition) =>

@@ -17,6 +17,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly string _upstreamHost;
     private readonly int _upstreamPort;
     private TaskCompletionSource _open = NewGate(open: true);
+    private volatile bool _refusing;
 
     public TcpProxy(string upstreamHost, int upstreamPort)
     {
@@ -30,10 +31,28 @@ public sealed class TcpProxy : IAsyncDisposable
 
     public void Blackhole() => _open = NewGate(open: false);
 
+    /// <summary>
+    /// What a server restart looks like from the network: every open connection is closed at once, and new ones are
+    /// closed as soon as they are accepted, until <see cref="Heal"/>.
+    /// </summary>
+    public void Sever()
+    {
+        _refusing = true;
+        lock (_connections)
+        {
+            foreach (var connection in _connections) connection.Dispose();
+            _connections.Clear();
+        }
+    }
+
     /// <summary>How long each chunk from the server waits before it is passed on; zero by default.</summary>
     public TimeSpan Latency { get; set; }
 
-    public void Heal() => _open.TrySetResult();
+    public void Heal()
+    {
+        _refusing = false;
+        _open.TrySetResult();
+    }
 
     private static TaskCompletionSource NewGate(bool open)
     {
@@ -49,6 +68,11 @@ public sealed class TcpProxy : IAsyncDisposable
             while (true)
             {
                 var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                if (_refusing)
+                {
+                    client.Dispose();
+                    continue;
+                }
                 var upstream = new TcpClient();
                 lock (_connections) _connections.AddRange([client, upstream]);
                 _ = ConnectAsync(client, upstream);

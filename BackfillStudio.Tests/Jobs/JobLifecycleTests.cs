@@ -178,8 +178,8 @@ public sealed class JobLifecycleTests(PostgresServer pg) : IClassFixture<Postgre
         await using var webOnly = await s.StartPeerAsync("--Backfill:EngineEnabled=false");
         var local = new ConcurrentQueue<JobChanged>();
         var remote = new ConcurrentQueue<JobChanged>();
-        using var localSubscription = s.App.Get<JobEventBus>().Subscribe(local.Enqueue);
-        using var remoteSubscription = webOnly.Get<JobEventBus>().Subscribe(remote.Enqueue);
+        using var localSubscription = s.App.Get<JobEventBus>().Subscribe(c => local.Enqueue(c!));
+        using var remoteSubscription = webOnly.Get<JobEventBus>().Subscribe(c => remote.Enqueue(c!));
 
         var jobId = await s.StartBackfillAsync("public.small");
         await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
