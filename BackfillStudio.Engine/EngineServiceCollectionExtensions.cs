@@ -35,6 +35,7 @@ public static class EngineServiceCollectionExtensions
 
         services.AddSingleton<SecretProtector>();
         services.AddSingleton<EngineIdentity>();
+        services.AddSingleton<EngineRegistry>();
         services.AddSingleton<JobEventBus>();
         services.AddSingleton<JobQueueSignal>();
         services.AddSingleton<JobCancelSignal>();

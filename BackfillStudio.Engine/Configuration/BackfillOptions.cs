@@ -71,6 +71,13 @@ public sealed class BackfillOptions
     [RegularExpression("^(none|count|checksum)$", ErrorMessage = "Backfill:VerifyAfterLoad must be none, count or checksum.")]
     public string VerifyAfterLoad { get; set; } = "count";
 
+    /// <summary>
+    /// This engine's name, by default the machine's. A DuckDB or Parquet destination belongs to the engine that can reach
+    /// its path (its <c>engine</c>); only engines of that name run the jobs and verifications writing to it.
+    /// </summary>
+    [Required, MaxLength(200), RegularExpression(@"^[^*\s][^*]*$", ErrorMessage = "Backfill:EngineName must not be empty, start with a space or hold '*'.")]
+    public string EngineName { get; set; } = Environment.MachineName;
+
     /// <summary>False on a web-only node: no jobs are claimed or executed there.</summary>
     public bool EngineEnabled { get; set; } = true;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using BackfillStudio.Engine.Common;
+using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
@@ -8,33 +9,50 @@ using Microsoft.EntityFrameworkCore;
 
 namespace BackfillStudio.Engine.Destinations;
 
-public sealed record DestinationInput(string? Name, string? Type, JsonObject? Config);
+/// <param name="Engine">
+/// For a local-file destination: the engine that can reach its path (<c>Backfill:EngineName</c>), <c>*</c> for any engine
+/// (storage they all share); left out, this node's engine name when created, the stored one when updated.
+/// </param>
+public sealed record DestinationInput(string? Name, string? Type, JsonObject? Config, string? Engine = null);
 
-/// <summary>A destination as the API shows it: <see cref="Config"/> never holds secrets; <see cref="SecretsSet"/> names those stored.</summary>
+/// <summary>
+/// A destination as the API shows it: <see cref="Config"/> never holds secrets; <see cref="SecretsSet"/> names those
+/// stored. <see cref="Engine"/> is the engine a local-file destination belongs to (null: any), <see cref="EngineRunning"/>
+/// whether an engine of that name runs (null when any engine will do), <see cref="Warning"/> what a user should know.
+/// </summary>
 public sealed record DestinationView(int Id, string Name, string Type, JsonObject Config, IReadOnlyList<string> SecretsSet,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+    string? Engine, bool? EngineRunning, string? Warning, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 public sealed class DestinationService(
     IDbContextFactory<ConfigDbContext> dbFactory,
     SecretProtector protector,
-    DestinationWriterFactory writers)
+    DestinationWriterFactory writers,
+    EngineIdentity identity,
+    EngineRegistry engines)
 {
+    /// <summary>The <c>engine</c> that lets any engine write a local-file destination.</summary>
+    public const string AnyEngine = "*";
+
+    /// <summary>The engine a new local-file destination belongs to when its request names none: this node's.</summary>
+    public string DefaultEngine => identity.Name;
+
     public async Task<IReadOnlyList<DestinationView>> ListAsync(CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var all = await db.Destinations.AsNoTracking().OrderBy(d => d.Id).ToListAsync(ct);
-        return all.Select(ToView).ToList();
+        var running = await engines.RunningAsync(ct);
+        return all.Select(d => ToView(d, running)).ToList();
     }
 
     public async Task<DestinationView> GetAsync(int id, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        return ToView(await FindAsync(db, id, ct));
+        return ToView(await FindAsync(db, id, ct), await engines.RunningAsync(ct));
     }
 
     public async Task<DestinationView> CreateAsync(DestinationInput input, CancellationToken ct)
     {
-        var valid = Validate(input);
+        var valid = Validate(input, storedEngine: identity.Name);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await EnsureUniqueNameAsync(db, valid.Name, null, ct);
         var now = DateTimeOffset.UtcNow;
@@ -42,7 +60,7 @@ public sealed class DestinationService(
         Store(entity, valid);
         db.Destinations.Add(entity);
         await db.SaveChangesAsync(ct);
-        return ToView(entity);
+        return ToView(entity, await engines.RunningAsync(ct));
     }
 
     /// <summary>Replaces the settings; a secret left out keeps its stored value as long as the type stays the same.</summary>
@@ -50,12 +68,21 @@ public sealed class DestinationService(
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var entity = await FindAsync(db, id, ct);
-        var valid = Validate(WithStoredSecrets(input, entity));
+        // A local-file destination keeps its engine (or any); one that becomes local belongs to this node's engine.
+        var storedEngine = DestinationTypes.Find(entity.Type)?.IsLocal == true ? entity.EngineName : identity.Name;
+        var valid = Validate(WithStoredSecrets(input, entity), storedEngine);
         await EnsureUniqueNameAsync(db, valid.Name, id, ct);
+        if (valid.Engine is { } engine && await db.PipelineDestinations.AsNoTracking()
+                .Where(p => p.DestinationId == id)
+                .SelectMany(p => db.PipelineDestinations.Where(o => o.PipelineId == p.PipelineId && o.DestinationId != id))
+                .Select(o => new { o.PipelineId, o.Destination!.Name, o.Destination.EngineName })
+                .FirstOrDefaultAsync(o => o.EngineName != null && o.EngineName != engine, ct) is { } other)
+            throw ValidationFailedException.For("engine", $"Pipeline {other.PipelineId} also writes to destination '{other.Name}', which " +
+                $"belongs to engine '{other.EngineName}'; a job runs on one engine, so both must belong to the same one (or either to any).");
         Store(entity, valid);
         entity.UpdatedAt = DateTimeOffset.UtcNow;
         await db.SaveChangesAsync(ct);
-        return ToView(entity);
+        return ToView(entity, await engines.RunningAsync(ct));
     }
 
     /// <summary>Tests settings before they are saved; for an existing destination omitted secrets mean the stored ones.</summary>
@@ -66,7 +93,7 @@ public sealed class DestinationService(
             await using var db = await dbFactory.CreateDbContextAsync(ct);
             input = WithStoredSecrets(input, await FindAsync(db, existing, ct));
         }
-        return await writers.TestAsync(Validate(input).Settings, ct);
+        return await writers.TestAsync(Validate(input, storedEngine: null).Settings, ct);
     }
 
     public async Task DeleteAsync(int id, CancellationToken ct)
@@ -106,9 +133,10 @@ public sealed class DestinationService(
             ?? throw new InvalidOperationException($"Destination {entity.Id} has invalid stored settings.");
     }
 
-    private sealed record ValidDestination(string Name, string Type, JsonObject Config, DestinationSettings Settings);
+    private sealed record ValidDestination(string Name, string Type, JsonObject Config, DestinationSettings Settings, string? Engine);
 
-    private static ValidDestination Validate(DestinationInput input)
+    /// <param name="storedEngine">The engine a local-file destination keeps when the input names none.</param>
+    private static ValidDestination Validate(DestinationInput input, string? storedEngine)
     {
         var errors = new ValidationErrors();
         SourceService.Require(input.Name, "name", 200, errors);
@@ -117,7 +145,15 @@ public sealed class DestinationService(
         errors.ThrowIfAny();
         var settings = DestinationTypes.Parse(input.Type!, input.Config!, errors);
         errors.ThrowIfAny();
-        return new ValidDestination(input.Name!.Trim(), input.Type!, input.Config!, settings!);
+        var local = DestinationTypes.Of(settings!).IsLocal;
+        if (!local && input.Engine is not null)
+            errors.Add("engine", $"Only destinations on an engine's own disk ({string.Join(", ", DestinationTypes.All.Where(t => t.IsLocal).Select(t => t.Name))}) " +
+                "belong to an engine; leave engine out for a server.");
+        else if (input.Engine is { } named && named != AnyEngine && (string.IsNullOrWhiteSpace(named) || named.Length > 200 || named.Contains('*')))
+            errors.Add("engine", $"engine must be an engine's name (Backfill:EngineName, 1 to 200 characters) or '{AnyEngine}' for any engine.");
+        errors.ThrowIfAny();
+        var engine = !local ? null : input.Engine is null ? storedEngine : input.Engine == AnyEngine ? null : input.Engine.Trim();
+        return new ValidDestination(input.Name!.Trim(), input.Type!, input.Config!, settings!, engine);
     }
 
     /// <summary>Keeps public settings in plain JSON and encrypts the secrets.</summary>
@@ -135,6 +171,7 @@ public sealed class DestinationService(
         entity.Type = valid.Type;
         entity.Config = publicConfig.ToJsonString();
         entity.SecretsProtected = secrets.Count == 0 ? null : protector.Protect(secrets.ToJsonString());
+        entity.EngineName = valid.Engine;
     }
 
     /// <summary>
@@ -168,11 +205,20 @@ public sealed class DestinationService(
     private static async Task<DestinationEntity> FindAsync(ConfigDbContext db, int id, CancellationToken ct) =>
         await db.Destinations.FirstOrDefaultAsync(d => d.Id == id, ct) ?? throw new NotFoundException($"Destination {id} does not exist.");
 
-    private DestinationView ToView(DestinationEntity d)
+    /// <param name="running">The engines running now (<see cref="EngineRegistry.RunningAsync"/>).</param>
+    private DestinationView ToView(DestinationEntity d, IReadOnlySet<string> running)
     {
         var secretNames = protector.Unprotect(d.SecretsProtected) is { } json
             ? JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!.Keys.ToList()
             : [];
-        return new DestinationView(d.Id, d.Name, d.Type, JsonNode.Parse(d.Config)!.AsObject(), secretNames, d.CreatedAt, d.UpdatedAt);
+        bool? engineRunning = d.EngineName is { } engine ? running.Contains(engine) : null;
+        var warning = engineRunning == false
+            ? $"No running engine is named '{d.EngineName}': jobs writing here wait in PENDING until one is (Backfill:EngineName)."
+            : d.EngineName is null && DestinationTypes.Find(d.Type)?.IsLocal == true && running.Count > 1
+                ? $"Any engine may write here, and {running.Count} engines run ({string.Join(", ", running.Order())}): every one must reach " +
+                  "this path on shared storage, or set the engine that can."
+                : null;
+        return new DestinationView(d.Id, d.Name, d.Type, JsonNode.Parse(d.Config)!.AsObject(), secretNames, d.EngineName, engineRunning, warning,
+            d.CreatedAt, d.UpdatedAt);
     }
 }

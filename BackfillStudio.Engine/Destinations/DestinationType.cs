@@ -23,6 +23,12 @@ public abstract class DestinationType
 
     public IEnumerable<string> SecretKeys => Fields.Where(f => f.IsSecret).Select(f => f.Key);
 
+    /// <summary>
+    /// Whether the rows go to a path on the engine's machine (a file, a folder), so the destination belongs to the engine
+    /// that can reach it (<see cref="Persistence.DestinationEntity.EngineName"/>) rather than to any engine.
+    /// </summary>
+    public virtual bool IsLocal => false;
+
     /// <summary>The settings that say where the secrets are sent (see <see cref="DestinationField.Identity"/>).</summary>
     public virtual IEnumerable<string> IdentityKeys => Fields.Where(f => f.Identity).Select(f => f.Key);
 

@@ -19,6 +19,7 @@ public sealed class BackfillWorker(
     VerificationStore verifications,
     JobQueueSignal signal,
     JobCancelSignal cancels,
+    EngineRegistry engines,
     IOptions<BackfillOptions> options,
     ILogger<BackfillWorker> logger) : BackgroundService
 {
@@ -38,7 +39,8 @@ public sealed class BackfillWorker(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        logger.LogInformation("Backfill engine started: {MaxJobs} concurrent jobs, batches of {BatchSize}", settings.MaxConcurrentJobs, settings.BatchSize);
+        logger.LogInformation("Backfill engine {Engine} started: {MaxJobs} concurrent jobs, batches of {BatchSize}", settings.EngineName,
+            settings.MaxConcurrentJobs, settings.BatchSize);
         var leases = MaintainLeasesAsync(stoppingToken);
         cancels.Requested += CancelRunning;
         try
@@ -133,10 +135,11 @@ public sealed class BackfillWorker(
         using var timer = new PeriodicTimer(period);
         try
         {
-            while (await timer.WaitForNextTickAsync(ct))
+            do
             {
                 try
                 {
+                    await engines.ReportAliveAsync(ct);
                     var lost = await states.HeartbeatAsync(RunningOf(Work.Job).Select(c => new JobClaim(c.JobId, c.Epoch)).ToList(), ct);
                     foreach (var claim in lost) StopLost(new Claimed(Work.Job, claim.JobId, claim.Epoch));
                     await verifications.HeartbeatAsync(RunningOf(Work.Verification).Select(c => c.JobId).ToArray(), ct);
@@ -152,6 +155,7 @@ public sealed class BackfillWorker(
                     logger.LogWarning("Lease maintenance failed: {Error}", e.Message);
                 }
             }
+            while (await timer.WaitForNextTickAsync(ct));
         }
         catch (OperationCanceledException)
         {

@@ -17,7 +17,8 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     internal const string Returning = "RETURNING id, pipeline_id, status, count_record, total_record, updated_at";
 
     /// <summary>
-    /// Claims the oldest pending job for this engine under a new epoch, or returns null when none is waiting. The error
+    /// Claims the oldest pending job this engine can write (<see cref="EngineRegistry"/>) under a new epoch, or returns null
+    /// when none is waiting. The error
     /// that sent it back to the queue stays in error_message (why it is being retried) until it completes.
     /// </summary>
     public async Task<JobClaim?> ClaimNextAsync(CancellationToken ct)
@@ -26,9 +27,10 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
             UPDATE queue_backfill_data SET status = @to, lease_owner = @owner, claim_epoch = claim_epoch + 1, heartbeat_at = now(), throttled = NULL,
                    started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(), finished_at = NULL
             WHERE id = (SELECT id FROM queue_backfill_data WHERE status = ANY(@from) AND deleted_at IS NULL
+                        AND {EngineRegistry.ReachableByEngine}
                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
             {Returning}, claim_epoch
-            """, reader => reader.GetInt64(6), ct, [("owner", identity.Owner), .. Move(JobTransitions.Claim)]);
+            """, reader => reader.GetInt64(6), ct, [("owner", identity.Owner), ("engine", identity.Name), .. Move(JobTransitions.Claim)]);
         return claimed is var (change, epoch) ? new JobClaim(change.JobId, epoch) : null;
     }
 

@@ -18,6 +18,7 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
     public DbSet<BackfillJobEntity> BackfillJobs => Set<BackfillJobEntity>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
     public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
+    public DbSet<EngineEntity> Engines => Set<EngineEntity>();
 
     /// <summary>
     /// Deletes a pipeline or a source (<paramref name="owner"/>) in one transaction with the bookkeeping of its jobs. The
@@ -71,6 +72,7 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.Property(x => x.Name).HasMaxLength(200);
             e.Property(x => x.Type).HasMaxLength(20);
             e.Property(x => x.Config).HasColumnType("jsonb");
+            e.Property(x => x.EngineName).HasMaxLength(200);
         });
         b.Entity<PipelineEntity>(e =>
         {
@@ -126,6 +128,12 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.HasIndex(x => new { x.PipelineId, x.Id });
         });
         b.Entity<DataProtectionKey>().ToTable("data_protection_keys");
+        b.Entity<EngineEntity>(e =>
+        {
+            e.ToTable("engines");
+            e.HasKey(x => x.Name);
+            e.Property(x => x.Name).HasMaxLength(200);
+        });
         b.Entity<ApiKeyEntity>(e =>
         {
             e.ToTable("api_keys");

@@ -26,6 +26,11 @@ public sealed class DestinationEntity
     public required string Config { get; set; }
     /// <summary>Data-Protection-encrypted JSON object holding the secret settings.</summary>
     public string? SecretsProtected { get; set; }
+    /// <summary>
+    /// The engine that can reach a local-file destination's path (<c>Backfill:EngineName</c>); null: any engine (the
+    /// path is on storage they all share, or the destination is a server).
+    /// </summary>
+    public string? EngineName { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }
@@ -107,6 +112,13 @@ public sealed class BackfillJobEntity
     public DateTimeOffset? VerifyHeartbeatAt { get; set; }
     public int VerifyAttempts { get; set; }
     public DateTimeOffset? VerifyCancelRequestedAt { get; set; }
+}
+
+/// <summary>An engine that ran lately: each one renews its row while it runs (<see cref="Jobs.EngineRegistry"/>).</summary>
+public sealed class EngineEntity
+{
+    public required string Name { get; set; }
+    public DateTimeOffset LastSeenAt { get; set; }
 }
 
 /// <summary>A person who signs in to the UI; the role is an Identity role (Admin, Operator, Viewer).</summary>

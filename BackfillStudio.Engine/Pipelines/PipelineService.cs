@@ -46,9 +46,13 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
         var name = input.Name!.Trim();
         if (await db.Pipelines.AnyAsync(p => p.Name == name, ct)) errors.Add("name", $"A pipeline named '{name}' already exists.");
         if (!await db.Sources.AnyAsync(s => s.Id == input.SourceId, ct)) errors.Add("source_id", $"Source {input.SourceId} does not exist.");
-        var known = await db.Destinations.Where(d => input.DestinationIds!.Contains(d.Id)).Select(d => d.Id).ToListAsync(ct);
-        foreach (var missing in input.DestinationIds!.Except(known))
+        var known = await db.Destinations.Where(d => input.DestinationIds!.Contains(d.Id)).Select(d => new { d.Id, d.Name, d.EngineName }).ToListAsync(ct);
+        foreach (var missing in input.DestinationIds!.Except(known.Select(d => d.Id)))
             errors.Add("destination_ids", $"Destination {missing} does not exist.");
+        var pinned = known.Where(d => d.EngineName is not null).GroupBy(d => d.EngineName).ToList();
+        if (pinned.Count > 1)
+            errors.Add("destination_ids", "A job runs on one engine, but these destinations belong to different ones: " +
+                string.Join("; ", pinned.Select(g => $"{string.Join(", ", g.Select(d => $"'{d.Name}'"))} on engine '{g.Key}'")) + ".");
         errors.ThrowIfAny();
 
         Dictionary<string, SourceTable> catalog;

@@ -39,9 +39,10 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
         UPDATE queue_backfill_data SET verify_status = '{VerifyStatus.Running}', verify_owner = @owner, verify_heartbeat_at = now(),
                verify_attempts = verify_attempts + 1, verification = jsonb_set(verification, ARRAY['status'], '"{VerifyStatus.Running}"'), updated_at = now()
         WHERE id = (SELECT id FROM queue_backfill_data WHERE verify_status = '{VerifyStatus.Pending}' AND deleted_at IS NULL
+                    AND {EngineRegistry.ReachableByEngine}
                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
         {Returning}
-        """, ct, ("owner", identity.Owner)))?.JobId;
+        """, ct, ("owner", identity.Owner), ("engine", identity.Name)))?.JobId;
 
     /// <summary>Stores the report so far; false when this engine should stop (cancelled, deleted, or taken over).</summary>
     public async Task<bool> ReportProgressAsync(int id, VerificationReport report, CancellationToken ct) => await states.ExecuteAsync($"""

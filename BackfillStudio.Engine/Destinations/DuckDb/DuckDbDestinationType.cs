@@ -12,6 +12,8 @@ public sealed class DuckDbDestinationType : DestinationType<DuckDbDestinationSet
 {
     public override string Name => "duckdb";
 
+    public override bool IsLocal => true;
+
     public override IReadOnlyList<DestinationField> Fields { get; } =
     [
         new("path", "Database file", Required: true, Help: "Path of the .duckdb file on the engine's machine; created if missing"),

@@ -12,6 +12,8 @@ public sealed class ParquetDestinationType : DestinationType<ParquetDestinationS
 {
     public override string Name => "parquet";
 
+    public override bool IsLocal => true;
+
     public override IReadOnlyList<DestinationField> Fields { get; } =
         [new("path", "Folder", Required: true, Help: "One folder per table, one file per batch, on the engine's machine")];
 

@@ -378,6 +378,11 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<string>("EngineName")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("engine_name");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -406,6 +411,23 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasDatabaseName("ix_destinations_name");
 
                     b.ToTable("destinations", (string)null);
+                });
+
+            modelBuilder.Entity("BackfillStudio.Engine.Persistence.EngineEntity", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("name");
+
+                    b.Property<DateTimeOffset>("LastSeenAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_seen_at");
+
+                    b.HasKey("Name")
+                        .HasName("pk_engines");
+
+                    b.ToTable("engines", (string)null);
                 });
 
             modelBuilder.Entity("BackfillStudio.Engine.Persistence.PipelineDestinationEntity", b =>
