@@ -1,11 +1,15 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Destinations.Snowflake;
+using BackfillStudio.Engine.Filters;
+using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Tests.Engine;
 using BackfillStudio.Tests.Infrastructure;
 using BackfillStudio.TestSupport.Snowflake;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BackfillStudio.Tests.Snowflake;
 
@@ -144,12 +148,12 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=5000");
         var emulator = account.Emulator;
         emulator.Inject(sql => sql.StartsWith("INSERT", StringComparison.Ordinal), new EmulatorFault.Throttle(), times: 2);
-        emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.Unavailable());
-        emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.Async(PollsBeforeDone: 3), times: 2);
+        emulator.Inject(sql => sql.StartsWith("BEGIN", StringComparison.Ordinal), new EmulatorFault.Unavailable());
+        emulator.Inject(sql => sql.StartsWith("BEGIN", StringComparison.Ordinal), new EmulatorFault.Async(PollsBeforeDone: 3), times: 2);
         emulator.Inject(sql => sql.StartsWith("DELETE", StringComparison.Ordinal), new EmulatorFault.DropConnection());
         // Answers lost after the statement ran: the retries must not run it again (a stage INSERT twice would duplicate rows).
         emulator.Inject(sql => sql.StartsWith("INSERT", StringComparison.Ordinal), new EmulatorFault.DropConnectionAfterExecuting());
-        emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.ServerErrorAfterExecuting());
+        emulator.Inject(sql => sql.StartsWith("BEGIN", StringComparison.Ordinal), new EmulatorFault.ServerErrorAfterExecuting());
 
         var job = await s.StartBackfillAsync("public.readings", Scenario.Filter("id", ">", 1000));
         await ExpectCompletedAsync(s, job, 29000);
@@ -168,7 +172,7 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
     {
         await using var account = await SnowflakeAccount.StartAsync();
         await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=5000");
-        account.Emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal),
+        account.Emulator.Inject(sql => sql.StartsWith("BEGIN", StringComparison.Ordinal),
             new EmulatorFault.SqlError("Numeric value 'abc' is not recognized", "22018", "100038"));
 
         var jobId = await s.StartBackfillAsync("public.readings");
@@ -295,7 +299,7 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
     {
         await using var account = await SnowflakeAccount.StartAsync();
         await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=1000");
-        account.Emulator.Inject(sql => sql.StartsWith("MERGE", StringComparison.Ordinal), new EmulatorFault.Async(PollsBeforeDone: 4), times: 1000);
+        account.Emulator.Inject(sql => sql.StartsWith("BEGIN", StringComparison.Ordinal), new EmulatorFault.Async(PollsBeforeDone: 4), times: 1000);
 
         var jobId = await s.StartBackfillAsync("public.readings");
         await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! >= 2000, "progress");
@@ -306,6 +310,39 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         var count = (long)job["count_record"]!;
         Assert.InRange(count, 2000, 29000);
         Assert.Equal(count, account.Scalar($"SELECT count(*) FROM \"{SnowflakeAccount.Schema}\".readings"));
+    }
+
+    [Fact]
+    public async Task AWriteOfAnOlderClaim_AfterANewerClaimWrote_ChangesNothing_AndStopsTheStaleWriter()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'first' FROM generate_series(1, 500) g;",
+            ["public.items"], account.Config());
+        var jobId = await s.StartBackfillAsync("public.items");
+        await ExpectCompletedAsync(s, jobId, 500);
+
+        var plan = await s.App.Services.GetRequiredService<JobPlanLoader>().LoadAsync(jobId, CancellationToken.None);
+        var writers = s.App.Services.GetRequiredService<DestinationWriterFactory>();
+        await using var source = await plan.OpenSourceAsync("fencing test", CancellationToken.None);
+        var table = await source.TableAsync("public.items", CancellationToken.None);
+        var reader = source.Reader(table, FilterPredicate.Build(table, []), new BatchLimits(1000, long.MaxValue));
+        var stale = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
+        await PostgresServer.ExecuteAsync(s.SourceDb, "UPDATE items SET v = 'newer'");
+        var newer = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
+        WriteTarget Claim(long epoch) => new(jobId, epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
+        var destination = plan.Destinations.Single().Settings;
+
+        await using (var successor = writers.Create(destination, Claim(2)))
+        {
+            await successor.PrepareAsync(CancellationToken.None);
+            await successor.WriteAsync(newer, CancellationToken.None);
+        }
+        await using (var stalled = writers.Create(destination, Claim(1)))
+        {
+            await stalled.PrepareAsync(CancellationToken.None);
+            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(stale, CancellationToken.None));
+        }
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), await account.ContentsAsync(s.SourceDb, "items"));
     }
 
     private static SnowflakeDestinationSettings Settings(SnowflakeAccount account) =>

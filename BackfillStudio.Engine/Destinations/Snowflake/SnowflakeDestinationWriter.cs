@@ -10,6 +10,12 @@ namespace BackfillStudio.Engine.Destinations.Snowflake;
 /// it into the target, so a retried or resumed batch changes nothing. Tables without a primary key
 /// append the batch and record it in <c>_backfill_progress</c> in one transaction (a multi-statement
 /// request), so a batch is appended once. The staging table is dropped when the job ends.
+/// <para>
+/// Fencing: each batch's transaction first raises the job's epoch in <c>_backfill_fence</c> (<see cref="ClaimFence"/>),
+/// and its writes take effect only while no newer epoch is recorded there; afterwards the writer reads the fence and
+/// stops (<see cref="StaleClaimException"/>) when a newer claim wrote. Snowflake has no conditional abort, so a stale
+/// writer's transaction commits having changed nothing instead of being rolled back.
+/// </para>
 /// </summary>
 public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, SnowflakeDestinationSettings settings, WriteTarget target)
     : IDestinationWriter
@@ -25,6 +31,11 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
     // Per claim: an engine that lost the job never empties or drops the stage of the engine that took it over.
     private string StageSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name($"{target.TargetTable}__backfill_stage_{target.JobId}_{target.Epoch}"))}";
     private string ProgressSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name("_backfill_progress"))}";
+    private string FenceSql => $"{Schema}.{SnowflakeSql.Ident(settings.Name(ClaimFence.Table))}";
+    private string ThisJob => $"job_id = {target.JobId} AND target_table = {SnowflakeSql.Literal(target.TargetTable)}";
+
+    /// <summary>True while no claim newer than this writer's has written the job's target.</summary>
+    private string NotFenced => $"NOT EXISTS (SELECT 1 FROM {FenceSql} WHERE {ThisJob} AND epoch > {target.Epoch})";
     private string ColumnList => string.Join(", ", Columns.Select(Name));
 
     private string Name(SourceColumn column) => SnowflakeSql.Ident(settings.Name(column.Name));
@@ -37,6 +48,7 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         await client.ExecuteAsync($"CREATE OR REPLACE TRANSIENT TABLE {StageSql} ({definitions})", null, ct);
         if (Key.Count == 0)
             await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {ProgressSql} (job_id NUMBER(10,0), target_table VARCHAR, next_block NUMBER(19,0))", null, ct);
+        await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {FenceSql} (job_id NUMBER(10,0), target_table VARCHAR, epoch NUMBER(19,0))", null, ct);
         await ClaimAsync(ct);
     }
 
@@ -73,9 +85,18 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         // The statement that commits the batch is not cancelled half-way: whether a cancelled MERGE ran or not cannot be
         // known, and the job's count must say what the target holds. Only its upload is.
         ct.ThrowIfCancellationRequested();
-        if (Key.Count > 0) await client.ExecuteAsync(MergeSql(), null, CancellationToken.None);
-        else await AppendOnceAsync(batch, CancellationToken.None);
+        await client.ExecuteTransactionAsync([RaiseFenceSql(), .. Key.Count > 0 ? [MergeSql()] : AppendOnceSql(batch)], CancellationToken.None);
+        var fence = await client.ExecuteAsync($"SELECT MAX(epoch) FROM {FenceSql} WHERE {ThisJob}", null, CancellationToken.None);
+        if (fence.Rows.FirstOrDefault()?.FirstOrDefault() is { } newest && decimal.Parse(newest, System.Globalization.CultureInfo.InvariantCulture) > target.Epoch)
+            throw new StaleClaimException($"Snowflake destination {settings.Database}.{settings.Schema}", target);
     }
+
+    private string RaiseFenceSql() => $"""
+        MERGE INTO {FenceSql} AS f USING (SELECT {target.JobId} AS job_id, {SnowflakeSql.Literal(target.TargetTable)} AS target_table, {target.Epoch} AS epoch) AS c
+        ON f.job_id = c.job_id AND f.target_table = c.target_table
+        WHEN MATCHED AND f.epoch < c.epoch THEN UPDATE SET epoch = c.epoch
+        WHEN NOT MATCHED THEN INSERT (job_id, target_table, epoch) VALUES (c.job_id, c.target_table, c.epoch)
+        """;
 
     /// <summary>
     /// <c>INSERT INTO stage SELECT ... FROM (VALUES (?, ?), ...)</c> per chunk: VARIANT and ARRAY values
@@ -122,20 +143,22 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         var others = Columns.Where(c => !c.IsPrimaryKey).ToList();
         var update = others.Count == 0 ? "" : $" WHEN MATCHED THEN UPDATE SET {string.Join(", ", others.Select(c => $"{Name(c)} = s.{Name(c)}"))}";
         var values = string.Join(", ", Columns.Select(c => $"s.{Name(c)}"));
-        return $"MERGE INTO {TargetSql} AS t USING {StageSql} AS s ON {on}{update} WHEN NOT MATCHED THEN INSERT ({ColumnList}) VALUES ({values})";
+        return $"MERGE INTO {TargetSql} AS t USING (SELECT * FROM {StageSql} WHERE {NotFenced}) AS s ON {on}{update} " +
+               $"WHEN NOT MATCHED THEN INSERT ({ColumnList}) VALUES ({values})";
     }
 
-    /// <summary>Appends the staged batch unless this job already appended it, and records it, atomically.</summary>
-    private Task AppendOnceAsync(Batch batch, CancellationToken ct)
+    /// <summary>Appends the staged batch unless this job already appended it, and records it (in the batch's transaction).</summary>
+    private string[] AppendOnceSql(Batch batch)
     {
-        var job = $"job_id = {target.JobId} AND target_table = {SnowflakeSql.Literal(target.TargetTable)}";
         var end = batch.BlocksEnd;
-        return client.ExecuteTransactionAsync(
+        return
         [
-            $"INSERT INTO {TargetSql} ({ColumnList}) SELECT {ColumnList} FROM {StageSql} WHERE NOT EXISTS (SELECT 1 FROM {ProgressSql} WHERE {job} AND next_block >= {end})",
-            $"DELETE FROM {ProgressSql} WHERE {job}",
-            $"INSERT INTO {ProgressSql} (job_id, target_table, next_block) VALUES ({target.JobId}, {SnowflakeSql.Literal(target.TargetTable)}, {end})",
-        ], ct);
+            $"INSERT INTO {TargetSql} ({ColumnList}) SELECT {ColumnList} FROM {StageSql} " +
+            $"WHERE NOT EXISTS (SELECT 1 FROM {ProgressSql} WHERE {ThisJob} AND next_block >= {end}) AND {NotFenced}",
+            $"DELETE FROM {ProgressSql} WHERE {ThisJob} AND {NotFenced}",
+            $"INSERT INTO {ProgressSql} (job_id, target_table, next_block) " +
+            $"SELECT {target.JobId}, {SnowflakeSql.Literal(target.TargetTable)}, {end} WHERE {NotFenced}",
+        ];
     }
 
     public async ValueTask DisposeAsync()
