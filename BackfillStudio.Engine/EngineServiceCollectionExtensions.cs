@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace BackfillStudio.Engine;
 
@@ -41,8 +42,10 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<JobCancelSignal>();
         services.AddSingleton<JobStateStore>();
         services.AddSingleton<DestinationWriterFactory>();
-        // The SQL API waits up to 45 s before answering 202; long statements are then polled.
-        services.AddHttpClient(SnowflakeDestinationType.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(2));
+        // The SQL API waits up to 45 s before answering 202 (long statements are then polled), so a wait longer than the
+        // stall timeout (120 s by default; keep it above 45 s with Snowflake destinations) means silence.
+        services.AddHttpClient(SnowflakeDestinationType.HttpClientName).ConfigureHttpClient((provider, client) =>
+            client.Timeout = TimeSpan.FromSeconds(provider.GetRequiredService<IOptions<BackfillOptions>>().Value.StallTimeoutSeconds));
         services.AddSingleton<SourceService>();
         services.AddSingleton<DestinationService>();
         services.AddSingleton<PipelineService>();

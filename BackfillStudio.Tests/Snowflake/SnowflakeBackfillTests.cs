@@ -345,6 +345,29 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), await account.ContentsAsync(s.SourceDb, "items"));
     }
 
+    [Fact]
+    public async Task SilentSnowflake_RequeuesTheJobWithTheReason_AndItCompletesExactlyOnceWhenItAnswersAgain()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var proxy = new TcpProxy(account.Emulator.BaseUrl.Host, account.Emulator.BaseUrl.Port);
+        var config = account.Config();
+        config["base_url"] = $"http://127.0.0.1:{proxy.Port}/";
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], config,
+            "--Backfill:BatchSize=1000", "--Backfill:StallTimeoutSeconds=3");
+        var jobId = await s.StartBackfillAsync("public.readings");
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! >= 3000, "progress through the proxy");
+
+        proxy.Blackhole();
+        var requeued = await s.Http.WaitUntilAsync(jobId, Timeout, j => j["error_message"] is not null, "the stalled job's requeue");
+        var reason = (string)requeued["error_message"]!;
+        Assert.StartsWith("Destination 'snow': Snowflake sent nothing", reason);
+        Assert.Contains("StallTimeoutSeconds", reason);
+
+        proxy.Heal();
+        await ExpectCompletedAsync(s, jobId, 30000);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings"), await account.ContentsAsync(s.SourceDb, "readings"));
+    }
+
     private static SnowflakeDestinationSettings Settings(SnowflakeAccount account) =>
         (SnowflakeDestinationSettings)DestinationTypes.Parse("snowflake", account.Config(), new ValidationErrors())!;
 

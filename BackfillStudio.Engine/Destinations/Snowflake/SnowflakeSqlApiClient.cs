@@ -127,6 +127,11 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         {
             response = await _retries.ExecuteAsync(token => SendRenewingTokenAsync(newRequest, token), ct);
         }
+        catch (Exception e) when (IsSilence(e, ct))
+        {
+            throw new SnowflakeUnavailableException($"Snowflake sent nothing{about} within {http.Timeout.TotalSeconds:0} s " +
+                "(Backfill:StallTimeoutSeconds: a stalled network or service); the request was given up", e);
+        }
         catch (Exception e) when (IsLostAnswer(e, ct))
         {
             throw new SnowflakeUnavailableException($"Snowflake did not answer{about}: {e.Message} (gave up after {MaxAttempts} attempts)", e);
@@ -181,9 +186,14 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
     private static bool IsRetryable(HttpStatusCode status) => status is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
         or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway;
 
-    /// <summary>A dropped connection or the HTTP client's own timeout, as opposed to the caller cancelling.</summary>
-    private static bool IsLostAnswer(Exception e, CancellationToken ct) =>
-        e is HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested;
+    /// <summary>A dropped or refused connection: resent. (Silence is not; see <see cref="IsSilence"/>.)</summary>
+    private static bool IsLostAnswer(Exception e, CancellationToken ct) => e is HttpRequestException;
+
+    /// <summary>
+    /// The HTTP client's own timeout (<c>Backfill:StallTimeoutSeconds</c>), as opposed to the caller cancelling: a
+    /// service or network gone silent, which a resend would wait out again; the job is requeued instead.
+    /// </summary>
+    private static bool IsSilence(Exception e, CancellationToken ct) => e is TaskCanceledException && !ct.IsCancellationRequested;
 
     private async Task CancelAsync(string handle)
     {
