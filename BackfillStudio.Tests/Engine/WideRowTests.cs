@@ -24,4 +24,29 @@ public sealed class WideRowTests(PostgresServer pg) : IClassFixture<PostgresServ
             "one Parquet file per batch");
         await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "documents"), "documents", jobId);
     }
+
+    [Fact]
+    public async Task RowsOfAMegabyte_KeepTheEnginesMemoryWithinTwiceTheByteBudgetPlus300MiB()
+    {
+        const long budget = 16L * 1024 * 1024;
+        await using var s = await Scenario.CreateAsync(pg, """
+            CREATE TABLE documents (id int PRIMARY KEY, body text NOT NULL);
+            INSERT INTO documents SELECT g, g || repeat(md5(g::text), 32768) FROM generate_series(1, 400) g;
+            """, ["public.documents"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        using var engine = AppProcess.Start(s.ConfigDb, "--Backfill:PollIntervalSeconds=1", $"--Backfill:BatchMaxBytes={budget}", "--Logging:LogLevel:Default=Warning");
+        // Started once its engine renews its row (the web-only app has none); then it settles.
+        while (await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM engines") == 0) await Task.Delay(200);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var idle = engine.PeakResidentBytes;
+
+        var jobId = await s.StartBackfillAsync("public.documents");
+        var job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(3), "COMPLETED", "FAILED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(400L, (long)job["count_record"]!);
+
+        // 400 rows of 2 MiB decoded: a batch bounded by rows alone would hold all 800 MiB (twice, with the read ahead).
+        var grew = engine.PeakResidentBytes - idle;
+        Assert.True(grew < 2 * budget + 300L * 1024 * 1024,
+            $"the engine grew by {grew / 1048576} MiB (idle peak {idle / 1048576} MiB) copying 1 MB rows with a {budget / 1048576} MiB budget");
+    }
 }

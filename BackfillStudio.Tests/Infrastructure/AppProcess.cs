@@ -58,6 +58,16 @@ public sealed class AppProcess : IDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>The most memory the process has held resident so far (VmHWM, in bytes).</summary>
+    public long PeakResidentBytes
+    {
+        get
+        {
+            var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+    }
+
     /// <summary>SIGSTOP: the process stops mid-whatever (a batch, a transaction) and its leases age, as in a long GC pause.</summary>
     public Task FreezeAsync() => SignalAsync("-STOP");
 

@@ -15,4 +15,12 @@ public static class BenchmarkTable
         FROM generate_series(1::bigint, {rows}) g;
         ANALYZE {name};
         """;
+
+    /// <summary>Rows of about 1 MB each (a jsonb document), for the memory bound of <c>Backfill:BatchMaxBytes</c>.</summary>
+    public static string CreateWideSql(string name, int rows) => $"""
+        CREATE TABLE {name} (id bigint PRIMARY KEY, doc jsonb NOT NULL);
+        INSERT INTO {name}
+        SELECT g, jsonb_build_object('id', g, 'body', repeat(md5(g::text), 32768)) FROM generate_series(1::bigint, {rows}) g;
+        ANALYZE {name};
+        """;
 }

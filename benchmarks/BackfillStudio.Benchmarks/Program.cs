@@ -10,9 +10,14 @@ using Npgsql;
 
 // Backfill throughput benchmark: for each N, copies an N-row, 10-column table to the postgres and
 // duckdb destinations through the real app (its own process, so its peak RSS is the engine's), and
-// measures `psql \copy ... | psql \copy ...` between the same databases as the baseline.
+// measures `psql \copy ... | psql \copy ...` between the same databases as the baseline. Then --wide-rows rows of about
+// 1 MB each (default 300; 0 skips) are copied to each destination, and the engine's peak RSS is printed beside the bound
+// 2 x Backfill:BatchMaxBytes + 300 MiB.
 var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? "500000,2000000")
     .Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
+var wideRows = int.Parse(args.SkipWhile(a => a != "--wide-rows").Skip(1).FirstOrDefault() ?? "300", CultureInfo.InvariantCulture);
+const long batchMaxBytes = 64L * 1024 * 1024;
+var wideResults = new List<(string Destination, long PeakBytes, TimeSpan Elapsed, string? Failure)>();
 var folder = Path.Combine(Path.GetTempPath(), $"backfill-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(folder);
 if (Environment.UserName == "root") await ProcessRunner.RunAsync("chmod", ["755", folder]);
@@ -34,12 +39,32 @@ try
 
         foreach (var destination in new[] { "postgres", "duckdb" })
         {
-            var (elapsed, peak, verifyCount, verifyChecksum) = await RunBackfillAsync(cluster, source, destination, rows, folder);
+            var (elapsed, peak, verifyCount, verifyChecksum) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, folder, verify: true);
             results.Add(new Result(rows, $"BackfillStudio → {destination}", elapsed, peak));
             results.Add(new Result(rows, $"  verify count ({destination})", verifyCount, null));
             results.Add(new Result(rows, $"  verify checksum ({destination})", verifyChecksum, null));
             Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB; " +
                               $"verify count {verifyCount.TotalSeconds:F2} s, checksum {verifyChecksum.TotalSeconds:F2} s");
+        }
+    }
+    if (wideRows > 0)
+    {
+        Console.WriteLine($"Preparing a source table of {wideRows:N0} rows of about 1 MB...");
+        var wide = await NewDatabaseAsync(cluster, "source_wide");
+        await ExecuteAsync(wide, BenchmarkTable.CreateWideSql("bench_wide", wideRows));
+        foreach (var destination in new[] { "postgres", "duckdb" })
+        {
+            try
+            {
+                var (elapsed, peak, _, _) = await RunBackfillAsync(cluster, wide, "bench_wide", destination, wideRows, folder, verify: false);
+                wideResults.Add((destination, peak, elapsed, null));
+                Console.WriteLine($"  1 MB rows → {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB");
+            }
+            catch (BenchmarkJobFailedException e)
+            {
+                wideResults.Add((destination, 0, TimeSpan.Zero, e.Message));
+                Console.WriteLine($"  1 MB rows → {destination}: {e.Message}");
+            }
         }
     }
 }
@@ -61,13 +86,24 @@ foreach (var group in results.GroupBy(r => r.Rows))
         Console.WriteLine($"{r.Rows,10:N0}  {r.Run,-32} {r.Elapsed.TotalSeconds,8:F2} {rate,10:N0} {peak,10} {rate / baselineRate,11:F2}x");
     }
 }
+if (wideResults.Count > 0)
+{
+    var bound = (2 * batchMaxBytes + 300L * 1024 * 1024) / 1048576;
+    Console.WriteLine();
+    Console.WriteLine($"{wideRows:N0} rows of about 1 MB (2 MiB decoded), Backfill:BatchMaxBytes = {batchMaxBytes / 1048576} MiB: bound {bound} MiB");
+    foreach (var (destination, peakBytes, elapsed, failure) in wideResults)
+        Console.WriteLine(failure is not null
+            ? $"  BackfillStudio → {destination,-10} {failure}"
+            : $"  BackfillStudio → {destination,-10} {elapsed.TotalSeconds,8:F2} s  peak RSS {peakBytes / 1048576,6} MiB  {(peakBytes / 1048576 <= bound ? "within" : "OVER")} the bound");
+}
 return;
 
 // The copy runs without verify-after-load, so its time is the copy's alone; then the same job is verified by count and
 // by checksum (each timed from the request to MATCHED).
-static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeSpan VerifyChecksum)> RunBackfillAsync(LocalPostgresCluster cluster, string source, string destination, int rows, string folder)
+static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeSpan VerifyChecksum)> RunBackfillAsync(LocalPostgresCluster cluster,
+    string source, string table, string destination, int rows, string folder, bool verify)
 {
-    var config = await NewDatabaseAsync(cluster, $"config_{destination}_{rows}");
+    var config = await NewDatabaseAsync(cluster, $"config_{table}_{destination}_{rows}");
     var port = FreePort();
     // A throwaway admin key for this run's own app; it is never stored anywhere.
     var apiKey = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
@@ -92,16 +128,16 @@ static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeS
         JsonObject destinationConfig;
         if (destination == "postgres")
         {
-            var target = new NpgsqlConnectionStringBuilder(await NewDatabaseAsync(cluster, $"target_{rows}"));
+            var target = new NpgsqlConnectionStringBuilder(await NewDatabaseAsync(cluster, $"target_{table}_{rows}"));
             destinationConfig = new JsonObject { ["host"] = target.Host, ["port"] = target.Port, ["database"] = target.Database, ["username"] = target.Username, ["password"] = target.Password, ["ssl_mode"] = "disable" };
         }
         else
         {
-            destinationConfig = new JsonObject { ["path"] = Path.Combine(folder, $"bench_{rows}.duckdb") };
+            destinationConfig = new JsonObject { ["path"] = Path.Combine(folder, $"{table}_{rows}.duckdb") };
         }
         var destinationId = await PostAsync(http, "/api/v1/destinations", new { name = destination, type = destination, config = destinationConfig });
-        var pipelineId = await PostAsync(http, "/api/v1/pipelines", new { name = "bench", source_id = sourceId, destination_ids = new[] { destinationId }, tables = new[] { new { table_name = "public.bench_rows" } } });
-        var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill", new { table_name = "public.bench_rows", verify = "none" });
+        var pipelineId = await PostAsync(http, "/api/v1/pipelines", new { name = "bench", source_id = sourceId, destination_ids = new[] { destinationId }, tables = new[] { new { table_name = $"public.{table}" } } });
+        var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill", new { table_name = $"public.{table}", verify = "none" });
         while (true)
         {
             var job = (await http.GetFromJsonAsync<JsonObject>($"/api/v1/backfill/{jobId}"))!;
@@ -111,9 +147,9 @@ static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeS
                 if ((long)job["count_record"]! != rows) throw new InvalidOperationException($"copied {job["count_record"]} rows, expected {rows}");
                 var elapsed = DateTimeOffset.Parse((string)job["finished_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture);
                 var peak = PeakResidentBytes(app.Id);
-                return (elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum"));
+                return verify ? (elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum")) : (elapsed, peak, default, default);
             }
-            if (status is "FAILED" or "CANCELLED") throw new InvalidOperationException($"benchmark job ended {status}: {job["error_message"]}");
+            if (status is "FAILED" or "CANCELLED") throw new BenchmarkJobFailedException($"the job ended {status}: {((string?)job["error_message"])?.Split('\n')[0]}");
             await Task.Delay(100);
         }
     }
@@ -191,3 +227,5 @@ static int FreePort()
 }
 
 internal sealed record Result(int Rows, string Run, TimeSpan Elapsed, long? PeakBytes);
+
+internal sealed class BenchmarkJobFailedException(string message) : Exception(message);

