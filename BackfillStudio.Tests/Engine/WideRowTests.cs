@@ -26,6 +26,25 @@ public sealed class WideRowTests(PostgresServer pg) : IClassFixture<PostgresServ
     }
 
     [Fact]
+    public async Task WideRowsOfATableWithoutKey_EndEachBlockRangeNearTheByteBudget_AndArriveOnce()
+    {
+        // 2,000 rows of 1.5 KB (below TOAST's threshold, about 5 to a block): 6 MiB decoded, 1 MiB a batch.
+        await using var s = await Scenario.CreateAsync(pg, """
+            CREATE TABLE notes (author text, body text);
+            INSERT INTO notes SELECT 'a' || g, repeat(md5(g::text), 46) FROM generate_series(1, 2000) g;
+            ANALYZE notes;
+            """, ["public.notes"], DestinationKinds.Postgres, "--Backfill:BatchMaxBytes=1048576");
+        var jobId = await s.StartBackfillAsync("public.notes");
+        var job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(2), "COMPLETED", "FAILED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(2000L, (long)job["count_record"]!);
+
+        var batches = await PostgresServer.ScalarAsync<int>(s.ConfigDb, $"SELECT (resume_cursor->>'batches')::int FROM queue_backfill_data WHERE id = {jobId}");
+        Assert.InRange(batches, 5, 40);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "notes"), await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "notes"));
+    }
+
+    [Fact]
     public async Task RowsOfAMegabyte_KeepTheEnginesMemoryWithinTwiceTheByteBudgetPlus300MiB()
     {
         const long budget = 16L * 1024 * 1024;

@@ -103,7 +103,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// </summary>
     private async Task<Batch?> ReadBlocksAsync(ResumeCursor cursor, CancellationToken ct)
     {
-        _heaps ??= await HeapLayout.ReadAsync(connection, table, cursor.Relations, limits.Rows, ct);
+        _heaps ??= await HeapLayout.ReadAsync(connection, table, cursor.Relations, limits, ct);
         var step = cursor.BlocksPerBatch ?? _heaps.BlocksPerBatch;
         var position = cursor.NextBlock ?? 0;
         var rows = new List<object?[]>();
@@ -152,27 +152,33 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
 
     private sealed record Heap(uint Oid, string QualifiedSql, long Blocks);
 
-    /// <summary>The heaps holding the table's rows, their sizes now, and how many blocks hold about one batch of rows.</summary>
+    /// <summary>
+    /// The heaps holding the table's rows, their sizes now, and how many blocks hold about one batch: <c>BatchSize</c> rows
+    /// or <c>BatchMaxBytes</c> of decoded values (the stored bytes per block, TOAST included, doubled for UTF-16 text),
+    /// whichever is fewer blocks. A block is the least a range can hold: a block of many huge TOASTed rows can exceed
+    /// the byte budget.
+    /// </summary>
     private sealed record HeapLayout(IReadOnlyList<Heap> Heaps, long BlocksPerBatch)
     {
         public IReadOnlyList<uint> Oids { get; } = Heaps.Select(h => h.Oid).ToList();
 
         public static async Task<HeapLayout> ReadAsync(NpgsqlConnection connection, TableSchema table, IReadOnlyList<uint>? fixedOids,
-            int batchSize, CancellationToken ct)
+            BatchLimits limits, CancellationToken ct)
         {
             await using var cmd = new NpgsqlCommand("""
                 WITH RECURSIVE tree(oid) AS (
                     SELECT @oid::oid
                     UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
                 SELECT c.oid, n.nspname, c.relname, c.relkind::text,
-                       pg_relation_size(c.oid) / current_setting('block_size')::bigint, c.relpages::bigint, GREATEST(c.reltuples, 0)::float8
+                       pg_relation_size(c.oid) / current_setting('block_size')::bigint, c.relpages::bigint, GREATEST(c.reltuples, 0)::float8,
+                       pg_table_size(c.oid)
                 FROM tree JOIN pg_class c ON c.oid = tree.oid JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind <> 'p'
                 ORDER BY c.oid
                 """, connection);
             cmd.Parameters.Add(new NpgsqlParameter("oid", NpgsqlTypes.NpgsqlDbType.Oid) { Value = table.Oid });
             var heaps = new List<Heap>();
-            long pages = 0;
+            long pages = 0, stored = 0;
             double tuples = 0;
             await using (var reader = await cmd.ExecuteReaderAsync(ct))
             {
@@ -185,13 +191,17 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
                     heaps.Add(new Heap(reader.GetFieldValue<uint>(0), name, reader.GetInt64(4)));
                     pages += reader.GetInt64(5);
                     tuples += reader.GetDouble(6);
+                    if (reader.GetInt64(5) > 0) stored += reader.GetInt64(7);
                 }
             }
             // A resumed job reads the heaps it started with, in the same order; a heap dropped since holds no rows to copy.
             if (fixedOids is not null)
                 heaps = fixedOids.Select(oid => heaps.FirstOrDefault(h => h.Oid == oid) ?? new Heap(oid, "", 0)).ToList();
             var rowsPerBlock = pages > 0 && tuples > 0 ? tuples / pages : 100;
-            return new HeapLayout(heaps, Math.Max(1, (long)(batchSize / Math.Max(1.0, rowsPerBlock))));
+            var byRows = limits.Rows / Math.Max(1.0, rowsPerBlock);
+            // Analyzed heaps only (relpages > 0), like the row estimate; 2x: text decodes to UTF-16.
+            var byBytes = pages > 0 && stored > 0 ? limits.Bytes / (2.0 * stored / pages) : double.MaxValue;
+            return new HeapLayout(heaps, Math.Max(1, (long)Math.Min(byRows, byBytes)));
         }
     }
 }
