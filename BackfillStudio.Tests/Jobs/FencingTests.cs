@@ -26,8 +26,8 @@ public sealed class FencingTests(PostgresServer pg) : IClassFixture<PostgresServ
     [Fact]
     public async Task FrozenEngine_ThawedWhileAnotherWritesItsJobs_ChangesNothing_AndTheJobsEndExactlyOnce()
     {
-        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings", "public.audit_log"], DestinationKinds.Postgres,
-            "--Backfill:EngineEnabled=false");
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings", "public.audit_log"],
+            DestinationKinds.Postgres | DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
         using var frozen = AppProcess.Start(s.ConfigDb, [.. EngineSettings, "--Logging:LogLevel:Default=Warning"]);
         var keyed = await s.StartBackfillAsync("public.readings");
         var heap = await s.StartBackfillAsync("public.audit_log");
@@ -57,10 +57,17 @@ public sealed class FencingTests(PostgresServer pg) : IClassFixture<PostgresServ
         // Rows the frozen engine checkpointed keep the values it read (a backfill copies each row once; later changes are
         // replication's). Every row after them was written by the successor last: none of the stale engine's old values.
         var takenOver = $"id > {frozenAt}";
-        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings", takenOver),
-            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "readings", takenOver));
+        var expectedTakenOver = await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings", takenOver);
+        Assert.Equal(expectedTakenOver, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "readings", takenOver));
         Assert.Equal(150000L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.readings"));
-        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "audit_log"), await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "audit_log"));
+        var expectedLog = await TableContents.FromPostgresAsync(s.SourceDb, "public", "audit_log");
+        Assert.Equal(expectedLog, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "audit_log"));
+        // The Parquet copies: every row once (a stale batch file would add rows), the taken-over rows with the new values.
+        Assert.Equal(expectedTakenOver, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "readings", null,
+            $"(SELECT * FROM read_parquet('{s.ParquetDirectory}/readings/{keyed}/*.parquet') WHERE {takenOver})"));
+        Assert.Equal(150000L, await ParquetRowsAsync(s, "readings", keyed));
+        Assert.Equal(expectedLog, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "audit_log", null,
+            $"read_parquet('{s.ParquetDirectory}/audit_log/{heap}/*.parquet')"));
     }
 
     [Fact]
@@ -99,5 +106,14 @@ public sealed class FencingTests(PostgresServer pg) : IClassFixture<PostgresServ
             await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(stale, CancellationToken.None));
         }
         await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), "items", jobId);
+    }
+
+    private static async Task<long> ParquetRowsAsync(Scenario s, string table, int jobId)
+    {
+        await using var duck = new DuckDB.NET.Data.DuckDBConnection("Data Source=:memory:");
+        await duck.OpenAsync();
+        await using var cmd = duck.CreateCommand();
+        cmd.CommandText = $"SELECT count(*) FROM read_parquet('{s.ParquetDirectory}/{table}/{jobId}/*.parquet')";
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync());
     }
 }
