@@ -68,6 +68,40 @@ public sealed class EngineAffinityTests(PostgresServer pg) : IClassFixture<Postg
         Assert.Null(served["warning"]);
     }
 
+    [Fact]
+    public async Task TwoEngineProcessesOnOneHost_TakeTurnsWithADuckDbFile_AndBothJobsComplete()
+    {
+        await using var s = await Scenario.CreateAsync(pg,
+            "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 60000) g;",
+            ["public.items"], DestinationKinds.DuckDb, "--Backfill:EngineEnabled=false");
+        string[] engine = ["--Backfill:PollIntervalSeconds=1", "--Backfill:MaxConcurrentJobs=1", "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:BackfillStudio.Engine.Jobs.BackfillWorker=Information"];
+        using var first = AppProcess.Start(s.ConfigDb, engine);
+        // About 20 s for the first job, during which its engine process holds the DuckDB file.
+        var slow = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new
+        {
+            table_name = "public.items", filters = new[] { Scenario.Filter("id", "<=", "40000") }, max_rows_per_second = 2000, verify = "none",
+        }))["id"]!;
+        await s.Http.WaitUntilAsync(slow, Timeout, j => (long)j["count_record"]! > 0, "the first job's progress");
+
+        using var second = AppProcess.Start(s.ConfigDb, engine);
+        await second.WaitForOutputAsync("Backfill engine", Timeout);
+        var other = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new
+        {
+            table_name = "public.items", filters = new[] { Scenario.Filter("id", ">", "40000") }, verify = "none",
+        }))["id"]!;
+
+        foreach (var (jobId, rows) in new[] { (slow, 40000L), (other, 20000L) })
+        {
+            var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+            Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+            Assert.Equal(rows, (long)job["count_record"]!);
+        }
+        Assert.True((first.Output + second.Output).Contains("open in another process", StringComparison.Ordinal), first.Output + "\n----\n" + second.Output);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"),
+            await TableContents.FromDuckDbAsync(s.SourceDb, "public", "items", s.DuckDbPath, "main.items"));
+    }
+
     private static async Task<JsonObject> WaitForDestinationAsync(HttpClient http, int id, Func<JsonObject, bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + Timeout;

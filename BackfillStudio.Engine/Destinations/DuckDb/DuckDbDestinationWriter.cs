@@ -154,13 +154,25 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
 
     private void Execute(string sql) => DuckDbStage.Execute(_connection!, sql);
 
+    /// <summary>
+    /// Opens the file for the job. A DuckDB file is written by one process at a time: while another engine process holds
+    /// it, the open fails with an <see cref="IOException"/>, so the job is requeued and tries again later.
+    /// </summary>
     private static DuckDBConnection Open(string path)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null) Directory.CreateDirectory(directory);
         var connection = new DuckDBConnection($"Data Source={Path.GetFullPath(path)}");
-        connection.Open();
-        return connection;
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch (DuckDBException e) when (e.Message.Contains("Could not set lock on file", StringComparison.Ordinal))
+        {
+            connection.Dispose();
+            throw new IOException($"The DuckDB file is open in another process (another engine on this host writes it); the job waits its turn. {e.Message}", e);
+        }
     }
 
     public ValueTask DisposeAsync()
