@@ -1,10 +1,6 @@
-using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Destinations;
-using BackfillStudio.Engine.Filters;
-using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Engine.Staging;
 using BackfillStudio.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace BackfillStudio.Tests.Jobs;
@@ -78,32 +74,24 @@ public sealed class FencingTests(PostgresServer pg) : IClassFixture<PostgresServ
         var jobId = await s.StartBackfillAsync("public.items");
         await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(1), "COMPLETED");
 
-        var plan = await s.App.Services.GetRequiredService<JobPlanLoader>().LoadAsync(jobId, CancellationToken.None);
-        var writers = s.App.Services.GetRequiredService<DestinationWriterFactory>();
-        await using var source = await plan.OpenSourceAsync("fencing test", CancellationToken.None);
-        var table = await source.TableAsync("public.items", CancellationToken.None);
-        var reader = source.Reader(table, FilterPredicate.Build(table, []), new BatchLimits(1000, long.MaxValue));
-        var stale = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
-        await PostgresServer.ExecuteAsync(s.SourceDb, "UPDATE items SET v = 'newer'");
-        var newer = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
-        using var staleStage = DuckDbStage.Create(table, "64MB");
-        using var newerStage = DuckDbStage.Create(table, "64MB");
-        stale.WithStage(() => staleStage);
-        newer.WithStage(() => newerStage);
+        var race = await ClaimRace.ReadAsync(s, jobId, "public.items", "UPDATE items SET v = 'newer'");
+        using var staleStage = DuckDbStage.Create(race.Table, "64MB");
+        using var newerStage = DuckDbStage.Create(race.Table, "64MB");
+        race.Stale.WithStage(() => staleStage);
+        race.Newer.WithStage(() => newerStage);
 
-        foreach (var destination in plan.Destinations)
+        foreach (var destination in race.Plan.Destinations)
         {
-            WriteTarget Claim(long epoch) => new(jobId, epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
-            await using (var successor = writers.Create(destination.Settings, Claim(2)))
+            await using (var successor = race.Writer(destination.Settings, 2))
             {
                 await successor.PrepareAsync(CancellationToken.None);
-                await successor.WriteAsync(newer, CancellationToken.None);
+                await successor.WriteAsync(race.Newer, CancellationToken.None);
             }
             // The successor ended claim 1's PostgreSQL sessions; a stale engine that opens a new one meets the fence.
             NpgsqlConnection.ClearAllPools();
-            await using var stalled = writers.Create(destination.Settings, Claim(1));
+            await using var stalled = race.Writer(destination.Settings, 1);
             await stalled.PrepareAsync(CancellationToken.None);
-            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(stale, CancellationToken.None));
+            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Stale, CancellationToken.None));
         }
         await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), "items", jobId);
     }

@@ -1,15 +1,11 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Destinations.Snowflake;
-using BackfillStudio.Engine.Filters;
-using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Tests.Engine;
 using BackfillStudio.Tests.Infrastructure;
 using BackfillStudio.TestSupport.Snowflake;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace BackfillStudio.Tests.Snowflake;
 
@@ -321,26 +317,18 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         var jobId = await s.StartBackfillAsync("public.items");
         await ExpectCompletedAsync(s, jobId, 500);
 
-        var plan = await s.App.Services.GetRequiredService<JobPlanLoader>().LoadAsync(jobId, CancellationToken.None);
-        var writers = s.App.Services.GetRequiredService<DestinationWriterFactory>();
-        await using var source = await plan.OpenSourceAsync("fencing test", CancellationToken.None);
-        var table = await source.TableAsync("public.items", CancellationToken.None);
-        var reader = source.Reader(table, FilterPredicate.Build(table, []), new BatchLimits(1000, long.MaxValue));
-        var stale = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
-        await PostgresServer.ExecuteAsync(s.SourceDb, "UPDATE items SET v = 'newer'");
-        var newer = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
-        WriteTarget Claim(long epoch) => new(jobId, epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
-        var destination = plan.Destinations.Single().Settings;
+        var race = await ClaimRace.ReadAsync(s, jobId, "public.items", "UPDATE items SET v = 'newer'");
+        var destination = race.Plan.Destinations.Single().Settings;
 
-        await using (var successor = writers.Create(destination, Claim(2)))
+        await using (var successor = race.Writer(destination, 2))
         {
             await successor.PrepareAsync(CancellationToken.None);
-            await successor.WriteAsync(newer, CancellationToken.None);
+            await successor.WriteAsync(race.Newer, CancellationToken.None);
         }
-        await using (var stalled = writers.Create(destination, Claim(1)))
+        await using (var stalled = race.Writer(destination, 1))
         {
             await stalled.PrepareAsync(CancellationToken.None);
-            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(stale, CancellationToken.None));
+            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Stale, CancellationToken.None));
         }
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), await account.ContentsAsync(s.SourceDb, "items"));
     }
