@@ -62,7 +62,8 @@ public sealed class PostgresServer : IAsyncLifetime
 
 /// <summary>
 /// Test classes that listen process-wide (metrics and traces are collected by meter and source name, so another class's
-/// app in the same process would be counted too) run alone, after the classes that run side by side.
+/// app in the same process would be counted too) run alone, after the classes that run side by side; so does the soak,
+/// whose engine processes would otherwise starve the browser tests of the machine's two cores.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class RunsAlone

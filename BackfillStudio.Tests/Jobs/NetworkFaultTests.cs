@@ -85,7 +85,8 @@ public sealed class NetworkFaultTests(PostgresServer pg) : IClassFixture<Postgre
 
         Assert.Equal(1, await PostgresServer.ScalarAsync<int>(s.SourceDb,
             $"""
-            WITH job AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE application_name = 'backfillstudio job {jobId}')
+            WITH job AS MATERIALIZED (SELECT pid FROM pg_stat_activity
+                                      WHERE datname = current_database() AND application_name = 'backfillstudio job {jobId}')
             SELECT count(*)::int FROM job WHERE pg_terminate_backend(pid)
             """));
         await AssertCompletedExactlyAsync(s, jobId);

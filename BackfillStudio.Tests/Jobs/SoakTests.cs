@@ -7,6 +7,7 @@ namespace BackfillStudio.Tests.Jobs;
 /// Many jobs on two engines that keep being killed: every job still ends COMPLETED with exactly the source's rows.
 /// <c>BACKFILL_SOAK_KILLS</c> (default 10) sets how many kills; a larger number is the long version.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class SoakTests(PostgresServer pg, ITestOutputHelper output) : IClassFixture<PostgresServer>
 {
     private const int Buckets = 10;
