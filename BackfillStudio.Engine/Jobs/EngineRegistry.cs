@@ -29,6 +29,27 @@ public sealed class EngineRegistry(ConfigDataSource config, EngineIdentity ident
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// For each of <paramref name="pipelineIds"/> that writes to a local-file destination whose engine is not running,
+    /// that engine's name: its jobs wait in PENDING until the engine runs.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<int, string>> AbsentEnginesAsync(IReadOnlyCollection<int> pipelineIds, CancellationToken ct)
+    {
+        if (pipelineIds.Count == 0) return new Dictionary<int, string>();
+        await using var cmd = config.DataSource.CreateCommand("""
+            SELECT pd.pipeline_id, min(d.engine_name) FROM pipeline_destinations pd JOIN destinations d ON d.id = pd.destination_id
+            WHERE pd.pipeline_id = ANY(@ids) AND d.engine_name IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM engines e WHERE e.name = d.engine_name AND e.last_seen_at > now() - make_interval(secs => @lease))
+            GROUP BY pd.pipeline_id
+            """);
+        cmd.Parameters.AddWithValue("ids", pipelineIds.ToArray());
+        cmd.Parameters.AddWithValue("lease", (double)options.Value.LeaseSeconds);
+        var absent = new Dictionary<int, string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) absent[reader.GetInt32(0)] = reader.GetString(1);
+        return absent;
+    }
+
     /// <summary>The names of the engines that renewed their row within a lease's time.</summary>
     public async Task<IReadOnlySet<string>> RunningAsync(CancellationToken ct)
     {

@@ -25,7 +25,8 @@ public sealed record JobView(
     JobStatus Status, long CountRecord, long? TotalRecord, bool IsError, string? ErrorMessage,
     DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
     string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt,
-    string? ResumedBy, DateTimeOffset? ResumedAt, string Verify, VerificationReport? Verification, int? MaxRowsPerSecond, string? Throttled);
+    string? ResumedBy, DateTimeOffset? ResumedAt, string Verify, VerificationReport? Verification, int? MaxRowsPerSecond, string? Throttled,
+    string? WaitingFor = null);
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
@@ -34,7 +35,7 @@ public sealed record BackfillPreview(long? MatchingRows, string? Message);
 
 /// <summary>Creates, lists, cancels and deletes backfill jobs; used by the REST API and the UI alike.</summary>
 public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, SourceService sources, JobStateStore states,
-    VerificationStore verifications, IOptions<BackfillOptions> options)
+    VerificationStore verifications, EngineRegistry engines, IOptions<BackfillOptions> options)
 {
     public const int MaxPageSize = 1000;
 
@@ -144,7 +145,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (wanted is { } w) query = query.Where(j => j.Status == w);
         var total = await query.CountAsync(ct);
         var items = await query.OrderByDescending(j => j.Id).Skip(skip).Take(limit).ToListAsync(ct);
-        return new JobPage(total, items.Select(ToView).ToList());
+        return new JobPage(total, await WithWaitsAsync(items, ct));
     }
 
     /// <summary>The status of each pipeline's newest job; pipelines without jobs are absent.</summary>
@@ -161,7 +162,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var job = await db.BackfillJobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct)
             ?? throw new NotFoundException($"Backfill job {id} does not exist.");
-        return ToView(job);
+        return (await WithWaitsAsync([job], ct))[0];
     }
 
     public async Task<JobView> CancelAsync(int id, string? actor, CancellationToken ct)
@@ -252,6 +253,20 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             await GetAsync(id, ct);
             throw new ConflictException($"Backfill job {id} is EXECUTING; cancel it first, then delete it.");
         }
+    }
+
+    /// <summary>The jobs' views, each PENDING one saying which absent engine it waits for, if any.</summary>
+    private async Task<IReadOnlyList<JobView>> WithWaitsAsync(IReadOnlyList<BackfillJobEntity> jobs, CancellationToken ct)
+    {
+        var pending = jobs.Where(j => j.Status == JobStatus.Pending && j.DeletedAt is null).Select(j => j.PipelineId).Distinct().ToList();
+        var absent = await engines.AbsentEnginesAsync(pending, ct);
+        return jobs.Select(j =>
+        {
+            var view = ToView(j);
+            return j.Status == JobStatus.Pending && j.DeletedAt is null && absent.TryGetValue(j.PipelineId, out var engine)
+                ? view with { WaitingFor = $"engine '{engine}', which is not running: a destination of the pipeline belongs to it (Backfill:EngineName)" }
+                : view;
+        }).ToList();
     }
 
     public static JobView ToView(BackfillJobEntity j) => new(

@@ -51,7 +51,9 @@ public sealed class EngineAffinityTests(PostgresServer pg) : IClassFixture<Postg
         Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
         var jobId = await s.StartBackfillAsync("public.items");
         await Task.Delay(TimeSpan.FromSeconds(3));
-        Assert.Equal("PENDING", (string)(await s.Http.GetJobAsync(jobId))["status"]!);
+        var pending = await s.Http.GetJobAsync(jobId);
+        Assert.Equal("PENDING", (string)pending["status"]!);
+        Assert.StartsWith("engine 'beta', which is not running", (string)pending["waiting_for"]!);
         var waiting = await s.Http.GetJsonAsync($"/api/v1/destinations/{duckId}");
         Assert.Equal(false, (bool?)waiting.Body["engine_running"]);
         Assert.Contains("No running engine is named 'beta'", (string)waiting.Body["warning"]!);
@@ -59,6 +61,7 @@ public sealed class EngineAffinityTests(PostgresServer pg) : IClassFixture<Postg
         await using var beta = await s.StartPeerAsync("--Backfill:EngineName=beta");
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
         Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Null(job["waiting_for"]);
         Assert.StartsWith("beta:", await PostgresServer.ScalarAsync<string>(s.ConfigDb, $"SELECT lease_owner FROM queue_backfill_data WHERE id = {jobId}"));
         var verified = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
         Assert.Equal("MATCHED", (string)verified["status"]!);

@@ -186,16 +186,17 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
-    public void JobsTable_ShowsWhyARunningJobIsThrottled_AndItsCeiling()
+    public void JobsTable_ShowsWhyARunningJobIsThrottled_OrWhichEngineAQueuedOneWaitsFor_AndItsCeiling()
     {
         const string reason = "the source is slow (a read took 3,200 ms, target 2,000 ms): reading 2,500 rows at a time, pausing between reads";
         var cut = Render<JobsTable>(p => p.Add(x => x.Items,
         [
             Job(1, "EXECUTING", 500, 1000) with { Throttled = reason, MaxRowsPerSecond = 20000 },
-            Job(2, "EXECUTING", 500, 1000),
+            Job(2, "PENDING", 0, null) with { WaitingFor = "engine 'beta', which is not running" },
             Job(3, "COMPLETED", 1000, 1000) with { MaxRowsPerSecond = 5000 },
         ]));
 
+        Assert.Contains("Waiting for engine 'beta'", Assert.Single(cut.FindAll("[data-testid=job-waiting]")).TextContent);
         var throttled = Assert.Single(cut.FindAll("[data-testid=job-throttled]"));
         Assert.Contains("Throttled: " + reason, throttled.TextContent);
         var ceilings = cut.FindAll("[data-testid=job-max-rate]").Select(e => e.TextContent.Trim()).ToList();
