@@ -18,6 +18,7 @@ var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? 
 var wideRows = int.Parse(args.SkipWhile(a => a != "--wide-rows").Skip(1).FirstOrDefault() ?? "300", CultureInfo.InvariantCulture);
 const long batchMaxBytes = 64L * 1024 * 1024;
 var wideResults = new List<(string Destination, long PeakBytes, TimeSpan Elapsed, string? Failure)>();
+var pickups = new List<TimeSpan>();
 var folder = Path.Combine(Path.GetTempPath(), $"backfill-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(folder);
 if (Environment.UserName == "root") await ProcessRunner.RunAsync("chmod", ["755", folder]);
@@ -39,11 +40,12 @@ try
 
         foreach (var destination in new[] { "postgres", "duckdb" })
         {
-            var (elapsed, peak, verifyCount, verifyChecksum) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, folder, verify: true);
+            var (elapsed, peak, verifyCount, verifyChecksum, pickup) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, folder, verify: true);
+            pickups.Add(pickup);
             results.Add(new Result(rows, $"BackfillStudio → {destination}", elapsed, peak));
             results.Add(new Result(rows, $"  verify count ({destination})", verifyCount, null));
             results.Add(new Result(rows, $"  verify checksum ({destination})", verifyChecksum, null));
-            Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB; " +
+            Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s (picked up {pickup.TotalMilliseconds:F0} ms after the POST), peak RSS {peak / 1048576.0:F0} MiB; " +
                               $"verify count {verifyCount.TotalSeconds:F2} s, checksum {verifyChecksum.TotalSeconds:F2} s");
         }
     }
@@ -56,7 +58,7 @@ try
         {
             try
             {
-                var (elapsed, peak, _, _) = await RunBackfillAsync(cluster, wide, "bench_wide", destination, wideRows, folder, verify: false);
+                var (elapsed, peak, _, _, _) = await RunBackfillAsync(cluster, wide, "bench_wide", destination, wideRows, folder, verify: false);
                 wideResults.Add((destination, peak, elapsed, null));
                 Console.WriteLine($"  1 MB rows → {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB");
             }
@@ -86,6 +88,8 @@ foreach (var group in results.GroupBy(r => r.Rows))
         Console.WriteLine($"{r.Rows,10:N0}  {r.Run,-32} {r.Elapsed.TotalSeconds,8:F2} {rate,10:N0} {peak,10} {rate / baselineRate,11:F2}x");
     }
 }
+if (pickups.Count > 0)
+    Console.WriteLine($"job pickup after POST (created_at to started_at): {string.Join(", ", pickups.Select(p => $"{p.TotalMilliseconds:F0} ms"))}");
 if (wideResults.Count > 0)
 {
     var bound = (2 * batchMaxBytes + 300L * 1024 * 1024) / 1048576;
@@ -100,7 +104,7 @@ return;
 
 // The copy runs without verify-after-load, so its time is the copy's alone; then the same job is verified by count and
 // by checksum (each timed from the request to MATCHED).
-static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeSpan VerifyChecksum)> RunBackfillAsync(LocalPostgresCluster cluster,
+static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeSpan VerifyChecksum, TimeSpan Pickup)> RunBackfillAsync(LocalPostgresCluster cluster,
     string source, string table, string destination, int rows, string folder, bool verify)
 {
     var config = await NewDatabaseAsync(cluster, $"config_{table}_{destination}_{rows}");
@@ -147,7 +151,10 @@ static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeS
                 if ((long)job["count_record"]! != rows) throw new InvalidOperationException($"copied {job["count_record"]} rows, expected {rows}");
                 var elapsed = DateTimeOffset.Parse((string)job["finished_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture);
                 var peak = PeakResidentBytes(app.Id);
-                return verify ? (elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum")) : (elapsed, peak, default, default);
+                var pickup = DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["created_at"]!, CultureInfo.InvariantCulture);
+                return verify
+                    ? (elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum"), pickup)
+                    : (elapsed, peak, default, default, pickup);
             }
             if (status is "FAILED" or "CANCELLED") throw new BenchmarkJobFailedException($"the job ended {status}: {((string?)job["error_message"])?.Split('\n')[0]}");
             await Task.Delay(100);
