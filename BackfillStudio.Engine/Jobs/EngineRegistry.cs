@@ -19,6 +19,9 @@ public sealed class EngineRegistry(ConfigDataSource config, EngineIdentity ident
                     WHERE pd.pipeline_id = queue_backfill_data.pipeline_id AND d.engine_name <> @engine)
         """;
 
+    /// <summary>An engine row (<c>e</c>) renewed within a lease's time (<c>@lease</c> seconds): that engine runs.</summary>
+    private const string Running = "e.last_seen_at > now() - make_interval(secs => @lease)";
+
     public async Task ReportAliveAsync(CancellationToken ct)
     {
         await using var cmd = config.DataSource.CreateCommand("""
@@ -36,14 +39,14 @@ public sealed class EngineRegistry(ConfigDataSource config, EngineIdentity ident
     public async Task<IReadOnlyDictionary<int, string>> AbsentEnginesAsync(IReadOnlyCollection<int> pipelineIds, CancellationToken ct)
     {
         if (pipelineIds.Count == 0) return new Dictionary<int, string>();
-        await using var cmd = config.DataSource.CreateCommand("""
+        await using var cmd = config.DataSource.CreateCommand($"""
             SELECT pd.pipeline_id, min(d.engine_name) FROM pipeline_destinations pd JOIN destinations d ON d.id = pd.destination_id
             WHERE pd.pipeline_id = ANY(@ids) AND d.engine_name IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM engines e WHERE e.name = d.engine_name AND e.last_seen_at > now() - make_interval(secs => @lease))
+              AND NOT EXISTS (SELECT 1 FROM engines e WHERE e.name = d.engine_name AND {Running})
             GROUP BY pd.pipeline_id
             """);
         cmd.Parameters.AddWithValue("ids", pipelineIds.ToArray());
-        cmd.Parameters.AddWithValue("lease", (double)options.Value.LeaseSeconds);
+        cmd.Parameters.AddWithValue("lease", LeaseSeconds);
         var absent = new Dictionary<int, string>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) absent[reader.GetInt32(0)] = reader.GetString(1);
@@ -53,11 +56,13 @@ public sealed class EngineRegistry(ConfigDataSource config, EngineIdentity ident
     /// <summary>The names of the engines that renewed their row within a lease's time.</summary>
     public async Task<IReadOnlySet<string>> RunningAsync(CancellationToken ct)
     {
-        await using var cmd = config.DataSource.CreateCommand("SELECT name FROM engines WHERE last_seen_at > now() - make_interval(secs => @lease)");
-        cmd.Parameters.AddWithValue("lease", (double)options.Value.LeaseSeconds);
+        await using var cmd = config.DataSource.CreateCommand($"SELECT e.name FROM engines e WHERE {Running}");
+        cmd.Parameters.AddWithValue("lease", LeaseSeconds);
         var names = new HashSet<string>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) names.Add(reader.GetString(0));
         return names;
     }
+
+    private double LeaseSeconds => options.Value.LeaseSeconds;
 }

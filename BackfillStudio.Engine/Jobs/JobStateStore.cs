@@ -38,26 +38,29 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     /// Records the job's total. Returns null when the claim was lost; otherwise whether a cancel was requested already
     /// (one that came between the claim and the runner's start, whose notification found nothing to stop).
     /// </summary>
-    public async Task<bool?> SetTotalAsync(JobClaim claim, long total, CancellationToken ct) => (await ConfigRetry.RunAsync(token => ExecuteAsync($"""
-        UPDATE queue_backfill_data SET total_record = @total, updated_at = now()
-        WHERE id = @id AND claim_epoch = @epoch AND status = @executing
-        {Returning}, cancel_requested_at IS NOT NULL
-        """, reader => reader.GetBoolean(6), token, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
-        ("total", total)), ct))?.Extra;
+    public Task<bool?> SetTotalAsync(JobClaim claim, long total, CancellationToken ct) =>
+        UpdateRunningAsync(claim, "total_record = @total", ct, ("total", total));
 
     /// <summary>
     /// Records, after every destination accepted a batch, the rows written in all (<paramref name="countRecord"/>, a total,
     /// so that a retried checkpoint counts nothing twice) and the resume cursor, and whether (and why) the source governor
     /// holds the job back. Returns null when the claim was lost; otherwise whether cancellation was requested.
     /// </summary>
-    public async Task<bool?> CheckpointAsync(JobClaim claim, long countRecord, ResumeCursor cursor, string? throttled, CancellationToken ct) =>
+    public Task<bool?> CheckpointAsync(JobClaim claim, long countRecord, ResumeCursor cursor, string? throttled, CancellationToken ct) =>
+        UpdateRunningAsync(claim, "count_record = @count, resume_cursor = @cursor::jsonb, throttled = @throttled, heartbeat_at = now()", ct,
+            ("count", countRecord), ("cursor", JsonSerializer.Serialize(cursor)), ("throttled", (object?)throttled ?? DBNull.Value));
+
+    /// <summary>
+    /// Sets <paramref name="set"/> on a job this engine runs under <paramref name="claim"/> (retried through config-database
+    /// outages: every such update is idempotent). Returns null when the claim was lost; otherwise whether a cancel was requested.
+    /// </summary>
+    private async Task<bool?> UpdateRunningAsync(JobClaim claim, string set, CancellationToken ct, params (string Name, object Value)[] parameters) =>
         (await ConfigRetry.RunAsync(token => ExecuteAsync($"""
-            UPDATE queue_backfill_data SET count_record = @count, resume_cursor = @cursor::jsonb,
-                   throttled = @throttled, heartbeat_at = now(), updated_at = now()
+            UPDATE queue_backfill_data SET {set}, updated_at = now()
             WHERE id = @id AND claim_epoch = @epoch AND status = @executing
             {Returning}, cancel_requested_at IS NOT NULL
-            """, reader => reader.GetBoolean(6), token, ("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()),
-            ("count", countRecord), ("cursor", JsonSerializer.Serialize(cursor)), ("throttled", (object?)throttled ?? DBNull.Value)), ct))?.Extra;
+            """, reader => reader.GetBoolean(6), token,
+            [("id", claim.JobId), ("epoch", claim.Epoch), ("executing", JobStatus.Executing.ToDb()), .. parameters]), ct))?.Extra;
 
     /// <summary>Ends a job COMPLETED and, when it was created with a verify mode, queues its verification in the same statement.</summary>
     public Task<JobChanged?> CompleteAsync(JobClaim claim, CancellationToken ct) => ConfigRetry.RunAsync(token => ExecuteAsync($"""

@@ -54,7 +54,12 @@ public sealed class WideRowTests(PostgresServer pg) : IClassFixture<PostgresServ
             """, ["public.documents"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
         using var engine = AppProcess.Start(s.ConfigDb, "--Backfill:PollIntervalSeconds=1", $"--Backfill:BatchMaxBytes={budget}", "--Logging:LogLevel:Default=Warning");
         // Started once its engine renews its row (the web-only app has none); then it settles.
-        while (await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM engines") == 0) await Task.Delay(200);
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM engines") == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the engine process did not start: {engine.Output}");
+            await Task.Delay(200);
+        }
         await Task.Delay(TimeSpan.FromSeconds(2));
         var idle = engine.PeakResidentBytes;
 

@@ -87,9 +87,9 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
                 Execute($"INSERT OR REPLACE INTO {Schema}.{ProgressTable} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {batch.BlocksEnd})");
             Execute("COMMIT");
         }
-        catch (Exception e)
+        catch
         {
-            RollBackKeeping(e);
+            RollBack();
             throw;
         }
     }, ct);
@@ -138,13 +138,13 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
     }
 
     /// <summary>Rolls the batch back; when that fails too (DuckDB invalidates a database after a fatal error), the batch's own error is the one reported.</summary>
-    private void RollBackKeeping(Exception cause)
+    private void RollBack()
     {
         try
         {
             Execute("ROLLBACK");
         }
-        catch (DuckDBException rollback) when (rollback != cause)
+        catch (DuckDBException)
         {
             // The database is unusable; the job fails (or retries) with the error that caused it.
         }

@@ -132,7 +132,7 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
             throw new SnowflakeUnavailableException($"Snowflake sent nothing{about} within {http.Timeout.TotalSeconds:0} s " +
                 "(Backfill:StallTimeoutSeconds: a stalled network or service); the request was given up", e);
         }
-        catch (Exception e) when (IsLostAnswer(e, ct))
+        catch (Exception e) when (IsLostAnswer(e))
         {
             throw new SnowflakeUnavailableException($"Snowflake did not answer{about}: {e.Message} (gave up after {MaxAttempts} attempts)", e);
         }
@@ -176,7 +176,7 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
                 MaxDelay = TimeSpan.FromSeconds(30),
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
                 {
-                    { Exception: { } e } => IsLostAnswer(e, args.Context.CancellationToken),
+                    { Exception: { } e } => IsLostAnswer(e),
                     { Result: { } response } => IsRetryable(response.StatusCode),
                     _ => false,
                 }),
@@ -187,7 +187,7 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway;
 
     /// <summary>A dropped or refused connection: resent. (Silence is not; see <see cref="IsSilence"/>.)</summary>
-    private static bool IsLostAnswer(Exception e, CancellationToken ct) => e is HttpRequestException;
+    private static bool IsLostAnswer(Exception e) => e is HttpRequestException;
 
     /// <summary>
     /// The HTTP client's own timeout (<c>Backfill:StallTimeoutSeconds</c>), as opposed to the caller cancelling: a
