@@ -12,19 +12,24 @@ public sealed record KeySpan(IReadOnlyList<string>? After, IReadOnlyList<string>
 /// position after it (the marker a destination records so a resumed batch is not appended twice). <see cref="Next"/>
 /// is where the job resumes once every destination holds the batch.
 /// <para>
-/// The rows are decoded values in column order. Writers that encode through DuckDB (Parquet) call <see cref="Staged"/>,
-/// which loads them into the job's in-memory DuckDB once. (A batch carrying raw binary COPY data instead of decoded rows
-/// would be a second payload beside <see cref="Rows"/>.)
+/// The rows are decoded values in column order (<see cref="Rows"/>), or, when every destination of the job is
+/// PostgreSQL, the source's binary COPY output (<see cref="Binary"/>). Writers that encode through DuckDB (Parquet) call
+/// <see cref="Staged"/>, which loads decoded rows into the job's in-memory DuckDB once.
 /// </para>
 /// </summary>
-public sealed class Batch(long sequence, IReadOnlyList<object?[]> rows, KeySpan? keys, long? blocksEnd, ResumeCursor next)
+public sealed class Batch(long sequence, BatchRows rows, KeySpan? keys, long? blocksEnd, ResumeCursor next)
 {
     private Func<DuckDbStage>? _stage;
     private DuckDbStage? _loaded;
 
     public long Sequence => sequence;
 
-    public IReadOnlyList<object?[]> Rows => rows;
+    public int RowCount => rows.RowCount;
+
+    /// <summary>The decoded rows; a batch of binary COPY data has none (only writers that take <see cref="Binary"/> get those).</summary>
+    public IReadOnlyList<object?[]> Rows => rows.Values ?? throw new InvalidOperationException("This batch holds binary COPY data, not decoded rows.");
+
+    public BinaryCopyRows? Binary => rows.Binary;
 
     public KeySpan? Keys => keys;
 
@@ -44,7 +49,7 @@ public sealed class Batch(long sequence, IReadOnlyList<object?[]> rows, KeySpan?
         if (_loaded is null)
         {
             _loaded = (_stage ?? throw new InvalidOperationException("The batch has no stage.")).Invoke();
-            _loaded.Load(rows);
+            _loaded.Load(Rows);
         }
         return _loaded;
     }

@@ -16,6 +16,12 @@ public sealed class BackfillOptions
 
     public Batches.BatchLimits BatchLimits => new(BatchSize, BatchMaxBytes);
 
+    /// <summary>
+    /// Whether a job whose destinations are all PostgreSQL passes the source's binary COPY output on without decoding it
+    /// (when every target column has the source's type). False decodes every row, as jobs with other destinations do.
+    /// </summary>
+    public bool BinaryCopy { get; set; } = true;
+
     [Range(1, 3600)]
     public int PollIntervalSeconds { get; set; } = 5;
 

@@ -21,6 +21,12 @@ public interface IDestinationWriter : IAsyncDisposable
     Task PrepareAsync(CancellationToken ct);
 
     /// <summary>
+    /// Whether, once prepared, this writer takes batches of the source's binary COPY output (<see cref="Batch.Binary"/>)
+    /// as well as decoded rows. A job whose destinations all do reads its rows without decoding them.
+    /// </summary>
+    bool TakesBinaryCopy => false;
+
+    /// <summary>
     /// Throws <see cref="ValueRejectedException"/> for a value of the batch this destination cannot hold exactly.
     /// Runs for every destination before any of them writes the batch.
     /// </summary>

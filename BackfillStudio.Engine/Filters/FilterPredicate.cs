@@ -1,4 +1,5 @@
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Sources.Postgres;
 using Npgsql;
 
 namespace BackfillStudio.Engine.Filters;
@@ -8,20 +9,34 @@ namespace BackfillStudio.Engine.Filters;
 /// values as text parameters that the server casts to the column's own type, so a filter selects what
 /// <c>col op 'literal'</c> selects in psql (real = 0.1, enum order, every digit of a numeric).
 /// Built only from filters that passed <see cref="FilterValidator"/>.
+/// <see cref="SessionSql"/> is the same clause for a statement that takes no parameters (COPY): it reads the values
+/// from the session's settings (<see cref="SessionValues"/>).
 /// </summary>
 public sealed class FilterPredicate
 {
-    private readonly IReadOnlyList<(string Name, string Value)> _parameters;
+    private FilterPredicate(string sql, string sessionSql, IReadOnlyList<(string Name, string Value)> parameters)
+    {
+        Sql = sql;
+        SessionSql = sessionSql;
+        Parameters = parameters;
+    }
 
     public string Sql { get; }
 
-    private FilterPredicate(string sql, IReadOnlyList<(string Name, string Value)> parameters)
-    {
-        Sql = sql;
-        _parameters = parameters;
-    }
+    public string SessionSql { get; }
+
+    /// <summary>The filter values by parameter name, as the user gave them (text).</summary>
+    public IReadOnlyList<(string Name, string Value)> Parameters { get; }
 
     public static FilterPredicate Build(TableSchema table, IReadOnlyList<BackfillFilter> filters)
+    {
+        var (sql, parameters) = Render(table, filters, name => $"@{name}");
+        return new FilterPredicate(sql, Render(table, filters, SessionValues.Read).Sql, parameters);
+    }
+
+    /// <param name="value">The SQL that reads a parameter's value, by its name.</param>
+    private static (string Sql, List<(string Name, string Value)> Parameters) Render(TableSchema table, IReadOnlyList<BackfillFilter> filters,
+        Func<string, string> value)
     {
         var clauses = new List<string>();
         var parameters = new List<(string Name, string Value)>();
@@ -40,11 +55,11 @@ public sealed class FilterPredicate
             var name = $"f{parameters.Count}";
             parameters.Add((name, filter.Value ?? ""));
             clauses.Add(op.IsPattern()
-                ? $"{(column.Kind == ValueKind.Enum ? $"{ident}::text" : ident)} {op.ToSql()} @{name}"
-                : $"{ident} {op.ToSql()} {CastValue(column, name)}");
+                ? $"{(column.Kind == ValueKind.Enum ? $"{ident}::text" : ident)} {op.ToSql()} {value(name)}"
+                : $"{ident} {op.ToSql()} CAST({value(name)} AS {column.FilterType})");
         }
         var sql = clauses.Count == 0 ? "TRUE" : string.Join(" AND ", clauses.Select(c => $"({c})"));
-        return new FilterPredicate(sql, parameters);
+        return (sql, parameters);
     }
 
     /// <summary>The parameter as a value of the column's type; the type name comes from the catalog's format_type.</summary>
@@ -52,7 +67,7 @@ public sealed class FilterPredicate
 
     public void AddParameters(NpgsqlCommand command)
     {
-        foreach (var (name, value) in _parameters)
+        foreach (var (name, value) in Parameters)
             command.Parameters.Add(new NpgsqlParameter(name, NpgsqlTypes.NpgsqlDbType.Text) { Value = value });
     }
 }

@@ -95,8 +95,6 @@ public sealed class JobRunner(
             plan.OpenSourceAsync($"backfillstudio job {job.Id}", stopping, settings.StallTimeoutSeconds, settings.SourceStatementTimeoutSeconds));
         var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, stopping));
         var filter = FilterPredicate.Build(table, JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? []);
-        var reader = source.Reader(table, filter, settings.BatchLimits);
-
         var total = await JobFailure.Step("Source", () => source.CountAsync(table, filter, stopping));
         var cancelRequested = await states.SetTotalAsync(claim, total, stopping);
         if (cancelRequested is null) return;
@@ -109,8 +107,8 @@ public sealed class JobRunner(
 
         var target = new WriteTarget(job.Id, claim.Epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
         var governor = new SourceGovernor(plan.MaxRowsPerSecond, TimeSpan.FromMilliseconds(settings.SourceLatencyTargetMs), settings.BatchSize,
-            sizedReads: reader.UsesKeyset);
-        var outcome = await CopyAsync(plan, claim, reader, governor, target, stopping);
+            sizedReads: table.PrimaryKey.Count > 0);
+        var outcome = await CopyAsync(plan, claim, source, filter, governor, target, stopping);
         // Destinations are closed before the final status shows, so a DuckDB file can be opened as soon as the job is COMPLETED.
         if (outcome == CopyOutcome.Completed)
         {
@@ -131,8 +129,8 @@ public sealed class JobRunner(
         ClaimLost,
     }
 
-    private async Task<CopyOutcome> CopyAsync(JobPlan plan, JobClaim claim, PostgresBatchReader reader, SourceGovernor governor, WriteTarget target,
-        CancellationToken stopping)
+    private async Task<CopyOutcome> CopyAsync(JobPlan plan, JobClaim claim, PostgresSource source, FilterPredicate filter, SourceGovernor governor,
+        WriteTarget target, CancellationToken stopping)
     {
         var job = plan.Job;
         var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
@@ -152,9 +150,13 @@ public sealed class JobRunner(
                 await JobFailure.Step($"Destination '{name}'", () => writer.PrepareAsync(stopping));
             }
 
-            logger.LogInformation("Job {JobId} copying {Table} from batch {Batch}", job.Id, job.TableName, cursor.Batches);
+            // Rows whose every destination loads binary COPY data are passed on undecoded.
+            var binaryCopy = options.Value.BinaryCopy && writers.All(w => w.Writer.TakesBinaryCopy) && await JobFailure.Step("Source", () => source.CanCopyBinaryAsync(target.Table, stopping));
+            var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, binaryCopy: binaryCopy);
+            logger.LogInformation("Job {JobId} copying {Table} from batch {Batch} ({Path})", job.Id, job.TableName, cursor.Batches,
+                binaryCopy ? "binary COPY passed through" : "decoded rows");
             Task<Batch?> Read(ResumeCursor from) => JobFailure.Step("Source", () =>
-                governor.ReadAsync(rows => reader.ReadAsync(from, stopping, rows), batch => batch?.Rows.Count ?? 0, stopping));
+                governor.ReadAsync(rows => reader.ReadAsync(from, stopping, rows), batch => batch?.RowCount ?? 0, stopping));
             var next = Read(cursor);
             try
             {
@@ -164,24 +166,24 @@ public sealed class JobRunner(
                     var waited = readWait.ElapsedMilliseconds;
                     next = Read(batch.Next);
                     batch.WithStage(() => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));
-                    foreach (var (name, writer) in writers)
+                    foreach (var (name, writer) in binaryCopy ? [] : writers)
                         await JobFailure.Step($"Destination '{name}'", () =>
                         {
                             writer.CheckValues(batch);
                             return Task.CompletedTask;
                         });
-                    using var span = BackfillTracing.Batch(batch.Sequence, batch.Rows.Count);
+                    using var span = BackfillTracing.Batch(batch.Sequence, batch.RowCount);
                     var write = Stopwatch.StartNew();
                     await WriteWithinDeadlineAsync(writers, batch, stopping);
                     var written = write.ElapsedMilliseconds;
 
                     // Not cancellable: once the destinations hold the batch, its checkpoint must follow.
-                    countRecord += batch.Rows.Count;
+                    countRecord += batch.RowCount;
                     var cancelRequested = await states.CheckpointAsync(claim, countRecord, batch.Next with { Plan = plan.Fingerprint },
                         governor.Throttled, CancellationToken.None);
-                    metrics.BatchWritten(batch.Rows.Count, write.Elapsed, job.TableName);
+                    metrics.BatchWritten(batch.RowCount, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
-                        job.Id, batch.Sequence, batch.Rows.Count, waited, written, write.ElapsedMilliseconds - written);
+                        job.Id, batch.Sequence, batch.RowCount, waited, written, write.ElapsedMilliseconds - written);
                     readWait.Restart();
                     if (cancelRequested is null)
                     {

@@ -73,6 +73,22 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task EdgeValuesOfEveryType_ArriveExactly_InAPostgresOnlyPipeline_UndecodedOrDecoded(bool binaryCopy)
+    {
+        await using var s = await CreateAsync(pg, EdgeValuesSql, ["public.edge_values"], DestinationKinds.Postgres,
+            $"--Backfill:BinaryCopy={binaryCopy}", "--Backfill:BatchSize=2", BinaryCopyTests.RunnerLog);
+        var logs = LogCapture.Attach(s.App);
+        var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.edge_values"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        Assert.Contains(binaryCopy ? "binary COPY passed through" : "decoded rows", logs.Text);
+        const string rows = "SELECT string_agg(t::text, E'\\n' ORDER BY id) FROM {0} t";
+        Assert.Equal(await PostgresServer.ScalarAsync<string>(s.SourceDb, string.Format(rows, "public.edge_values")),
+            await PostgresServer.ScalarAsync<string>(s.DestinationDb, string.Format(rows, "copy.edge_values")));
+    }
+
     /// <summary>The columns DuckDB holds natively are rendered the way PostgreSQL prints them; the rest are compared as the text they arrive as.</summary>
     private static readonly string[] ComparedColumns =
         ["d", "ts", "tstz", "t", "ttz", "n", "n_neg", "f4", "f8", "m", "iv", "bits", "vbits", "addr", "net", "mac", "doc", "tsv", "r", "mr", "p", "lv",
@@ -141,7 +157,8 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             UPDATE amounts SET small = 'NaN' WHERE id = 150;
             UPDATE amounts SET wide = 9999999999999999999999.999999 WHERE id = 250;
             """;
-        await using var s = await CreateAsync(pg, sql, ["public.amounts"], DestinationKinds.Postgres, "--Backfill:BatchSize=100");
+        // Decoded rows: a binary COPY would carry the numerics undecoded (the test above).
+        await using var s = await CreateAsync(pg, sql, ["public.amounts"], DestinationKinds.Postgres, "--Backfill:BatchSize=100", "--Backfill:BinaryCopy=false");
         var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.amounts"), Timeout, "COMPLETED", "FAILED");
         Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
         const string rows = "SELECT string_agg(t::text, ',' ORDER BY id) FROM {0} t";

@@ -13,6 +13,11 @@ namespace BackfillStudio.Engine.Destinations.Postgres;
 /// that was committed but not yet checkpointed is skipped, not duplicated, when the job resumes. Every batch's
 /// transaction first passes the job's <see cref="ClaimFence"/>.
 /// <para>
+/// A batch of binary COPY data (<see cref="Batch.Binary"/>) goes the same ways without being decoded: the target takes
+/// it when each of its columns has exactly the type the source sends (<see cref="TakesBinaryCopy"/>), as tables this
+/// writer created do; its stage is then a copy of the target's columns.
+/// </para>
+/// <para>
 /// The target's DDL runs only when something is missing, under a lock timeout, so a long query on an
 /// existing target never holds a job up. Columns generated in an existing target are left to it.
 /// </para>
@@ -21,11 +26,13 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     : IDestinationWriter
 {
     private const string Stage = "backfill_stage";
+    private const string BinaryStage = "backfill_binary_stage";
     private const string ProgressTable = "_backfill_progress";
 
     private NpgsqlConnection? _connection;
     private int _processId;
     private string _mergeSql = "";
+    private string _binaryMergeSql = "";
     private string _copyIntoTarget = "";
     /// <summary>Positions (in the source row) of the columns written: all but those generated in the target.</summary>
     private int[] _written = [];
@@ -34,6 +41,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// <summary>Per written column: numerics carried as text that the direct path writes as decimals.</summary>
     private bool[] _asDecimal = [];
     private bool _copiesDirectly;
+
+    public bool TakesBinaryCopy { get; private set; }
 
     private string Schema => Sql.Ident(settings.Schema);
     private string TargetSql => $"{Schema}.{Sql.Ident(target.TargetTable)}";
@@ -57,17 +66,25 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             existing = await RunDdlAsync(TargetDdl, ct);
 
         var columns = target.Table.Columns;
-        _written = Enumerable.Range(0, columns.Count).Where(i => existing?.GetValueOrDefault(columns[i].Name) != true).ToArray();
+        _written = Enumerable.Range(0, columns.Count).Where(i => existing?.GetValueOrDefault(columns[i].Name)?.Generated != true).ToArray();
         var written = _written.Select(i => columns[i]).ToList();
         _stageTypes = written.Select(PostgresTypes.DbType).ToArray();
         _directTypes = written.Select(PostgresTypes.DirectDbType).ToArray();
         _asDecimal = written.Select(c => c.Kind == ValueKind.NumericText).ToArray();
-        _copiesDirectly = written.All(PostgresTypes.CopiesDirectly);
+        // A target made elsewhere may have other types (bigint for int, say): its rows then arrive through the merge's casts.
+        var typesMatch = written.All(c => existing![c.Name].Type == PostgresTypes.TargetType(c));
+        _copiesDirectly = typesMatch && written.All(PostgresTypes.CopiesDirectly);
+        TakesBinaryCopy = typesMatch && written.Count == columns.Count;
         var stageColumns = string.Join(", ", written.Select(c => $"{Sql.Ident(c.Name)} {PostgresTypes.StageType(c)}"));
         await ExecuteAsync($"DROP TABLE IF EXISTS pg_temp.{Stage}", ct);
         await ExecuteAsync($"CREATE TEMP TABLE {Stage} ({stageColumns})", ct);
 
         var names = string.Join(", ", written.Select(c => Sql.Ident(c.Name)));
+        if (TakesBinaryCopy)
+        {
+            await ExecuteAsync($"DROP TABLE IF EXISTS pg_temp.{BinaryStage}", ct);
+            await ExecuteAsync($"CREATE TEMP TABLE {BinaryStage} AS SELECT {names} FROM {TargetSql} WITH NO DATA", ct);
+        }
         var converted = string.Join(", ", written.Select(c => PostgresTypes.FromStage(c, Sql.Ident(c.Name))));
         var nonKey = written.Where(c => !c.IsPrimaryKey).Select(c => $"{Sql.Ident(c.Name)} = EXCLUDED.{Sql.Ident(c.Name)}").ToList();
         var conflict = !HasKey ? "" : nonKey.Count == 0
@@ -76,20 +93,23 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         // Key order keeps concurrent jobs that upsert overlapping rows from deadlocking each other.
         var order = HasKey ? $" ORDER BY {KeyList}" : "";
         _mergeSql = $"INSERT INTO {TargetSql} ({names}) SELECT {converted} FROM {Stage}{order}{conflict}";
+        _binaryMergeSql = $"INSERT INTO {TargetSql} ({names}) SELECT {names} FROM {BinaryStage}{order}{conflict}";
         _copyIntoTarget = $"{TargetSql} ({names})";
     }
 
-    /// <summary>The target's columns (true for generated ones), or null when the table does not exist yet.</summary>
-    private async Task<Dictionary<string, bool>?> TargetColumnsAsync(CancellationToken ct)
+    private sealed record TargetColumn(bool Generated, string Type);
+
+    /// <summary>The target's columns by name, or null when the table does not exist yet.</summary>
+    private async Task<Dictionary<string, TargetColumn>?> TargetColumnsAsync(CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT a.attname, a.attgenerated <> '' FROM pg_attribute a
+            SELECT a.attname, a.attgenerated <> '', format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
             WHERE a.attrelid = to_regclass(@table) AND a.attnum > 0 AND NOT a.attisdropped
             """, _connection);
         cmd.Parameters.AddWithValue("table", TargetSql);
-        var columns = new Dictionary<string, bool>();
+        var columns = new Dictionary<string, TargetColumn>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) columns[reader.GetString(0)] = reader.GetBoolean(1);
+        while (await reader.ReadAsync(ct)) columns[reader.GetString(0)] = new TargetColumn(reader.GetBoolean(1), reader.GetString(2));
         return columns.Count == 0 ? null : columns;
     }
 
@@ -101,7 +121,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     }
 
     /// <summary>What the target needs: the table when it is missing, else the columns it lacks.</summary>
-    private List<string> TargetDdl(Dictionary<string, bool>? existing)
+    private List<string> TargetDdl(Dictionary<string, TargetColumn>? existing)
     {
         var ddl = new List<string>();
         if (existing is null)
@@ -122,7 +142,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// Runs the statements <paramref name="ddl"/> gives for the target's columns as they are once the lock is
     /// held (another job may have changed them meanwhile), under the lock timeout; returns the columns after.
     /// </summary>
-    private async Task<Dictionary<string, bool>?> RunDdlAsync(Func<Dictionary<string, bool>?, List<string>> ddl, CancellationToken ct)
+    private async Task<Dictionary<string, TargetColumn>?> RunDdlAsync(Func<Dictionary<string, TargetColumn>?, List<string>> ddl, CancellationToken ct)
     {
         await using var tx = await _connection!.BeginTransactionAsync(ct);
         try
@@ -220,7 +240,16 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         await using var tx = await connection.BeginTransactionAsync(ct);
         await PassFenceAsync(ct);
         if (!HasKey && await AlreadyWrittenAsync(batch, ct)) return;
-        if (!_copiesDirectly || !await TryCopyDirectlyAsync(batch, tx, ct))
+        if (batch.Binary is { } binary)
+        {
+            if (!await TryCopyDirectlyAsync(batch, tx, () => CopyBinaryAsync(_copyIntoTarget, binary, ct), ct))
+            {
+                await ExecuteAsync($"TRUNCATE {BinaryStage}", ct);
+                await CopyBinaryAsync(BinaryStage, binary, ct);
+                await ExecuteAsync(_binaryMergeSql, ct);
+            }
+        }
+        else if (!_copiesDirectly || !await TryCopyDirectlyAsync(batch, tx, () => CopyAsync(_copyIntoTarget, batch.Rows, direct: true, ct), ct))
         {
             await ExecuteAsync($"TRUNCATE {Stage}", ct);
             await CopyAsync(Stage, batch.Rows, direct: false, ct);
@@ -271,13 +300,13 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// inserted by someone else since the probe, or a numeric a decimal cannot hold exactly, rolls back
     /// to the savepoint and the batch is merged.
     /// </summary>
-    private async Task<bool> TryCopyDirectlyAsync(Batch batch, NpgsqlTransaction tx, CancellationToken ct)
+    private async Task<bool> TryCopyDirectlyAsync(Batch batch, NpgsqlTransaction tx, Func<Task<bool>> copy, CancellationToken ct)
     {
         if (HasKey && await KeyRangeHasRowsAsync(batch, ct)) return false;
         await tx.SaveAsync("direct_copy", ct);
         try
         {
-            if (await CopyAsync(_copyIntoTarget, batch.Rows, direct: true, ct)) return true;
+            if (await copy()) return true;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -321,6 +350,14 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             }
         }
         await importer.CompleteAsync(ct);
+        return true;
+    }
+
+    /// <summary>Loads binary COPY data as it came from the source (always true: it has no values that need the merge).</summary>
+    private async Task<bool> CopyBinaryAsync(string into, BinaryCopyRows rows, CancellationToken ct)
+    {
+        await using (var copy = await _connection!.BeginRawBinaryCopyAsync($"COPY {into} FROM STDIN (FORMAT BINARY)", ct))
+            await copy.WriteAsync(rows.Data, ct);
         return true;
     }
 

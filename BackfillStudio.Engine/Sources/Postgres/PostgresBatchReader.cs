@@ -1,5 +1,6 @@
 using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Destinations.Postgres;
 using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Jobs;
 using Npgsql;
@@ -12,15 +13,20 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 /// <paramref name="upTo"/> (a key's text per key column) ends the read at that key, inclusive: a repair re-reads one range.
 /// A keyset batch also ends at the byte budget of <paramref name="limits"/> (block ranges hold about a row count); its
 /// LIMIT follows the row width (the catalog's estimate, then what the batches held), so little is fetched past the budget.
+/// <para>
+/// With <paramref name="binaryCopy"/> the rows are not decoded: each read is a <c>COPY (SELECT ...) TO STDOUT (FORMAT
+/// BINARY)</c> kept as it comes (<see cref="BinaryCopyCapture"/>), for PostgreSQL destinations to load as it is. COPY takes
+/// no parameters, so filter values and key bounds reach it as session values (<see cref="SessionValues"/>).
+/// </para>
 /// </summary>
 public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, BatchLimits limits,
-    IReadOnlyList<string>? upTo = null)
+    IReadOnlyList<string>? upTo = null, bool binaryCopy = false)
 {
     private double? _rowBytes;
     private bool _estimated;
 
     private readonly Func<NpgsqlDataReader, int, object?>[] _readers = table.Columns.Select(ColumnValueReader.For).ToArray();
-    private readonly string _columns = SelectList(table);
+    private readonly string _columns = binaryCopy ? BinarySelectList(table) : SelectList(table);
     private HeapLayout? _heaps;
 
     public bool UsesKeyset => table.PrimaryKey.Count > 0;
@@ -28,6 +34,29 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// <summary>The columns, then one shape check per typed array column (see <see cref="ColumnValueReader.ShapeCheckExpression"/>).</summary>
     private static string SelectList(TableSchema table) => string.Join(", ", table.Columns.Select(ColumnValueReader.SelectExpression)
         .Concat(table.Columns.Select(ColumnValueReader.ShapeCheckExpression).OfType<string>()));
+
+    /// <summary>
+    /// The columns of a binary COPY, each in its type in a PostgreSQL target (<see cref="PostgresTypes.TargetType"/>): its
+    /// own, its domain's base type, or text for enums and other user-defined types, whose binary forms other databases cannot read.
+    /// </summary>
+    private static string BinarySelectList(TableSchema table) => string.Join(", ", table.Columns.Select(c =>
+        PostgresTypes.TargetType(c) is var type && type == c.DataType ? $"src.{Sql.Ident(c.Name)}" : $"CAST(src.{Sql.Ident(c.Name)} AS {type})"));
+
+    /// <summary>
+    /// Whether this source can send every column in binary (built-in types have binary forms, but not all of them): a
+    /// binary reader is only made when it can.
+    /// </summary>
+    public static async Task<bool> CanCopyBinaryAsync(NpgsqlConnection connection, TableSchema table, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT coalesce(bool_and(t.typsend <> 0 AND t.typreceive <> 0 AND (e.oid IS NULL OR e.typsend <> 0 AND e.typreceive <> 0)), true)
+            FROM unnest(@types) AS n(name)
+            JOIN pg_type t ON t.oid = n.name::regtype
+            LEFT JOIN pg_type e ON t.typcategory = 'A' AND e.oid = t.typelem
+            """, connection);
+        cmd.Parameters.AddWithValue("types", table.Columns.Select(PostgresTypes.TargetType).Distinct().ToArray());
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+    }
 
     /// <summary>The typed array columns, whose shape checks follow the columns in each row.</summary>
     private readonly SourceColumn[] _arrays = table.Columns.Where(c => c.Kind == ValueKind.Array).ToArray();
@@ -45,39 +74,68 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         // Table-qualified, because ORDER BY would otherwise resolve a name to a (text-cast) output column.
         var keyList = string.Join(", ", pk.Select(c => $"src.{Sql.Ident(c.Name)}"));
         var keyText = string.Join(", ", pk.Select((c, i) => $"src.{Sql.Ident(c.Name)}::text AS backfill_key_{i}"));
-        var after = cursor.LastKey is null
-            ? ""
-            : $" AND ({keyList}) > ({string.Join(", ", pk.Select((c, i) => $"CAST(@k{i} AS {c.DataType})"))})";
-        if (upTo is not null) after += $" AND ({keyList}) <= ({string.Join(", ", pk.Select((c, i) => $"CAST(@u{i} AS {c.DataType})"))})";
-        await using var cmd = new NpgsqlCommand(
-            $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({filter.Sql}){after} ORDER BY {keyList} LIMIT @limit",
-            connection);
-        filter.AddParameters(cmd);
-        for (var i = 0; cursor.LastKey is not null && i < pk.Count; i++) cmd.Parameters.AddWithValue($"k{i}", cursor.LastKey[i]);
-        for (var i = 0; upTo is not null && i < pk.Count; i++) cmd.Parameters.AddWithValue($"u{i}", upTo[i]);
+        var bounds = new List<(string Name, string Value)>();
+        string Bound(string prefix, IReadOnlyList<string> key)
+        {
+            bounds.AddRange(key.Select((text, i) => ($"{prefix}{i}", text)));
+            return string.Join(", ", pk.Select((c, i) => $"CAST({Value($"{prefix}{i}")} AS {c.DataType})"));
+        }
+        var after = cursor.LastKey is null ? "" : $" AND ({keyList}) > ({Bound("k", cursor.LastKey)})";
+        if (upTo is not null) after += $" AND ({keyList}) <= ({Bound("u", upTo)})";
         if (!_estimated && limits.Bytes != long.MaxValue) _rowBytes = await EstimateRowBytesAsync(ct);
         _estimated = true;
         var limit = NextLimit(maxRows);
-        cmd.Parameters.AddWithValue("limit", limit);
+        var select = $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {limit}";
 
-        var rows = new List<object?[]>(limit);
+        var (rows, bytes, lastKey) = !binaryCopy
+            ? await ReadRowsAsync(select, bounds, pk.Count, ct)
+            : await CopyRowsAsync(select, bounds, pk.Count, limits.Bytes, ct);
+        if (rows.RowCount == 0) return null;
+        _rowBytes = (double)bytes / rows.RowCount;
+        return new Batch(cursor.Batches, rows, new KeySpan(cursor.LastKey, lastKey!), null, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
+    }
+
+    private string Filter => !binaryCopy ? filter.Sql : filter.SessionSql;
+
+    /// <summary>A value's SQL: a parameter, or for a COPY a session value (<see cref="SessionValues"/>).</summary>
+    private string Value(string name) => !binaryCopy ? $"@{name}" : SessionValues.Read(name);
+
+    /// <summary>Runs <paramref name="select"/> and decodes its rows up to the byte budget; the last <paramref name="keyFields"/> columns are the key's text.</summary>
+    private async Task<(BatchRows Rows, long Bytes, string[]? LastKey)> ReadRowsAsync(string select, List<(string Name, string Value)> values,
+        int keyFields, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(select, connection);
+        filter.AddParameters(cmd);
+        foreach (var (name, value) in values) cmd.Parameters.AddWithValue(name, value);
+        var rows = new List<object?[]>();
         long bytes = 0;
         string[]? lastKey = null;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             var keyOrdinal = _readers.Length + _arrays.Length;
-            while (bytes < limits.Bytes && await reader.ReadAsync(ct))
+            while ((keyFields == 0 || bytes < limits.Bytes) && await reader.ReadAsync(ct))
             {
                 var row = ReadRow(reader);
                 rows.Add(row);
                 bytes += BatchLimits.SizeOf(row);
-                lastKey ??= new string[pk.Count];
-                for (var i = 0; i < pk.Count; i++) lastKey[i] = reader.GetString(keyOrdinal + i);
+                lastKey ??= new string[keyFields];
+                for (var i = 0; i < keyFields; i++) lastKey[i] = reader.GetString(keyOrdinal + i);
             }
         }
-        if (rows.Count == 0) return null;
-        _rowBytes = (double)bytes / rows.Count;
-        return new Batch(cursor.Batches, rows, new KeySpan(cursor.LastKey, lastKey!), null, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
+        return (BatchRows.Decoded(rows), bytes, lastKey);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="select"/> as a binary COPY and keeps its output undecoded up to <paramref name="budget"/> bytes;
+    /// the last <paramref name="keyFields"/> columns are the key's text, which the kept rows lose.
+    /// </summary>
+    private async Task<(BatchRows Rows, long Bytes, string[]? LastKey)> CopyRowsAsync(string select, List<(string Name, string Value)> values,
+        int keyFields, long budget, CancellationToken ct)
+    {
+        await SessionValues.SetAsync(connection, [.. filter.Parameters, .. values], ct);
+        await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
+        var (rows, lastKey) = await new BinaryCopyCapture(table.Columns.Count, keyFields, budget).ReadAsync(copy, ct);
+        return (BatchRows.Copied(rows), rows.Data.Length, lastKey);
     }
 
     /// <summary>As many rows as fit the byte budget at the width known so far, within the row limit.</summary>
@@ -106,8 +164,8 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         _heaps ??= await HeapLayout.ReadAsync(connection, table, cursor.Relations, limits, ct);
         var step = cursor.BlocksPerBatch ?? _heaps.BlocksPerBatch;
         var position = cursor.NextBlock ?? 0;
-        var rows = new List<object?[]>();
-        while (rows.Count == 0 && (int)(position >> 32) < _heaps.Heaps.Count)
+        BatchRows rows = BatchRows.Decoded([]);
+        while (rows.RowCount == 0 && (int)(position >> 32) < _heaps.Heaps.Count)
         {
             var heap = _heaps.Heaps[(int)(position >> 32)];
             var start = position & uint.MaxValue;
@@ -118,20 +176,13 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             }
             // Ranges are never clamped to the heap's end, so a resumed job sees exactly the same ranges.
             var end = start + step;
-            await using var cmd = new NpgsqlCommand($"""
-                SELECT {_columns} FROM ONLY {heap.QualifiedSql}
-                WHERE ctid >= ('(' || @b0 || ',0)')::tid AND ctid < ('(' || @b1 || ',0)')::tid AND ({filter.Sql})
-                """, connection);
-            filter.AddParameters(cmd);
-            cmd.Parameters.AddWithValue("b0", start);
-            cmd.Parameters.AddWithValue("b1", end);
-            await using (var reader = await cmd.ExecuteReaderAsync(ct))
-            {
-                while (await reader.ReadAsync(ct)) rows.Add(ReadRow(reader));
-            }
+            var select = $"SELECT {_columns} FROM ONLY {heap.QualifiedSql} AS src " +
+                $"WHERE ctid >= '({start},0)'::tid AND ctid < '({end},0)'::tid AND ({Filter})";
+            // A block range is the resume position, so it is read whole whatever its bytes.
+            (rows, _, _) = !binaryCopy ? await ReadRowsAsync(select, [], 0, ct) : await CopyRowsAsync(select, [], 0, long.MaxValue, ct);
             // A range reaching past block 2^32 - 1 (a heap of 32 TB) ends with the heap, never in the next heap's bits.
             var next = (position & ~(long)uint.MaxValue) | Math.Min(end, uint.MaxValue);
-            if (rows.Count == 0) position = next;
+            if (rows.RowCount == 0) position = next;
             else return new Batch(cursor.Batches, rows, null, next, new ResumeCursor(cursor.Batches + 1, null, next, step, _heaps.Oids));
         }
         return null;

@@ -63,8 +63,13 @@ public sealed class PostgresSource : IAsyncDisposable
     }
 
     /// <param name="upTo">Ends the read at this key (its text per key column), inclusive.</param>
-    public PostgresBatchReader Reader(TableSchema table, FilterPredicate filter, BatchLimits limits, IReadOnlyList<string>? upTo = null) =>
-        new(Connection, table, filter, limits, upTo);
+    /// <param name="binaryCopy">Reads binary COPY data instead of decoding rows; see <see cref="CanCopyBinaryAsync"/>.</param>
+    public PostgresBatchReader Reader(TableSchema table, FilterPredicate filter, BatchLimits limits, IReadOnlyList<string>? upTo = null,
+        bool binaryCopy = false) =>
+        new(Connection, table, filter, limits, upTo, binaryCopy);
+
+    /// <inheritdoc cref="PostgresBatchReader.CanCopyBinaryAsync"/>
+    public Task<bool> CanCopyBinaryAsync(TableSchema table, CancellationToken ct) => PostgresBatchReader.CanCopyBinaryAsync(Connection, table, ct);
 
     public ValueTask DisposeAsync() => Connection.DisposeAsync();
 }

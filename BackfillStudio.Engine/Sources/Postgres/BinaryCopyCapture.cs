@@ -1,0 +1,147 @@
+using System.Buffers.Binary;
+using System.Text;
+using BackfillStudio.Engine.Batches;
+
+namespace BackfillStudio.Engine.Sources.Postgres;
+
+/// <summary>
+/// Captures the output of one <c>COPY (SELECT ...) TO STDOUT (FORMAT BINARY)</c> whose tuples end in the row's key as
+/// text (<paramref name="keyFields"/> columns): keeps each tuple without those trailing fields, up to about
+/// <paramref name="budget"/> bytes (at least one tuple; the rest of the output is read and dropped), and the key of the
+/// last tuple kept. Field values are never decoded; only their lengths are read to find the tuples' ends.
+/// </summary>
+public sealed class BinaryCopyCapture(int fields, int keyFields, long budget)
+{
+    private static ReadOnlySpan<byte> Signature => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xff, (byte)'\r', (byte)'\n', 0];
+    private const int FixedHeaderLength = 19;
+
+    private byte[] _buffer = new byte[256 * 1024];
+    /// <summary>[0, _written) holds the kept output; [_parsed, _filled) input not parsed yet. _written ≤ _parsed always.</summary>
+    private int _written, _parsed, _filled;
+    private int _rows;
+    private readonly byte[][] _lastKey = new byte[keyFields][];
+    private readonly int[] _lastKeyLength = new int[keyFields];
+
+    /// <summary>The kept rows and the last kept row's key (null without rows or without key fields).</summary>
+    public async Task<(BinaryCopyRows Rows, string[]? LastKey)> ReadAsync(Stream copy, CancellationToken ct)
+    {
+        await ReadHeaderAsync(copy, ct);
+        var headerLength = _parsed;
+        _written = _parsed;
+        while (true)
+        {
+            if (!TryParseTuple(out var ended))
+            {
+                if (!await FillAsync(copy, ct)) throw Malformed("ended inside a row");
+                continue;
+            }
+            if (ended || _written - headerLength >= budget) break;
+        }
+        await DrainAsync(copy, ct);
+        EnsureCapacity(_written + 2);
+        BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_written), -1);
+        var rows = new BinaryCopyRows(_buffer, _written + 2, _rows);
+        var lastKey = _rows == 0 || keyFields == 0
+            ? null
+            : Enumerable.Range(0, keyFields).Select(i => Encoding.UTF8.GetString(_lastKey[i], 0, _lastKeyLength[i])).ToArray();
+        return (rows, lastKey);
+    }
+
+    private async Task ReadHeaderAsync(Stream copy, CancellationToken ct)
+    {
+        while (_filled < FixedHeaderLength)
+            if (!await FillAsync(copy, ct)) throw Malformed("has no header");
+        if (!_buffer.AsSpan(0, Signature.Length).SequenceEqual(Signature)) throw Malformed("has an unknown signature");
+        var extension = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(15));
+        while (_filled < FixedHeaderLength + extension)
+            if (!await FillAsync(copy, ct)) throw Malformed("has a truncated header");
+        _parsed = FixedHeaderLength + extension;
+    }
+
+    /// <summary>
+    /// Parses the tuple at <see cref="_parsed"/> when it is whole in the buffer (false otherwise, nothing moved): moves its
+    /// kept fields down to <see cref="_written"/> and remembers its key. <paramref name="ended"/>: it was the trailer.
+    /// </summary>
+    private bool TryParseTuple(out bool ended)
+    {
+        ended = false;
+        var span = _buffer.AsSpan(0, _filled);
+        var position = _parsed;
+        if (position + 2 > span.Length) return false;
+        var count = BinaryPrimitives.ReadInt16BigEndian(span[position..]);
+        if (count == -1)
+        {
+            ended = true;
+            return true;
+        }
+        if (count != fields + keyFields) throw Malformed($"has a row of {count} fields where {fields + keyFields} were expected");
+        position += 2;
+        var keptEnd = 0;
+        Span<int> keyStart = stackalloc int[keyFields];
+        Span<int> keyLength = stackalloc int[keyFields];
+        for (var i = 0; i < count; i++)
+        {
+            if (i == fields) keptEnd = position;
+            if (position + 4 > span.Length) return false;
+            var length = BinaryPrimitives.ReadInt32BigEndian(span[position..]);
+            position += 4;
+            if (i >= fields)
+            {
+                keyStart[i - fields] = position;
+                keyLength[i - fields] = Math.Max(length, 0);
+            }
+            if (length > 0) position += length;
+            if (position > span.Length) return false;
+        }
+        if (keyFields == 0) keptEnd = position;
+
+        for (var k = 0; k < keyFields; k++)
+        {
+            if (_lastKey[k] is null || _lastKey[k].Length < keyLength[k]) _lastKey[k] = new byte[Math.Max(64, keyLength[k])];
+            span.Slice(keyStart[k], keyLength[k]).CopyTo(_lastKey[k]);
+            _lastKeyLength[k] = keyLength[k];
+        }
+        var tupleStart = _parsed;
+        if (_written != tupleStart || keyFields > 0)
+        {
+            BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_written), (short)fields);
+            span[(tupleStart + 2)..keptEnd].CopyTo(_buffer.AsSpan(_written + 2));
+        }
+        _written += keptEnd - tupleStart;
+        _parsed = position;
+        _rows++;
+        return true;
+    }
+
+    /// <summary>Reads more input, first moving unparsed bytes down to the output's end, then growing the buffer if still full.</summary>
+    private async Task<bool> FillAsync(Stream copy, CancellationToken ct)
+    {
+        if (_filled == _buffer.Length && _parsed > _written)
+        {
+            _buffer.AsSpan(_parsed, _filled - _parsed).CopyTo(_buffer.AsSpan(_written));
+            _filled -= _parsed - _written;
+            _parsed = _written;
+        }
+        EnsureCapacity(_filled + 1);
+        var read = await copy.ReadAsync(_buffer.AsMemory(_filled), ct);
+        _filled += read;
+        return read > 0;
+    }
+
+    private void EnsureCapacity(int size)
+    {
+        if (size <= _buffer.Length) return;
+        Array.Resize(ref _buffer, Math.Max(size, 2 * _buffer.Length));
+    }
+
+    /// <summary>Reads and drops what the COPY still sends (rows past the budget, the trailer), so the session is free again.</summary>
+    private static async Task DrainAsync(Stream copy, CancellationToken ct)
+    {
+        var scratch = new byte[64 * 1024];
+        while (await copy.ReadAsync(scratch, ct) > 0)
+        {
+        }
+    }
+
+    private static InvalidDataException Malformed(string what) => new($"The source's binary COPY output {what}.");
+}
