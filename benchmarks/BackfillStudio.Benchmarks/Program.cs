@@ -15,6 +15,8 @@ using Npgsql;
 // 2 x Backfill:BatchMaxBytes + 300 MiB.
 var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? "500000,2000000")
     .Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
+// --destinations postgres,duckdb (the default) limits the runs to some destinations.
+var destinations = (args.SkipWhile(a => a != "--destinations").Skip(1).FirstOrDefault() ?? "postgres,duckdb").Split(',');
 var wideRows = int.Parse(args.SkipWhile(a => a != "--wide-rows").Skip(1).FirstOrDefault() ?? "300", CultureInfo.InvariantCulture);
 const long batchMaxBytes = 64L * 1024 * 1024;
 var wideResults = new List<(string Destination, long PeakBytes, TimeSpan Elapsed, string? Failure)>();
@@ -38,7 +40,7 @@ try
         results.Add(new Result(rows, "psql \\copy | psql \\copy", baseline, null));
         Console.WriteLine($"  baseline: {baseline.TotalSeconds:F2} s");
 
-        foreach (var destination in new[] { "postgres", "duckdb" })
+        foreach (var destination in destinations)
         {
             var (elapsed, peak, verifyCount, verifyChecksum, pickup) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, folder, verify: true);
             pickups.Add(pickup);
@@ -54,7 +56,7 @@ try
         Console.WriteLine($"Preparing a source table of {wideRows:N0} rows of about 1 MB...");
         var wide = await NewDatabaseAsync(cluster, "source_wide");
         await ExecuteAsync(wide, BenchmarkTable.CreateWideSql("bench_wide", wideRows));
-        foreach (var destination in new[] { "postgres", "duckdb" })
+        foreach (var destination in destinations)
         {
             try
             {
