@@ -17,7 +17,7 @@ public sealed record KeySpan(IReadOnlyList<string>? After, IReadOnlyList<string>
 /// <see cref="Staged"/>, which loads decoded rows into the job's in-memory DuckDB once.
 /// </para>
 /// </summary>
-public sealed class Batch(long sequence, BatchRows rows, KeySpan? keys, long? blocksEnd, ResumeCursor next)
+public sealed class Batch(long sequence, BatchRows rows, KeySpan? keys, long? blocksEnd, ResumeCursor next) : IDisposable
 {
     private Func<DuckDbStage>? _stage;
     private DuckDbStage? _loaded;
@@ -43,6 +43,9 @@ public sealed class Batch(long sequence, BatchRows rows, KeySpan? keys, long? bl
         _stage = stage;
         return this;
     }
+
+    /// <summary>Hands a binary batch's buffer back to its reader once every destination holds the batch.</summary>
+    public void Dispose() => rows.Binary?.Dispose();
 
     public DuckDbStage Staged()
     {

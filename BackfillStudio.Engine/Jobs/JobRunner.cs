@@ -163,6 +163,7 @@ public sealed class JobRunner(
                 var readWait = Stopwatch.StartNew();
                 while (await next is { } batch)
                 {
+                    using var done = batch;
                     var waited = readWait.ElapsedMilliseconds;
                     next = Read(batch.Next);
                     batch.WithStage(() => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));

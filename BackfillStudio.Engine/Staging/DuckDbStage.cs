@@ -5,7 +5,7 @@ namespace BackfillStudio.Engine.Staging;
 
 /// <summary>
 /// A job's own in-memory DuckDB holding the current batch in table <c>batch</c>. The table is
-/// cleared before each batch so memory stays bounded by one batch, not the whole backfill.
+/// made anew for each batch so memory stays bounded by one batch, not the whole backfill.
 /// </summary>
 public sealed class DuckDbStage : IDisposable
 {
@@ -28,8 +28,6 @@ public sealed class DuckDbStage : IDisposable
         try
         {
             Execute(connection, $"SET memory_limit = {Sql.Literal(memoryLimit)}");
-            var definition = string.Join(", ", table.Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
-            Execute(connection, $"CREATE TABLE {Table} ({definition})");
             return new DuckDbStage(connection, table);
         }
         catch
@@ -39,9 +37,14 @@ public sealed class DuckDbStage : IDisposable
         }
     }
 
+    /// <summary>
+    /// Replaces the staged batch with <paramref name="rows"/>. The table is made anew: DuckDB frees a dropped table's
+    /// blocks, while deleted rows keep theirs (with 1 MB values the stage ran out of its memory limit after a few batches).
+    /// </summary>
     public void Load(IReadOnlyList<object?[]> rows)
     {
-        Execute(Connection, $"DELETE FROM {Table}");
+        var definition = string.Join(", ", _table.Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
+        Execute(Connection, $"CREATE OR REPLACE TABLE {Table} ({definition})");
         DuckDbRowAppender.Append(Connection, "memory", "main", Table, _table.Columns, rows);
     }
 

@@ -9,14 +9,8 @@ public sealed class WideRowTests(PostgresServer pg) : IClassFixture<PostgresServ
     public async Task RowsOfAMegabyte_EndEachBatchAtTheByteBudget_AndArriveExactlyInEveryDestination()
     {
         // 40 rows of about 1 MB of text (2 MiB decoded); 8 MiB a batch holds 4 of them, not BatchSize's 10,000.
-        await using var s = await Scenario.CreateAsync(pg, """
-            CREATE TABLE documents (id int PRIMARY KEY, body text NOT NULL);
-            INSERT INTO documents SELECT g, g || repeat(md5(g::text), 32768) FROM generate_series(1, 40) g;
-            """, ["public.documents"], DestinationKinds.All, "--Backfill:BatchMaxBytes=8388608");
-        var jobId = await s.StartBackfillAsync("public.documents");
-        var job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(2), "COMPLETED", "FAILED");
-        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
-        Assert.Equal(40, (long)job["count_record"]!);
+        await using var s = await Scenario.CreateAsync(pg, Documents(40), ["public.documents"], DestinationKinds.All, "--Backfill:BatchMaxBytes=8388608");
+        var jobId = await CopyDocumentsAsync(s, 40);
 
         var batches = await PostgresServer.ScalarAsync<int>(s.ConfigDb, $"SELECT (resume_cursor->>'batches')::int FROM queue_backfill_data WHERE id = {jobId}");
         Assert.InRange(batches, 10, 40);
@@ -44,15 +38,42 @@ public sealed class WideRowTests(PostgresServer pg) : IClassFixture<PostgresServ
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "notes"), await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "notes"));
     }
 
+    /// <summary>A table of <paramref name="rows"/> rows of about 1 MB of text each (2 MiB decoded).</summary>
+    private static string Documents(int rows) => $"""
+        CREATE TABLE documents (id int PRIMARY KEY, body text NOT NULL);
+        INSERT INTO documents SELECT g, g || repeat(md5(g::text), 32768) FROM generate_series(1, {rows}) g;
+        """;
+
+    /// <summary>Backfills <c>public.documents</c> and asserts it COMPLETED with every row; returns the job's id.</summary>
+    private static async Task<int> CopyDocumentsAsync(Scenario s, int rows)
+    {
+        var jobId = await s.StartBackfillAsync("public.documents");
+        var job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(2), "COMPLETED", "FAILED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(rows, (long)job["count_record"]!);
+        return jobId;
+    }
+
     [Fact]
-    public async Task RowsOfAMegabyte_KeepTheEnginesMemoryWithinTwiceTheByteBudgetPlus300MiB()
+    public async Task RowsOfAMegabyte_IntoParquet_StayWithinTheStagesMemoryLimit_BatchAfterBatch()
+    {
+        // 120 MB of text through a 64 MB stage: it holds one 8 MiB batch at a time, or runs out of memory.
+        await using var s = await Scenario.CreateAsync(pg, Documents(120), ["public.documents"], DestinationKinds.Parquet,
+            "--Backfill:BatchMaxBytes=8388608", "--Backfill:DuckDbMemoryLimit=64MB");
+        var jobId = await CopyDocumentsAsync(s, 120);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "documents"),
+            await TableContents.FromDuckDbAsync(s.SourceDb, "public", "documents", null, $"read_parquet('{s.ParquetDirectory}/documents/{jobId}/*.parquet')"));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RowsOfAMegabyte_KeepTheEnginesMemoryWithinTwiceTheByteBudgetPlus300MiB(bool binaryCopy)
     {
         const long budget = 16L * 1024 * 1024;
-        await using var s = await Scenario.CreateAsync(pg, """
-            CREATE TABLE documents (id int PRIMARY KEY, body text NOT NULL);
-            INSERT INTO documents SELECT g, g || repeat(md5(g::text), 32768) FROM generate_series(1, 400) g;
-            """, ["public.documents"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
-        using var engine = AppProcess.Start(s.ConfigDb, "--Backfill:PollIntervalSeconds=1", $"--Backfill:BatchMaxBytes={budget}", "--Logging:LogLevel:Default=Warning");
+        await using var s = await Scenario.CreateAsync(pg, Documents(400), ["public.documents"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        using var engine = AppProcess.Start(s.ConfigDb, "--Backfill:PollIntervalSeconds=1", $"--Backfill:BatchMaxBytes={budget}",
+            $"--Backfill:BinaryCopy={binaryCopy}", "--Logging:LogLevel:Default=Warning");
         // Started once its engine renews its row (the web-only app has none); then it settles.
         var deadline = DateTime.UtcNow.AddMinutes(1);
         while (await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM engines") == 0)

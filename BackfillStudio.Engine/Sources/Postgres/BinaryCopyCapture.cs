@@ -10,12 +10,13 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 /// <paramref name="budget"/> bytes (at least one tuple; the rest of the output is read and dropped), and the key of the
 /// last tuple kept. Field values are never decoded; only their lengths are read to find the tuples' ends.
 /// </summary>
-public sealed class BinaryCopyCapture(int fields, int keyFields, long budget)
+/// <param name="buffers">Where buffers come from and go back to once their batch is written.</param>
+public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, BinaryCopyBuffers buffers)
 {
     private static ReadOnlySpan<byte> Signature => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xff, (byte)'\r', (byte)'\n', 0];
     private const int FixedHeaderLength = 19;
 
-    private byte[] _buffer = new byte[256 * 1024];
+    private byte[] _buffer = buffers.Rent();
     /// <summary>[0, _written) holds the kept output; [_parsed, _filled) input not parsed yet. _written ≤ _parsed always.</summary>
     private int _written, _parsed, _filled;
     private int _rows;
@@ -40,7 +41,7 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget)
         await DrainAsync(copy, ct);
         EnsureCapacity(_written + 2);
         BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_written), -1);
-        var rows = new BinaryCopyRows(_buffer, _written + 2, _rows);
+        var rows = new BinaryCopyRows(_buffer, _written + 2, _rows, buffers.Return);
         var lastKey = _rows == 0 || keyFields == 0
             ? null
             : Enumerable.Range(0, keyFields).Select(i => Encoding.UTF8.GetString(_lastKey[i], 0, _lastKeyLength[i])).ToArray();
@@ -128,10 +129,12 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget)
         return read > 0;
     }
 
+    /// <summary>Grows the buffer to hold <paramref name="size"/> bytes: doubling, but not far past the budget (a batch of wide rows holds about that).</summary>
     private void EnsureCapacity(int size)
     {
         if (size <= _buffer.Length) return;
-        Array.Resize(ref _buffer, Math.Max(size, 2 * _buffer.Length));
+        var budgetCap = (int)Math.Min(Array.MaxLength, budget + 1024 * 1024);
+        Array.Resize(ref _buffer, Math.Max(size, Math.Min(2 * _buffer.Length, budgetCap)));
     }
 
     /// <summary>Reads and drops what the COPY still sends (rows past the budget, the trailer), so the session is free again.</summary>

@@ -28,6 +28,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     private readonly Func<NpgsqlDataReader, int, object?>[] _readers = table.Columns.Select(ColumnValueReader.For).ToArray();
     private readonly string _columns = binaryCopy ? BinarySelectList(table) : SelectList(table);
     private HeapLayout? _heaps;
+    private readonly BinaryCopyBuffers _buffers = new();
 
     public bool UsesKeyset => table.PrimaryKey.Count > 0;
 
@@ -134,7 +135,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     {
         await SessionValues.SetAsync(connection, [.. filter.Parameters, .. values], ct);
         await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
-        var (rows, lastKey) = await new BinaryCopyCapture(table.Columns.Count, keyFields, budget).ReadAsync(copy, ct);
+        var (rows, lastKey) = await new BinaryCopyCapture(table.Columns.Count, keyFields, budget, _buffers).ReadAsync(copy, ct);
         return (BatchRows.Copied(rows), rows.Data.Length, lastKey);
     }
 
