@@ -94,16 +94,33 @@ public sealed class BinaryCopyTests(PostgresServer pg) : IClassFixture<PostgresS
     }
 
     [Fact]
-    public async Task ATargetWhoseTypesDifferFromTheSources_GetsDecodedRows_AndHoldsTheValuesExactly()
+    public async Task ATargetWhoseTypesDifferFromTheSources_GetsDecodedRows_AndHoldsTheValuesExactly_OrTheJobFailsNamingTheValue()
     {
         const string sql = """
             CREATE TABLE events (id int PRIMARY KEY, amount numeric(8,2), label varchar(10));
             INSERT INTO events SELECT g, g / 8.0, 'e' || g FROM generate_series(1, 500) g;
+            CREATE TABLE prices (id int PRIMARY KEY, amount numeric(8,2));
+            INSERT INTO prices SELECT g, g / 2.0 FROM generate_series(1, 50) g;
+            INSERT INTO prices VALUES (51, 7.25);
             """;
-        await using var s = await CreateAsync(pg, sql, ["public.events"], DestinationKinds.Postgres, RunnerLog);
+        await using var s = await CreateAsync(pg, sql, ["public.events", "public.prices"], DestinationKinds.Postgres, RunnerLog);
         // Wider types than the source's: binary int4 or numeric(8,2) data would not load into them as they are.
-        await PostgresServer.ExecuteAsync(s.DestinationDb,
-            "CREATE SCHEMA copy; CREATE TABLE copy.events (id bigint PRIMARY KEY, amount numeric(20,4), label text)");
+        // A narrower one: numeric(8,1) holds 0.50 and 25.00 exactly but would round 7.25.
+        await PostgresServer.ExecuteAsync(s.DestinationDb, """
+            CREATE SCHEMA copy;
+            CREATE TABLE copy.events (id bigint PRIMARY KEY, amount numeric(20,4), label text);
+            CREATE TABLE copy.prices (id int PRIMARY KEY, amount numeric(8,1));
+            """);
+        var narrow = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.prices"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)narrow["status"]!);
+        var message = (string)narrow["error_message"]!;
+        Assert.Contains("Destination 'pg'", message);
+        Assert.Contains("public.prices", message);
+        Assert.Contains("\"amount\"", message);
+        Assert.Contains("'7.25'", message);
+        Assert.Contains("numeric(8,1)", message);
+        Assert.Equal(0, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.prices"));
+
         var logs = LogCapture.Attach(s.App);
         Assert.Equal(500, (long)(await RunAsync(s, "public.events"))["count_record"]!);
         Assert.Contains("decoded rows", logs.Text);

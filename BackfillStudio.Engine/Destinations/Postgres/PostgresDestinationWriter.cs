@@ -41,6 +41,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// <summary>Per written column: numerics carried as text that the direct path writes as decimals.</summary>
     private bool[] _asDecimal = [];
     private bool _copiesDirectly;
+    /// <summary>Per written column of another type in the target: the query finding a staged value that type would change.</summary>
+    private List<(SourceColumn Column, string TargetType, string Sql)> _changeChecks = [];
 
     public bool TakesBinaryCopy { get; private set; }
 
@@ -86,6 +88,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             await ExecuteAsync($"CREATE TEMP TABLE {BinaryStage} AS SELECT {names} FROM {TargetSql} WITH NO DATA", ct);
         }
         var converted = string.Join(", ", written.Select(c => PostgresTypes.FromStage(c, Sql.Ident(c.Name))));
+        _changeChecks = written.Where(c => existing![c.Name].Type != PostgresTypes.TargetType(c))
+            .Select(c => (c, existing![c.Name].Type, ChangeCheckSql(c, existing[c.Name].Type))).ToList();
         var nonKey = written.Where(c => !c.IsPrimaryKey).Select(c => $"{Sql.Ident(c.Name)} = EXCLUDED.{Sql.Ident(c.Name)}").ToList();
         var conflict = !HasKey ? "" : nonKey.Count == 0
             ? $" ON CONFLICT ({KeyList}) DO NOTHING"
@@ -98,6 +102,18 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     }
 
     private sealed record TargetColumn(bool Generated, string Type);
+
+    /// <summary>
+    /// A staged value of <paramref name="column"/> that does not come back the same after a trip through the target
+    /// column's <paramref name="targetType"/> (numeric(20,1) for numeric(12,2) rounds, varchar(5) cuts, jsonb reorders):
+    /// the merge's assignment cast would change it silently.
+    /// </summary>
+    private static string ChangeCheckSql(SourceColumn column, string targetType)
+    {
+        var value = PostgresTypes.FromStage(column, Sql.Ident(column.Name));
+        return $"SELECT CAST({value} AS text) FROM {Stage} " +
+               $"WHERE CAST(CAST(CAST({value} AS {targetType}) AS {PostgresTypes.TargetType(column)}) AS text) IS DISTINCT FROM CAST({value} AS text) LIMIT 1";
+    }
 
     /// <summary>The target's columns by name, or null when the table does not exist yet.</summary>
     private async Task<Dictionary<string, TargetColumn>?> TargetColumnsAsync(CancellationToken ct)
@@ -253,6 +269,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         {
             await ExecuteAsync($"TRUNCATE {Stage}", ct);
             await CopyAsync(Stage, batch.Rows, direct: false, ct);
+            await RefuseChangedValuesAsync(ct);
             await ExecuteAsync(_mergeSql, ct);
         }
         if (!HasKey) await RecordProgressAsync(batch, ct);
@@ -351,6 +368,18 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         }
         await importer.CompleteAsync(ct);
         return true;
+    }
+
+    /// <summary>Throws for the first staged value a target column of another type than the source's would change.</summary>
+    private async Task RefuseChangedValuesAsync(CancellationToken ct)
+    {
+        foreach (var (column, targetType, sql) in _changeChecks)
+        {
+            await using var cmd = new NpgsqlCommand(sql, _connection);
+            if (await cmd.ExecuteScalarAsync(ct) is string value)
+                throw new ValueRejectedException(target.Table.TableName, column.Name, value,
+                    $"would not stay the same in {settings.Schema}.{target.TargetTable}, whose column has type {targetType}.");
+        }
     }
 
     /// <summary>Loads binary COPY data as it came from the source (always true: it has no values that need the merge).</summary>

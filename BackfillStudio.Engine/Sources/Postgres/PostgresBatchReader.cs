@@ -88,18 +88,18 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         var limit = NextLimit(maxRows);
         var select = $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {limit}";
 
-        var (rows, bytes, lastKey) = !binaryCopy
-            ? await ReadRowsAsync(select, bounds, pk.Count, ct)
-            : await CopyRowsAsync(select, bounds, pk.Count, limits.Bytes, ct);
+        var (rows, bytes, lastKey) = binaryCopy
+            ? await CopyRowsAsync(select, bounds, pk.Count, limits.Bytes, ct)
+            : await ReadRowsAsync(select, bounds, pk.Count, ct);
         if (rows.RowCount == 0) return null;
         _rowBytes = (double)bytes / rows.RowCount;
         return new Batch(cursor.Batches, rows, new KeySpan(cursor.LastKey, lastKey!), null, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
     }
 
-    private string Filter => !binaryCopy ? filter.Sql : filter.SessionSql;
+    private string Filter => binaryCopy ? filter.SessionSql : filter.Sql;
 
     /// <summary>A value's SQL: a parameter, or for a COPY a session value (<see cref="SessionValues"/>).</summary>
-    private string Value(string name) => !binaryCopy ? $"@{name}" : SessionValues.Read(name);
+    private string Value(string name) => binaryCopy ? SessionValues.Read(name) : $"@{name}";
 
     /// <summary>Runs <paramref name="select"/> and decodes its rows up to the byte budget; the last <paramref name="keyFields"/> columns are the key's text.</summary>
     private async Task<(BatchRows Rows, long Bytes, string[]? LastKey)> ReadRowsAsync(string select, List<(string Name, string Value)> values,
@@ -180,7 +180,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             var select = $"SELECT {_columns} FROM ONLY {heap.QualifiedSql} AS src " +
                 $"WHERE ctid >= '({start},0)'::tid AND ctid < '({end},0)'::tid AND ({Filter})";
             // A block range is the resume position, so it is read whole whatever its bytes.
-            (rows, _, _) = !binaryCopy ? await ReadRowsAsync(select, [], 0, ct) : await CopyRowsAsync(select, [], 0, long.MaxValue, ct);
+            (rows, _, _) = binaryCopy ? await CopyRowsAsync(select, [], 0, long.MaxValue, ct) : await ReadRowsAsync(select, [], 0, ct);
             // A range reaching past block 2^32 - 1 (a heap of 32 TB) ends with the heap, never in the next heap's bits.
             var next = (position & ~(long)uint.MaxValue) | Math.Min(end, uint.MaxValue);
             if (rows.RowCount == 0) position = next;
