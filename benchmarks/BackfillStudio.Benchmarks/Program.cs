@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using BackfillStudio.Benchmarks;
@@ -8,24 +9,32 @@ using BackfillStudio.Web;
 using BackfillStudio.Web.Hosting;
 using Npgsql;
 
-// Backfill throughput benchmark: for each N, copies an N-row, 10-column table to the postgres and
-// duckdb destinations through the real app (its own process, so its peak RSS is the engine's), and
-// measures `psql \copy ... | psql \copy ...` between the same databases as the baseline. Then --wide-rows rows of about
-// 1 MB each (default 300; 0 skips) are copied to each destination, and the engine's peak RSS is printed beside the bound
-// 2 x Backfill:BatchMaxBytes + 300 MiB.
+// Backfill throughput benchmark: for each N, copies an N-row, 10-column table to the postgres, duckdb and parquet
+// destinations through the real app (its own process, so its peak RSS is the engine's), beside baselines measured in the
+// same run on the same cluster: `psql \copy ... | psql \copy ...` for postgres, the source's binary COPY into /dev/null
+// (the read limit) for duckdb and parquet, and a filtered pipe for a job whose filter matches 10 % of the rows through an
+// index. Then --wide-rows rows of about 1 MB each (default 300; 0 skips) are copied to each destination, and the engine's
+// peak RSS is printed beside the bound 2 x Backfill:BatchMaxBytes + 300 MiB. The table and a chart go to docs/benchmarks.md
+// and docs/benchmarks.svg (--no-docs leaves them alone).
 var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? "500000,2000000")
     .Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
 // --destinations postgres,duckdb (the default) limits the runs to some destinations.
-var destinations = (args.SkipWhile(a => a != "--destinations").Skip(1).FirstOrDefault() ?? "postgres,duckdb").Split(',');
+var destinations = (args.SkipWhile(a => a != "--destinations").Skip(1).FirstOrDefault() ?? "postgres,duckdb,parquet").Split(',');
+var writeDocs = !args.Contains("--no-docs");
 var wideRows = int.Parse(args.SkipWhile(a => a != "--wide-rows").Skip(1).FirstOrDefault() ?? "300", CultureInfo.InvariantCulture);
 const long batchMaxBytes = 64L * 1024 * 1024;
 var wideResults = new List<(string Destination, long PeakBytes, TimeSpan Elapsed, string? Failure)>();
 var pickups = new List<TimeSpan>();
+var checkpointDelays = new List<(TimeSpan Median, TimeSpan Max)>();
 var folder = Path.Combine(Path.GetTempPath(), $"backfill-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(folder);
 if (Environment.UserName == "root") await ProcessRunner.RunAsync("chmod", ["755", folder]);
 var cluster = await LocalPostgresCluster.StartAsync(Path.Combine(folder, "pg"), FreePort(), throwaway: true);
 var results = new List<Result>();
+const string ReadLimit = "read limit: COPY TO /dev/null";
+const string Pipe = "psql \\copy | psql \\copy";
+const string FilteredPipe = "psql \\copy (where ...) | psql";
+const int FilteredBelow = 10_000;
 try
 {
     foreach (var rows in rowCounts)
@@ -34,22 +43,41 @@ try
         var source = await NewDatabaseAsync(cluster, $"source_{rows}");
         await ExecuteAsync(source, BenchmarkTable.CreateSql("bench_rows", rows));
 
+        // Both sides warm: the pipe and the read limit read the table once before they are timed.
+        await PsqlPipe.ReadLimitAsync(cluster, source, "select * from bench_rows");
+        var readLimit = await PsqlPipe.ReadLimitAsync(cluster, source, "select * from bench_rows");
+        results.Add(new Result(rows, rows, ReadLimit, readLimit, null, null));
         var baselineTarget = await NewDatabaseAsync(cluster, $"baseline_{rows}");
         await ExecuteAsync(baselineTarget, BenchmarkTable.CreateSql("bench_rows", 0));
-        var baseline = await PsqlPipe.RunAsync(cluster, source, baselineTarget, "bench_rows");
-        results.Add(new Result(rows, "psql \\copy | psql \\copy", baseline, null));
-        Console.WriteLine($"  baseline: {baseline.TotalSeconds:F2} s");
+        var baseline = await PsqlPipe.RunAsync(cluster, source, baselineTarget, "bench_rows", "select * from bench_rows");
+        results.Add(new Result(rows, rows, Pipe, baseline, null, null));
+        Console.WriteLine($"  read limit {readLimit.TotalSeconds:F2} s, psql pipe {baseline.TotalSeconds:F2} s");
 
         foreach (var destination in destinations)
         {
-            var (elapsed, peak, verifyCount, verifyChecksum, pickup) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, folder, verify: true);
+            var (elapsed, peak, verifyCount, verifyChecksum, pickup, seen) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: true);
             pickups.Add(pickup);
-            results.Add(new Result(rows, $"BackfillStudio → {destination}", elapsed, peak));
-            results.Add(new Result(rows, $"  verify count ({destination})", verifyCount, null));
-            results.Add(new Result(rows, $"  verify checksum ({destination})", verifyChecksum, null));
+            if (seen is { } delays) checkpointDelays.Add(delays);
+            var against = destination == "postgres" ? Pipe : ReadLimit;
+            results.Add(new Result(rows, rows, $"BackfillStudio → {destination}", elapsed, peak, against));
+            results.Add(new Result(rows, rows, $"  verify count ({destination})", verifyCount, null, against));
+            results.Add(new Result(rows, rows, $"  verify checksum ({destination})", verifyChecksum, null, against));
             Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s (picked up {pickup.TotalMilliseconds:F0} ms after the POST), peak RSS {peak / 1048576.0:F0} MiB; " +
-                              $"verify count {verifyCount.TotalSeconds:F2} s, checksum {verifyChecksum.TotalSeconds:F2} s");
+                              $"verify count {verifyCount.TotalSeconds:F2} s, checksum {verifyChecksum.TotalSeconds:F2} s; " +
+                              $"checkpoints seen by a listening node after {seen?.Median.TotalMilliseconds:F0} ms (median), {seen?.Max.TotalMilliseconds:F0} ms (max)");
         }
+
+        // A job whose filter matches 10 % of the rows through an index, beside the same SELECT piped by psql.
+        await ExecuteAsync(source, "CREATE INDEX IF NOT EXISTS bench_rows_customer ON bench_rows (customer_id); ANALYZE bench_rows");
+        var matching = await ScalarAsync(source, $"SELECT count(*) FROM bench_rows WHERE customer_id < {FilteredBelow}");
+        var filteredTarget = await NewDatabaseAsync(cluster, $"baseline_filtered_{rows}");
+        await ExecuteAsync(filteredTarget, BenchmarkTable.CreateSql("bench_rows", 0));
+        var filteredPipe = await PsqlPipe.RunAsync(cluster, source, filteredTarget, "bench_rows", $"select * from bench_rows where customer_id < {FilteredBelow}");
+        results.Add(new Result(rows, matching, FilteredPipe, filteredPipe, null, null));
+        var (filteredJob, filteredPeak, _, _, _, _) = await RunBackfillAsync(cluster, source, "bench_rows", "postgres", rows, matching, folder, verify: false,
+            filter: new { column = "customer_id", @operator = "<", value = FilteredBelow.ToString(CultureInfo.InvariantCulture) });
+        results.Add(new Result(rows, matching, "BackfillStudio → postgres, filtered", filteredJob, filteredPeak, FilteredPipe));
+        Console.WriteLine($"  filtered ({matching:N0} rows): psql pipe {filteredPipe.TotalSeconds:F2} s, job {filteredJob.TotalSeconds:F2} s");
     }
     if (wideRows > 0)
     {
@@ -60,7 +88,7 @@ try
         {
             try
             {
-                var (elapsed, peak, _, _, _) = await RunBackfillAsync(cluster, wide, "bench_wide", destination, wideRows, folder, verify: false);
+                var (elapsed, peak, _, _, _, _) = await RunBackfillAsync(cluster, wide, "bench_wide", destination, wideRows, wideRows, folder, verify: false);
                 wideResults.Add((destination, peak, elapsed, null));
                 Console.WriteLine($"  1 MB rows → {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB");
             }
@@ -78,38 +106,43 @@ finally
     Directory.Delete(folder, recursive: true);
 }
 
-Console.WriteLine();
-Console.WriteLine($"{"rows",10}  {"run",-32} {"seconds",8} {"rows/s",10} {"peak RSS",10} {"vs baseline",12}");
-foreach (var group in results.GroupBy(r => r.Rows))
-{
-    var baselineRate = group.First().Rows / group.First().Elapsed.TotalSeconds;
-    foreach (var r in group)
-    {
-        var rate = r.Rows / r.Elapsed.TotalSeconds;
-        var peak = r.PeakBytes is { } p ? $"{p / 1048576.0:F0} MiB" : "-";
-        Console.WriteLine($"{r.Rows,10:N0}  {r.Run,-32} {r.Elapsed.TotalSeconds,8:F2} {rate,10:N0} {peak,10} {rate / baselineRate,11:F2}x");
-    }
-}
+var report = BenchmarkReport.Table(results);
+var timings = new List<string>();
 if (pickups.Count > 0)
-    Console.WriteLine($"job pickup after POST (created_at to started_at): {string.Join(", ", pickups.Select(p => $"{p.TotalMilliseconds:F0} ms"))}");
+    timings.Add($"job pickup after POST (created_at to started_at): {string.Join(", ", pickups.Select(p => $"{p.TotalMilliseconds:F0} ms"))}");
+if (checkpointDelays.Count > 0)
+    timings.Add("checkpoint seen by a node listening on the config database, median / max per job: " +
+                string.Join(", ", checkpointDelays.Select(d => $"{d.Median.TotalMilliseconds:F0} / {d.Max.TotalMilliseconds:F0} ms")));
+var wideReport = new StringBuilder();
 if (wideResults.Count > 0)
 {
     var bound = (2 * batchMaxBytes + 300L * 1024 * 1024) / 1048576;
-    Console.WriteLine();
-    Console.WriteLine($"{wideRows:N0} rows of about 1 MB (2 MiB decoded), Backfill:BatchMaxBytes = {batchMaxBytes / 1048576} MiB: bound {bound} MiB");
+    wideReport.AppendLine(CultureInfo.InvariantCulture, $"{wideRows:N0} rows of about 1 MB (2 MiB decoded), Backfill:BatchMaxBytes = {batchMaxBytes / 1048576} MiB: bound {bound} MiB");
     foreach (var (destination, peakBytes, elapsed, failure) in wideResults)
-        Console.WriteLine(failure is not null
+        wideReport.AppendLine(failure is not null
             ? $"  BackfillStudio → {destination,-10} {failure}"
             : $"  BackfillStudio → {destination,-10} {elapsed.TotalSeconds,8:F2} s  peak RSS {peakBytes / 1048576,6} MiB  {(peakBytes / 1048576 <= bound ? "within" : "OVER")} the bound");
+}
+Console.WriteLine();
+Console.WriteLine(report);
+timings.ForEach(Console.WriteLine);
+Console.WriteLine();
+Console.WriteLine(wideReport);
+if (writeDocs)
+{
+    var docs = Path.Combine(Environment.CurrentDirectory, "docs");
+    await File.WriteAllTextAsync(Path.Combine(docs, "benchmarks.svg"), BenchmarkReport.Chart(results));
+    await File.WriteAllTextAsync(Path.Combine(docs, "benchmarks.md"), BenchmarkReport.Markdown(string.Join(" ", args), report, timings, wideReport.ToString()) + "\n");
+    Console.WriteLine($"Wrote {Path.GetFullPath(Path.Combine(docs, "benchmarks.md"))} and benchmarks.svg");
 }
 return;
 
 // The copy runs without verify-after-load, so its time is the copy's alone; then the same job is verified by count and
 // by checksum (each timed from the request to MATCHED).
-static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeSpan VerifyChecksum, TimeSpan Pickup)> RunBackfillAsync(LocalPostgresCluster cluster,
-    string source, string table, string destination, int rows, string folder, bool verify)
+static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
+    string source, string table, string destination, int rows, long expected, string folder, bool verify, object? filter = null)
 {
-    var config = await NewDatabaseAsync(cluster, $"config_{table}_{destination}_{rows}");
+    var config = await NewDatabaseAsync(cluster, $"config_{table}_{destination}_{rows}{(filter is null ? "" : "_filtered")}");
     var port = FreePort();
     // A throwaway admin key for this run's own app; it is never stored anywhere.
     var apiKey = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
@@ -129,34 +162,37 @@ static async Task<(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeS
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
         await WaitForAppAsync(http);
+        await using var checkpoints = await CheckpointWatch.StartAsync(config);
         var src = new NpgsqlConnectionStringBuilder(source);
         var sourceId = await PostAsync(http, "/api/v1/sources", new { name = "bench", host = src.Host, port = src.Port, database = src.Database, username = src.Username, password = src.Password, ssl_mode = "disable" });
         JsonObject destinationConfig;
         if (destination == "postgres")
         {
-            var target = new NpgsqlConnectionStringBuilder(await NewDatabaseAsync(cluster, $"target_{table}_{rows}"));
+            var target = new NpgsqlConnectionStringBuilder(await NewDatabaseAsync(cluster, $"target_{table}_{rows}{(filter is null ? "" : "_filtered")}"));
             destinationConfig = new JsonObject { ["host"] = target.Host, ["port"] = target.Port, ["database"] = target.Database, ["username"] = target.Username, ["password"] = target.Password, ["ssl_mode"] = "disable" };
         }
         else
         {
-            destinationConfig = new JsonObject { ["path"] = Path.Combine(folder, $"{table}_{rows}.duckdb") };
+            destinationConfig = new JsonObject { ["path"] = Path.Combine(folder, $"{table}_{rows}.{destination}") };
         }
         var destinationId = await PostAsync(http, "/api/v1/destinations", new { name = destination, type = destination, config = destinationConfig });
         var pipelineId = await PostAsync(http, "/api/v1/pipelines", new { name = "bench", source_id = sourceId, destination_ids = new[] { destinationId }, tables = new[] { new { table_name = $"public.{table}" } } });
-        var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill", new { table_name = $"public.{table}", verify = "none" });
+        var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill",
+            new { table_name = $"public.{table}", verify = "none", filters = filter is null ? Array.Empty<object>() : [filter] });
         while (true)
         {
             var job = (await http.GetFromJsonAsync<JsonObject>($"/api/v1/backfill/{jobId}"))!;
             var status = (string)job["status"]!;
             if (status == "COMPLETED")
             {
-                if ((long)job["count_record"]! != rows) throw new InvalidOperationException($"copied {job["count_record"]} rows, expected {rows}");
+                if ((long)job["count_record"]! != expected) throw new InvalidOperationException($"copied {job["count_record"]} rows, expected {expected}");
                 var elapsed = DateTimeOffset.Parse((string)job["finished_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture);
                 var peak = PeakResidentBytes(app.Id);
                 var pickup = DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["created_at"]!, CultureInfo.InvariantCulture);
+                var seen = checkpoints.Delays();
                 return verify
-                    ? (elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum"), pickup)
-                    : (elapsed, peak, default, default, pickup);
+                    ? new JobRun(elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum"), pickup, seen)
+                    : new JobRun(elapsed, peak, default, default, pickup, seen);
             }
             if (status is "FAILED" or "CANCELLED") throw new BenchmarkJobFailedException($"the job ended {status}: {((string?)job["error_message"])?.Split('\n')[0]}");
             await Task.Delay(100);
@@ -228,6 +264,14 @@ static async Task ExecuteAsync(string connectionString, string sql)
     await cmd.ExecuteNonQueryAsync();
 }
 
+static async Task<long> ScalarAsync(string connectionString, string sql)
+{
+    await using var connection = new NpgsqlConnection(connectionString);
+    await connection.OpenAsync();
+    await using var cmd = new NpgsqlCommand(sql, connection);
+    return Convert.ToInt64(await cmd.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+}
+
 static int FreePort()
 {
     using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -235,6 +279,14 @@ static int FreePort()
     return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
 }
 
-internal sealed record Result(int Rows, string Run, TimeSpan Elapsed, long? PeakBytes);
+/// <summary>One timed run over a table of <paramref name="TableRows"/> rows that moved <paramref name="Rows"/>; its ratio is against the run named <paramref name="Against"/>.</summary>
+internal sealed record Result(int TableRows, long Rows, string Run, TimeSpan Elapsed, long? PeakBytes, string? Against)
+{
+    public double RowsPerSecond => Rows / Elapsed.TotalSeconds;
+}
+
+/// <summary>One job's figures; <paramref name="CheckpointSeen"/>: how long after each checkpoint a listening node heard of it.</summary>
+internal sealed record JobRun(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeSpan VerifyChecksum, TimeSpan Pickup,
+    (TimeSpan Median, TimeSpan Max)? CheckpointSeen);
 
 internal sealed class BenchmarkJobFailedException(string message) : Exception(message);
