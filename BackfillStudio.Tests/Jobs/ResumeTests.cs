@@ -34,8 +34,8 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
             Assert.True((long)cancelled["count_record"]! < total, $"cancel came too late to observe: {cancelled["count_record"]} of {total}");
 
             var resumed = await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
-            Assert.Equal("PENDING", (string)resumed["status"]!);
-            Assert.Equal((long)cancelled["count_record"]!, (long)resumed["count_record"]!);
+            AssertRequeued(resumed);
+            Assert.True((long)resumed["count_record"]! >= (long)cancelled["count_record"]!, resumed.ToJsonString());
             Assert.Equal("bootstrap API key", (string)resumed["resumed_by"]!);
             Assert.NotNull(resumed["resumed_at"]);
 
@@ -46,6 +46,13 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
             await s.AssertDestinationsHoldAsync(expected, table, jobId);
         }
     }
+
+    /// <summary>
+    /// The resume's answer shows the job queued again; an engine may already have claimed it in the moment between the
+    /// resume and the answer (seen in CI), which shows as EXECUTING.
+    /// </summary>
+    private static void AssertRequeued(System.Text.Json.Nodes.JsonObject resumed) =>
+        Assert.True((string)resumed["status"]! is "PENDING" or "EXECUTING", resumed.ToJsonString());
 
     [Fact]
     public async Task FailedJob_Resumes_OnceTheDestinationAcceptsRowsAgain_AndOnlyFailedOrCancelledJobsResume()
@@ -67,7 +74,7 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
 
         await PostgresServer.ExecuteAsync(s.DestinationDb, "DROP TRIGGER refuse ON copy.readings");
         var resumed = await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
-        Assert.Equal("PENDING", (string)resumed["status"]!);
+        AssertRequeued(resumed);
         Assert.Null(resumed["error_message"]);
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
         Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
