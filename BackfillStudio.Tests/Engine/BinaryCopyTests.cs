@@ -60,6 +60,22 @@ public sealed class BinaryCopyTests(PostgresServer pg) : IClassFixture<PostgresS
     }
 
     [Fact]
+    public async Task MoneyAndCatalogReferences_AreDecoded_SinceTheirBinaryFormsMeanOtherThingsInAnotherDatabase()
+    {
+        // money's binary form counts units of the source's lc_monetary; regtype's is an OID of the source's catalog.
+        const string sql = """
+            CREATE TABLE ledger (id int PRIMARY KEY, amount money, amounts money[], kind regtype);
+            INSERT INTO ledger VALUES (1, 12.34, '{1.50,2}', 'integer'), (2, -0.01, NULL, 'text[]'), (3, NULL, '{}', NULL);
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.ledger"], DestinationKinds.Postgres, RunnerLog);
+        var logs = LogCapture.Attach(s.App);
+        Assert.Equal(3, (long)(await RunAsync(s, "public.ledger"))["count_record"]!);
+        Assert.Contains("decoded rows", logs.Text);
+        Assert.DoesNotContain(Passed, logs.Text);
+        await AssertSameRowsAsync(s, "ledger");
+    }
+
+    [Fact]
     public async Task FilterValues_ReachTheCopyAsValues_SoInjectionPayloadsSelectNothingAndChangeNothing()
     {
         const string sql = """

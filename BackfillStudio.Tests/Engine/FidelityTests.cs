@@ -81,6 +81,8 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
         await using var s = await CreateAsync(pg, EdgeValuesSql, ["public.edge_values"], DestinationKinds.Postgres,
             $"--Backfill:BinaryCopy={binaryCopy}", "--Backfill:BatchSize=2", BinaryCopyTests.RunnerLog);
         var logs = LogCapture.Attach(s.App);
+        // money keeps a job on decoded rows (BinaryCopyTests); the decoded run covers it.
+        if (binaryCopy) await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE edge_values DROP COLUMN m");
         var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.edge_values"), Timeout, "COMPLETED", "FAILED");
         Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
         Assert.Contains(binaryCopy ? "binary COPY passed through" : "decoded rows", logs.Text);

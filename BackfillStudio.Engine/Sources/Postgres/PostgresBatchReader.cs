@@ -44,13 +44,15 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         PostgresTypes.TargetType(c) is var type && type == c.DataType ? $"src.{Sql.Ident(c.Name)}" : $"CAST(src.{Sql.Ident(c.Name)} AS {type})"));
 
     /// <summary>
-    /// Whether this source can send every column in binary (built-in types have binary forms, but not all of them): a
-    /// binary reader is only made when it can.
+    /// Whether every column's binary form means the same in another database, so a binary reader may be made: built-in
+    /// types have binary send/receive functions, but not all of them; <c>money</c> is sent in units of the source's
+    /// <c>lc_monetary</c> (cents, or yen, ...), and the <c>reg*</c> types as OIDs of the source's own catalog.
     /// </summary>
     public static async Task<bool> CanCopyBinaryAsync(NpgsqlConnection connection, TableSchema table, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT coalesce(bool_and(t.typsend <> 0 AND t.typreceive <> 0 AND (e.oid IS NULL OR e.typsend <> 0 AND e.typreceive <> 0)), true)
+            SELECT coalesce(bool_and(t.typsend <> 0 AND t.typreceive <> 0 AND t.typname <> 'money' AND t.typname NOT LIKE 'reg%'
+                AND (e.oid IS NULL OR e.typsend <> 0 AND e.typreceive <> 0 AND e.typname <> 'money' AND e.typname NOT LIKE 'reg%')), true)
             FROM unnest(@types) AS n(name)
             JOIN pg_type t ON t.oid = n.name::regtype
             LEFT JOIN pg_type e ON t.typcategory = 'A' AND e.oid = t.typelem
