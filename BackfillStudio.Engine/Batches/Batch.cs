@@ -12,9 +12,9 @@ public sealed record KeySpan(IReadOnlyList<string>? After, IReadOnlyList<string>
 /// position after it (the marker a destination records so a resumed batch is not appended twice). <see cref="Next"/>
 /// is where the job resumes once every destination holds the batch.
 /// <para>
-/// The rows are decoded values in column order (<see cref="Rows"/>), or, when every destination of the job is
-/// PostgreSQL, the source's binary COPY output (<see cref="Binary"/>). Writers that encode through DuckDB (Parquet) call
-/// <see cref="Staged"/>, which loads decoded rows into the job's in-memory DuckDB once.
+/// The rows are decoded values in column order (<see cref="Rows"/>), or the source's binary COPY output
+/// (<see cref="Binary"/>) when every destination of the job takes it (<see cref="BatchFormat"/>). Writers that encode
+/// through DuckDB (Parquet) call <see cref="Staged"/>, which loads the rows into the job's in-memory DuckDB once.
 /// </para>
 /// </summary>
 public sealed class Batch(long sequence, BatchRows rows, KeySpan? keys, long? blocksEnd, ResumeCursor next) : IDisposable
@@ -26,7 +26,7 @@ public sealed class Batch(long sequence, BatchRows rows, KeySpan? keys, long? bl
 
     public int RowCount => rows.RowCount;
 
-    /// <summary>The decoded rows; a batch of binary COPY data has none (only writers that take <see cref="Binary"/> get those).</summary>
+    /// <summary>The decoded rows; a batch of binary COPY data has none (only writers that take its <see cref="BatchFormat"/> get those).</summary>
     public IReadOnlyList<object?[]> Rows => rows.Values ?? throw new InvalidOperationException("This batch holds binary COPY data, not decoded rows.");
 
     public BinaryCopyRows? Binary => rows.Binary;
@@ -52,7 +52,7 @@ public sealed class Batch(long sequence, BatchRows rows, KeySpan? keys, long? bl
         if (_loaded is null)
         {
             _loaded = (_stage ?? throw new InvalidOperationException("The batch has no stage.")).Invoke();
-            _loaded.Load(Rows);
+            _loaded.Load(this);
         }
         return _loaded;
     }

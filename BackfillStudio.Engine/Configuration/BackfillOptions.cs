@@ -17,8 +17,9 @@ public sealed class BackfillOptions
     public Batches.BatchLimits BatchLimits => new(BatchSize, BatchMaxBytes);
 
     /// <summary>
-    /// Whether a job whose destinations are all PostgreSQL passes the source's binary COPY output on without decoding it
-    /// (when every target column has the source's type). False decodes every row, as jobs with other destinations do.
+    /// Whether a job reads its rows as binary COPY data when its destinations take it: all PostgreSQL (passed on undecoded,
+    /// when every target column has the source's type) or all DuckDB and Parquet (appended to their DuckDB stage field by
+    /// field). False decodes every row, as jobs with other destinations do.
     /// </summary>
     public bool BinaryCopy { get; set; } = true;
 

@@ -21,10 +21,13 @@ public interface IDestinationWriter : IAsyncDisposable
     Task PrepareAsync(CancellationToken ct);
 
     /// <summary>
-    /// Whether, once prepared, this writer takes batches of the source's binary COPY output (<see cref="Batch.Binary"/>)
-    /// as well as decoded rows. A job whose destinations all do reads its rows without decoding them.
+    /// Whether, once prepared, this writer takes batches of the source's binary COPY output in the target's types
+    /// (<see cref="BatchFormat.PostgresCopy"/>) as well as decoded rows. A job whose destinations all do reads its rows without decoding them.
     /// </summary>
     bool TakesBinaryCopy => false;
+
+    /// <summary>Whether this writer loads binary COPY rows into a DuckDB stage (<see cref="BatchFormat.StageCopy"/>) as well as decoded rows.</summary>
+    bool TakesStageCopy => false;
 
     /// <summary>
     /// Throws <see cref="ValueRejectedException"/> for a value of the batch this destination cannot hold exactly.

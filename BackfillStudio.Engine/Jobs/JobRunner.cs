@@ -150,11 +150,14 @@ public sealed class JobRunner(
                 await JobFailure.Step($"Destination '{name}'", () => writer.PrepareAsync(stopping));
             }
 
-            // Rows whose every destination loads binary COPY data are passed on undecoded.
-            var binaryCopy = options.Value.BinaryCopy && writers.All(w => w.Writer.TakesBinaryCopy) && await JobFailure.Step("Source", () => source.CanCopyBinaryAsync(target.Table, stopping));
-            var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, binaryCopy: binaryCopy);
-            logger.LogInformation("Job {JobId} copying {Table} from batch {Batch} ({Path})", job.Id, job.TableName, cursor.Batches,
-                binaryCopy ? "binary COPY passed through" : "decoded rows");
+            var format = await FormatAsync(writers.Select(w => w.Writer).ToList(), source, target.Table, stopping);
+            var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, format: format);
+            logger.LogInformation("Job {JobId} copying {Table} from batch {Batch} ({Path})", job.Id, job.TableName, cursor.Batches, format switch
+            {
+                BatchFormat.PostgresCopy => "binary COPY passed through",
+                BatchFormat.StageCopy => "binary COPY appended to DuckDB",
+                _ => "decoded rows",
+            });
             Task<Batch?> Read(ResumeCursor from) => JobFailure.Step("Source", () =>
                 governor.ReadAsync(rows => reader.ReadAsync(from, stopping, rows), batch => batch?.RowCount ?? 0, stopping));
             var next = Read(cursor);
@@ -167,7 +170,7 @@ public sealed class JobRunner(
                     var waited = readWait.ElapsedMilliseconds;
                     next = Read(batch.Next);
                     batch.WithStage(() => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));
-                    foreach (var (name, writer) in binaryCopy ? [] : writers)
+                    foreach (var (name, writer) in format == BatchFormat.PostgresCopy ? [] : writers)
                         await JobFailure.Step($"Destination '{name}'", () =>
                         {
                             writer.CheckValues(batch);
@@ -205,6 +208,15 @@ public sealed class JobRunner(
             foreach (var (_, writer) in writers) await writer.DisposeAsync();
             stage?.Dispose();
         }
+    }
+
+    /// <summary>The rows' form: binary COPY data when every destination takes the same kind (and <c>Backfill:BinaryCopy</c>), else decoded.</summary>
+    private async Task<BatchFormat> FormatAsync(List<IDestinationWriter> writers, PostgresSource source, Catalog.TableSchema table, CancellationToken stopping)
+    {
+        if (!options.Value.BinaryCopy) return BatchFormat.Decoded;
+        if (writers.All(w => w.TakesBinaryCopy) && await JobFailure.Step("Source", () => source.CanCopyBinaryAsync(table, stopping)))
+            return BatchFormat.PostgresCopy;
+        return writers.All(w => w.TakesStageCopy) ? BatchFormat.StageCopy : BatchFormat.Decoded;
     }
 
     /// <summary>Writes the batch to every destination within <c>Backfill:BatchTimeoutSeconds</c>, or cancels it and says so.</summary>

@@ -1,17 +1,24 @@
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using DuckDB.NET.Data;
 
 namespace BackfillStudio.Engine.Staging;
 
-/// <summary>Appends source rows to a DuckDB table whose columns have <see cref="DuckDbTypes.StageType"/>.</summary>
+/// <summary>Appends a batch's rows to a DuckDB table whose columns have <see cref="DuckDbTypes.StageType"/>.</summary>
 public static class DuckDbRowAppender
 {
-    /// <summary>Appends rows whose values passed <see cref="DuckDbTypes.Refusal"/>.</summary>
+    /// <summary>Appends rows that passed <see cref="DuckDbTypes.Check"/>: decoded rows, or binary COPY rows (<see cref="StageCopy"/>).</summary>
     public static void Append(DuckDBConnection connection, string catalog, string schema, string table,
-        IReadOnlyList<SourceColumn> columns, IReadOnlyList<object?[]> rows)
+        IReadOnlyList<SourceColumn> columns, Batch batch)
+    {
+        using var appender = connection.CreateAppender(catalog, schema, table);
+        if (batch.Binary is { } binary) StageCopy.Append(appender, columns, binary);
+        else AppendDecoded(appender, columns, batch.Rows);
+    }
+
+    private static void AppendDecoded(DuckDBAppender appender, IReadOnlyList<SourceColumn> columns, IReadOnlyList<object?[]> rows)
     {
         var writers = columns.Select(WriterFor).ToArray();
-        using var appender = connection.CreateAppender(catalog, schema, table);
         foreach (var values in rows)
         {
             var row = appender.CreateRow();

@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using DuckDB.NET.Data;
 
@@ -38,14 +39,14 @@ public sealed class DuckDbStage : IDisposable
     }
 
     /// <summary>
-    /// Replaces the staged batch with <paramref name="rows"/>. The table is made anew: DuckDB frees a dropped table's
+    /// Replaces the staged batch with <paramref name="batch"/>'s rows. The table is made anew: DuckDB frees a dropped table's
     /// blocks, while deleted rows keep theirs (with 1 MB values the stage ran out of its memory limit after a few batches).
     /// </summary>
-    public void Load(IReadOnlyList<object?[]> rows)
+    public void Load(Batch batch)
     {
         var definition = string.Join(", ", _table.Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
         Execute(Connection, $"CREATE OR REPLACE TABLE {Table} ({definition})");
-        DuckDbRowAppender.Append(Connection, "memory", "main", Table, _table.Columns, rows);
+        DuckDbRowAppender.Append(Connection, "memory", "main", Table, _table.Columns, batch);
     }
 
     /// <summary>A SELECT of the staged batch converted to the target types.</summary>

@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Text;
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 
 namespace BackfillStudio.Engine.Staging;
@@ -55,12 +58,48 @@ public static class DuckDbTypes
     /// <summary>Why DuckDB cannot hold a (non-null) staged value exactly in the column's target type, or null when it can.</summary>
     public static string? Refusal(SourceColumn column, object value) => (column.Kind, value) switch
     {
-        (ValueKind.Timestamp or ValueKind.TimestampTz, long micros) when !PgTemporal.IsInfinite(micros)
-            && micros > MaxTimestamp - PgTemporal.UnixToPostgresMicroseconds => "is after DuckDB's last timestamp (294247-01-10).",
-        (ValueKind.NumericText, string text) when column.FitsDecimal(MaxDecimalPrecision) && SourceColumn.IsNumericSpecial(text)
-            => $"is not a number that DuckDB's {TargetType(column)} can hold.",
+        (ValueKind.Timestamp or ValueKind.TimestampTz, long micros) => TimestampRefusal(micros),
+        (ValueKind.NumericText, string text) when SourceColumn.IsNumericSpecial(text) => NumericSpecialRefusal(column),
         _ => null,
     };
+
+    /// <summary>
+    /// <see cref="Refusal(SourceColumn, object)"/> for a field of binary COPY rows read with the decoded rows' select list
+    /// (<see cref="StageCopy"/>); <paramref name="shown"/> is the value as a message names it.
+    /// </summary>
+    public static string? Refusal(SourceColumn column, ReadOnlySpan<byte> field, out string shown)
+    {
+        shown = "";
+        switch (column.Kind)
+        {
+            case ValueKind.Timestamp or ValueKind.TimestampTz:
+                var micros = BinaryPrimitives.ReadInt64BigEndian(field);
+                if (TimestampRefusal(micros) is not { } late) return null;
+                shown = PgTemporal.Format(column.Kind, micros);
+                return late;
+            // numeric travels as text: only NaN and ±Infinity end in something other than a digit.
+            case ValueKind.NumericText when field.Length > 0 && !char.IsAsciiDigit((char)field[^1]):
+                shown = Encoding.UTF8.GetString(field);
+                return NumericSpecialRefusal(column);
+            default:
+                return null;
+        }
+    }
+
+    private static string? TimestampRefusal(long micros) =>
+        !PgTemporal.IsInfinite(micros) && micros > MaxTimestamp - PgTemporal.UnixToPostgresMicroseconds
+            ? "is after DuckDB's last timestamp (294247-01-10)."
+            : null;
+
+    private static string? NumericSpecialRefusal(SourceColumn column) =>
+        column.FitsDecimal(MaxDecimalPrecision) ? $"is not a number that DuckDB's {TargetType(column)} can hold." : null;
+
+    /// <summary>Throws <see cref="ValueRejectedException"/> for the batch's first value DuckDB cannot hold exactly.</summary>
+    public static void Check(TableSchema table, Batch batch)
+    {
+        if (batch.Binary is { } binary) StageCopy.Check(table, binary);
+        else ValueRejectedException.ThrowIfAny(table, batch.Rows, Refusal);
+    }
 
     private static string ScalarType(ValueKind kind) => kind switch
     {

@@ -26,25 +26,30 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             m money, iv interval, bits bit(4), vbits varbit, addr inet, net cidr, mac macaddr, doc xml, tsv tsvector,
             r int4range, mr int4multirange, p pair, lv level,
             va varchar(20)[], ca char(3)[], na numeric[], ea level[], da date[], dom positive_amounts,
-            j json, big text, mail email, tenth tenths, ia int[], ba bool[], ua uuid[], fa float8[]);
+            j json, big text, mail email, tenth tenths, ia int[], ba bool[], ua uuid[], fa float8[],
+            u uuid, b bytea, jb jsonb, s2 smallint, i8 bigint, flag bool);
         INSERT INTO edge_values VALUES
           (1, '9999-12-31', '9999-12-31 23:59:59.999999', '0001-01-01 00:00:00+00', '24:00:00', '23:59:59.999999+14:59',
               'NaN', 12300, 'NaN', '-0', 1234567.89, '1 year 2 mons -3 days 04:05:06.789', B'1010', B'101', '192.168.0.1/24', '10.0.0.0/8',
               '08:00:2b:01:02:03', '<a x="1">t</a>', 'a:1 fat:2 cat', '[1,5)', '{[1,3),[7,9)}', ROW(1, 'x,"y"'), 'high',
               ARRAY['a,b', 'q"uote', NULL]::varchar(20)[], ARRAY['ab', NULL]::char(3)[], '[0:1]={1.50,NaN}', ARRAY['low','high']::level[],
               ARRAY['infinity', '0044-03-15 BC', NULL]::date[], '{{1.10,2.20},{3.30,NULL}}', '{"k": 1, "k": 2, "z": "\u0000"}', repeat('é', 600000),
-              'a@b', 12345.6, ARRAY[1, NULL, -2147483648], ARRAY[true, NULL], ARRAY['6f1e9f3c-5b1a-4c1e-9f7a-2d3b4c5d6e7f'::uuid, NULL], ARRAY['NaN', '-Infinity', '-0', 1.5]::float8[]),
+              'a@b', 12345.6, ARRAY[1, NULL, -2147483648], ARRAY[true, NULL], ARRAY['6f1e9f3c-5b1a-4c1e-9f7a-2d3b4c5d6e7f'::uuid, NULL], ARRAY['NaN', '-Infinity', '-0', 1.5]::float8[],
+              '6f1e9f3c-5b1a-4c1e-9f7a-2d3b4c5d6e7f', '\x00ff', '{"a": [1, "x"], "b": null}', -32768, 9223372036854775807, true),
           (2, 'infinity', '-infinity', 'infinity', '00:00:00', '00:00:00-15:59',
               'Infinity', -99900, 'Infinity', '-Infinity', -0.01, '-178000000 years', B'0000', B'', '::1', '::/0',
               'ff:ff:ff:ff:ff:ff', '', '', 'empty', '{}', ROW(NULL, NULL), 'low',
-              '{}', '{}', '{}', '{}', '{}', '{}', '[]', '', '@', -0.1, '{}', '{}', '{}', '{}'),
+              '{}', '{}', '{}', '{}', '{}', '{}', '[]', '', '@', -0.1, '{}', '{}', '{}', '{}',
+              '00000000-0000-0000-0000-000000000000', '\x', '{}', 32767, -9223372036854775808, false),
           (3, '0044-03-15 BC', '0044-03-15 12:00:00.000001 BC', '200000-01-01 00:00:00+00', '12:34:56.000001', '12:00:00+00',
               '-1234567890123456789012345678901234567890.123456789012345678901234567890', 0, 3.4028235e38, 2.2250738585072014e-308,
               0, '00:00:00.000001', B'1111', B'1', '0.0.0.0', '0.0.0.0/0', '00:00:00:00:00:00', '<x/>', 'ä:1', '(,)', '{[,)}', ROW(0, ''), 'mid',
               ARRAY['Grüße 日本語 😀'], ARRAY['x'], '{0.1}', '{mid}', '{-infinity}', '{}', '[1, 2.50, "x"]', 'tab	and \ backslash',
-              'ü@ß', 0, '{0}', '{false}', '{}', '{1e308}'),
+              'ü@ß', 0, '{0}', '{false}', '{}', '{1e308}',
+              'ffffffff-ffff-ffff-ffff-ffffffffffff', '\xdeadbeef', '[1.50, "日本", {"é": ""}]', 0, 0, true),
           (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+              NULL, NULL, NULL, NULL, NULL, NULL);
         ANALYZE;
         """;
 
@@ -91,10 +96,57 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             await PostgresServer.ScalarAsync<string>(s.DestinationDb, string.Format(rows, "copy.edge_values")));
     }
 
+    [Fact]
+    public async Task EdgeValuesOfEveryType_ReachDuckDbAndParquet_ThroughTheStageCopy_ExactlyAsDecodedRowsDo()
+    {
+        // Decoded rows are the reference the test above holds against the source; every column must match them.
+        var typed = await DuckDbAndParquetTextAsync(binaryCopy: true);
+        var decoded = await DuckDbAndParquetTextAsync(binaryCopy: false);
+        Assert.Equal(decoded.Keys, typed.Keys);
+        foreach (var column in decoded.Keys)
+            Assert.True(decoded[column].SequenceEqual(typed[column]), $"{column}: [{string.Join(" | ", typed[column])}] vs decoded [{string.Join(" | ", decoded[column])}]");
+    }
+
+    /// <summary>Every column of a DuckDB-and-Parquet copy of edge_values as DuckDB prints it, keyed "duckdb.col" and "parquet.col".</summary>
+    private async Task<Dictionary<string, List<string>>> DuckDbAndParquetTextAsync(bool binaryCopy)
+    {
+        await using var s = await CreateAsync(pg, EdgeValuesSql, ["public.edge_values"], DestinationKinds.DuckDb | DestinationKinds.Parquet,
+            $"--Backfill:BinaryCopy={binaryCopy}", "--Backfill:BatchSize=2", BinaryCopyTests.RunnerLog);
+        var logs = LogCapture.Attach(s.App);
+        var jobId = await s.StartBackfillAsync("public.edge_values");
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        Assert.Contains(binaryCopy ? "binary COPY appended to DuckDB" : "decoded rows", logs.Text);
+        using var connection = new DuckDBConnection($"Data Source={s.DuckDbPath}");
+        connection.Open();
+        var columns = new List<string>();
+        using (var names = connection.CreateCommand())
+        {
+            names.CommandText = "SELECT column_name FROM information_schema.columns WHERE table_name = 'edge_values' ORDER BY ordinal_position";
+            using var reader = names.ExecuteReader();
+            while (reader.Read()) columns.Add(reader.GetString(0));
+        }
+        Assert.Equal(43, columns.Count);
+        var result = new Dictionary<string, List<string>>();
+        foreach (var (name, relation) in new[] { ("duckdb", "main.edge_values"), ("parquet", $"read_parquet('{s.ParquetDirectory}/edge_values/{jobId}/*.parquet')") })
+        {
+            foreach (var column in columns)
+            {
+                using var cmd = connection.CreateCommand();
+                cmd.CommandText = $"SELECT coalesce(CAST({column} AS VARCHAR), '∅') FROM {relation} ORDER BY id";
+                using var reader = cmd.ExecuteReader();
+                var values = new List<string>();
+                while (reader.Read()) values.Add(reader.GetString(0));
+                result[$"{name}.{column}"] = values;
+            }
+        }
+        return result;
+    }
+
     /// <summary>The columns DuckDB holds natively are rendered the way PostgreSQL prints them; the rest are compared as the text they arrive as.</summary>
     private static readonly string[] ComparedColumns =
         ["d", "ts", "tstz", "t", "ttz", "n", "n_neg", "f4", "f8", "m", "iv", "bits", "vbits", "addr", "net", "mac", "doc", "tsv", "r", "mr", "p", "lv",
-         "na", "ea", "da", "dom", "big", "mail", "tenth"];
+         "na", "ea", "da", "dom", "big", "mail", "tenth", "u", "jb", "s2", "i8"];
 
     private static async Task<Dictionary<string, List<string>>> SourceTextAsync(string connectionString)
     {
@@ -180,8 +232,11 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
         _ => duck,
     };
 
-    [Fact]
-    public async Task ValuesADestinationCannotHold_FailTheJob_NamingTableColumnValueAndDestination_BeforeWritingTheBatch()
+    /// <summary>With PostgreSQL among the destinations the rows are decoded; DuckDB and Parquet alone take the stage copy.</summary>
+    [Theory]
+    [InlineData(DestinationKinds.Postgres | DestinationKinds.DuckDb)]
+    [InlineData(DestinationKinds.DuckDb | DestinationKinds.Parquet)]
+    public async Task ValuesADestinationCannotHold_FailTheJob_NamingTableColumnValueAndDestination_BeforeWritingTheBatch(DestinationKinds kinds)
     {
         const string sql = """
             CREATE TABLE prices (id int PRIMARY KEY, amount numeric(10,2));
@@ -189,8 +244,11 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             INSERT INTO prices VALUES (51, 'NaN');
             CREATE TABLE shaped (id int PRIMARY KEY, slots int[]);
             INSERT INTO shaped VALUES (1, '{1,2}'), (2, '[0:1]={7,8}');
+            CREATE TABLE late (id int PRIMARY KEY, at timestamp);
+            INSERT INTO late VALUES (1, '2024-01-01'), (2, '294270-01-01 12:00:00');
             """;
-        await using var s = await CreateAsync(pg, sql, ["public.prices", "public.shaped"], DestinationKinds.Postgres | DestinationKinds.DuckDb);
+        await using var s = await CreateAsync(pg, sql, ["public.prices", "public.shaped", "public.late"], kinds, BinaryCopyTests.RunnerLog);
+        var logs = LogCapture.Attach(s.App);
 
         var nan = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.prices"), Timeout, "COMPLETED", "FAILED");
         Assert.Equal("FAILED", (string)nan["status"]!);
@@ -213,6 +271,13 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
         Assert.Equal("FAILED", (string)shape["status"]!);
         Assert.Contains("\"slots\"", (string)shape["error_message"]!);
         Assert.Contains("[0:1]={7,8}", (string)shape["error_message"]!);
+
+        var late = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.late"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)late["status"]!);
+        Assert.Contains("\"at\"", (string)late["error_message"]!);
+        Assert.Contains("'294270-01-01 12:00:00'", (string)late["error_message"]!);
+        Assert.Contains("DuckDB's last timestamp", (string)late["error_message"]!);
+        Assert.Contains(kinds.HasFlag(DestinationKinds.Postgres) ? "decoded rows" : "binary COPY appended to DuckDB", logs.Text);
     }
 
     [Fact]

@@ -63,12 +63,14 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         if (owner != target.Source) throw TargetOwnership.Conflict($"{settings.Schema}.{target.TargetTable}", owner, target.Source);
     }
 
-    public void CheckValues(Batch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, DuckDbTypes.Refusal);
+    public bool TakesStageCopy => true;
+
+    public void CheckValues(Batch batch) => DuckDbTypes.Check(target.Table, batch);
 
     public Task WriteAsync(Batch batch, CancellationToken ct) => Locked(() =>
     {
         NewStage();
-        DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, Columns, batch.Rows);
+        DuckDbRowAppender.Append(_connection!, "temp", "main", _stage, Columns, batch);
         Execute("BEGIN TRANSACTION");
         try
         {

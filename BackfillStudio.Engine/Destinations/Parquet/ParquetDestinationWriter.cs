@@ -47,7 +47,9 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
         if (owner != target.Source) throw TargetOwnership.Conflict(TableDirectory, owner, target.Source);
     }
 
-    public void CheckValues(Batch batch) => ValueRejectedException.ThrowIfAny(target.Table, batch.Rows, DuckDbTypes.Refusal);
+    public bool TakesStageCopy => true;
+
+    public void CheckValues(Batch batch) => DuckDbTypes.Check(target.Table, batch);
 
     public Task WriteAsync(Batch batch, CancellationToken ct)
     {

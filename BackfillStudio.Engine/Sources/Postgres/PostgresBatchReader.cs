@@ -14,19 +14,22 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 /// A keyset batch also ends at the byte budget of <paramref name="limits"/> (block ranges hold about a row count); its
 /// LIMIT follows the row width (the catalog's estimate, then what the batches held), so little is fetched past the budget.
 /// <para>
-/// With <paramref name="binaryCopy"/> the rows are not decoded: each read is a <c>COPY (SELECT ...) TO STDOUT (FORMAT
-/// BINARY)</c> kept as it comes (<see cref="BinaryCopyCapture"/>), for PostgreSQL destinations to load as it is. COPY takes
-/// no parameters, so filter values and key bounds reach it as session values (<see cref="SessionValues"/>).
+/// In a binary <paramref name="format"/> the rows are not decoded: each read is a <c>COPY (SELECT ...) TO STDOUT (FORMAT
+/// BINARY)</c> kept as it comes (<see cref="BinaryCopyCapture"/>), for PostgreSQL destinations to load as it is or DuckDB
+/// stages to append field by field. COPY takes no parameters, so filter values and key bounds reach it as session values
+/// (<see cref="SessionValues"/>).
 /// </para>
 /// </summary>
 public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, BatchLimits limits,
-    IReadOnlyList<string>? upTo = null, bool binaryCopy = false)
+    IReadOnlyList<string>? upTo = null, BatchFormat format = BatchFormat.Decoded)
 {
+    private readonly bool _binaryCopy = format != BatchFormat.Decoded;
+
     private double? _rowBytes;
     private bool _estimated;
 
     private readonly Func<NpgsqlDataReader, int, object?>[] _readers = table.Columns.Select(ColumnValueReader.For).ToArray();
-    private readonly string _columns = binaryCopy ? BinarySelectList(table) : SelectList(table);
+    private readonly string _columns = format == BatchFormat.PostgresCopy ? BinarySelectList(table) : SelectList(table);
     private HeapLayout? _heaps;
     private readonly BinaryCopyBuffers _buffers = new();
 
@@ -90,7 +93,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         var limit = NextLimit(maxRows);
         var select = $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {limit}";
 
-        var (rows, bytes, lastKey) = binaryCopy
+        var (rows, bytes, lastKey) = _binaryCopy
             ? await CopyRowsAsync(select, bounds, pk.Count, limits.Bytes, ct)
             : await ReadRowsAsync(select, bounds, pk.Count, ct);
         if (rows.RowCount == 0) return null;
@@ -98,10 +101,10 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         return new Batch(cursor.Batches, rows, new KeySpan(cursor.LastKey, lastKey!), null, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
     }
 
-    private string Filter => binaryCopy ? filter.SessionSql : filter.Sql;
+    private string Filter => _binaryCopy ? filter.SessionSql : filter.Sql;
 
     /// <summary>A value's SQL: a parameter, or for a COPY a session value (<see cref="SessionValues"/>).</summary>
-    private string Value(string name) => binaryCopy ? SessionValues.Read(name) : $"@{name}";
+    private string Value(string name) => _binaryCopy ? SessionValues.Read(name) : $"@{name}";
 
     /// <summary>Runs <paramref name="select"/> and decodes its rows up to the byte budget; the last <paramref name="keyFields"/> columns are the key's text.</summary>
     private async Task<(BatchRows Rows, long Bytes, string[]? LastKey)> ReadRowsAsync(string select, List<(string Name, string Value)> values,
@@ -137,7 +140,9 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     {
         await SessionValues.SetAsync(connection, [.. filter.Parameters, .. values], ct);
         await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
-        var (rows, lastKey) = await new BinaryCopyCapture(table.Columns.Count, keyFields, budget, _buffers).ReadAsync(copy, ct);
+        // A stage copy keeps the typed arrays' shape checks, which the DuckDB stage checks before it appends.
+        var fields = table.Columns.Count + (format == BatchFormat.StageCopy ? _arrays.Length : 0);
+        var (rows, lastKey) = await new BinaryCopyCapture(fields, keyFields, budget, _buffers).ReadAsync(copy, ct);
         return (BatchRows.Copied(rows), rows.Data.Length, lastKey);
     }
 
@@ -182,7 +187,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             var select = $"SELECT {_columns} FROM ONLY {heap.QualifiedSql} AS src " +
                 $"WHERE ctid >= '({start},0)'::tid AND ctid < '({end},0)'::tid AND ({Filter})";
             // A block range is the resume position, so it is read whole whatever its bytes.
-            (rows, _, _) = binaryCopy ? await CopyRowsAsync(select, [], 0, long.MaxValue, ct) : await ReadRowsAsync(select, [], 0, ct);
+            (rows, _, _) = _binaryCopy ? await CopyRowsAsync(select, [], 0, long.MaxValue, ct) : await ReadRowsAsync(select, [], 0, ct);
             // A range reaching past block 2^32 - 1 (a heap of 32 TB) ends with the heap, never in the next heap's bits.
             var next = (position & ~(long)uint.MaxValue) | Math.Min(end, uint.MaxValue);
             if (rows.RowCount == 0) position = next;
@@ -196,8 +201,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         for (var i = 0; i < _arrays.Length; i++)
         {
             if (reader.IsDBNull(_readers.Length + i)) continue;
-            throw new ValueRejectedException(table.TableName, _arrays[i].Name, reader.GetString(_readers.Length + i),
-                "is a multi-dimensional array or has a lower bound other than 1, which a typed array column cannot hold.");
+            throw new ValueRejectedException(table.TableName, _arrays[i].Name, reader.GetString(_readers.Length + i), ColumnValueReader.ShapeRefusal);
         }
         var row = new object?[_readers.Length];
         for (var i = 0; i < row.Length; i++) row[i] = _readers[i](reader, i);

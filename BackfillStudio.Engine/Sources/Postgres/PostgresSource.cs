@@ -63,10 +63,10 @@ public sealed class PostgresSource : IAsyncDisposable
     }
 
     /// <param name="upTo">Ends the read at this key (its text per key column), inclusive.</param>
-    /// <param name="binaryCopy">Reads binary COPY data instead of decoding rows; see <see cref="CanCopyBinaryAsync"/>.</param>
+    /// <param name="format">Decoded rows, or binary COPY data (for <see cref="BatchFormat.PostgresCopy"/> see <see cref="CanCopyBinaryAsync"/>).</param>
     public PostgresBatchReader Reader(TableSchema table, FilterPredicate filter, BatchLimits limits, IReadOnlyList<string>? upTo = null,
-        bool binaryCopy = false) =>
-        new(Connection, table, filter, limits, upTo, binaryCopy);
+        BatchFormat format = BatchFormat.Decoded) =>
+        new(Connection, table, filter, limits, upTo, format);
 
     /// <inheritdoc cref="PostgresBatchReader.CanCopyBinaryAsync"/>
     public Task<bool> CanCopyBinaryAsync(TableSchema table, CancellationToken ct) => PostgresBatchReader.CanCopyBinaryAsync(Connection, table, ct);
