@@ -31,6 +31,9 @@ public sealed class SnowflakeEmulator : IAsyncDisposable
     /// <summary>Every request received, in arrival order.</summary>
     public IReadOnlyList<RecordedRequest> Requests => _handler.Log.Requests;
 
+    /// <summary>The most requests that were being answered at one time.</summary>
+    public int PeakConcurrentRequests => _handler.PeakInFlight;
+
     /// <summary>The handles clients asked to cancel, as sent.</summary>
     public IReadOnlyList<string> CancelledHandles => _handler.Log.CancelledHandles;
 

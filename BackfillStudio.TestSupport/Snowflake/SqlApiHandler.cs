@@ -21,6 +21,18 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
     public FaultInjector Faults { get; } = new();
     public StatementStore Statements { get; } = new();
 
+    private int _inFlight;
+    private int _peakInFlight;
+
+    /// <summary>The most requests that were being answered at one time.</summary>
+    public int PeakInFlight => Volatile.Read(ref _peakInFlight);
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var seen = Volatile.Read(ref target);
+        while (value > seen && Interlocked.CompareExchange(ref target, value, seen) is var was && was != seen) seen = was;
+    }
+
     public async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
@@ -31,6 +43,8 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         Log.Add(Recorded(request, json));
 
         StatementResponse? response;
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        InterlockedMax(ref _peakInFlight, inFlight);
         try
         {
             response = await DispatchAsync(request, hasBody: body.Length > 0, json);
@@ -38,6 +52,10 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         catch (SnowflakeApiException e)
         {
             response = SnowflakeResponses.Error(e, handle: null);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
         }
         if (response is null)
         {
@@ -182,8 +200,10 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         Keep("User-Agent", request.Headers.UserAgent);
         Keep("Authorization", request.Headers.Authorization);
         var requestId = request.Query.TryGetValue("requestId", out var id) ? id.ToString() : null;
-        return new RecordedRequest(
-            request.Method, request.Path.Value ?? "", requestId, IsTrue(request.Query["retry"]), JsonFields.GetString(json, "statement"), headers);
+        var statement = JsonFields.GetString(json, "statement");
+        var textBytes = Encoding.UTF8.GetByteCount(statement ?? "") + (json?["bindings"] as JsonObject ?? [])
+            .Sum(b => b.Value?["value"] is JsonValue v && v.TryGetValue<string>(out var text) ? Encoding.UTF8.GetByteCount(text) : 0L);
+        return new RecordedRequest(request.Method, request.Path.Value ?? "", requestId, IsTrue(request.Query["retry"]), statement, headers, textBytes);
 
         void Keep(string name, StringValues value)
         {

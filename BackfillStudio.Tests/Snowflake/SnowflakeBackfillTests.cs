@@ -366,6 +366,27 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         public override DateTimeOffset GetUtcNow() => Now;
     }
 
+    [Fact]
+    public async Task ABatchIsStagedInRequestsOfAtMostOneMegabyte_SeveralAtOnce()
+    {
+        const string sql = """
+            CREATE TABLE notes (id bigint PRIMARY KEY, body text);
+            INSERT INTO notes SELECT g, repeat(md5(g::text), 6) || ' ü' FROM generate_series(1, 20000) g;
+            """;
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, sql, ["public.notes"], account.Config(), "--Backfill:BatchSize=20000");
+        await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.notes"), 20000);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "notes"), await account.ContentsAsync(s.SourceDb, "notes"));
+
+        // About 4.2 MB of values, packed up to Snowflake's documented 1 MB per statement (bound values included): four full requests.
+        var inserts = account.Emulator.Requests.Where(r => r.Method == "POST" && r.Statement?.StartsWith("INSERT INTO", StringComparison.Ordinal) == true
+            && r.Statement.Contains("notes__backfill_stage", StringComparison.OrdinalIgnoreCase)).ToList();
+        Assert.All(inserts, r => Assert.InRange(r.TextBytes, 1, SnowflakeDestinationWriter.MaxRequestBytes));
+        Assert.True(inserts.Count == 1 + inserts.Sum(r => r.TextBytes) / SnowflakeDestinationWriter.MaxRequestBytes && inserts.Count >= 4,
+            string.Join(", ", inserts.Select(r => r.TextBytes)));
+        Assert.InRange(account.Emulator.PeakConcurrentRequests, 2, SnowflakeDestinationWriter.RequestsInFlight);
+    }
+
     private static async Task ExpectCompletedAsync(Scenario s, int jobId, long rows)
     {
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");

@@ -20,9 +20,18 @@ namespace BackfillStudio.Engine.Destinations.Snowflake;
 public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, SnowflakeDestinationSettings settings, WriteTarget target)
     : IDestinationWriter
 {
-    /// <summary>Bound values per INSERT request, and a cap on their size, so each request stays a few MB at most.</summary>
-    public const int MaxBindingsPerRequest = 16_384;
-    public const int MaxBindingBytesPerRequest = 4 * 1024 * 1024;
+    /// <summary>
+    /// Bytes of statement text and bound values per INSERT request: Snowflake's documented query text limit ("Limits on
+    /// Query Text Size": 1 MB, bound values included; a larger statement runs but cannot be retried). A single row larger
+    /// than this goes alone.
+    /// </summary>
+    public const int MaxRequestBytes = 1024 * 1024;
+
+    /// <summary>Rows per INSERT: <c>INSERT ... VALUES</c> takes at most 200,000.</summary>
+    public const int MaxRowsPerRequest = 200_000;
+
+    /// <summary>A batch's stage INSERTs sent at once; the MERGE waits for all of them.</summary>
+    public const int RequestsInFlight = 4;
 
     private IReadOnlyList<SourceColumn> Columns => target.Table.Columns;
     private IReadOnlyList<SourceColumn> Key => target.Table.PrimaryKey;
@@ -80,8 +89,8 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
     public async Task WriteAsync(Batch batch, CancellationToken ct)
     {
         await client.ExecuteAsync($"DELETE FROM {StageSql}", null, ct);
-        foreach (var (sql, bindings) in InsertChunks(batch.Rows))
-            await client.ExecuteAsync(sql, bindings, ct);
+        await Parallel.ForEachAsync(InsertChunks(batch.Rows), new ParallelOptions { MaxDegreeOfParallelism = RequestsInFlight, CancellationToken = ct },
+            async (chunk, token) => await client.ExecuteAsync(chunk.Sql, chunk.Bindings, token));
         // The statement that commits the batch is not cancelled half-way: whether a cancelled MERGE ran or not cannot be
         // known, and the job's count must say what the target holds. Only its upload is.
         ct.ThrowIfCancellationRequested();
@@ -99,8 +108,8 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         """;
 
     /// <summary>
-    /// <c>INSERT INTO stage SELECT ... FROM (VALUES (?, ?), ...)</c> per chunk: VARIANT and ARRAY values
-    /// cannot appear inside VALUES, so they are bound as text and parsed in the SELECT.
+    /// <c>INSERT INTO stage SELECT ... FROM (VALUES (?, ?), ...)</c> per chunk of at most <see cref="MaxRequestBytes"/>:
+    /// VARIANT and ARRAY values cannot appear inside VALUES, so they are bound as text and parsed in the SELECT.
     /// </summary>
     private IEnumerable<(string Sql, List<SnowflakeBinding> Bindings)> InsertChunks(IReadOnlyList<object?[]> rows)
     {
@@ -108,24 +117,29 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         var select = string.Join(", ", Columns.Select((c, i) => SnowflakeTypes.FromBinding(c, aliases[i])));
         var placeholders = "(" + string.Join(", ", Enumerable.Repeat("?", Columns.Count)) + ")";
         var bindingTypes = Columns.Select(SnowflakeTypes.BindingType).ToArray();
-        var maxRows = Math.Max(1, MaxBindingsPerRequest / Columns.Count);
+        var statementBytes = Encoding.UTF8.GetByteCount(Sql(0));
 
         var bindings = new List<SnowflakeBinding>();
         var rowCount = 0;
-        var bytes = 0;
-        foreach (var row in rows)
+        var bytes = statementBytes;
+        var row = new SnowflakeBinding[Columns.Count];
+        foreach (var values in rows)
         {
-            for (var i = 0; i < row.Length; i++)
+            var rowBytes = placeholders.Length + 2;
+            for (var i = 0; i < values.Length; i++)
             {
-                var value = SnowflakeTypes.Encode(Columns[i], row[i]);
-                bytes += value?.Length ?? 0;
-                bindings.Add(new SnowflakeBinding(bindingTypes[i], value));
+                var value = SnowflakeTypes.Encode(Columns[i], values[i]);
+                rowBytes += value is null ? 0 : Encoding.UTF8.GetByteCount(value);
+                row[i] = new SnowflakeBinding(bindingTypes[i], value);
             }
-            if (++rowCount >= maxRows || bytes >= MaxBindingBytesPerRequest)
+            if (rowCount > 0 && (bytes + rowBytes > MaxRequestBytes || rowCount == MaxRowsPerRequest))
             {
                 yield return (Sql(rowCount), bindings);
-                (bindings, rowCount, bytes) = ([], 0, 0);
+                (bindings, rowCount, bytes) = ([], 0, statementBytes);
             }
+            bindings.AddRange(row);
+            rowCount++;
+            bytes += rowBytes;
         }
         if (rowCount > 0) yield return (Sql(rowCount), bindings);
 

@@ -37,6 +37,8 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         ? null
         : new SnowflakeKeyPair(settings.Account, settings.User, settings.PrivateKey, settings.PrivateKeyPassphrase);
     private readonly ResiliencePipeline<HttpResponseMessage> _retries = Retries(time);
+    // A writer sends several statements at once (SnowflakeDestinationWriter.RequestsInFlight); they share the token.
+    private readonly Lock _tokenGate = new();
     private string? _jwt;
     private DateTimeOffset _jwtRenewAt;
 
@@ -156,7 +158,7 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         var response = await http.SendAsync(request, ct);
         if (response.StatusCode != HttpStatusCode.Unauthorized || _keyPair is null) return response;
         response.Dispose();
-        _jwt = null;
+        lock (_tokenGate) _jwt = null;
         using var renewed = newRequest();
         return await http.SendAsync(renewed, ct);
     }
@@ -225,12 +227,15 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
     {
         if (_keyPair is null) return settings.Token!;
         var now = time.GetUtcNow();
-        if (_jwt is null || now >= _jwtRenewAt)
+        lock (_tokenGate)
         {
-            _jwt = _keyPair.CreateToken(now);
-            _jwtRenewAt = now + SnowflakeKeyPair.Lifetime - TimeSpan.FromMinutes(5);
+            if (_jwt is null || now >= _jwtRenewAt)
+            {
+                _jwt = _keyPair.CreateToken(now);
+                _jwtRenewAt = now + SnowflakeKeyPair.Lifetime - TimeSpan.FromMinutes(5);
+            }
+            return _jwt;
         }
-        return _jwt;
     }
 
     private static SnowflakeResult Result(JsonObject json) =>
