@@ -4,7 +4,8 @@
 # read limit (binary COPY into /dev/null) and a filtered pipe for a job matching 10 % of the rows; for each row count
 # (--rows, default 500000,2000000). It prints each job's pickup time after the POST and how soon a listening node hears
 # of its checkpoints, then copies rows of about 1 MB each (--wide-rows, default 300; 0 skips) against the memory bound
-# 2 x BatchMaxBytes + 300 MiB. --destinations postgres,duckdb,parquet picks destinations; the results go to
+# 2 x BatchMaxBytes + 300 MiB. The smallest table also goes to Snowflake's SQL API emulator, for the statement requests
+# per 100k rows. --destinations postgres,duckdb,parquet,snowflake picks destinations; the results go to
 # docs/benchmarks.md and docs/benchmarks.svg unless --no-docs.
 # Needs PostgreSQL server binaries (apt-get install postgresql). Usage: benchmarks/run.sh [--rows 2000000]
 set -euo pipefail

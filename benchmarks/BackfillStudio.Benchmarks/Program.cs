@@ -9,7 +9,7 @@ using BackfillStudio.Web;
 using BackfillStudio.Web.Hosting;
 using Npgsql;
 
-// Backfill throughput benchmark: for each N, copies an N-row, 10-column table to the postgres, duckdb and parquet
+// Backfill throughput benchmark: for each N, copies an N-row, 10-column table to the postgres, duckdb, parquet and (emulated) snowflake
 // destinations through the real app (its own process, so its peak RSS is the engine's), beside baselines measured in the
 // same run on the same cluster: `psql \copy ... | psql \copy ...` for postgres, the source's binary COPY into /dev/null
 // (the read limit) for duckdb and parquet, and a filtered pipe for a job whose filter matches 10 % of the rows through an
@@ -18,14 +18,16 @@ using Npgsql;
 // and docs/benchmarks.svg (--no-docs leaves them alone).
 var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? "500000,2000000")
     .Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
-// --destinations postgres,duckdb (the default) limits the runs to some destinations.
-var destinations = (args.SkipWhile(a => a != "--destinations").Skip(1).FirstOrDefault() ?? "postgres,duckdb,parquet").Split(',');
+// --destinations postgres,duckdb limits the runs to some destinations; snowflake runs on the SQL API emulator (the smallest
+// table only) and counts its statement requests.
+var destinations = (args.SkipWhile(a => a != "--destinations").Skip(1).FirstOrDefault() ?? "postgres,duckdb,parquet,snowflake").Split(',');
 var writeDocs = !args.Contains("--no-docs");
 var wideRows = int.Parse(args.SkipWhile(a => a != "--wide-rows").Skip(1).FirstOrDefault() ?? "300", CultureInfo.InvariantCulture);
 const long batchMaxBytes = 64L * 1024 * 1024;
 var wideResults = new List<(string Destination, long PeakBytes, TimeSpan Elapsed, string? Failure)>();
 var pickups = new List<TimeSpan>();
 var checkpointDelays = new List<(TimeSpan Median, TimeSpan Max)>();
+var snowflakeRequests = new List<string>();
 var folder = Path.Combine(Path.GetTempPath(), $"backfill-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(folder);
 if (Environment.UserName == "root") await ProcessRunner.RunAsync("chmod", ["755", folder]);
@@ -55,6 +57,19 @@ try
 
         foreach (var destination in destinations)
         {
+            if (destination == "snowflake")
+            {
+                // The emulator runs statements one at a time on DuckDB (about 3,000 rows/s): only the smallest table goes there.
+                if (rows != rowCounts.Min()) continue;
+                await using var snowflake = await EmulatedSnowflake.StartAsync();
+                var (copy, snowflakePeak, _, _, _, _) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: false,
+                    snowflakeConfig: snowflake.Config);
+                results.Add(new Result(rows, rows, "BackfillStudio → snowflake (emulator)", copy, snowflakePeak, ReadLimit));
+                var perHundredThousand = snowflake.StatementRequests * 100_000.0 / rows;
+                snowflakeRequests.Add($"{perHundredThousand:F1} at {rows:N0} rows");
+                Console.WriteLine($"  snowflake (emulator): {copy.TotalSeconds:F2} s, peak RSS {snowflakePeak / 1048576.0:F0} MiB, {snowflake.StatementRequests} statement requests ({perHundredThousand:F1} per 100k rows)");
+                continue;
+            }
             var (elapsed, peak, verifyCount, verifyChecksum, pickup, seen) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: true);
             pickups.Add(pickup);
             if (seen is { } delays) checkpointDelays.Add(delays);
@@ -84,7 +99,7 @@ try
         Console.WriteLine($"Preparing a source table of {wideRows:N0} rows of about 1 MB...");
         var wide = await NewDatabaseAsync(cluster, "source_wide");
         await ExecuteAsync(wide, BenchmarkTable.CreateWideSql("bench_wide", wideRows));
-        foreach (var destination in destinations)
+        foreach (var destination in destinations.Where(d => d != "snowflake"))
         {
             try
             {
@@ -113,6 +128,8 @@ if (pickups.Count > 0)
 if (checkpointDelays.Count > 0)
     timings.Add("checkpoint seen by a node listening on the config database, median / max per job: " +
                 string.Join(", ", checkpointDelays.Select(d => $"{d.Median.TotalMilliseconds:F0} / {d.Max.TotalMilliseconds:F0} ms")));
+if (snowflakeRequests.Count > 0)
+    timings.Add($"Snowflake statement requests per 100k rows (SQL API emulator; INSERTs packed to 1 MiB, 4 in flight): {string.Join(", ", snowflakeRequests)}");
 var wideReport = new StringBuilder();
 if (wideResults.Count > 0)
 {
@@ -140,7 +157,8 @@ return;
 // The copy runs without verify-after-load, so its time is the copy's alone; then the same job is verified by count and
 // by checksum (each timed from the request to MATCHED).
 static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
-    string source, string table, string destination, int rows, long expected, string folder, bool verify, object? filter = null)
+    string source, string table, string destination, int rows, long expected, string folder, bool verify, object? filter = null,
+    JsonObject? snowflakeConfig = null)
 {
     var config = await NewDatabaseAsync(cluster, $"config_{table}_{destination}_{rows}{(filter is null ? "" : "_filtered")}");
     var port = FreePort();
@@ -173,7 +191,7 @@ static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
         }
         else
         {
-            destinationConfig = new JsonObject { ["path"] = Path.Combine(folder, $"{table}_{rows}.{destination}") };
+            destinationConfig = snowflakeConfig ?? new JsonObject { ["path"] = Path.Combine(folder, $"{table}_{rows}.{destination}") };
         }
         var destinationId = await PostAsync(http, "/api/v1/destinations", new { name = destination, type = destination, config = destinationConfig });
         var pipelineId = await PostAsync(http, "/api/v1/pipelines", new { name = "bench", source_id = sourceId, destination_ids = new[] { destinationId }, tables = new[] { new { table_name = $"public.{table}" } } });
