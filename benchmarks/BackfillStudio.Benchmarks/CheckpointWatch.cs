@@ -46,6 +46,12 @@ internal sealed class CheckpointWatch : IAsyncDisposable
         }
     }
 
+    /// <summary>Forgets the delays seen so far (a warm-up job's).</summary>
+    public void Clear()
+    {
+        lock (_delays) _delays.Clear();
+    }
+
     /// <summary>The median and the largest delay seen, or null before any notification.</summary>
     public (TimeSpan Median, TimeSpan Max)? Delays()
     {
