@@ -36,8 +36,9 @@ internal sealed class EmulatedSnowflake : IAsyncDisposable
         ["warehouse"] = "BENCH_WH", ["database"] = "BENCH", ["schema"] = "PUBLIC", ["base_url"] = _emulator.BaseUrl.ToString(),
     };
 
-    /// <summary>Statement requests received (first sends; retries and status polls not counted).</summary>
-    public int StatementRequests => _emulator.Requests.Count(r => r.Method == "POST" && r.Statement is not null && !r.Retry);
+    /// <summary>Statement requests naming <paramref name="table"/> (first sends; retries and status polls not counted).</summary>
+    public int StatementRequests(string table) => _emulator.Requests.Count(r => r.Method == "POST" && !r.Retry
+        && r.Statement?.Contains(table, StringComparison.OrdinalIgnoreCase) == true);
 
     public async ValueTask DisposeAsync()
     {

@@ -69,9 +69,10 @@ try
                 var (copy, snowflakePeak, _, _, _, _) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: false,
                     snowflakeConfig: snowflake.Config);
                 results.Add(new Result(rows, rows, "BackfillStudio → snowflake (emulator)", copy, snowflakePeak, ReadLimit));
-                var perHundredThousand = snowflake.StatementRequests * 100_000.0 / rows;
+                var requests = snowflake.StatementRequests("bench_rows");
+                var perHundredThousand = requests * 100_000.0 / rows;
                 snowflakeRequests.Add($"{perHundredThousand:F1} at {rows:N0} rows");
-                Console.WriteLine($"  snowflake (emulator): {copy.TotalSeconds:F2} s, peak RSS {snowflakePeak / 1048576.0:F0} MiB, {snowflake.StatementRequests} statement requests ({perHundredThousand:F1} per 100k rows)");
+                Console.WriteLine($"  snowflake (emulator): {copy.TotalSeconds:F2} s, peak RSS {snowflakePeak / 1048576.0:F0} MiB, {requests} statement requests ({perHundredThousand:F1} per 100k rows)");
                 continue;
             }
             var (elapsed, peak, verifyCount, verifyChecksum, pickup, seen) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: true);
