@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using BackfillStudio.Engine.Batches;
+using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Filters;
@@ -211,7 +212,7 @@ public sealed class JobRunner(
     }
 
     /// <summary>The rows' form: binary COPY data when every destination takes the same kind (and <c>Backfill:BinaryCopy</c>), else decoded.</summary>
-    private async Task<BatchFormat> FormatAsync(List<IDestinationWriter> writers, PostgresSource source, Catalog.TableSchema table, CancellationToken stopping)
+    private async Task<BatchFormat> FormatAsync(List<IDestinationWriter> writers, PostgresSource source, TableSchema table, CancellationToken stopping)
     {
         if (!options.Value.BinaryCopy) return BatchFormat.Decoded;
         if (writers.All(w => w.TakesBinaryCopy) && await JobFailure.Step("Source", () => source.CanCopyBinaryAsync(table, stopping)))

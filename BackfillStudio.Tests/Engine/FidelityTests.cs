@@ -107,6 +107,29 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             Assert.True(decoded[column].SequenceEqual(typed[column]), $"{column}: [{string.Join(" | ", typed[column])}] vs decoded [{string.Join(" | ", decoded[column])}]");
     }
 
+    [Fact]
+    public async Task AKeylessTable_ReachesDuckDbAndParquet_ThroughTheStageCopy_InBlockRanges_EachRowOnce()
+    {
+        const string sql = """
+            CREATE TABLE readings (sensor text, at timestamptz, value float8, tags text[], raw bytea);
+            INSERT INTO readings SELECT 's' || g % 7, timestamptz '2024-01-01 00:00+00' + g * interval '1 minute', g / 3.0,
+                ARRAY['t' || g % 5, NULL], decode(lpad(to_hex(g), 6, '0'), 'hex') FROM generate_series(1, 5000) g;
+            ANALYZE readings;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.readings"], DestinationKinds.DuckDb | DestinationKinds.Parquet,
+            "--Backfill:BatchSize=400", BinaryCopyTests.RunnerLog);
+        var logs = LogCapture.Attach(s.App);
+        var jobId = await s.StartBackfillAsync("public.readings");
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        Assert.Contains("binary COPY appended to DuckDB", logs.Text);
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings");
+        Assert.Equal(5000, expected.Count);
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "readings", s.DuckDbPath, "main.readings"));
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "readings", null,
+            $"read_parquet('{s.ParquetDirectory}/readings/{jobId}/*.parquet')"));
+    }
+
     /// <summary>Every column of a DuckDB-and-Parquet copy of edge_values as DuckDB prints it, keyed "duckdb.col" and "parquet.col".</summary>
     private async Task<Dictionary<string, List<string>>> DuckDbAndParquetTextAsync(bool binaryCopy)
     {
