@@ -13,10 +13,13 @@ namespace BackfillStudio.Engine.Staging;
 /// kinds as text, then one shape check per typed array column), loaded into a DuckDB staging table field by field through
 /// the appender's typed overloads: no value is boxed and no row object is made. Each column's binary form is PostgreSQL's
 /// for the type it travels as (<see cref="ValueKind"/>): dates and times stay PostgreSQL's integers, as in the decoded rows.
+/// Text is always valid UTF-8: the source converts it to the session's UTF-8, and a SQL_ASCII database's bytes that are
+/// not UTF-8 fail the read there (<c>FidelityTests</c>).
 /// </summary>
 public static class StageCopy
 {
     private delegate void FieldWriter(IDuckDBAppenderRow row, ReadOnlySpan<byte> field);
+
 
     private delegate T ElementReader<out T>(ReadOnlySpan<byte> element);
 
@@ -73,6 +76,7 @@ public static class StageCopy
         _ => AppendBytes,
     };
 
+    /// <summary>The appender takes a writable span but only copies from it.</summary>
     private static void AppendBytes(IDuckDBAppenderRow row, ReadOnlySpan<byte> field) =>
         row.AppendValue(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(field), field.Length));
 

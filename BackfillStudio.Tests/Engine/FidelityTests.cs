@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Infrastructure;
 using DuckDB.NET.Data;
+using Npgsql;
 using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Engine;
@@ -107,27 +108,61 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             Assert.True(decoded[column].SequenceEqual(typed[column]), $"{column}: [{string.Join(" | ", typed[column])}] vs decoded [{string.Join(" | ", decoded[column])}]");
     }
 
-    [Fact]
-    public async Task AKeylessTable_ReachesDuckDbAndParquet_ThroughTheStageCopy_InBlockRanges_EachRowOnce()
+    /// <summary>Block ranges are read whole, past any byte budget: here about 3 MB of binary COPY data each (a capture buffer that
+    /// grew by what each read needed once past 1 MiB copied itself for every few bytes and never finished).</summary>
+    [Theory]
+    [InlineData(DestinationKinds.DuckDb | DestinationKinds.Parquet)]
+    [InlineData(DestinationKinds.Postgres)]
+    public async Task AKeylessTableOfWideRows_ArrivesWhole_ThroughBinaryCopy_InBlockRangesOfMegabytes(DestinationKinds kinds)
     {
         const string sql = """
-            CREATE TABLE readings (sensor text, at timestamptz, value float8, tags text[], raw bytea);
+            CREATE TABLE readings (sensor text, at timestamptz, value float8, tags text[], raw bytea, body text);
             INSERT INTO readings SELECT 's' || g % 7, timestamptz '2024-01-01 00:00+00' + g * interval '1 minute', g / 3.0,
-                ARRAY['t' || g % 5, NULL], decode(lpad(to_hex(g), 6, '0'), 'hex') FROM generate_series(1, 5000) g;
+                ARRAY['t' || g % 5, NULL], decode(lpad(to_hex(g), 6, '0'), 'hex'), repeat(md5(g::text), 18) FROM generate_series(1, 6000) g;
             ANALYZE readings;
             """;
-        await using var s = await CreateAsync(pg, sql, ["public.readings"], DestinationKinds.DuckDb | DestinationKinds.Parquet,
-            "--Backfill:BatchSize=400", BinaryCopyTests.RunnerLog);
+        await using var s = await CreateAsync(pg, sql, ["public.readings"], kinds, "--Backfill:BatchSize=5000", BinaryCopyTests.RunnerLog);
         var logs = LogCapture.Attach(s.App);
         var jobId = await s.StartBackfillAsync("public.readings");
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
         Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
-        Assert.Contains("binary COPY appended to DuckDB", logs.Text);
         var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings");
-        Assert.Equal(5000, expected.Count);
+        Assert.Equal(6000, expected.Count);
+        if (kinds == DestinationKinds.Postgres)
+        {
+            Assert.Contains("binary COPY passed through", logs.Text);
+            Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "readings"));
+            return;
+        }
+        Assert.Contains("binary COPY appended to DuckDB", logs.Text);
         Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "readings", s.DuckDbPath, "main.readings"));
         Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "readings", null,
             $"read_parquet('{s.ParquetDirectory}/readings/{jobId}/*.parquet')"));
+    }
+
+    [Fact]
+    public async Task TextThatIsNotUtf8_FromASqlAsciiSource_FailsTheJobInTheSource_NothingWritten()
+    {
+        await using var s = await CreateAsync(pg, "CREATE TABLE notes (id int PRIMARY KEY, body text)", ["public.notes"],
+            DestinationKinds.DuckDb | DestinationKinds.Parquet, BinaryCopyTests.RunnerLog);
+        var logs = LogCapture.Attach(s.App);
+        // The same database again, as SQL_ASCII: PostgreSQL stores its text bytes without checking them.
+        var name = new NpgsqlConnectionStringBuilder(s.SourceDb).Database!;
+        var admin = new NpgsqlConnectionStringBuilder(s.SourceDb) { Database = "postgres" }.ConnectionString;
+        await PostgresServer.ExecuteAsync(admin, $"DROP DATABASE \"{name}\" WITH (FORCE)");
+        await PostgresServer.ExecuteAsync(admin, $"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+        // The pooled connections to the dropped database (the test's and the app's, in this process) were ended by the server.
+        NpgsqlConnection.ClearAllPools();
+        await PostgresServer.ExecuteAsync(s.SourceDb, "CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes VALUES (1, 'fine'), (2, E'caf\\xe9')");
+
+        var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.notes"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)job["status"]!);
+        // The source checks text it converts for a UTF-8 session, so bytes that are not UTF-8 never reach a destination.
+        Assert.Contains("invalid byte sequence for encoding \"UTF8\": 0xe9", (string)job["error_message"]!);
+        Assert.Contains("binary COPY appended to DuckDB", logs.Text);
+        Assert.Equal(0L, (long)job["count_record"]!);
+        Assert.False(Directory.Exists(Path.Combine(s.ParquetDirectory, "notes", job["id"]!.ToString())) &&
+            Directory.EnumerateFiles(Path.Combine(s.ParquetDirectory, "notes", job["id"]!.ToString()), "*.parquet").Any());
     }
 
     /// <summary>Every column of a DuckDB-and-Parquet copy of edge_values as DuckDB prints it, keyed "duckdb.col" and "parquet.col".</summary>
@@ -289,6 +324,8 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             cmd.CommandText = "SELECT count(*) FROM main.prices";
             Assert.Equal(0L, Convert.ToInt64(cmd.ExecuteScalar()));
         }
+        var parquetFolder = Path.Combine(s.ParquetDirectory, "prices");
+        Assert.Empty(Directory.Exists(parquetFolder) ? Directory.EnumerateFiles(parquetFolder, "*.parquet", SearchOption.AllDirectories) : []);
 
         var shape = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.shaped"), Timeout, "COMPLETED", "FAILED");
         Assert.Equal("FAILED", (string)shape["status"]!);

@@ -65,6 +65,20 @@ public sealed class WideRowTests(PostgresServer pg) : IClassFixture<PostgresServ
             await TableContents.FromDuckDbAsync(s.SourceDb, "public", "documents", null, $"read_parquet('{s.ParquetDirectory}/documents/{jobId}/*.parquet')"));
     }
 
+    [Fact]
+    public async Task JsonbRowsOfAMegabyte_IntoParquet_FitTheStage_AtTheDefaultByteBudgetAndMemoryLimit()
+    {
+        // Converting and encoding a batch holds its documents several times over: 64 of them (64 MiB of binary COPY data)
+        // ran the 256 MB stage out of memory; a batch of the rows a decoded one holds (about 32) fits.
+        await using var s = await Scenario.CreateAsync(pg, """
+            CREATE TABLE documents (id int PRIMARY KEY, doc jsonb NOT NULL);
+            INSERT INTO documents SELECT g, jsonb_build_object('id', g, 'body', repeat(md5(g::text), 32768)) FROM generate_series(1, 80) g;
+            """, ["public.documents"], DestinationKinds.Parquet);
+        var jobId = await CopyDocumentsAsync(s, 80);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "documents"),
+            await TableContents.FromDuckDbAsync(s.SourceDb, "public", "documents", null, $"read_parquet('{s.ParquetDirectory}/documents/{jobId}/*.parquet')"));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -378,11 +378,11 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.notes"), 20000);
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "notes"), await account.ContentsAsync(s.SourceDb, "notes"));
 
-        // About 4.2 MB of values, packed up to Snowflake's documented 1 MB per statement (bound values included): four full requests.
+        // About 4.2 MB of values, packed up to Snowflake's documented 1 MB per statement (bound values included): full requests, one partial at most.
         var inserts = account.Emulator.Requests.Where(r => r.Method == "POST" && r.Statement?.StartsWith("INSERT INTO", StringComparison.Ordinal) == true
             && r.Statement.Contains("notes__backfill_stage", StringComparison.OrdinalIgnoreCase)).ToList();
         Assert.All(inserts, r => Assert.InRange(r.TextBytes, 1, SnowflakeDestinationWriter.MaxRequestBytes));
-        Assert.True(inserts.Count == 1 + inserts.Sum(r => r.TextBytes) / SnowflakeDestinationWriter.MaxRequestBytes && inserts.Count >= 4,
+        Assert.True(inserts.Count <= 1 + inserts.Sum(r => r.TextBytes) / SnowflakeDestinationWriter.MaxRequestBytes && inserts.Count >= 4,
             string.Join(", ", inserts.Select(r => r.TextBytes)));
         Assert.InRange(account.Emulator.PeakConcurrentRequests, 2, SnowflakeDestinationWriter.RequestsInFlight);
     }

@@ -129,12 +129,17 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, Bi
         return read > 0;
     }
 
-    /// <summary>Grows the buffer to hold <paramref name="size"/> bytes: doubling, but not far past the budget (a batch of wide rows holds about that).</summary>
+    /// <summary>
+    /// Grows the buffer to hold <paramref name="size"/> bytes: doubling up to about the budget (a batch of wide rows holds
+    /// about that; a block range, read whole, has no budget), past it (a row straddling the budget, or one larger than it)
+    /// by an eighth; never by just what one read needs, which would copy the whole buffer for every few bytes read.
+    /// </summary>
     private void EnsureCapacity(int size)
     {
         if (size <= _buffer.Length) return;
-        var budgetCap = (int)Math.Min(Array.MaxLength, budget + 1024 * 1024);
-        Array.Resize(ref _buffer, Math.Max(size, Math.Min(2 * _buffer.Length, budgetCap)));
+        var budgetCap = budget >= Array.MaxLength - 1024 * 1024 ? Array.MaxLength : (int)budget + 1024 * 1024;
+        var grown = _buffer.Length < budgetCap ? Math.Min(2L * _buffer.Length, budgetCap) : _buffer.Length + Math.Max(1024L * 1024, _buffer.Length / 8);
+        Array.Resize(ref _buffer, (int)Math.Min(Array.MaxLength, Math.Max(size, grown)));
     }
 
     /// <summary>Reads and drops what the COPY still sends (rows past the budget, the trailer), so the session is free again.</summary>

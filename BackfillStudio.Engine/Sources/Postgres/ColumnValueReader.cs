@@ -14,12 +14,13 @@ public static class ColumnValueReader
         _ => Sql.Ident(column.Name),
     };
 
+    /// <summary>Why a value of <see cref="ShapeCheckExpression"/> fails the job.</summary>
+    public const string ShapeRefusal = "is a multi-dimensional array or has a lower bound other than 1, which a typed array column cannot hold.";
+
     /// <summary>
     /// For a typed array column: an expression that is the array's text when its shape cannot travel as a
     /// .NET array (several dimensions, or a lower bound other than 1, which .NET arrays would silently drop).
     /// </summary>
-    public const string ShapeRefusal = "is a multi-dimensional array or has a lower bound other than 1, which a typed array column cannot hold.";
-
     public static string? ShapeCheckExpression(SourceColumn column) => column.Kind != ValueKind.Array ? null
         : $"CASE WHEN array_ndims({Sql.Ident(column.Name)}) > 1 OR array_lower({Sql.Ident(column.Name)}, 1) <> 1 THEN left({Sql.Ident(column.Name)}::text, 100) END";
 

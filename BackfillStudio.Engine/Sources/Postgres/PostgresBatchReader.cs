@@ -94,7 +94,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         var select = $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {limit}";
 
         var (rows, bytes, lastKey) = _binaryCopy
-            ? await CopyRowsAsync(select, bounds, pk.Count, limits.Bytes, ct)
+            ? await CopyRowsAsync(select, bounds, pk.Count, Budget, ct)
             : await ReadRowsAsync(select, bounds, pk.Count, ct);
         if (rows.RowCount == 0) return null;
         _rowBytes = (double)bytes / rows.RowCount;
@@ -147,7 +147,14 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     }
 
     /// <summary>As many rows as fit the byte budget at the width known so far, within the row limit.</summary>
-    private int NextLimit(int maxRows) => _rowBytes is { } width ? (int)Math.Clamp(limits.Bytes / width, 1, maxRows) : maxRows;
+    private int NextLimit(int maxRows) => _rowBytes is { } width ? (int)Math.Clamp(Budget / width, 1, maxRows) : maxRows;
+
+    /// <summary>
+    /// Where a keyset batch ends: <c>BatchMaxBytes</c> of decoded values or of binary COPY data passed on; half of it in
+    /// binary COPY data for a DuckDB stage, which holds a batch's values about twice over while it converts and encodes
+    /// them (as decoded rows held text twice, in UTF-16), so a batch has the rows a decoded one would have.
+    /// </summary>
+    private long Budget => format == BatchFormat.StageCopy ? limits.Bytes / 2 : limits.Bytes;
 
     /// <summary>
     /// The table's stored bytes (TOAST included) per row, doubled for text decoded as UTF-16; null when the table was
