@@ -20,7 +20,6 @@ public static class StageCopy
 {
     private delegate void FieldWriter(IDuckDBAppenderRow row, ReadOnlySpan<byte> field);
 
-
     private delegate T ElementReader<out T>(ReadOnlySpan<byte> element);
 
     /// <summary>Throws <see cref="ValueRejectedException"/> for the first value DuckDB cannot hold exactly, or array shape it cannot.</summary>
