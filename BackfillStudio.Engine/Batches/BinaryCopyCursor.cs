@@ -5,7 +5,8 @@ namespace BackfillStudio.Engine.Batches;
 /// <summary>Walks PostgreSQL binary COPY data (<see cref="BinaryCopyRows.Data"/>) tuple by tuple and field by field, decoding nothing.</summary>
 public ref struct BinaryCopyCursor
 {
-    private const int FixedHeaderLength = 19;
+    /// <summary>Signature (11 bytes), flags and header extension length (4 each); the extension follows.</summary>
+    public const int FixedHeaderLength = 19;
 
     private readonly ReadOnlySpan<byte> _data;
     private int _position;

@@ -31,6 +31,9 @@ public sealed record SourceColumn(
     /// <summary>A numeric's text that no DECIMAL/NUMBER holds: NaN or ±Infinity (any other numeric text ends in a digit).</summary>
     public static bool IsNumericSpecial(string text) => !char.IsAsciiDigit(text[^1]);
 
+    /// <inheritdoc cref="IsNumericSpecial(string)"/>
+    public static bool IsNumericSpecial(ReadOnlySpan<byte> utf8) => !char.IsAsciiDigit((char)utf8[^1]);
+
     /// <summary>A numeric(p,s) that a DECIMAL/NUMBER of at most <paramref name="maxPrecision"/> digits holds exactly.</summary>
     public bool FitsDecimal(int maxPrecision) =>
         Kind == ValueKind.NumericText && Precision is > 0 && Precision <= maxPrecision && Scale >= 0 && Scale <= Precision;

@@ -13,6 +13,7 @@ public sealed class DuckDbStage : IDisposable
     public const string Table = "batch";
 
     private readonly TableSchema _table;
+    private readonly string _columns;
 
     public DuckDBConnection Connection { get; }
 
@@ -20,6 +21,7 @@ public sealed class DuckDbStage : IDisposable
     {
         Connection = connection;
         _table = table;
+        _columns = DuckDbTypes.StageColumns(table.Columns);
     }
 
     public static DuckDbStage Create(TableSchema table, string memoryLimit)
@@ -44,8 +46,7 @@ public sealed class DuckDbStage : IDisposable
     /// </summary>
     public void Load(Batch batch)
     {
-        var definition = string.Join(", ", _table.Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.StageType(c)}"));
-        Execute(Connection, $"CREATE OR REPLACE TABLE {Table} ({definition})");
+        Execute(Connection, $"CREATE OR REPLACE TABLE {Table} ({_columns})");
         DuckDbRowAppender.Append(Connection, "memory", "main", Table, _table.Columns, batch);
     }
 

@@ -25,6 +25,10 @@ public static class DuckDbTypes
         var kind => ScalarType(kind),
     };
 
+    /// <summary>The column list of a stage table: each column with its <see cref="StageType"/>.</summary>
+    public static string StageColumns(IEnumerable<SourceColumn> columns) =>
+        string.Join(", ", columns.Select(c => $"{Sql.Ident(c.Name)} {StageType(c)}"));
+
     public static string TargetType(SourceColumn column) => column.Kind switch
     {
         ValueKind.Json or ValueKind.Jsonb => "JSON",
@@ -77,8 +81,7 @@ public static class DuckDbTypes
                 if (TimestampRefusal(micros) is not { } late) return null;
                 shown = PgTemporal.Format(column.Kind, micros);
                 return late;
-            // numeric travels as text: only NaN and ±Infinity end in something other than a digit.
-            case ValueKind.NumericText when field.Length > 0 && !char.IsAsciiDigit((char)field[^1]):
+            case ValueKind.NumericText when SourceColumn.IsNumericSpecial(field):
                 shown = Encoding.UTF8.GetString(field);
                 return NumericSpecialRefusal(column);
             default:

@@ -14,7 +14,6 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, BinaryCopyBuffers buffers)
 {
     private static ReadOnlySpan<byte> Signature => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xff, (byte)'\r', (byte)'\n', 0];
-    private const int FixedHeaderLength = 19;
 
     private byte[] _buffer = buffers.Rent();
     /// <summary>[0, _written) holds the kept output; [_parsed, _filled) input not parsed yet. _written ≤ _parsed always.</summary>
@@ -50,13 +49,13 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, Bi
 
     private async Task ReadHeaderAsync(Stream copy, CancellationToken ct)
     {
-        while (_filled < FixedHeaderLength)
+        while (_filled < BinaryCopyCursor.FixedHeaderLength)
             if (!await FillAsync(copy, ct)) throw Malformed("has no header");
         if (!_buffer.AsSpan(0, Signature.Length).SequenceEqual(Signature)) throw Malformed("has an unknown signature");
         var extension = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(15));
-        while (_filled < FixedHeaderLength + extension)
+        while (_filled < BinaryCopyCursor.FixedHeaderLength + extension)
             if (!await FillAsync(copy, ct)) throw Malformed("has a truncated header");
-        _parsed = FixedHeaderLength + extension;
+        _parsed = BinaryCopyCursor.FixedHeaderLength + extension;
     }
 
     /// <summary>
