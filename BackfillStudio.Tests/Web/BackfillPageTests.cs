@@ -25,12 +25,12 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
 
         await page.GetByTestId("open-create-backfill").ClickAsync();
         await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.orders");
-        await page.GetByTestId("add-filter").ClickAsync();
-        await page.GetByTestId("add-filter").ClickAsync();
+        await AddFilterAsync(page, 1);
+        await AddFilterAsync(page, 2);
         var rows = page.GetByTestId("filter-row");
-        await Browser.SelectAsync(page, rows.Nth(0).GetByTestId("filter-column"), "status (order_status)");
+        await SetColumnAsync(page, rows.Nth(0), "status (order_status)", "text");
         await rows.Nth(0).Locator("input").Last.FillAsync("paid");
-        await Browser.SelectAsync(page, rows.Nth(1).GetByTestId("filter-column"), "amount (numeric(10,2))");
+        await SetColumnAsync(page, rows.Nth(1), "amount (numeric(10,2))", "number");
         await Browser.SelectAsync(page, rows.Nth(1).GetByTestId("filter-operator"), ">=");
         await rows.Nth(1).Locator("input").Last.FillAsync("100");
         var expected = await PostgresServer.ScalarAsync<long>(s.SourceDb, "SELECT count(*) FROM orders WHERE status = 'paid' AND amount >= 100");
@@ -53,16 +53,11 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
 
         await page.GetByTestId("open-create-backfill").ClickAsync();
         await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.orders");
-        // One click at a time: a click that lands while the circuit still renders the previous row is lost (seen in CI).
-        for (var i = 1; i <= 5; i++)
-        {
-            await page.GetByTestId("add-filter").ClickAsync();
-            await Assertions.Expect(page.GetByTestId("filter-row")).ToHaveCountAsync(i);
-        }
+        for (var i = 1; i <= 5; i++) await AddFilterAsync(page, i);
         await Assertions.Expect(page.GetByTestId("add-filter")).ToBeDisabledAsync();
 
         var first = page.GetByTestId("filter-row").First;
-        await Browser.SelectAsync(page, first.GetByTestId("filter-column"), "id (bigint)");
+        await SetColumnAsync(page, first, "id (bigint)", "number");
         await first.Locator("input").Last.FillAsync("99999999999999999999");
         await Assertions.Expect(first).ToContainTextAsync("is not a valid integer value for column 'id'");
 
@@ -208,5 +203,22 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
 
         await Assertions.Expect(page.GetByTestId("job-id")).ToHaveTextAsync(jobId.ToString(), new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
         lock (circuits) Assert.True(circuits.Count >= 2, "The page showed the job without reconnecting.");
+    }
+
+    /// <summary>One click at a time: a click that lands while the circuit still renders the previous row is lost (seen in CI).</summary>
+    private static async Task AddFilterAsync(IPage page, int rowsAfter)
+    {
+        await page.GetByTestId("add-filter").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("filter-row")).ToHaveCountAsync(rowsAfter);
+    }
+
+    /// <summary>
+    /// Picks the row's column and waits for its value editor to follow: filling before that render types into the
+    /// previous column's editor (seen in CI: "Cannot type text into input[type=number]").
+    /// </summary>
+    private static async Task SetColumnAsync(IPage page, ILocator row, string columnOption, string valueInputType)
+    {
+        await Browser.SelectAsync(page, row.GetByTestId("filter-column"), columnOption);
+        await Assertions.Expect(row.Locator("input").Last).ToHaveAttributeAsync("type", valueInputType);
     }
 }
