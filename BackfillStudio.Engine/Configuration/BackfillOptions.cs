@@ -29,6 +29,18 @@ public sealed class BackfillOptions
     [Range(1, 64)]
     public int MaxConcurrentJobs { get; set; } = 2;
 
+    /// <summary>
+    /// How many chunks (key ranges) a job is split into when its request names no <c>parallel_chunks</c>. Each chunk is
+    /// claimed like a job, by this engine or any other, so one big table spreads over every engine's
+    /// <see cref="MaxConcurrentJobs"/>. Default: the number of cores.
+    /// </summary>
+    [Range(1, Jobs.JobChunks.MaxChunks)]
+    public int MaxParallelChunks { get; set; } = Math.Min(Environment.ProcessorCount, Jobs.JobChunks.MaxChunks);
+
+    /// <summary>The fewest rows a chunk is planned with: smaller jobs run in fewer chunks, or whole.</summary>
+    [Range(1, long.MaxValue)]
+    public long MinChunkRows { get; set; } = 500_000;
+
     /// <summary>DuckDB <c>memory_limit</c> of each job's in-memory staging database.</summary>
     [Required]
     public string DuckDbMemoryLimit { get; set; } = "256MB";

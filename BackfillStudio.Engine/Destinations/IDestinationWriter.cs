@@ -7,9 +7,11 @@ namespace BackfillStudio.Engine.Destinations;
 /// What a writer writes: the source table's schema and the target table name in the destination;
 /// <paramref name="Source"/> names the source table for <see cref="TargetOwnership"/>; <paramref name="Epoch"/> is the
 /// job's claim the writes belong to (<see cref="ClaimFence"/>). Files written per batch
-/// (Parquet) are named <c>&lt;FilePrefix&gt;-&lt;batch&gt;</c>: a repair writes under its own prefix.
+/// (Parquet) are named <c>&lt;FilePrefix&gt;-&lt;batch&gt;</c>: a repair writes under its own prefix, a chunk under its number.
+/// <paramref name="ParentJobId"/> is set when the job is a chunk: the job it is part of, whose Parquet folder it writes to.
 /// </summary>
-public sealed record WriteTarget(int JobId, long Epoch, TableSchema Table, string TargetTable, string Source, string FilePrefix = "part");
+public sealed record WriteTarget(int JobId, long Epoch, TableSchema Table, string TargetTable, string Source, string FilePrefix = "part",
+    int? ParentJobId = null);
 
 /// <summary>Writes one job's batches into one destination, idempotently.</summary>
 public interface IDestinationWriter : IAsyncDisposable

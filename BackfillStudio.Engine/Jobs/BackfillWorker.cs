@@ -146,6 +146,8 @@ public sealed class BackfillWorker(
                     var reclaimed = await states.ReclaimExpiredAsync(settings.LeaseSeconds, settings.MaxAttempts, ct);
                     foreach (var job in reclaimed)
                         logger.LogWarning("Job {JobId} lost its engine (lease expired); now {Status}", job.JobId, job.Status);
+                    // A chunked job's last chunk may have ended (or been reclaimed) on an engine that died before ending the job.
+                    await states.SettleChunkedAsync(ct);
                     var verificationsReclaimed = await verifications.ReclaimExpiredAsync(settings.LeaseSeconds, settings.MaxAttempts, ct);
                     if (verificationsReclaimed > 0) logger.LogWarning("{Count} verifications lost their engine (lease expired)", verificationsReclaimed);
                     if (reclaimed.Count + verificationsReclaimed > 0) signal.Wake();

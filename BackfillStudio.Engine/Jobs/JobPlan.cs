@@ -50,7 +50,8 @@ public sealed class JobPlanLoader(IDbContextFactory<ConfigDbContext> dbFactory, 
     public async Task<JobPlan> LoadAsync(int jobId, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var job = await db.BackfillJobs.AsNoTracking().FirstAsync(j => j.Id == jobId, ct);
+        // A chunk is a job row too, hidden from lists by the query filter.
+        var job = await db.BackfillJobs.IgnoreQueryFilters().AsNoTracking().FirstAsync(j => j.Id == jobId && j.DeletedAt == null, ct);
         var pipeline = await db.Pipelines.AsNoTracking()
             .Include(p => p.Tables).Include(p => p.Destinations).ThenInclude(d => d.Destination)
             .FirstOrDefaultAsync(p => p.Id == job.PipelineId, ct)

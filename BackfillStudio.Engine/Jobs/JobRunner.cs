@@ -80,11 +80,26 @@ public sealed class JobRunner(
                 // The full exception (stack, inner errors) is scrubbed of the job's secrets like its message.
                 logger.LogDebug("Job {JobId} failure details: {Details}", jobId, SecretScrubber.Scrub(e.ToString(), plan?.Secrets ?? []));
                 await states.FailAsync(claim, message, CancellationToken.None);
+                if (plan?.Job.ParentId is { } parentId) await states.CancelChunksAsync(parentId, null, CancellationToken.None);
             }
         }
         finally
         {
             metrics.JobEnded();
+            if (plan?.Job.ParentId is not null) await SettleAsync();
+        }
+    }
+
+    /// <summary>Ends the parent of a chunk that ended, when it was the last to run; a failure is left to the next lease round.</summary>
+    private async Task SettleAsync()
+    {
+        try
+        {
+            await states.SettleChunkedAsync(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Could not settle the chunked jobs now (the next lease round will): {Error}", e.Message);
         }
     }
 
@@ -92,11 +107,17 @@ public sealed class JobRunner(
     {
         var job = plan.Job;
         var settings = options.Value;
+        var chunk = ChunkRange.FromJson(job.Chunk);
+        if (chunk is null && await states.ResumeChunksAsync(claim, stopping))
+        {
+            logger.LogInformation("Job {JobId} continues in its chunks", job.Id);
+            return;
+        }
         await using var source = await JobFailure.Step("Source", () =>
             plan.OpenSourceAsync($"backfillstudio job {job.Id}", stopping, settings.StallTimeoutSeconds, settings.SourceStatementTimeoutSeconds));
         var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, stopping));
         var filter = FilterPredicate.Build(table, JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? []);
-        var total = await JobFailure.Step("Source", () => source.CountAsync(table, filter, stopping));
+        var total = chunk?.PlannedRows ?? await JobFailure.Step("Source", () => source.CountAsync(table, filter, stopping));
         var cancelRequested = await states.SetTotalAsync(claim, total, stopping);
         if (cancelRequested is null) return;
         if (cancelRequested == true)
@@ -106,10 +127,16 @@ public sealed class JobRunner(
             return;
         }
 
-        var target = new WriteTarget(job.Id, claim.Epoch, table, plan.TargetTable, plan.SourceName(table.TableName));
+        var target = new WriteTarget(job.Id, claim.Epoch, table, plan.TargetTable, plan.SourceName(table.TableName),
+            chunk?.FilePrefix ?? "part", job.ParentId);
+        if (chunk is null && JobChunks.CountFor(table, total, job.ParallelChunks, settings) is var chunks and > 1)
+        {
+            await SplitAsync(plan, claim, source, filter, target, total, chunks, stopping);
+            return;
+        }
         var governor = new SourceGovernor(plan.MaxRowsPerSecond, TimeSpan.FromMilliseconds(settings.SourceLatencyTargetMs), settings.BatchSize,
             sizedReads: table.PrimaryKey.Count > 0);
-        var outcome = await CopyAsync(plan, claim, source, filter, governor, target, stopping);
+        var outcome = await CopyAsync(plan, claim, source, filter, governor, target, chunk, stopping);
         // Destinations are closed before the final status shows, so a DuckDB file can be opened as soon as the job is COMPLETED.
         if (outcome == CopyOutcome.Completed)
         {
@@ -123,6 +150,40 @@ public sealed class JobRunner(
         }
     }
 
+    /// <summary>
+    /// Splits the job into chunks that any engine runs. The destinations' tables are made here, once, so that the
+    /// chunks do not race each other to create them.
+    /// </summary>
+    private async Task SplitAsync(JobPlan plan, JobClaim claim, PostgresSource source, FilterPredicate filter, WriteTarget target,
+        long total, int chunks, CancellationToken stopping)
+    {
+        var writers = new List<(string Name, IDestinationWriter Writer)>();
+        try
+        {
+            await PrepareWritersAsync(plan, target, writers, stopping);
+        }
+        finally
+        {
+            foreach (var (_, writer) in writers) await writer.DisposeAsync();
+        }
+        var ranges = await JobFailure.Step("Source", () => JobChunks.PlanAsync(source.Connection, target.Table, filter, total, chunks, stopping));
+        int? rateEach = plan.MaxRowsPerSecond is { } rate ? Math.Max(1, (rate + ranges.Count - 1) / ranges.Count) : null;
+        if (await states.StartChunksAsync(claim, ranges, rateEach, stopping))
+            logger.LogInformation("Job {JobId} split into {Chunks} chunks of about {Rows} rows", plan.Job.Id, ranges.Count, ranges[0].PlannedRows);
+    }
+
+    private async Task PrepareWritersAsync(JobPlan plan, WriteTarget target, List<(string Name, IDestinationWriter Writer)> writers,
+        CancellationToken stopping)
+    {
+        foreach (var destination in plan.Destinations)
+        {
+            var name = destination.Name;
+            var writer = writerFactory.Create(destination.Settings, target);
+            writers.Add((name, writer));
+            await JobFailure.Step($"Destination '{name}'", () => writer.PrepareAsync(stopping));
+        }
+    }
+
     private enum CopyOutcome
     {
         Completed,
@@ -131,10 +192,11 @@ public sealed class JobRunner(
     }
 
     private async Task<CopyOutcome> CopyAsync(JobPlan plan, JobClaim claim, PostgresSource source, FilterPredicate filter, SourceGovernor governor,
-        WriteTarget target, CancellationToken stopping)
+        WriteTarget target, ChunkRange? chunk, CancellationToken stopping)
     {
         var job = plan.Job;
-        var cursor = job.ResumeCursor is null ? ResumeCursor.Start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
+        var start = chunk is null ? ResumeCursor.Start : ResumeCursor.Start with { LastKey = chunk.After };
+        var cursor = job.ResumeCursor is null ? start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
         var countRecord = job.CountRecord;
         if (cursor.Plan is { } started && started != plan.Fingerprint)
             throw new InvalidOperationException("The pipeline's destinations, a destination's settings or the target table changed since " +
@@ -143,16 +205,9 @@ public sealed class JobRunner(
         DuckDbStage? stage = null;
         try
         {
-            foreach (var destination in plan.Destinations)
-            {
-                var name = destination.Name;
-                var writer = writerFactory.Create(destination.Settings, target);
-                writers.Add((name, writer));
-                await JobFailure.Step($"Destination '{name}'", () => writer.PrepareAsync(stopping));
-            }
-
+            await PrepareWritersAsync(plan, target, writers, stopping);
             var format = await FormatAsync(writers.Select(w => w.Writer).ToList(), source, target.Table, stopping);
-            var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, format: format);
+            var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, chunk?.UpTo, format);
             logger.LogInformation("Job {JobId} copying {Table} from batch {Batch} ({Path})", job.Id, job.TableName, cursor.Batches, format switch
             {
                 BatchFormat.PostgresCopy => "binary COPY passed through",
@@ -186,6 +241,7 @@ public sealed class JobRunner(
                     countRecord += batch.RowCount;
                     var cancelRequested = await states.CheckpointAsync(claim, countRecord, batch.Next with { Plan = plan.Fingerprint },
                         governor.Throttled, CancellationToken.None);
+                    if (job.ParentId is { } parentId) await states.RollUpAsync(parentId, CancellationToken.None);
                     metrics.BatchWritten(batch.RowCount, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
                         job.Id, batch.Sequence, batch.RowCount, waited, written, write.ElapsedMilliseconds - written);

@@ -15,7 +15,12 @@ namespace BackfillStudio.Engine.Jobs;
 
 /// <param name="Verify">none, count or checksum: how the job verifies itself once COMPLETED (default <c>Backfill:VerifyAfterLoad</c>).</param>
 /// <param name="MaxRowsPerSecond">A ceiling on how fast the job reads its source (its source's own may be lower); null for none.</param>
-public sealed record CreateBackfillInput(string? TableName, IReadOnlyList<FilterInput>? Filters, string? Verify = null, int? MaxRowsPerSecond = null);
+/// <param name="ParallelChunks">How many key ranges the job is split into, run at once by any engines (default <c>Backfill:MaxParallelChunks</c>).</param>
+public sealed record CreateBackfillInput(string? TableName, IReadOnlyList<FilterInput>? Filters, string? Verify = null, int? MaxRowsPerSecond = null,
+    int? ParallelChunks = null);
+
+/// <summary>One chunk of a job split into key ranges: its progress, and the engine that runs (or last ran) it.</summary>
+public sealed record ChunkView(int No, JobStatus Status, long CountRecord, long? TotalRecord, string? Engine, string? ErrorMessage, int Attempts);
 
 /// <summary>The body of a verify request: count or checksum (default: the job's verify mode, else count).</summary>
 public sealed record VerifyInput(string? Mode);
@@ -26,7 +31,7 @@ public sealed record JobView(
     DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
     string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt,
     string? ResumedBy, DateTimeOffset? ResumedAt, string Verify, VerificationReport? Verification, int? MaxRowsPerSecond, string? Throttled,
-    string? WaitingFor = null);
+    string? WaitingFor = null, int? ParallelChunks = null, IReadOnlyList<ChunkView>? Chunks = null);
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
@@ -62,6 +67,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             CreatedBy = actor,
             VerifyAfterLoad = verify.ToDb(),
             MaxRowsPerSecond = input.MaxRowsPerSecond,
+            ParallelChunks = input.ParallelChunks,
         };
         db.BackfillJobs.Add(job);
         await db.SaveChangesAsync(ct);
@@ -111,6 +117,8 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (input.Filters is { Count: > FilterValidator.MaxFilters })
             errors.Add("filters", $"At most {FilterValidator.MaxFilters} filters are allowed; got {input.Filters.Count}.");
         RowRate.Validate(input.MaxRowsPerSecond, errors);
+        if (input.ParallelChunks is < 1 or > JobChunks.MaxChunks)
+            errors.Add("parallel_chunks", $"parallel_chunks must be between 1 and {JobChunks.MaxChunks}; got {input.ParallelChunks}.");
         errors.ThrowIfAny();
 
         await using var source = await sources.OpenAsync(pipeline.SourceId, ct);
@@ -140,7 +148,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         // A deleted pipeline's jobs remain in the audit trail.
         if (pipelineId is { } pid && !includeDeleted && !await db.Pipelines.AnyAsync(p => p.Id == pid, ct))
             throw new NotFoundException($"Pipeline {pid} does not exist.");
-        var query = includeDeleted ? db.BackfillJobs.IgnoreQueryFilters().AsNoTracking() : db.BackfillJobs.AsNoTracking();
+        var query = includeDeleted ? db.BackfillJobs.IgnoreQueryFilters().AsNoTracking().Where(j => j.ParentId == null) : db.BackfillJobs.AsNoTracking();
         if (pipelineId is { } id) query = query.Where(j => j.PipelineId == id);
         if (wanted is { } w) query = query.Where(j => j.Status == w);
         var total = await query.CountAsync(ct);
@@ -162,7 +170,12 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var job = await db.BackfillJobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct)
             ?? throw new NotFoundException($"Backfill job {id} does not exist.");
-        return (await WithWaitsAsync([job], ct))[0];
+        var chunks = await db.BackfillJobs.IgnoreQueryFilters().AsNoTracking().Where(c => c.ParentId == id).OrderBy(c => c.Id).ToListAsync(ct);
+        return (await WithWaitsAsync([job], ct))[0] with
+        {
+            Chunks = chunks.Count == 0 ? null : chunks.Select(c => new ChunkView(ChunkRange.FromJson(c.Chunk)!.No, c.Status, c.CountRecord,
+                c.TotalRecord, c.LeaseOwner, c.ErrorMessage, c.Attempts)).ToList(),
+        };
     }
 
     public async Task<JobView> CancelAsync(int id, string? actor, CancellationToken ct)
@@ -275,5 +288,5 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         j.Status == JobStatus.Failed, j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
         j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt, j.ResumedBy, j.ResumedAt,
         j.VerifyAfterLoad, VerificationReport.FromJson(j.Verification), j.MaxRowsPerSecond,
-        j.Status == JobStatus.Executing ? j.Throttled : null);
+        j.Status == JobStatus.Executing ? j.Throttled : null, ParallelChunks: j.ParallelChunks);
 }

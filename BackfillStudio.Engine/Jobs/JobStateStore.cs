@@ -12,7 +12,7 @@ namespace BackfillStudio.Engine.Jobs;
 /// (<c>WHERE status = ANY(@from)</c>) that reports whether it won, so the API and any number of
 /// engines cannot race a job into a wrong state. Each change is published in process and through NOTIFY.
 /// </summary>
-public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, EngineIdentity identity)
+public sealed partial class JobStateStore(ConfigDataSource config, JobEventBus bus, EngineIdentity identity)
 {
     internal const string Returning = "RETURNING id, pipeline_id, status, count_record, total_record, updated_at";
 
@@ -28,7 +28,7 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
                    started_at = COALESCE(started_at, now()), attempts = attempts + 1, updated_at = now(), finished_at = NULL
             WHERE id = (SELECT id FROM queue_backfill_data WHERE status = ANY(@from) AND deleted_at IS NULL
                         AND {EngineRegistry.ReachableByEngine}
-                        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                        ORDER BY COALESCE(parent_id, id), id LIMIT 1 FOR UPDATE SKIP LOCKED)
             {Returning}, claim_epoch
             """, reader => reader.GetInt64(6), ct, [("owner", identity.Owner), ("engine", identity.Name), .. Move(JobTransitions.Claim)]);
         return claimed is var (change, epoch) ? new JobClaim(change.JobId, epoch) : null;
@@ -92,6 +92,13 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     /// its batch in flight (a missed notification is seen at the next checkpoint).
     /// </summary>
     public async Task<JobChanged?> RequestCancelAsync(int id, string? actor, CancellationToken ct)
+    {
+        var changed = await RequestCancelOneAsync(id, actor, ct);
+        if (changed is not null) await CancelChunksAsync(id, actor, ct);
+        return changed;
+    }
+
+    private async Task<JobChanged?> RequestCancelOneAsync(int id, string? actor, CancellationToken ct)
     {
         var cancelled = await ExecuteAsync($"""
             UPDATE queue_backfill_data SET status = @to, cancel_requested_at = now(), cancelled_by = @actor, finished_at = now(), updated_at = now()
@@ -167,7 +174,7 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
                                              || 'config database); the job resumes from its checkpoint.' END,
                    finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR attempts >= @max THEN now() END,
                    lease_owner = NULL, updated_at = now()
-            WHERE status = ANY(@from) AND heartbeat_at < now() - make_interval(secs => @lease)
+            WHERE status = ANY(@from) AND heartbeat_at < now() - make_interval(secs => @lease) AND NOT {RunByChunks}
             {Returning}
             """);
         foreach (var (name, value) in Move(JobTransitions.Reclaim)) cmd.Parameters.AddWithValue(name, value);
@@ -185,11 +192,16 @@ public sealed class JobStateStore(ConfigDataSource config, JobEventBus bus, Engi
     }
 
     /// <summary>Marks the job deleted (kept for the audit trail, hidden from lists) unless it is executing.</summary>
-    public async Task<bool> DeleteUnlessExecutingAsync(int id, string? actor, CancellationToken ct) => await ExecuteAsync($"""
-        UPDATE queue_backfill_data SET deleted_at = now(), deleted_by = @actor, updated_at = now()
-        WHERE id = @id AND status <> @executing AND deleted_at IS NULL
-        {Returning}
-        """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value), ("executing", JobStatus.Executing.ToDb())) is not null;
+    public async Task<bool> DeleteUnlessExecutingAsync(int id, string? actor, CancellationToken ct)
+    {
+        var deleted = await ExecuteAsync($"""
+            UPDATE queue_backfill_data SET deleted_at = now(), deleted_by = @actor, updated_at = now()
+            WHERE id = @id AND status <> @executing AND deleted_at IS NULL
+            {Returning}
+            """, ct, ("id", id), ("actor", (object?)actor ?? DBNull.Value), ("executing", JobStatus.Executing.ToDb())) is not null;
+        if (deleted) await DeleteChunksAsync(id, actor, ct);
+        return deleted;
+    }
 
     /// <summary>Announces a newly inserted job: wakes the engines and publishes its first event.</summary>
     public async Task AnnounceCreatedAsync(JobChanged created, CancellationToken ct)

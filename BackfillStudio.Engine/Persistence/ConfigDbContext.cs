@@ -123,7 +123,10 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.Property(x => x.VerifyOwner).HasMaxLength(200);
             e.Property(x => x.VerifyAttempts).HasDefaultValue(0);
             e.HasIndex(x => new { x.VerifyStatus, x.Id });
-            e.HasQueryFilter(x => x.DeletedAt == null);
+            e.Property(x => x.Chunk).HasColumnType("jsonb");
+            e.HasIndex(x => x.ParentId);
+            // Chunks are parts of their parent job, never listed on their own.
+            e.HasQueryFilter(x => x.DeletedAt == null && x.ParentId == null);
             e.HasIndex(x => new { x.Status, x.Id });
             e.HasIndex(x => new { x.PipelineId, x.Id });
         });

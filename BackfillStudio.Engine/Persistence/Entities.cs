@@ -112,6 +112,15 @@ public sealed class BackfillJobEntity
     public DateTimeOffset? VerifyHeartbeatAt { get; set; }
     public int VerifyAttempts { get; set; }
     public DateTimeOffset? VerifyCancelRequestedAt { get; set; }
+    /// <summary>How many chunks the job asked to be split into; null: <c>Backfill:MaxParallelChunks</c>.</summary>
+    public int? ParallelChunks { get; set; }
+    /// <summary>
+    /// Set on a chunk: the job it is part of. A chunk is a job row of its own (claim, lease, epoch, checkpoint), hidden
+    /// from lists; its parent shows their progress and outcome (<see cref="Jobs.JobChunks"/>).
+    /// </summary>
+    public int? ParentId { get; set; }
+    /// <summary>A chunk's key range (<see cref="Jobs.ChunkRange"/> as JSON); null for a job.</summary>
+    public string? Chunk { get; set; }
 }
 
 /// <summary>An engine that ran lately: each one renews its row while it runs (<see cref="Jobs.EngineRegistry"/>).</summary>

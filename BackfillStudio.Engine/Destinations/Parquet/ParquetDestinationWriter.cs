@@ -10,12 +10,15 @@ namespace BackfillStudio.Engine.Destinations.Parquet;
 /// resumes and each file is written under a temporary name of the claim and then renamed, so a resumed job
 /// replaces a file instead of adding a duplicate, and readers never see a half-written file. The rename happens holding
 /// the job folder's <see cref="ClaimFence"/> file (an exclusive lock, the newest epoch inside), so an engine that lost
-/// the job never replaces a newer claim's file.
+/// the job never replaces a newer claim's file. A chunk of a job (<see cref="Jobs.JobChunks"/>) writes into its job's folder,
+/// its files named by its chunk number and fenced by a file of its own.
 /// </summary>
 public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings, WriteTarget target) : IDestinationWriter
 {
     private string TableDirectory => System.IO.Path.Combine(System.IO.Path.GetFullPath(settings.Path), target.TargetTable);
-    private string Directory => JobDirectory(settings, target.TargetTable, target.JobId);
+    private string Directory => JobDirectory(settings, target.TargetTable, target.ParentJobId ?? target.JobId);
+
+    private string FenceFile => target.ParentJobId is null ? ClaimFence.Table : $"{ClaimFence.Table}.chunk-{target.JobId}";
 
     /// <summary>Where a job's files are: everything in it is that job's copy of the table.</summary>
     public static string JobDirectory(ParquetDestinationSettings settings, string targetTable, int jobId) =>
@@ -79,7 +82,7 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
     /// <summary>Opens the fence file exclusively (an flock on Unix, so other engine processes on this host wait too).</summary>
     private async Task<FileStream> LockFenceAsync(CancellationToken ct)
     {
-        var path = System.IO.Path.Combine(Directory, ClaimFence.Table);
+        var path = System.IO.Path.Combine(Directory, FenceFile);
         while (true)
         {
             try

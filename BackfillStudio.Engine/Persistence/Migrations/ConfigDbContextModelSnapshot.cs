@@ -186,6 +186,10 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("character varying(256)")
                         .HasColumnName("cancelled_by");
 
+                    b.Property<string>("Chunk")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("chunk");
+
                     b.Property<long>("ClaimEpoch")
                         .HasColumnType("bigint")
                         .HasColumnName("claim_epoch");
@@ -247,6 +251,14 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                     b.Property<int?>("MaxRowsPerSecond")
                         .HasColumnType("integer")
                         .HasColumnName("max_rows_per_second");
+
+                    b.Property<int?>("ParallelChunks")
+                        .HasColumnType("integer")
+                        .HasColumnName("parallel_chunks");
+
+                    b.Property<int?>("ParentId")
+                        .HasColumnType("integer")
+                        .HasColumnName("parent_id");
 
                     b.Property<int>("PipelineId")
                         .HasColumnType("integer")
@@ -344,6 +356,9 @@ namespace BackfillStudio.Engine.Persistence.Migrations
 
                     b.HasKey("Id")
                         .HasName("pk_queue_backfill_data");
+
+                    b.HasIndex("ParentId")
+                        .HasDatabaseName("ix_queue_backfill_data_parent_id");
 
                     b.HasIndex("SourceId")
                         .HasDatabaseName("ix_queue_backfill_data_source_id");

@@ -1,0 +1,63 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Configuration;
+using BackfillStudio.Engine.Filters;
+using BackfillStudio.Engine.Verification;
+using Npgsql;
+
+namespace BackfillStudio.Engine.Jobs;
+
+/// <summary>
+/// A chunk's share of its job: the matching rows whose key comes after <see cref="After"/> (exclusive) and up to
+/// <see cref="UpTo"/> (inclusive), each a key's text per key column; a missing bound is open.
+/// </summary>
+public sealed record ChunkRange(
+    [property: JsonPropertyName("no")] int No,
+    [property: JsonPropertyName("of")] int Of,
+    [property: JsonPropertyName("after")] IReadOnlyList<string>? After,
+    [property: JsonPropertyName("up_to")] IReadOnlyList<string>? UpTo,
+    [property: JsonPropertyName("planned_rows")] long PlannedRows)
+{
+    public string ToJson() => JsonSerializer.Serialize(this);
+
+    public static ChunkRange? FromJson(string? json) => json is null ? null : JsonSerializer.Deserialize<ChunkRange>(json);
+
+    /// <summary>The prefix of the chunk's Parquet files in its job's folder, so chunks never write the same file.</summary>
+    public string FilePrefix => $"part-c{No:D2}";
+}
+
+/// <summary>
+/// Splits a big job into key ranges, each run as a chunk: a job row of its own that any engine claims, leases, fences
+/// and checkpoints as it does a job (<see cref="JobStateStore"/>), while the parent job adds up their progress and ends
+/// when they all have.
+/// </summary>
+public static class JobChunks
+{
+    public const int MaxChunks = 64;
+
+    /// <summary>
+    /// How many chunks a job copying <paramref name="total"/> rows runs as: the request's number, else
+    /// <c>Backfill:MaxParallelChunks</c>, but none smaller than <c>Backfill:MinChunkRows</c>; 1 (the job runs whole) for a
+    /// table without a primary key, whose heap-block ranges are not split.
+    /// </summary>
+    public static int CountFor(TableSchema table, long total, int? requested, BackfillOptions options)
+    {
+        if (table.PrimaryKey.Count == 0) return 1;
+        var wanted = Math.Clamp(requested ?? options.MaxParallelChunks, 1, MaxChunks);
+        return (int)Math.Max(1, Math.Min(wanted, total / Math.Max(1, options.MinChunkRows)));
+    }
+
+    /// <summary>
+    /// Cuts the matching rows into <paramref name="count"/> key ranges of about equal rows, in one pass over the key;
+    /// together they cover every key (the first and last are open), so rows added meanwhile fall into one of them.
+    /// </summary>
+    public static async Task<IReadOnlyList<ChunkRange>> PlanAsync(NpgsqlConnection source, TableSchema table, FilterPredicate filter,
+        long total, int count, CancellationToken ct)
+    {
+        var rowsEach = total / count;
+        var ranges = await new SourceVerifier(source, table, filter).RangesAsync((int)Math.Min(int.MaxValue, rowsEach), ct);
+        return ranges.Select((r, i) => new ChunkRange(i + 1, ranges.Count, r.After?.Text, r.UpTo?.Text,
+            i < ranges.Count - 1 ? rowsEach : total - rowsEach * (ranges.Count - 1))).ToList();
+    }
+}

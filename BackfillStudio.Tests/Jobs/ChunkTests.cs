@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using BackfillStudio.Tests.Engine;
+using BackfillStudio.Tests.Infrastructure;
+
+namespace BackfillStudio.Tests.Jobs;
+
+/// <summary>A job split into parallel chunks (key ranges): each claimed, leased and fenced on its own, by any engine.</summary>
+public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer>
+{
+    private const int Rows = 200_000;
+
+    private const string SourceSql = """
+        CREATE TABLE readings (id bigint PRIMARY KEY, sensor text NOT NULL, value numeric(12,3), taken_at timestamptz NOT NULL);
+        INSERT INTO readings
+        SELECT g, 'sensor-' || g % 40, g / 7.0, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
+        FROM generate_series(1, 200000) g;
+        ANALYZE;
+        """;
+
+    private static readonly string[] EngineSettings =
+        ["--Backfill:BatchSize=1000", "--Backfill:LeaseSeconds=3", "--Backfill:PollIntervalSeconds=1", "--Backfill:MinChunkRows=1000"];
+
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task FourChunks_EngineKilledMidJob_ResumeToExactlyTheSourcesRows()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.All, "--Backfill:EngineEnabled=false");
+        string[] settings = [.. EngineSettings, "--Backfill:MaxConcurrentJobs=4"];
+        using var doomed = AppProcess.Start(s.ConfigDb, [.. settings, "--Logging:LogLevel:Default=Warning"]);
+        var jobId = await StartAsync(s, chunks: 4);
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! >= 40_000 && Chunks(j).Count(c => (string)c["status"]! == "EXECUTING") >= 2,
+            "progress in several chunks");
+
+        doomed.Kill();
+        var interrupted = await s.Http.GetJobAsync(jobId);
+        Assert.Equal("EXECUTING", (string)interrupted["status"]!);
+        Assert.True((long)interrupted["count_record"]! < Rows, "the job finished before the kill; nothing was tested");
+
+        await using var survivor = await s.StartPeerAsync([.. settings]);
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(Rows, (long)job["count_record"]!);
+        var chunks = Chunks(job);
+        Assert.Equal([1, 2, 3, 4], chunks.Select(c => (int)c["no"]!));
+        Assert.All(chunks, c => Assert.Equal("COMPLETED", (string)c["status"]!));
+        Assert.Equal(Rows, chunks.Sum(c => (long)c["count_record"]!));
+        Assert.Contains(chunks, c => (int)c["attempts"]! == 2);
+
+        await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings"), "readings", jobId);
+        var files = Directory.GetFiles(Path.Combine(s.ParquetDirectory, "readings", jobId.ToString()), "*.parquet").Select(Path.GetFileName).ToList();
+        Assert.Equal(4, files.Select(f => f![..8]).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task TwoEngines_ShareOneJobsChunks_AndTheCopyIsExact()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.All,
+            [.. EngineSettings, "--Backfill:MaxConcurrentJobs=2"]);
+        await using var peer = await s.StartPeerAsync([.. EngineSettings, "--Backfill:MaxConcurrentJobs=2"]);
+        var jobId = await StartAsync(s, chunks: 4);
+
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(Rows, (long)job["count_record"]!);
+        var chunks = Chunks(job);
+        Assert.Equal(4, chunks.Count);
+        var engines = chunks.GroupBy(c => (string)c["engine"]!).ToList();
+        Assert.True(engines.Count == 2, $"the chunks ran on {engines.Count} engine(s): {job["chunks"]!.ToJsonString()}");
+        Assert.All(engines, e => Assert.True(e.Sum(c => (long)c["count_record"]!) > 0));
+        await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings"), "readings", jobId);
+    }
+
+    [Fact]
+    public async Task Cancel_StopsEveryChunkWithinTwoSeconds_AndResumeCompletesTheCopy()
+    {
+        // Batches of 50 rows: each chunk runs for many seconds, so all four are mid-copy when the cancel comes.
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Postgres,
+            [.. EngineSettings, "--Backfill:BatchSize=50", "--Backfill:MaxConcurrentJobs=4"]);
+        var jobId = await StartAsync(s, chunks: 4);
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => Chunks(j).Count(c => (string)c["status"]! == "EXECUTING" && (long)c["count_record"]! > 0) == 4,
+            "all four chunks copying");
+
+        var watch = Stopwatch.StartNew();
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
+        var cancelled = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromSeconds(30), "CANCELLED", "COMPLETED", "FAILED");
+        watch.Stop();
+        Assert.Equal("CANCELLED", (string)cancelled["status"]!);
+        Assert.All(Chunks(cancelled), c => Assert.Equal("CANCELLED", (string)c["status"]!));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"all chunks stopped after {watch.Elapsed.TotalSeconds:0.0} s");
+        var copied = await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.readings");
+        Assert.Equal(copied, (long)cancelled["count_record"]!);
+        Assert.True(copied < Rows, "the job finished before the cancel; nothing was tested");
+
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        var resumed = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(10), "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)resumed["status"]! == "COMPLETED", resumed.ToJsonString());
+        Assert.Equal(Rows, (long)resumed["count_record"]!);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings"),
+            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "readings"));
+    }
+
+    private static async Task<int> StartAsync(Scenario s, int chunks)
+    {
+        var job = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.readings", parallel_chunks = chunks });
+        Assert.Equal(chunks, (int)job["parallel_chunks"]!);
+        return (int)job["id"]!;
+    }
+
+    private static List<JsonNode> Chunks(JsonObject job) => job["chunks"] is JsonArray chunks ? chunks.Select(c => c!).ToList() : [];
+}
