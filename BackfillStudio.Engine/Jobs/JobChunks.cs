@@ -38,13 +38,14 @@ public static class JobChunks
 
     /// <summary>
     /// How many chunks a job copying <paramref name="total"/> rows runs as: the request's number, else
-    /// <c>Backfill:MaxParallelChunks</c>, but none smaller than <c>Backfill:MinChunkRows</c>; 1 (the job runs whole) for a
-    /// table without a primary key, whose heap-block ranges are not split.
+    /// <c>Backfill:MaxParallelChunks</c>, but none smaller than <c>Backfill:MinChunkRows</c>. 1 (the job runs whole) for a
+    /// table without a primary key, whose heap-block ranges are not split, and for a pipeline with a destination that
+    /// takes one writer at a time (a DuckDB file).
     /// </summary>
-    public static int CountFor(TableSchema table, long total, int? requested, BackfillOptions options)
+    public static int CountFor(JobPlan plan, TableSchema table, long total, BackfillOptions options)
     {
-        if (table.PrimaryKey.Count == 0) return 1;
-        var wanted = Math.Clamp(requested ?? options.MaxParallelChunks, 1, MaxChunks);
+        if (table.PrimaryKey.Count == 0 || plan.Destinations.Any(d => !d.Settings.TakesConcurrentWriters)) return 1;
+        var wanted = Math.Clamp(plan.Job.ParallelChunks ?? options.MaxParallelChunks, 1, MaxChunks);
         return (int)Math.Max(1, Math.Min(wanted, total / Math.Max(1, options.MinChunkRows)));
     }
 

@@ -129,7 +129,7 @@ public sealed class JobRunner(
 
         var target = new WriteTarget(job.Id, claim.Epoch, table, plan.TargetTable, plan.SourceName(table.TableName),
             chunk?.FilePrefix ?? "part", job.ParentId);
-        if (chunk is null && JobChunks.CountFor(table, total, job.ParallelChunks, settings) is var chunks and > 1)
+        if (chunk is null && JobChunks.CountFor(plan, table, total, settings) is var chunks and > 1)
         {
             await SplitAsync(plan, claim, source, filter, target, total, chunks, stopping);
             return;

@@ -46,6 +46,8 @@ public sealed class BackfillApiValidationTests(PostgresServer pg) : IClassFixtur
         ("bad timestamptz", new { table_name = "public.orders", filters = new[] { Filter("created_at", "<", "2024-13-01") } }, "filters[0].value"),
         ("bad time", new { table_name = "public.orders", filters = new[] { Filter("at_time", "<", "25:00") } }, "filters[0].value"),
         ("bad uuid", new { table_name = "public.orders", filters = new[] { Filter("ref", "=", "not-a-uuid") } }, "filters[0].value"),
+        ("no chunks", new { table_name = "public.orders", parallel_chunks = 0 }, "parallel_chunks"),
+        ("too many chunks", new { table_name = "public.orders", parallel_chunks = 65 }, "parallel_chunks"),
         ("second filter invalid", new { table_name = "public.orders", filters = new[] { Filter("id", ">", 1), Filter("amount", "<=", "x") } }, "filters[1].value"),
     ];
 

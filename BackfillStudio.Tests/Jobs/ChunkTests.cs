@@ -26,7 +26,7 @@ public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer
     [Fact]
     public async Task FourChunks_EngineKilledMidJob_ResumeToExactlyTheSourcesRows()
     {
-        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.All, "--Backfill:EngineEnabled=false");
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Postgres | DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
         string[] settings = [.. EngineSettings, "--Backfill:MaxConcurrentJobs=4"];
         using var doomed = AppProcess.Start(s.ConfigDb, [.. settings, "--Logging:LogLevel:Default=Warning"]);
         var jobId = await StartAsync(s, chunks: 4);
@@ -48,7 +48,7 @@ public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer
         Assert.Equal(Rows, chunks.Sum(c => (long)c["count_record"]!));
         Assert.Contains(chunks, c => (int)c["attempts"]! == 2);
 
-        await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings"), "readings", jobId);
+        await AssertCopiedAsync(s, jobId);
         var files = Directory.GetFiles(Path.Combine(s.ParquetDirectory, "readings", jobId.ToString()), "*.parquet").Select(Path.GetFileName).ToList();
         Assert.Equal(4, files.Select(f => f![..8]).Distinct().Count());
     }
@@ -56,7 +56,7 @@ public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer
     [Fact]
     public async Task TwoEngines_ShareOneJobsChunks_AndTheCopyIsExact()
     {
-        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.All,
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Postgres | DestinationKinds.Parquet,
             [.. EngineSettings, "--Backfill:MaxConcurrentJobs=2"]);
         await using var peer = await s.StartPeerAsync([.. EngineSettings, "--Backfill:MaxConcurrentJobs=2"]);
         var jobId = await StartAsync(s, chunks: 4);
@@ -69,6 +69,19 @@ public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer
         var engines = chunks.GroupBy(c => (string)c["engine"]!).ToList();
         Assert.True(engines.Count == 2, $"the chunks ran on {engines.Count} engine(s): {job["chunks"]!.ToJsonString()}");
         Assert.All(engines, e => Assert.True(e.Sum(c => (long)c["count_record"]!) > 0));
+        await AssertCopiedAsync(s, jobId);
+        var verification = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True((string)verification["status"]! == "MATCHED", verification.ToJsonString());
+    }
+
+    [Fact]
+    public async Task JobWithADuckDbDestination_RunsWhole()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.All, [.. EngineSettings]);
+        var jobId = await StartAsync(s, chunks: 4);
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Null(job["chunks"]);
         await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings"), "readings", jobId);
     }
 
@@ -106,6 +119,15 @@ public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer
         var job = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.readings", parallel_chunks = chunks });
         Assert.Equal(chunks, (int)job["parallel_chunks"]!);
         return (int)job["id"]!;
+    }
+
+    /// <summary>The PostgreSQL destination and the job's Parquet folder each hold exactly the source's rows.</summary>
+    private static async Task AssertCopiedAsync(Scenario s, int jobId)
+    {
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings");
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "readings"));
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "readings", null,
+            $"read_parquet('{s.ParquetDirectory}/readings/{jobId}/*.parquet')"));
     }
 
     private static List<JsonNode> Chunks(JsonObject job) => job["chunks"] is JsonArray chunks ? chunks.Select(c => c!).ToList() : [];

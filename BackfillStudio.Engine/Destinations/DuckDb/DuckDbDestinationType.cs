@@ -6,6 +6,12 @@ namespace BackfillStudio.Engine.Destinations.DuckDb;
 public sealed record DuckDbDestinationSettings(string Path, string Schema) : DestinationSettings
 {
     public override IEnumerable<string?> Secrets => [];
+
+    /// <summary>
+    /// A DuckDB file has one writer at a time (<see cref="DuckDbFileLocks"/>), and engine processes take turns with it:
+    /// chunks would only queue for it, or, on two engines, keep requeuing each other.
+    /// </summary>
+    public override bool TakesConcurrentWriters => false;
 }
 
 public sealed class DuckDbDestinationType : DestinationType<DuckDbDestinationSettings>
