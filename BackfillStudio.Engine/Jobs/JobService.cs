@@ -49,6 +49,12 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     /// <summary>The verify mode of a job whose request names none (<c>Backfill:VerifyAfterLoad</c>).</summary>
     public string DefaultVerify => options.Value.VerifyAfterLoad;
 
+    /// <summary>How many chunks a big job is split into when its request names none (<c>Backfill:MaxParallelChunks</c>).</summary>
+    public int DefaultParallelChunks => options.Value.MaxParallelChunks;
+
+    /// <summary>The fewest rows a chunk is planned with (<c>Backfill:MinChunkRows</c>).</summary>
+    public long MinChunkRows => options.Value.MinChunkRows;
+
     /// <param name="actor">Who asks (a user name or an API key's name), kept on the job for the audit trail.</param>
     public async Task<JobView> CreateAsync(int pipelineId, CreateBackfillInput input, string? actor, CancellationToken ct)
     {
@@ -153,7 +159,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         if (wanted is { } w) query = query.Where(j => j.Status == w);
         var total = await query.CountAsync(ct);
         var items = await query.OrderByDescending(j => j.Id).Skip(skip).Take(limit).ToListAsync(ct);
-        return new JobPage(total, await WithWaitsAsync(items, ct));
+        return new JobPage(total, await ViewsAsync(db, items, ct));
     }
 
     /// <summary>The status of each pipeline's newest job; pipelines without jobs are absent.</summary>
@@ -170,12 +176,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var job = await db.BackfillJobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id, ct)
             ?? throw new NotFoundException($"Backfill job {id} does not exist.");
-        var chunks = await db.BackfillJobs.IgnoreQueryFilters().AsNoTracking().Where(c => c.ParentId == id).OrderBy(c => c.Id).ToListAsync(ct);
-        return (await WithWaitsAsync([job], ct))[0] with
-        {
-            Chunks = chunks.Count == 0 ? null : chunks.Select(c => new ChunkView(ChunkRange.FromJson(c.Chunk)!.No, c.Status, c.CountRecord,
-                c.TotalRecord, c.LeaseOwner, c.ErrorMessage, c.Attempts)).ToList(),
-        };
+        return (await ViewsAsync(db, [job], ct))[0];
     }
 
     public async Task<JobView> CancelAsync(int id, string? actor, CancellationToken ct)
@@ -268,14 +269,18 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         }
     }
 
-    /// <summary>The jobs' views, each PENDING one saying which absent engine it waits for, if any.</summary>
-    private async Task<IReadOnlyList<JobView>> WithWaitsAsync(IReadOnlyList<BackfillJobEntity> jobs, CancellationToken ct)
+    /// <summary>The jobs' views with their chunks, if split, each PENDING one saying which absent engine it waits for, if any.</summary>
+    private async Task<IReadOnlyList<JobView>> ViewsAsync(ConfigDbContext db, IReadOnlyList<BackfillJobEntity> jobs, CancellationToken ct)
     {
         var pending = jobs.Where(j => j.Status == JobStatus.Pending && j.DeletedAt is null).Select(j => j.PipelineId).Distinct().ToList();
         var absent = await engines.AbsentEnginesAsync(pending, ct);
+        var ids = jobs.Select(j => (int?)j.Id).ToList();
+        var chunks = (await db.BackfillJobs.IgnoreQueryFilters().AsNoTracking().Where(c => ids.Contains(c.ParentId)).OrderBy(c => c.Id).ToListAsync(ct))
+            .ToLookup(c => c.ParentId!.Value, c => new ChunkView(ChunkRange.FromJson(c.Chunk)!.No, c.Status, c.CountRecord, c.TotalRecord,
+                c.LeaseOwner, c.ErrorMessage, c.Attempts));
         return jobs.Select(j =>
         {
-            var view = ToView(j);
+            var view = ToView(j) with { Chunks = chunks.Contains(j.Id) ? chunks[j.Id].ToList() : null };
             return j.Status == JobStatus.Pending && j.DeletedAt is null && absent.TryGetValue(j.PipelineId, out var engine)
                 ? view with { WaitingFor = $"engine '{engine}', which is not running: a destination of the pipeline belongs to it (Backfill:EngineName)" }
                 : view;

@@ -45,6 +45,25 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task BackfillTab_SplitsAJobIntoParallelChunks_AndShowsThemAddUp()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres,
+            "--Backfill:BatchSize=1000", "--Backfill:MinChunkRows=1000", "--Backfill:MaxConcurrentJobs=3");
+        await using var browser = await Browser.LaunchAsync();
+        var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"));
+
+        await page.GetByTestId("open-create-backfill").ClickAsync();
+        await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.orders");
+        await page.GetByTestId("parallel-chunks").FillAsync("3");
+        await page.GetByTestId("create-job").ClickAsync();
+
+        await Assertions.Expect(page.GetByTestId("job-status").First).ToHaveTextAsync("COMPLETED", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
+        await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync("60,000 / 60,000");
+        await Assertions.Expect(page.GetByTestId("job-chunks").First).ToHaveTextAsync("in 3 chunks: 3 completed");
+        Assert.Equal(60_000L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(DISTINCT id) FROM copy.orders"));
+    }
+
+    [Fact]
     public async Task BackfillTab_LimitsFiltersToFive_AndFlagsInvalidValuesBeforeSubmit()
     {
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
