@@ -108,9 +108,10 @@ public sealed class JobRunner(
         var job = plan.Job;
         var settings = options.Value;
         var chunk = ChunkRange.FromJson(job.Chunk);
-        if (chunk is null && await states.ResumeChunksAsync(claim, stopping))
+        if (chunk is null && await states.HasChunksAsync(job.Id, stopping))
         {
             logger.LogInformation("Job {JobId} continues in its chunks", job.Id);
+            await states.SettleChunkedAsync(stopping);
             return;
         }
         await using var source = await JobFailure.Step("Source", () =>
@@ -170,6 +171,8 @@ public sealed class JobRunner(
         int? rateEach = plan.MaxRowsPerSecond is { } rate ? Math.Max(1, (rate + ranges.Count - 1) / ranges.Count) : null;
         if (await states.StartChunksAsync(claim, ranges, rateEach, stopping))
             logger.LogInformation("Job {JobId} split into {Chunks} chunks of about {Rows} rows", plan.Job.Id, ranges.Count, ranges[0].PlannedRows);
+        else if (await states.SetTotalAsync(claim, total, stopping) == true)
+            await states.CancelExecutingAsync(claim, stopping);
     }
 
     private async Task PrepareWritersAsync(JobPlan plan, WriteTarget target, List<(string Name, IDestinationWriter Writer)> writers,

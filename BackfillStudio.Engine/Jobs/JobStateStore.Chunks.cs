@@ -13,7 +13,8 @@ public sealed partial class JobStateStore
 
     /// <summary>
     /// Inserts the parent's chunks, PENDING, in one statement that also checks the parent's claim, and wakes the engines.
-    /// Returns false when the claim was lost (nothing is inserted).
+    /// Returns false, inserting nothing, when the claim was lost or a cancel was requested (the parent's row lock orders
+    /// a cancel before the insert, or after it, when it finds the chunks to cancel).
     /// </summary>
     public async Task<bool> StartChunksAsync(JobClaim parent, IReadOnlyList<ChunkRange> ranges, int? rowsPerSecondEach, CancellationToken ct)
     {
@@ -22,7 +23,7 @@ public sealed partial class JobStateStore
             await using var cmd = config.DataSource.CreateCommand("""
                 WITH parent AS (
                     SELECT * FROM queue_backfill_data
-                    WHERE id = @id AND claim_epoch = @epoch AND status = @executing
+                    WHERE id = @id AND claim_epoch = @epoch AND status = @executing AND cancel_requested_at IS NULL
                           AND NOT EXISTS (SELECT 1 FROM queue_backfill_data c WHERE c.parent_id = @id)
                     FOR UPDATE)
                 INSERT INTO queue_backfill_data (pipeline_id, source_id, table_name, filter_sql, filters, status, count_record, total_record,
@@ -46,32 +47,14 @@ public sealed partial class JobStateStore
     }
 
     /// <summary>
-    /// For a parent claimed again (resumed after it FAILED or was CANCELLED, or requeued): puts its FAILED and CANCELLED
-    /// chunks back in the queue, each from its own checkpoint. Returns false when the job has no chunks (it was never split).
+    /// Whether the job was split into chunks already: claimed again after a resume (<see cref="ResumeAsync"/> queued its
+    /// unfinished chunks with it), it has nothing to do but end once they have.
     /// </summary>
-    public async Task<bool> ResumeChunksAsync(JobClaim parent, CancellationToken ct)
+    public async Task<bool> HasChunksAsync(int jobId, CancellationToken ct)
     {
-        await using (var exists = config.DataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM queue_backfill_data WHERE parent_id = @id)"))
-        {
-            exists.Parameters.AddWithValue("id", parent.JobId);
-            if (!(bool)(await exists.ExecuteScalarAsync(ct))!) return false;
-        }
-        await using (var cmd = config.DataSource.CreateCommand("""
-            UPDATE queue_backfill_data c SET status = @to, attempts = 0, lease_owner = NULL, finished_at = NULL, error_message = NULL,
-                   cancel_requested_at = NULL, cancelled_by = NULL, updated_at = now()
-            FROM queue_backfill_data p
-            WHERE c.parent_id = p.id AND p.id = @id AND p.claim_epoch = @epoch AND p.status = @executing AND c.status = ANY(@from)
-            """))
-        {
-            cmd.Parameters.AddWithValue("id", parent.JobId);
-            cmd.Parameters.AddWithValue("epoch", parent.Epoch);
-            cmd.Parameters.AddWithValue("executing", JobStatus.Executing.ToDb());
-            foreach (var (name, value) in Move(JobTransitions.Resume)) cmd.Parameters.AddWithValue(name, value);
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-        await AnnounceQueuedAsync(parent.JobId, ct);
-        await SettleChunkedAsync(ct);
-        return true;
+        await using var cmd = config.DataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM queue_backfill_data WHERE parent_id = @id)");
+        cmd.Parameters.AddWithValue("id", jobId);
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
     /// <summary>Sets a parent's count_record to its chunks' total (never lower: a chunk's count only grows).</summary>

@@ -120,13 +120,20 @@ public sealed partial class JobStateStore(ConfigDataSource config, JobEventBus b
     /// Puts a FAILED or CANCELLED job back in the queue: it continues from its checkpoint (count_record keeps
     /// what was written) with a fresh count of attempts. <see cref="AnnounceQueuedAsync"/> then wakes the engines.
     /// </summary>
+    /// <remarks>A job split into chunks gets its FAILED and CANCELLED chunks back in the queue with it, each to continue from its own checkpoint.</remarks>
     public Task<JobChanged?> ResumeAsync(int id, string? actor, CancellationToken ct) => ExecuteAsync($"""
-        UPDATE queue_backfill_data SET status = @to, attempts = 0, lease_owner = NULL, finished_at = NULL,
-               error_message = NULL, cancel_requested_at = NULL, cancelled_by = NULL,
-               resumed_by = @actor, resumed_at = now(), updated_at = now()
-        WHERE id = @id AND status = ANY(@from) AND deleted_at IS NULL
-              AND (verify_status IS NULL OR verify_status <> ALL(@verifying))
-        {Returning}
+        WITH resumed AS (
+            UPDATE queue_backfill_data SET status = @to, attempts = 0, lease_owner = NULL, finished_at = NULL,
+                   error_message = NULL, cancel_requested_at = NULL, cancelled_by = NULL,
+                   resumed_by = @actor, resumed_at = now(), updated_at = now()
+            WHERE id = @id AND status = ANY(@from) AND deleted_at IS NULL
+                  AND (verify_status IS NULL OR verify_status <> ALL(@verifying))
+            {Returning}),
+        chunks AS (
+            UPDATE queue_backfill_data c SET status = @to, attempts = 0, lease_owner = NULL, finished_at = NULL,
+                   error_message = NULL, cancel_requested_at = NULL, cancelled_by = NULL, updated_at = now()
+            FROM resumed WHERE c.parent_id = resumed.id AND c.status = ANY(@from))
+        SELECT * FROM resumed
         """, ct, [("id", id), ("actor", (object?)actor ?? DBNull.Value), ("verifying", VerifyStatus.InProgress), .. Move(JobTransitions.Resume)]);
 
     /// <summary>Wakes every engine for a job that is PENDING again, as for a new one.</summary>

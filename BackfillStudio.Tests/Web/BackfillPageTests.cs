@@ -60,6 +60,7 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
         await Assertions.Expect(page.GetByTestId("job-status").First).ToHaveTextAsync("COMPLETED", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
         await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync("60,000 / 60,000");
         await Assertions.Expect(page.GetByTestId("job-chunks").First).ToHaveTextAsync("in 3 chunks: 3 completed");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("chunked-job.png"), FullPage = true });
         Assert.Equal(60_000L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(DISTINCT id) FROM copy.orders"));
     }
 

@@ -14,7 +14,8 @@ using Npgsql;
 // same run on the same cluster: `psql \copy ... | psql \copy ...` for postgres, the source's binary COPY into /dev/null
 // (the read limit) for duckdb and parquet, and a filtered pipe for a job whose filter matches 10 % of the rows through an
 // index. Then --wide-rows rows of about 1 MB each (default 300; 0 skips) are copied to each destination, and the engine's
-// peak RSS is printed beside the bound 2 x Backfill:BatchMaxBytes + 300 MiB. The table and a chart go to docs/benchmarks.md
+// peak RSS is printed beside the bound 2 x Backfill:BatchMaxBytes + 300 MiB. PostgreSQL → PostgreSQL also runs split into each of
+// --chunks parallel chunks (default 1,2,4; each chunk count also the engine's Backfill:MaxConcurrentJobs, so all run at once). The table and a chart go to docs/benchmarks.md
 // and docs/benchmarks.svg (--no-docs leaves them alone).
 var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? "500000,2000000")
     .Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
@@ -22,6 +23,8 @@ var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? 
 // table only) and counts its statement requests.
 var destinations = (args.SkipWhile(a => a != "--destinations").Skip(1).FirstOrDefault() ?? "postgres,duckdb,parquet,snowflake").Split(',');
 var writeDocs = !args.Contains("--no-docs");
+var chunkCounts = (args.SkipWhile(a => a != "--chunks").Skip(1).FirstOrDefault() ?? "1,2,4")
+    .Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
 var wideRows = int.Parse(args.SkipWhile(a => a != "--wide-rows").Skip(1).FirstOrDefault() ?? "300", CultureInfo.InvariantCulture);
 const long batchMaxBytes = 64L * 1024 * 1024;
 var wideResults = new List<(string Destination, long PeakBytes, TimeSpan Elapsed, string? Failure)>();
@@ -85,6 +88,13 @@ try
             Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s (picked up {pickup.TotalMilliseconds:F0} ms after the POST), peak RSS {peak / 1048576.0:F0} MiB; " +
                               $"verify count {verifyCount.TotalSeconds:F2} s, checksum {verifyChecksum.TotalSeconds:F2} s; " +
                               $"checkpoints seen by a listening node after {seen?.Median.TotalMilliseconds:F0} ms (median), {seen?.Max.TotalMilliseconds:F0} ms (max)");
+            if (destination != "postgres") continue;
+            foreach (var chunks in chunkCounts)
+            {
+                var (split, splitPeak, _, _, _, _) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: false, chunks: chunks);
+                results.Add(new Result(rows, rows, $"BackfillStudio → postgres, {chunks} chunk{(chunks == 1 ? "" : "s")}", split, splitPeak, Pipe));
+                Console.WriteLine($"  postgres in {chunks} parallel chunks: {split.TotalSeconds:F2} s, peak RSS {splitPeak / 1048576.0:F0} MiB");
+            }
         }
 
         // A job whose filter matches 10 % of the rows through an index, beside the same SELECT piped by psql.
@@ -161,11 +171,13 @@ return;
 
 // The copy runs without verify-after-load, so its time is the copy's alone; then the same job is verified by count and
 // by checksum (each timed from the request to MATCHED).
+// chunks: the job is split into that many chunks (whatever the table's size), all run at once by the engine; null: the defaults.
 static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
     string source, string table, string destination, int rows, long expected, string folder, bool verify, object? filter = null,
-    JsonObject? snowflakeConfig = null)
+    JsonObject? snowflakeConfig = null, int? chunks = null)
 {
-    var config = await NewDatabaseAsync(cluster, $"config_{table}_{destination}_{rows}{(filter is null ? "" : "_filtered")}");
+    var variant = (filter is null ? "" : "_filtered") + (chunks is { } n ? $"_c{n}" : "");
+    var config = await NewDatabaseAsync(cluster, $"config_{table}_{destination}_{rows}{variant}");
     var port = FreePort();
     // A throwaway admin key for this run's own app; it is never stored anywhere.
     var apiKey = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
@@ -175,6 +187,8 @@ static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
     foreach (var a in new[] { typeof(BackfillStudioApp).Assembly.Location, $"--ConnectionStrings:Config={config}", $"--urls=http://127.0.0.1:{port}",
                  "--Logging:LogLevel:Default=Warning", $"--Logging:LogLevel:BackfillStudio.Engine.Jobs.JobRunner={(verbose ? "Debug" : "Warning")}", "--Backfill:PollIntervalSeconds=1", $"--Auth:BootstrapApiKey={apiKey}" })
         info.ArgumentList.Add(a);
+    if (chunks is { } parallel)
+        foreach (var a in new[] { "--Backfill:MinChunkRows=1", $"--Backfill:MaxConcurrentJobs={parallel}" }) info.ArgumentList.Add(a);
     using var app = Process.Start(info)!;
     app.OutputDataReceived += (_, e) => { if (e.Data is not null && verbose) Console.WriteLine(e.Data); };
     app.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine(e.Data); };
@@ -191,7 +205,7 @@ static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
         JsonObject destinationConfig;
         if (destination == "postgres")
         {
-            var target = new NpgsqlConnectionStringBuilder(await NewDatabaseAsync(cluster, $"target_{table}_{rows}{(filter is null ? "" : "_filtered")}"));
+            var target = new NpgsqlConnectionStringBuilder(await NewDatabaseAsync(cluster, $"target_{table}_{rows}{variant}"));
             destinationConfig = new JsonObject { ["host"] = target.Host, ["port"] = target.Port, ["database"] = target.Database, ["username"] = target.Username, ["password"] = target.Password, ["ssl_mode"] = "disable" };
         }
         else
@@ -211,7 +225,7 @@ static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
         }
         checkpoints.Clear();
         var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill",
-            new { table_name = $"public.{table}", verify = "none", filters = filter is null ? Array.Empty<object>() : [filter] });
+            new { table_name = $"public.{table}", verify = "none", filters = filter is null ? Array.Empty<object>() : [filter], parallel_chunks = chunks });
         while (true)
         {
             var job = (await http.GetFromJsonAsync<JsonObject>($"/api/v1/backfill/{jobId}"))!;
