@@ -75,6 +75,32 @@ public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer
     }
 
     [Fact]
+    public async Task AFailingChunk_CancelsTheOthers_FailsTheJobNamingIt_AndResumeAfterTheFixCompletesIt()
+    {
+        // DuckDB's DECIMAL (Parquet's stage) cannot hold NaN: chunk 4's range holds one, so that chunk fails early.
+        await using var s = await Scenario.CreateAsync(pg, SourceSql + "UPDATE readings SET value = 'NaN' WHERE id = 151000;",
+            ["public.readings"], DestinationKinds.Postgres | DestinationKinds.Parquet, [.. EngineSettings, "--Backfill:MaxConcurrentJobs=4"]);
+        var jobId = await StartAsync(s, chunks: 4);
+
+        var failed = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED", "CANCELLED");
+        Assert.True((string)failed["status"]! == "FAILED", failed.ToJsonString());
+        Assert.StartsWith("Chunk 4 of 4: ", (string)failed["error_message"]!);
+        Assert.Contains("value", (string)failed["error_message"]!);
+        var chunks = Chunks(failed);
+        Assert.Equal("FAILED", (string)chunks[3]["status"]!);
+        Assert.Contains(chunks.Take(3), c => (string)c["status"]! == "CANCELLED");
+        Assert.Equal(chunks.Sum(c => (long)c["count_record"]!), (long)failed["count_record"]!);
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "UPDATE readings SET value = 1 WHERE id = 151000");
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        var resumed = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)resumed["status"]! == "COMPLETED", resumed.ToJsonString());
+        Assert.Equal(Rows, (long)resumed["count_record"]!);
+        Assert.All(Chunks(resumed), c => Assert.Equal("COMPLETED", (string)c["status"]!));
+        await AssertCopiedAsync(s, jobId);
+    }
+
+    [Fact]
     public async Task JobWithADuckDbDestination_RunsWhole()
     {
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.All, [.. EngineSettings]);
