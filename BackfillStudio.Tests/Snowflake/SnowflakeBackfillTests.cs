@@ -164,6 +164,20 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
     }
 
     [Fact]
+    public async Task JobSplitIntoChunks_MergesEachChunksRowsOnce()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=2000",
+            "--Backfill:MinChunkRows=1000", "--Backfill:MaxConcurrentJobs=3");
+        var created = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
+            new { table_name = "public.readings", filters = new[] { Scenario.Filter("id", ">", 1000) }, parallel_chunks = 3 });
+        var job = await ExpectCompletedAsync(s, (int)created["id"]!, 29000);
+
+        Assert.Equal(3, job["chunks"]!.AsArray().Count);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings", "id > 1000"), await account.ContentsAsync(s.SourceDb, "readings"));
+    }
+
+    [Fact]
     public async Task SqlError_FailsTheJob_WithSnowflakesMessageAndSqlState()
     {
         await using var account = await SnowflakeAccount.StartAsync();
@@ -387,10 +401,11 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         Assert.InRange(account.Emulator.PeakConcurrentRequests, 2, SnowflakeDestinationWriter.RequestsInFlight);
     }
 
-    private static async Task ExpectCompletedAsync(Scenario s, int jobId, long rows)
+    private static async Task<JsonObject> ExpectCompletedAsync(Scenario s, int jobId, long rows)
     {
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");
         Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
         Assert.Equal(rows, (long)job["count_record"]!);
+        return job;
     }
 }
