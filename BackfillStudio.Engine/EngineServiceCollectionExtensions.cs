@@ -4,6 +4,7 @@ using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Destinations.Snowflake;
 using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Notifications;
 using BackfillStudio.Engine.Observability;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
@@ -27,6 +28,7 @@ public static class EngineServiceCollectionExtensions
     public static IServiceCollection AddBackfillStudio(this IServiceCollection services, IConfiguration configuration, string configConnectionString)
     {
         services.AddOptions<BackfillOptions>().BindConfiguration(BackfillOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddDbContextFactory<ConfigDbContext>(o => ConfigDatabase.Configure(o, configConnectionString));
         services.AddSingleton(_ => new ConfigDataSource(configConnectionString));
         var keys = services.AddDataProtection().SetApplicationName("BackfillStudio").PersistKeysToDbContext<ConfigDbContext>();
@@ -54,13 +56,18 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<JobRunner>();
         services.AddSingleton<VerificationStore>();
         services.AddSingleton<VerificationRunner>();
+        services.AddSingleton<NotificationService>();
         services.AddMetrics();
         services.AddSingleton<BackfillMetrics>();
         services.AddSingleton<JobNotificationListener>();
         services.AddHostedService(sp => sp.GetRequiredService<JobNotificationListener>());
 
         var engineEnabled = configuration.GetValue($"{BackfillOptions.Section}:{nameof(BackfillOptions.EngineEnabled)}", true);
-        if (engineEnabled) services.AddHostedService<BackfillWorker>();
+        if (engineEnabled)
+        {
+            services.AddHostedService<BackfillWorker>();
+            services.AddHostedService<NotificationDispatcher>();
+        }
         return services;
     }
 

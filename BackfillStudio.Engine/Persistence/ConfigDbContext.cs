@@ -19,6 +19,8 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
     public DbSet<ApiKeyEntity> ApiKeys => Set<ApiKeyEntity>();
     public DbSet<EngineEntity> Engines => Set<EngineEntity>();
+    public DbSet<NotificationChannelEntity> NotificationChannels => Set<NotificationChannelEntity>();
+    public DbSet<NotificationDeliveryEntity> NotificationDeliveries => Set<NotificationDeliveryEntity>();
 
     /// <summary>
     /// Deletes a pipeline or a source (<paramref name="owner"/>) in one transaction with the bookkeeping of its jobs. The
@@ -131,6 +133,27 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.HasIndex(x => new { x.PipelineId, x.Id });
         });
         b.Entity<DataProtectionKey>().ToTable("data_protection_keys");
+        b.Entity<NotificationChannelEntity>(e =>
+        {
+            e.ToTable("notification_channels");
+            e.HasIndex(x => x.Name).IsUnique();
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.Type).HasMaxLength(20);
+            e.Property(x => x.Url).HasMaxLength(2000);
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+        });
+        b.Entity<NotificationDeliveryEntity>(e =>
+        {
+            e.ToTable("notification_deliveries");
+            e.HasOne(x => x.Channel).WithMany().HasForeignKey(x => x.ChannelId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(x => x.Event).HasMaxLength(20);
+            e.Property(x => x.Status).HasMaxLength(20);
+            e.Property(x => x.Payload).HasColumnType("jsonb");
+            e.Property(x => x.ClaimedBy).HasMaxLength(200);
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            e.HasIndex(x => new { x.Status, x.NextAttemptAt });
+            e.HasIndex(x => new { x.ChannelId, x.Id });
+        });
         b.Entity<EngineEntity>(e =>
         {
             e.ToTable("engines");

@@ -147,3 +147,44 @@ public sealed class ApiKeyEntity
     public DateTimeOffset? LastUsedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
 }
+
+/// <summary>
+/// Where job events are sent: a webhook URL, signed with the channel's secret. It hears of the events it subscribes to
+/// (<see cref="Notifications.NotificationEvents"/>) of its pipelines (null: all of them).
+/// </summary>
+public sealed class NotificationChannelEntity
+{
+    public int Id { get; set; }
+    public required string Name { get; set; }
+    public required string Type { get; set; }
+    public required string Url { get; set; }
+    /// <summary>Data-Protection-encrypted signing secret; never leaves the process in clear.</summary>
+    public string? SecretProtected { get; set; }
+    public int[]? PipelineIds { get; set; }
+    public string[] Events { get; set; } = [];
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>
+/// One event for one channel: the outbox row written by the job's status change (in its transaction, by a trigger), then
+/// the delivery log. Claimed by one engine at a time; retried with back-off under the same <see cref="DeliveryId"/>.
+/// </summary>
+public sealed class NotificationDeliveryEntity
+{
+    public long Id { get; set; }
+    public int ChannelId { get; set; }
+    public NotificationChannelEntity? Channel { get; set; }
+    public Guid DeliveryId { get; set; }
+    public required string Event { get; set; }
+    public int? JobId { get; set; }
+    /// <summary>The job as it was when the event happened (JSON).</summary>
+    public required string Payload { get; set; }
+    public required string Status { get; set; }
+    public int Attempts { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    public string? LastError { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? DeliveredAt { get; set; }
+    public string? ClaimedBy { get; set; }
+    public DateTimeOffset? ClaimedUntil { get; set; }
+}

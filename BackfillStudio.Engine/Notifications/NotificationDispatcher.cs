@@ -1,0 +1,133 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Engine.Security;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace BackfillStudio.Engine.Notifications;
+
+/// <summary>
+/// Delivers the outbox (<c>notification_deliveries</c>) on every engine: claims due deliveries with <c>SKIP LOCKED</c> and a
+/// lease, so one attempt at a time runs anywhere; a failed attempt is retried after 1, 2, 4 ... s (at most an hour) until
+/// <see cref="NotificationOptions.RetryHours"/> have passed since the event, then marked FAILED. A delivery whose engine
+/// died mid-attempt is taken again when its lease ends: at least once, each time under the same delivery id.
+/// </summary>
+public sealed class NotificationDispatcher(
+    ConfigDataSource config,
+    SecretProtector protector,
+    EngineIdentity identity,
+    IOptions<NotificationOptions> options,
+    ILogger<NotificationDispatcher> logger) : BackgroundService
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    private sealed record Due(long Id, Guid DeliveryId, string Event, string Payload, DateTimeOffset CreatedAt, string Channel, string Url,
+        string? SecretProtected);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var due = await ClaimAsync(stoppingToken);
+                foreach (var delivery in due) await DeliverAsync(delivery, stoppingToken);
+                if (due.Count > 0) continue;
+                await Task.Delay(PollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning("Could not deliver notifications now: {Error}", e.Message);
+                await Task.Delay(PollInterval, stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
+            }
+        }
+    }
+
+    private async Task<List<Due>> ClaimAsync(CancellationToken ct)
+    {
+        await using var cmd = config.DataSource.CreateCommand($"""
+            UPDATE notification_deliveries d SET claimed_by = @me, claimed_until = now() + make_interval(secs => @lease), attempts = d.attempts + 1
+            FROM notification_channels c
+            WHERE c.id = d.channel_id AND d.id IN (
+                SELECT id FROM notification_deliveries
+                WHERE status = '{DeliveryStatus.Pending}' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+                ORDER BY id LIMIT 20 FOR UPDATE SKIP LOCKED)
+            RETURNING d.id, d.delivery_id, d.event, d.payload::text, d.created_at, c.name, c.url, c.secret_protected
+            """);
+        cmd.Parameters.AddWithValue("me", identity.Owner);
+        cmd.Parameters.AddWithValue("lease", Lease.TotalSeconds);
+        var due = new List<Due>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            due.Add(new Due(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4),
+                reader.GetString(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
+        return due;
+    }
+
+    private async Task DeliverAsync(Due delivery, CancellationToken ct)
+    {
+        var body = Body(delivery);
+        var error = await WebhookSender.SendAsync(Http, delivery.Url, protector.Unprotect(delivery.SecretProtected) ?? "", delivery.Event,
+            delivery.DeliveryId, body, ct);
+        if (error is null) logger.LogInformation("Notification {DeliveryId} ({Event}) delivered to channel '{Channel}'", delivery.DeliveryId, delivery.Event, delivery.Channel);
+        else logger.LogWarning("Notification {DeliveryId} ({Event}) to channel '{Channel}' not delivered: {Error}", delivery.DeliveryId, delivery.Event, delivery.Channel, error);
+        await using var cmd = config.DataSource.CreateCommand($"""
+            UPDATE notification_deliveries SET claimed_by = NULL, claimed_until = NULL, last_error = @error,
+                   status = CASE WHEN @error IS NULL THEN '{DeliveryStatus.Delivered}'
+                                 WHEN created_at < now() - make_interval(hours => @retryHours) THEN '{DeliveryStatus.Failed}'
+                                 ELSE status END,
+                   delivered_at = CASE WHEN @error IS NULL THEN now() END,
+                   next_attempt_at = now() + make_interval(secs => least(3600, power(2, least(attempts - 1, 12))))
+            WHERE id = @id AND claimed_by = @me
+            """);
+        cmd.Parameters.AddWithValue("id", delivery.Id);
+        cmd.Parameters.AddWithValue("me", identity.Owner);
+        cmd.Parameters.AddWithValue("error", NpgsqlTypes.NpgsqlDbType.Text, (object?)error ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("retryHours", options.Value.RetryHours);
+        await cmd.ExecuteNonQueryAsync(CancellationToken.None);
+    }
+
+    /// <summary>The JSON body: the event, the job as it was then, and a link to its pipeline's page (with <c>Notifications:PublicUrl</c>).</summary>
+    private byte[] Body(Due delivery)
+    {
+        var job = JsonNode.Parse(delivery.Payload)!.AsObject();
+        var body = new JsonObject
+        {
+            ["delivery_id"] = delivery.DeliveryId.ToString(),
+            ["event"] = delivery.Event,
+            ["occurred_at"] = delivery.CreatedAt.ToUniversalTime().ToString("O"),
+            ["job"] = delivery.Event == NotificationEvents.Test ? null : job,
+            ["message"] = Message(delivery.Event, job),
+        };
+        var publicUrl = options.Value.PublicUrl.TrimEnd('/');
+        if (publicUrl.Length > 0 && job["pipeline_id"] is { } pipeline) body["link"] = $"{publicUrl}/pipelines/{pipeline}";
+        return JsonSerializer.SerializeToUtf8Bytes(body);
+    }
+
+    /// <summary>One readable line: "Backfill job 12 of public.orders (pipeline shop) COMPLETED: 500,000 rows in 41 s (12,195 rows/s)."</summary>
+    public static string Message(string eventName, JsonObject job)
+    {
+        if (eventName == NotificationEvents.Test) return (string?)job["message"] ?? "Test notification from BackfillStudio.";
+        var head = $"Backfill job {job["id"]} of {job["table_name"]} (pipeline {job["pipeline_name"]})";
+        var filters = (string?)job["filter_sql"] is { Length: > 0 } f ? $" where {f}" : "";
+        var rows = (long?)job["count_record"] ?? 0;
+        var seconds = (double?)job["duration_seconds"];
+        var rate = seconds is > 0 ? $" ({rows / seconds.Value:N0} rows/s)" : "";
+        var took = seconds is { } s ? $" in {s:N0} s{rate}" : "";
+        return eventName switch
+        {
+            NotificationEvents.Completed => $"{head}{filters} COMPLETED: {rows:N0} rows{took}.",
+            NotificationEvents.Mismatch => $"{head}{filters}: its verification found {job["verification"]?["ranges_mismatched"]} mismatched ranges.",
+            _ => $"{head}{filters} {eventName} after {rows:N0} rows{took}: {job["error_message"] ?? "cancelled"}",
+        };
+    }
+}

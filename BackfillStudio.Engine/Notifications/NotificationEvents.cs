@@ -1,0 +1,36 @@
+namespace BackfillStudio.Engine.Notifications;
+
+/// <summary>The events a channel can subscribe to: a job ending, or its verification finding a difference.</summary>
+public static class NotificationEvents
+{
+    public const string Completed = "COMPLETED";
+    public const string Failed = "FAILED";
+    public const string Cancelled = "CANCELLED";
+    public const string Mismatch = "MISMATCH";
+
+    /// <summary>Sent by "Send test" only; no channel subscribes to it.</summary>
+    public const string Test = "TEST";
+
+    public static readonly string[] All = [Completed, Failed, Cancelled, Mismatch];
+}
+
+/// <summary>A delivery's state in <c>notification_deliveries</c>.</summary>
+public static class DeliveryStatus
+{
+    public const string Pending = "PENDING";
+    public const string Delivered = "DELIVERED";
+    public const string Failed = "FAILED";
+}
+
+/// <summary>The <c>Notifications</c> section of appsettings.json.</summary>
+public sealed class NotificationOptions
+{
+    public const string Section = "Notifications";
+
+    /// <summary>The address users open the UI at; messages link to a job's pipeline page under it. Empty: no link.</summary>
+    public string PublicUrl { get; set; } = "";
+
+    /// <summary>How long a delivery is retried (with back-off from 1 s up to an hour) before it is given up.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 24 * 30)]
+    public int RetryHours { get; set; } = 24;
+}
