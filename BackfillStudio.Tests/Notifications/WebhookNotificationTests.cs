@@ -67,6 +67,26 @@ public sealed class WebhookNotificationTests(PostgresServer pg) : IClassFixture<
     }
 
     [Fact]
+    public async Task VerificationMismatch_IsPostedWithTheMismatchedRanges()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:VerifyAfterLoad=none");
+        await s.Http.PostOkAsync("/api/v1/notifications", new { name = "hook", url = receiver.Url, secret = Secret, events = new[] { "MISMATCH" } });
+        var jobId = await s.StartBackfillAsync("public.orders");
+        await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "DELETE FROM copy.orders WHERE id BETWEEN 10 AND 19");
+
+        await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode = "count" });
+        await s.Http.WaitForVerificationAsync(jobId, Timeout, "MISMATCH");
+        var request = (await receiver.WaitForAsync(r => r.Count >= 1, Timeout, "the MISMATCH event")).Single();
+        Assert.Equal("MISMATCH", request.Headers["X-Backfill-Event"]);
+        var body = JsonNode.Parse(request.Body)!;
+        Assert.Equal(1, (int)body["job"]!["verification"]!["ranges_mismatched"]!);
+        Assert.Equal(3000L, (long)body["job"]!["verification"]!["mismatches"]![0]!["source_rows"]!);
+        Assert.Equal($"Backfill job {jobId} of public.orders (pipeline pipeline): its verification found 1 mismatched ranges.", (string)body["message"]!);
+    }
+
+    [Fact]
     public async Task EngineKilledBeforeTheReceiverAnswersOk_AnotherEngineDeliversTheEvent()
     {
         var up = false;
