@@ -12,6 +12,7 @@ namespace BackfillStudio.Tests.Access;
 public sealed class SecretLeakTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 200) g;";
+    private const string WebhookSecret = "Webhook-Signing-Secret-Never-Shown-42";
     private static readonly string[] Verbose = ["--Logging:LogLevel:Default=Trace", "--Logging:Console:LogLevel:Default=Warning", "--Backfill:BatchSize=50"];
 
     [Fact]
@@ -64,10 +65,19 @@ public sealed class SecretLeakTests(PostgresServer pg) : IClassFixture<PostgresS
         responses.Add((await s.Http.GetOkAsync("/api/v1/sources")).ToJsonString());
         responses.Add((await s.Http.GetOkAsync("/api/v1/destinations")).ToJsonString());
 
+        // A webhook whose receiver refuses every delivery: its secret signs each attempt and shows nowhere.
+        using var receiver = new WebhookReceiver { Answer = _ => 500 };
+        var channel = await s.Http.PostOkAsync("/api/v1/notifications", new { name = "hook", url = receiver.Url, secret = WebhookSecret, events = new[] { "FAILED" } });
+        responses.Add(channel.ToJsonString());
+        responses.Add((await s.Http.PostJsonAsync($"/api/v1/notifications/{channel["id"]}/test")).Body.ToJsonString());
+        await receiver.WaitForAsync(r => r.Count >= 2, TimeSpan.FromMinutes(1), "two refused attempts");
+        responses.Add((await s.Http.GetOkAsync($"/api/v1/notifications/{channel["id"]}/deliveries")).ToJsonString());
+        responses.Add((await s.Http.GetOkAsync("/api/v1/notifications")).ToJsonString());
+
         var text = logs.Text;
         Assert.Contains("password authentication failed", text);
         var keyLine = SnowflakeUnitTests.EncryptedKeyPem.Split('\n')[2].Trim();
-        string[] secrets = [wrong, source.Password!, destination.Password!, keyLine, SnowflakeAccount.Passphrase, TestApp.AdminPassword, TestApp.ApiKey];
+        string[] secrets = [wrong, source.Password!, destination.Password!, keyLine, SnowflakeAccount.Passphrase, TestApp.AdminPassword, TestApp.ApiKey, WebhookSecret];
         foreach (var secret in secrets)
         {
             Assert.DoesNotContain(secret, text);
@@ -75,7 +85,7 @@ public sealed class SecretLeakTests(PostgresServer pg) : IClassFixture<PostgresS
         }
 
         var plainColumns = await PostgresServer.ScalarAsync<string>(s.ConfigDb,
-            "SELECT string_agg(t::text, ' ') FROM (SELECT s::text AS t FROM sources s UNION ALL SELECT d::text FROM destinations d UNION ALL SELECT k::text FROM api_keys k UNION ALL SELECT u::text FROM users u) rows");
+            "SELECT string_agg(t::text, ' ') FROM (SELECT s::text AS t FROM sources s UNION ALL SELECT d::text FROM destinations d UNION ALL SELECT k::text FROM api_keys k UNION ALL SELECT u::text FROM users u UNION ALL SELECT c::text FROM notification_channels c) rows");
         Assert.All(secrets, secret => Assert.DoesNotContain(secret, plainColumns));
     }
 
