@@ -29,6 +29,7 @@ public static class EngineServiceCollectionExtensions
     {
         services.AddOptions<BackfillOptions>().BindConfiguration(BackfillOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<SmtpOptions>().BindConfiguration(SmtpOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddDbContextFactory<ConfigDbContext>(o => ConfigDatabase.Configure(o, configConnectionString));
         services.AddSingleton(_ => new ConfigDataSource(configConnectionString));
         var keys = services.AddDataProtection().SetApplicationName("BackfillStudio").PersistKeysToDbContext<ConfigDbContext>();

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace BackfillStudio.Engine.Notifications;
 
 /// <summary>
-/// Delivers the outbox (<c>notification_deliveries</c>) on every engine: claims due deliveries with <c>SKIP LOCKED</c> and a
+/// Delivers the outbox (<c>notification_deliveries</c>) on every engine, to webhooks and by e-mail: claims due deliveries with <c>SKIP LOCKED</c> and a
 /// lease, so one attempt at a time runs anywhere; a failed attempt is retried after 1, 2, 4 ... s (at most an hour) until
 /// <see cref="NotificationOptions.RetryHours"/> have passed since the event, then marked FAILED. A delivery whose engine
 /// died mid-attempt is taken again when its lease ends: at least once, each time under the same delivery id.
@@ -20,14 +20,15 @@ public sealed class NotificationDispatcher(
     SecretProtector protector,
     EngineIdentity identity,
     IOptions<NotificationOptions> options,
+    IOptions<SmtpOptions> smtp,
     ILogger<NotificationDispatcher> logger) : BackgroundService
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(2);
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
-    private sealed record Due(long Id, Guid DeliveryId, string Event, string Payload, DateTimeOffset CreatedAt, string Channel, string Url,
-        string? SecretProtected);
+    private sealed record Due(long Id, Guid DeliveryId, string Event, string Payload, DateTimeOffset CreatedAt, string Channel, string Type,
+        string? Url, string? SecretProtected, string[]? Recipients);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -61,7 +62,7 @@ public sealed class NotificationDispatcher(
                 SELECT id FROM notification_deliveries
                 WHERE status = '{DeliveryStatus.Pending}' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
                 ORDER BY id LIMIT 20 FOR UPDATE SKIP LOCKED)
-            RETURNING d.id, d.delivery_id, d.event, d.payload::text, d.created_at, c.name, c.url, c.secret_protected
+            RETURNING d.id, d.delivery_id, d.event, d.payload::text, d.created_at, c.name, c.type, c.url, c.secret_protected, c.recipients
             """);
         cmd.Parameters.AddWithValue("me", identity.Owner);
         cmd.Parameters.AddWithValue("lease", Lease.TotalSeconds);
@@ -69,15 +70,18 @@ public sealed class NotificationDispatcher(
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             due.Add(new Due(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4),
-                reader.GetString(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
+                reader.GetString(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetString(8),
+                reader.IsDBNull(9) ? null : reader.GetFieldValue<string[]>(9)));
         return due;
     }
 
     private async Task DeliverAsync(Due delivery, CancellationToken ct)
     {
         var body = Body(delivery);
-        var error = await WebhookSender.SendAsync(Http, delivery.Url, protector.Unprotect(delivery.SecretProtected) ?? "", delivery.Event,
-            delivery.DeliveryId, body, ct);
+        var error = delivery.Type == NotificationService.Email
+            ? await EmailSender.SendAsync(smtp.Value, delivery.Recipients ?? [], Subject(delivery, body), MailText(body), delivery.DeliveryId, ct)
+            : await WebhookSender.SendAsync(Http, delivery.Url!, protector.Unprotect(delivery.SecretProtected) ?? "", delivery.Event,
+                delivery.DeliveryId, JsonSerializer.SerializeToUtf8Bytes(body), ct);
         if (error is null) logger.LogInformation("Notification {DeliveryId} ({Event}) delivered to channel '{Channel}'", delivery.DeliveryId, delivery.Event, delivery.Channel);
         else logger.LogWarning("Notification {DeliveryId} ({Event}) to channel '{Channel}' not delivered: {Error}", delivery.DeliveryId, delivery.Event, delivery.Channel, error);
         await using var cmd = config.DataSource.CreateCommand($"""
@@ -96,8 +100,23 @@ public sealed class NotificationDispatcher(
         await cmd.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
+    private static string Subject(Due delivery, JsonObject body) => delivery.Event == NotificationEvents.Test
+        ? "[BackfillStudio] Test notification"
+        : $"[BackfillStudio] Job {body["job"]?["id"]} {delivery.Event}: {body["job"]?["table_name"]}";
+
+    /// <summary>The mail: the message line, the link, then every field of the job.</summary>
+    private static string MailText(JsonObject body)
+    {
+        var text = new System.Text.StringBuilder().AppendLine((string?)body["message"]).AppendLine();
+        if (body["link"] is { } link) text.AppendLine($"Open: {link}").AppendLine();
+        if (body["job"] is JsonObject job)
+            foreach (var (field, value) in job.Where(f => f.Value is not null))
+                text.AppendLine($"{field}: {(value is JsonValue ? value.ToString() : value!.ToJsonString())}");
+        return text.AppendLine().AppendLine($"Delivery {body["delivery_id"]}").ToString();
+    }
+
     /// <summary>The JSON body: the event, the job as it was then, and a link to its pipeline's page (with <c>Notifications:PublicUrl</c>).</summary>
-    private byte[] Body(Due delivery)
+    private JsonObject Body(Due delivery)
     {
         var job = JsonNode.Parse(delivery.Payload)!.AsObject();
         var body = new JsonObject
@@ -110,7 +129,7 @@ public sealed class NotificationDispatcher(
         };
         var publicUrl = options.Value.PublicUrl.TrimEnd('/');
         if (publicUrl.Length > 0 && job["pipeline_id"] is { } pipeline) body["link"] = $"{publicUrl}/pipelines/{pipeline}";
-        return JsonSerializer.SerializeToUtf8Bytes(body);
+        return body;
     }
 
     /// <summary>One readable line: "Backfill job 12 of public.orders (pipeline shop) COMPLETED: 500,000 rows in 41 s (12,195 rows/s)."</summary>

@@ -3,27 +3,31 @@ using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Security;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace BackfillStudio.Engine.Notifications;
 
-/// <param name="Type">Only <c>webhook</c> for now.</param>
-/// <param name="Secret">The HMAC signing secret (at least 16 characters); write-only. Left out on update: the stored one stays.</param>
+/// <param name="Type"><c>webhook</c> (the default) or <c>email</c>.</param>
+/// <param name="Url">A webhook's address.</param>
+/// <param name="Secret">A webhook's HMAC signing secret (at least 16 characters); write-only. Left out on update: the stored one stays.</param>
+/// <param name="Recipients">An e-mail channel's addresses.</param>
 /// <param name="PipelineIds">The pipelines whose jobs it hears of; null or empty: all.</param>
 /// <param name="Events">Any of COMPLETED, FAILED, CANCELLED, MISMATCH.</param>
 public sealed record NotificationChannelInput(string? Name, string? Type, string? Url, string? Secret, IReadOnlyList<int>? PipelineIds,
-    IReadOnlyList<string>? Events);
+    IReadOnlyList<string>? Events, IReadOnlyList<string>? Recipients = null);
 
 /// <summary>A channel as the API shows it: never its secret.</summary>
-public sealed record NotificationChannelView(int Id, string Name, string Type, string Url, bool HasSecret, IReadOnlyList<int>? PipelineIds,
-    IReadOnlyList<string> Events, DateTimeOffset CreatedAt);
+public sealed record NotificationChannelView(int Id, string Name, string Type, string? Url, bool HasSecret, IReadOnlyList<string>? Recipients,
+    IReadOnlyList<int>? PipelineIds, IReadOnlyList<string> Events, DateTimeOffset CreatedAt);
 
 public sealed record NotificationDeliveryView(long Id, Guid DeliveryId, string Event, int? JobId, string Status, int Attempts, string? LastError,
     DateTimeOffset CreatedAt, DateTimeOffset? DeliveredAt, DateTimeOffset NextAttemptAt);
 
 /// <summary>Manages notification channels and reads their delivery logs; used by the REST API and the UI alike.</summary>
-public sealed class NotificationService(IDbContextFactory<ConfigDbContext> dbFactory, SecretProtector protector)
+public sealed class NotificationService(IDbContextFactory<ConfigDbContext> dbFactory, SecretProtector protector, IOptions<SmtpOptions> smtp)
 {
     public const string Webhook = "webhook";
+    public const string Email = "email";
     private const int MinSecretLength = 16;
 
     public async Task<IReadOnlyList<NotificationChannelView>> ListAsync(CancellationToken ct)
@@ -41,7 +45,7 @@ public sealed class NotificationService(IDbContextFactory<ConfigDbContext> dbFac
     public async Task<NotificationChannelView> CreateAsync(NotificationChannelInput input, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var entity = new NotificationChannelEntity { Name = "", Type = Webhook, Url = "", CreatedAt = DateTimeOffset.UtcNow };
+        var entity = new NotificationChannelEntity { Name = "", Type = Webhook, CreatedAt = DateTimeOffset.UtcNow };
         await ApplyAsync(db, entity, input, ct);
         db.NotificationChannels.Add(entity);
         await db.SaveChangesAsync(ct);
@@ -99,11 +103,27 @@ public sealed class NotificationService(IDbContextFactory<ConfigDbContext> dbFac
         if (string.IsNullOrEmpty(name) || name.Length > 200) errors.Add("name", "name is required (at most 200 characters).");
         else if (await db.NotificationChannels.AnyAsync(c => c.Name == name && c.Id != entity.Id, ct))
             errors.Add("name", $"A notification channel named '{Messages.Shorten(name)}' exists already.");
-        if (input.Type is { } type && type != Webhook) errors.Add("type", $"type '{Messages.Shorten(type)}' is not supported; use webhook.");
-        if (UrlError(input.Url) is { } urlError) errors.Add("url", urlError);
-        var keepsSecret = input.Secret is null && entity.SecretProtected is not null;
-        if (!keepsSecret && (input.Secret is null || input.Secret.Length < MinSecretLength))
-            errors.Add("secret", $"secret is required: at least {MinSecretLength} characters, which the receiver uses to check each request's signature.");
+        var type = input.Type?.Trim().ToLowerInvariant() ?? Webhook;
+        var keepsSecret = input.Secret is null && entity.SecretProtected is not null && entity.Type == Webhook;
+        string[]? recipients = null;
+        if (type == Webhook)
+        {
+            if (UrlError(input.Url) is { } urlError) errors.Add("url", urlError);
+            if (!keepsSecret && (input.Secret is null || input.Secret.Length < MinSecretLength))
+                errors.Add("secret", $"secret is required: at least {MinSecretLength} characters, which the receiver uses to check each request's signature.");
+        }
+        else if (type == Email)
+        {
+            if (string.IsNullOrWhiteSpace(smtp.Value.Host)) errors.Add("type", "email needs an SMTP server: set Smtp:Host (and Smtp:Port, Smtp:From, ...) in the configuration.");
+            recipients = (input.Recipients ?? []).Select(r => r?.Trim() ?? "").Distinct().ToArray();
+            if (recipients.Length == 0) errors.Add("recipients", "recipients must name at least one e-mail address.");
+            foreach (var bad in recipients.Where(r => !MimeKit.MailboxAddress.TryParse(r, out var address) || !address.Address.Contains('@')))
+                errors.Add("recipients", $"'{Messages.Shorten(bad)}' is not an e-mail address.");
+        }
+        else
+        {
+            errors.Add("type", $"type '{Messages.Shorten(type)}' is not one of {Webhook}, {Email}.");
+        }
         var events = (input.Events ?? []).Select(e => e?.Trim().ToUpperInvariant() ?? "").Distinct().ToArray();
         if (events.Length == 0) errors.Add("events", $"events must name at least one of {string.Join(", ", NotificationEvents.All)}.");
         foreach (var unknown in events.Except(NotificationEvents.All))
@@ -117,9 +137,10 @@ public sealed class NotificationService(IDbContextFactory<ConfigDbContext> dbFac
         errors.ThrowIfAny();
 
         entity.Name = name!;
-        entity.Type = Webhook;
-        entity.Url = input.Url!.Trim();
-        if (!keepsSecret) entity.SecretProtected = protector.Protect(input.Secret);
+        entity.Type = type;
+        entity.Url = type == Webhook ? input.Url!.Trim() : null;
+        entity.Recipients = recipients;
+        if (!keepsSecret) entity.SecretProtected = type == Webhook ? protector.Protect(input.Secret) : null;
         entity.PipelineIds = pipelines;
         entity.Events = events;
     }
@@ -138,7 +159,7 @@ public sealed class NotificationService(IDbContextFactory<ConfigDbContext> dbFac
         await db.NotificationChannels.FirstOrDefaultAsync(c => c.Id == id, ct) ?? throw new NotFoundException($"Notification channel {id} does not exist.");
 
     private static NotificationChannelView ToView(NotificationChannelEntity c) =>
-        new(c.Id, c.Name, c.Type, c.Url, c.SecretProtected is not null, c.PipelineIds, c.Events, c.CreatedAt);
+        new(c.Id, c.Name, c.Type, c.Url, c.SecretProtected is not null, c.Recipients, c.PipelineIds, c.Events, c.CreatedAt);
 
     private static NotificationDeliveryView ToView(NotificationDeliveryEntity d) =>
         new(d.Id, d.DeliveryId, d.Event, d.JobId, d.Status, d.Attempts, d.LastError, d.CreatedAt, d.DeliveredAt, d.NextAttemptAt);

@@ -149,15 +149,17 @@ public sealed class ApiKeyEntity
 }
 
 /// <summary>
-/// Where job events are sent: a webhook URL, signed with the channel's secret. It hears of the events it subscribes to
-/// (<see cref="Notifications.NotificationEvents"/>) of its pipelines (null: all of them).
+/// Where job events are sent: a webhook URL (signed with the channel's secret) or e-mail recipients (through the
+/// <c>Smtp</c> server). It hears of the events it subscribes to (<see cref="Notifications.NotificationEvents"/>) of its
+/// pipelines (null: all of them).
 /// </summary>
 public sealed class NotificationChannelEntity
 {
     public int Id { get; set; }
     public required string Name { get; set; }
     public required string Type { get; set; }
-    public required string Url { get; set; }
+    public string? Url { get; set; }
+    public string[]? Recipients { get; set; }
     /// <summary>Data-Protection-encrypted signing secret; never leaves the process in clear.</summary>
     public string? SecretProtected { get; set; }
     public int[]? PipelineIds { get; set; }

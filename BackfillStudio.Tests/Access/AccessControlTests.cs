@@ -154,7 +154,10 @@ public sealed class AccessControlTests(PostgresServer pg) : IClassFixture<Postgr
 
     private static bool Allowed(string role, string method, string pattern)
     {
-        if (role == AccessRoles.Admin || method == "GET") return true;
+        if (role == AccessRoles.Admin) return true;
+        // Notification channels are Admin-only, reading included: a webhook URL can carry the receiver's token.
+        if (pattern.StartsWith("/api/v1/notifications", StringComparison.Ordinal)) return false;
+        if (method == "GET") return true;
         var backfill = pattern.Contains("/backfill", StringComparison.Ordinal);
         return role == AccessRoles.Operator && backfill;
     }

@@ -25,10 +25,14 @@ public sealed class NotificationsPageTests(PostgresServer pg) : IClassFixture<Po
         await page.GetByTestId("create-channel").ClickAsync();
         await Assertions.Expect(page.GetByText("secret is required: at least 16 characters")).ToBeVisibleAsync();
         await page.GetByTestId("channel-secret").FillAsync("a-long-enough-signing-secret");
+        // Subscribed to the scenario's pipeline (named "pipeline"); the list stays open for more picks until Escape.
+        await page.GetByTestId("channel-pipelines").ClickAsync();
+        await page.Locator(".mud-popover-open .mud-list-item").Filter(new LocatorFilterOptions { HasText = "pipeline" }).First.ClickAsync();
+        await page.Keyboard.PressAsync("Escape");
         await page.GetByTestId("create-channel").ClickAsync();
         var row = page.GetByTestId("channels-table").Locator("tbody tr").Filter(new LocatorFilterOptions { HasText = "ops hook" });
         await Assertions.Expect(row).ToContainTextAsync("COMPLETED, FAILED");
-        await Assertions.Expect(row).ToContainTextAsync("all");
+        await Assertions.Expect(row.Locator("td").Nth(3)).ToHaveTextAsync("pipeline");
 
         await row.GetByTestId("send-test").ClickAsync();
         var deliveries = page.GetByTestId("deliveries-table").Locator("tbody tr");

@@ -475,6 +475,10 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("integer[]")
                         .HasColumnName("pipeline_ids");
 
+                    b.PrimitiveCollection<string[]>("Recipients")
+                        .HasColumnType("text[]")
+                        .HasColumnName("recipients");
+
                     b.Property<string>("SecretProtected")
                         .HasColumnType("text")
                         .HasColumnName("secret_protected");
@@ -486,7 +490,6 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnName("type");
 
                     b.Property<string>("Url")
-                        .IsRequired()
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)")
                         .HasColumnName("url");

@@ -7,7 +7,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace BackfillStudio.Engine.Persistence.Migrations
 {
     /// <inheritdoc />
-    public partial class WebhookNotifications : Migration
+    public partial class Notifications : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -20,7 +20,8 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.SerialColumn),
                     name = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
                     type = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false),
-                    url = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
+                    url = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
+                    recipients = table.Column<string[]>(type: "text[]", nullable: true),
                     secret_protected = table.Column<string>(type: "text", nullable: true),
                     pipeline_ids = table.Column<int[]>(type: "integer[]", nullable: true),
                     events = table.Column<string[]>(type: "text[]", nullable: false),

@@ -12,8 +12,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace BackfillStudio.Engine.Persistence.Migrations
 {
     [DbContext(typeof(ConfigDbContext))]
-    [Migration("20261129171001_WebhookNotifications")]
-    partial class WebhookNotifications
+    [Migration("20261129173417_Notifications")]
+    partial class Notifications
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -478,6 +478,10 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("integer[]")
                         .HasColumnName("pipeline_ids");
 
+                    b.PrimitiveCollection<string[]>("Recipients")
+                        .HasColumnType("text[]")
+                        .HasColumnName("recipients");
+
                     b.Property<string>("SecretProtected")
                         .HasColumnType("text")
                         .HasColumnName("secret_protected");
@@ -489,7 +493,6 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnName("type");
 
                     b.Property<string>("Url")
-                        .IsRequired()
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)")
                         .HasColumnName("url");
