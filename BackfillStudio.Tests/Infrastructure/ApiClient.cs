@@ -86,4 +86,17 @@ public static class ApiClient
         var text = await response.Content.ReadAsStringAsync();
         return string.IsNullOrWhiteSpace(text) ? [] : JsonNode.Parse(text) as JsonObject ?? new JsonObject { ["value"] = JsonNode.Parse(text) };
     }
+
+    /// <summary>Polls a notification channel's delivery log until a delivery meets <paramref name="condition"/>; returns it.</summary>
+    public static async Task<JsonNode> WaitForDeliveryAsync(this HttpClient http, TimeSpan timeout, int channelId, Func<JsonNode, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var log = (await http.GetOkAsync($"/api/v1/notifications/{channelId}/deliveries")).AsArray();
+            if (log.FirstOrDefault(d => condition(d!)) is { } found) return found;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"No such delivery within {timeout}: {log.ToJsonString()}");
+            await Task.Delay(100);
+        }
+    }
 }

@@ -33,7 +33,7 @@ public sealed class EmailNotificationTests(PostgresServer pg) : IClassFixture<Po
         // The SMTP server is down: the delivery is tried, and tried again.
         var completed = await s.StartBackfillAsync("public.orders");
         await s.Http.WaitForJobAsync(completed, Timeout, "COMPLETED");
-        var pending = await WaitForDeliveryAsync(s, (int)channel["id"]!, d => (int)d["attempts"]! >= 2);
+        var pending = await s.Http.WaitForDeliveryAsync(Timeout, (int)channel["id"]!, d => (int)d["attempts"]! >= 2);
         Assert.Equal("PENDING", (string)pending["status"]!);
         Assert.Contains($"The SMTP server 127.0.0.1:{smtp.Port} did not take the mail", (string)pending["last_error"]!);
 
@@ -75,17 +75,5 @@ public sealed class EmailNotificationTests(PostgresServer pg) : IClassFixture<Po
         Assert.True(problem["errors"]!.AsObject().ContainsKey("recipients"), problem.ToJsonString());
         (status, problem) = await configured.Http.PostJsonAsync("/api/v1/notifications", new { name = "mail", type = "email", events = new[] { "FAILED" } });
         Assert.True(status == HttpStatusCode.BadRequest && problem["errors"]!.AsObject().ContainsKey("recipients"), problem.ToJsonString());
-    }
-
-    private static async Task<JsonNode> WaitForDeliveryAsync(Scenario s, int channelId, Func<JsonNode, bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (true)
-        {
-            var log = (await s.Http.GetOkAsync($"/api/v1/notifications/{channelId}/deliveries")).AsArray();
-            if (log.FirstOrDefault(d => condition(d!)) is { } found) return found;
-            if (DateTime.UtcNow > deadline) Assert.Fail($"No such delivery within {Timeout}: {log.ToJsonString()}");
-            await Task.Delay(100);
-        }
     }
 }

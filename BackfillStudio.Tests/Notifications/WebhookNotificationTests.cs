@@ -56,7 +56,7 @@ public sealed class WebhookNotificationTests(PostgresServer pg) : IClassFixture<
         Assert.StartsWith($"Backfill job {jobId} of public.orders (pipeline pipeline) COMPLETED: 3,000 rows in ", (string)body["message"]!);
         Assert.Equal($"https://backfill.example.com/pipelines/{s.PipelineId}", (string)body["link"]!);
 
-        var log = await WaitForDeliveryAsync(s, (int)channel["id"]!, d => (string)d["status"]! == "DELIVERED");
+        var log = await s.Http.WaitForDeliveryAsync(Timeout, (int)channel["id"]!, d => (string)d["status"]! == "DELIVERED");
         Assert.Equal(2, (int)log["attempts"]!);
         Assert.Equal(jobId, (int)log["job_id"]!);
 
@@ -134,17 +134,5 @@ public sealed class WebhookNotificationTests(PostgresServer pg) : IClassFixture<
         }
         Assert.Empty(failures);
         Assert.Empty((await s.Http.GetOkAsync("/api/v1/notifications")).AsArray());
-    }
-
-    private static async Task<JsonNode> WaitForDeliveryAsync(Scenario s, int channelId, Func<JsonNode, bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (true)
-        {
-            var log = (await s.Http.GetOkAsync($"/api/v1/notifications/{channelId}/deliveries")).AsArray();
-            if (log.FirstOrDefault(d => condition(d!)) is { } found) return found;
-            if (DateTime.UtcNow > deadline) Assert.Fail($"No such delivery within {Timeout}: {log.ToJsonString()}");
-            await Task.Delay(100);
-        }
     }
 }
