@@ -10,7 +10,7 @@ public sealed class EngineAffinityTests(PostgresServer pg) : IClassFixture<Postg
 {
     private const string SourceSql = "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 5000) g;";
 
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 
     [Fact]
     public async Task ALocalFileDestination_IsWrittenOnlyByTheEngineItBelongsTo_AndSaysWhenThatEngineIsNotRunning()
@@ -77,13 +77,15 @@ public sealed class EngineAffinityTests(PostgresServer pg) : IClassFixture<Postg
         await using var s = await Scenario.CreateAsync(pg,
             "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 60000) g;",
             ["public.items"], DestinationKinds.DuckDb, "--Backfill:EngineEnabled=false");
-        string[] engine = ["--Backfill:PollIntervalSeconds=1", "--Backfill:MaxConcurrentJobs=1", "--Logging:LogLevel:Default=Warning",
+        // Enough attempts for the second job to outwait the first (each retry waits 2 s longer).
+        string[] engine = ["--Backfill:PollIntervalSeconds=1", "--Backfill:MaxConcurrentJobs=1", "--Backfill:MaxAttempts=20", "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:BackfillStudio.Engine.Jobs.BackfillWorker=Information"];
         using var first = AppProcess.Start(s.ConfigDb, engine);
-        // About 20 s for the first job, during which its engine process holds the DuckDB file.
+        // About 40 s for the first job, during which its engine process holds the DuckDB file (time for the second engine
+        // process to start even on a machine busy with other tests).
         var slow = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new
         {
-            table_name = "public.items", filters = new[] { Scenario.Filter("id", "<=", "40000") }, max_rows_per_second = 2000, verify = "none",
+            table_name = "public.items", filters = new[] { Scenario.Filter("id", "<=", "40000") }, max_rows_per_second = 1000, verify = "none",
         }))["id"]!;
         await s.Http.WaitUntilAsync(slow, Timeout, j => (long)j["count_record"]! > 0, "the first job's progress");
 
