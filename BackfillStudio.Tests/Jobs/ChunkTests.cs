@@ -102,6 +102,30 @@ public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer
     }
 
     [Fact]
+    public async Task CompositeTextAndIntegerKey_SplitIntoChunks_CopiesEveryRowOnce()
+    {
+        // Key bounds are (region, seq) pairs; regions sort under the database's collation, with case and spaces mixed.
+        const string sql = """
+            CREATE TABLE visits (region text, seq int, note text, PRIMARY KEY (region, seq));
+            INSERT INTO visits SELECT (ARRAY['north', 'North', 'south east', 'South-West', 'zeta', 'Ärger'])[1 + g % 6], g, 'v' || g
+            FROM generate_series(1, 30000) g;
+            ANALYZE;
+            """;
+        await using var s = await Scenario.CreateAsync(pg, sql, ["public.visits"], DestinationKinds.Postgres | DestinationKinds.Parquet,
+            [.. EngineSettings, "--Backfill:MaxConcurrentJobs=3"]);
+        var created = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.visits", parallel_chunks = 5 });
+        var job = await s.Http.WaitForJobAsync((int)created["id"]!, Timeout, "COMPLETED", "FAILED", "CANCELLED");
+
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(5, Chunks(job).Count);
+        Assert.Equal(30000L, (long)job["count_record"]!);
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "visits");
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "visits"));
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "visits", null,
+            $"read_parquet('{s.ParquetDirectory}/visits/{job["id"]}/*.parquet')"));
+    }
+
+    [Fact]
     public async Task JobWithADuckDbDestination_RunsWhole()
     {
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.All, [.. EngineSettings]);
