@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net;
-using System.Net.Sockets;
 using MimeKit;
 using SmtpServer;
 using SmtpServer.Protocol;
@@ -14,15 +13,8 @@ public sealed class SmtpSink : IDisposable
     private readonly List<MimeMessage> _messages = [];
     private readonly CancellationTokenSource _stop = new();
 
-    /// <summary>Reserves a free port; nothing listens on it until <see cref="Start"/> (an SMTP server that is down).</summary>
-    public SmtpSink()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        Port = ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    public int Port { get; }
+    /// <summary>A free port; nothing listens on it until <see cref="Start"/> (an SMTP server that is down).</summary>
+    public int Port { get; } = PostgresServer.FreePort();
 
     /// <summary>The app's settings for this server: plain SMTP on localhost, no authentication.</summary>
     public string[] Settings => ["--Smtp:Host=127.0.0.1", $"--Smtp:Port={Port}", "--Smtp:Security=none", "--Smtp:From=BackfillStudio <backfill@example.com>"];

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace BackfillStudio.Tests.Infrastructure;
 
@@ -18,7 +17,7 @@ public sealed class WebhookReceiver : IDisposable
 
     public WebhookReceiver()
     {
-        var port = FreePort();
+        var port = PostgresServer.FreePort();
         Url = $"http://127.0.0.1:{port}/hook/";
         _listener.Prefixes.Add(Url);
         _listener.Start();
@@ -69,13 +68,6 @@ public sealed class WebhookReceiver : IDisposable
             context.Response.StatusCode = status;
             context.Response.Close();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose()

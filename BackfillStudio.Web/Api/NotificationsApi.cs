@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace BackfillStudio.Web.Api;
 
-/// <summary>Notification channels (webhooks) and their delivery logs; Admin only, like other settings holding secrets.</summary>
+/// <summary>Notification channels (webhooks and e-mail) and their delivery logs; Admin only, like other settings holding secrets.</summary>
 public static class NotificationsApi
 {
     public static RouteGroupBuilder MapNotificationsApi(this RouteGroupBuilder api)
