@@ -8,6 +8,7 @@ using BackfillStudio.Engine.Notifications;
 using BackfillStudio.Engine.Observability;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
+using BackfillStudio.Engine.Schedules;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
 using BackfillStudio.Engine.Verification;
@@ -58,6 +59,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<VerificationStore>();
         services.AddSingleton<VerificationRunner>();
         services.AddSingleton<NotificationService>();
+        services.AddSingleton<ScheduleService>();
         services.AddMetrics();
         services.AddSingleton<BackfillMetrics>();
         services.AddSingleton<JobNotificationListener>();
@@ -68,6 +70,7 @@ public static class EngineServiceCollectionExtensions
         {
             services.AddHostedService<BackfillWorker>();
             services.AddHostedService<NotificationDispatcher>();
+            services.AddHostedService<ScheduleRunner>();
         }
         return services;
     }

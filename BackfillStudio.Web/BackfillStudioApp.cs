@@ -72,7 +72,7 @@ public static class BackfillStudioApp
         app.MapBackfillHealthChecks();
         app.MapGroup("/api/v1").RequireAuthorization(AccessRoles.ViewPolicy)
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden)
-            .MapSourcesApi().MapDestinationsApi().MapPipelinesApi().MapBackfillApi().MapNotificationsApi();
+            .MapSourcesApi().MapDestinationsApi().MapPipelinesApi().MapBackfillApi().MapSchedulesApi().MapNotificationsApi();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -26,6 +26,12 @@ public sealed class ValidationErrors
         list.Add(message);
     }
 
+    public void AddAll(ValidationFailedException failed)
+    {
+        foreach (var (field, messages) in failed.Errors)
+            foreach (var message in messages) Add(field, message);
+    }
+
     public void ThrowIfAny()
     {
         if (Any) throw new ValidationFailedException(_errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));

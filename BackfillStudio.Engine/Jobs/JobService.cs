@@ -6,6 +6,7 @@ using BackfillStudio.Engine.Events;
 using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Pipelines;
+using BackfillStudio.Engine.Schedules;
 using BackfillStudio.Engine.Sources;
 using BackfillStudio.Engine.Verification;
 using Microsoft.EntityFrameworkCore;
@@ -31,7 +32,7 @@ public sealed record JobView(
     DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
     string? CreatedBy, string? CancelledBy, DateTimeOffset? CancelledAt, string? DeletedBy, DateTimeOffset? DeletedAt,
     string? ResumedBy, DateTimeOffset? ResumedAt, string Verify, VerificationReport? Verification, int? MaxRowsPerSecond, string? Throttled,
-    string? WaitingFor = null, int? ParallelChunks = null, IReadOnlyList<ChunkView>? Chunks = null);
+    string? WaitingFor = null, int? ParallelChunks = null, IReadOnlyList<ChunkView>? Chunks = null, int? ScheduleId = null);
 
 public sealed record JobPage(int Total, IReadOnlyList<JobView> Items);
 
@@ -58,11 +59,23 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     /// <param name="actor">Who asks (a user name or an API key's name), kept on the job for the audit trail.</param>
     public async Task<JobView> CreateAsync(int pipelineId, CreateBackfillInput input, string? actor, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(input);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var verify = ParseVerify(input.Verify);
-        var (pipeline, table, filters) = await ValidateAsync(db, pipelineId, input, ct);
+        var job = await AddJobAsync(db, pipelineId, input, actor, null, ct);
+        await db.SaveChangesAsync(ct);
+        await AnnounceCreatedAsync(job, ct);
+        return ToView(job);
+    }
 
+    /// <summary>
+    /// Validates a job request and adds its job to <paramref name="db"/>, unsaved, so the caller saves it in its own
+    /// transaction (a schedule's occurrence, with its outcome). Relative filter values are resolved against <paramref name="at"/>.
+    /// </summary>
+    public async Task<BackfillJobEntity> AddJobAsync(ConfigDbContext db, int pipelineId, CreateBackfillInput input, string? actor, RunTime? at,
+        CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var verify = ParseVerify(input.Verify);
+        var (pipeline, table, filters) = await ValidateAsync(db, pipelineId, input, at, ct);
         var job = new BackfillJobEntity
         {
             PipelineId = pipelineId,
@@ -76,17 +89,34 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             ParallelChunks = input.ParallelChunks,
         };
         db.BackfillJobs.Add(job);
-        await db.SaveChangesAsync(ct);
-        await states.AnnounceCreatedAsync(new JobChanged(job.Id, job.PipelineId, job.Status, 0, null, job.UpdatedAt ?? DateTimeOffset.UtcNow), ct);
-        return ToView(job);
+        return job;
+    }
+
+    /// <summary>Tells engines and pages of a job saved by <see cref="AddJobAsync"/>.</summary>
+    public Task AnnounceCreatedAsync(BackfillJobEntity job, CancellationToken ct) =>
+        states.AnnounceCreatedAsync(new JobChanged(job.Id, job.PipelineId, job.Status, 0, null, job.UpdatedAt ?? DateTimeOffset.UtcNow), ct);
+
+    /// <summary>
+    /// Checks a job request as <see cref="CreateAsync"/> would, relative filter values resolved against <paramref name="at"/>;
+    /// returns the table's name as the catalog spells it, and the filters as they would be run.
+    /// </summary>
+    public async Task<(string TableName, IReadOnlyList<BackfillFilter> Filters)> ValidateAsync(int pipelineId, CreateBackfillInput input, RunTime? at,
+        CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ParseVerify(input.Verify);
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var (_, table, filters) = await ValidateAsync(db, pipelineId, input, at, ct);
+        return (table.TableName, filters);
     }
 
     /// <summary>Counts the source rows a backfill with these filters would copy, giving up after <see cref="PreviewTimeout"/>.</summary>
-    public async Task<BackfillPreview> PreviewAsync(int pipelineId, CreateBackfillInput input, CancellationToken ct)
+    /// <param name="at">For a schedule: the moment its relative filter values are resolved against.</param>
+    public async Task<BackfillPreview> PreviewAsync(int pipelineId, CreateBackfillInput input, CancellationToken ct, RunTime? at = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var (pipeline, table, filters) = await ValidateAsync(db, pipelineId, input, ct);
+        var (pipeline, table, filters) = await ValidateAsync(db, pipelineId, input, at, ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(PreviewTimeout);
         await using var source = await sources.OpenAsync(pipeline.SourceId, timeout.Token);
@@ -112,7 +142,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     }
 
     private async Task<(PipelineEntity Pipeline, TableSchema Table, IReadOnlyList<BackfillFilter> Filters)> ValidateAsync(
-        ConfigDbContext db, int pipelineId, CreateBackfillInput input, CancellationToken ct)
+        ConfigDbContext db, int pipelineId, CreateBackfillInput input, RunTime? at, CancellationToken ct)
     {
         var pipeline = await PipelineService.FindAsync(db, pipelineId, ct);
         var errors = new ValidationErrors();
@@ -129,7 +159,9 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
 
         await using var source = await sources.OpenAsync(pipeline.SourceId, ct);
         var table = await source.TableAsync(input.TableName!, ct);
-        var filters = FilterValidator.Validate(table, input.Filters, errors);
+        var inputs = at is null ? input.Filters : at.Resolve(table, input.Filters, errors);
+        errors.ThrowIfAny();
+        var filters = FilterValidator.Validate(table, inputs, errors);
         errors.ThrowIfAny();
         await FilterValueParser.CheckOnServerAsync(source.Connection, table, filters, errors, ct);
         errors.ThrowIfAny();
@@ -293,5 +325,5 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         j.Status == JobStatus.Failed, j.ErrorMessage, j.CreatedAt, j.UpdatedAt, j.StartedAt, j.FinishedAt,
         j.CreatedBy, j.CancelledBy, j.CancelRequestedAt, j.DeletedBy, j.DeletedAt, j.ResumedBy, j.ResumedAt,
         j.VerifyAfterLoad, VerificationReport.FromJson(j.Verification), j.MaxRowsPerSecond,
-        j.Status == JobStatus.Executing ? j.Throttled : null, ParallelChunks: j.ParallelChunks);
+        j.Status == JobStatus.Executing ? j.Throttled : null, ParallelChunks: j.ParallelChunks, ScheduleId: j.ScheduleId);
 }

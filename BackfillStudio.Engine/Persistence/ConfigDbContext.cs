@@ -21,6 +21,8 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
     public DbSet<EngineEntity> Engines => Set<EngineEntity>();
     public DbSet<NotificationChannelEntity> NotificationChannels => Set<NotificationChannelEntity>();
     public DbSet<NotificationDeliveryEntity> NotificationDeliveries => Set<NotificationDeliveryEntity>();
+    public DbSet<BackfillScheduleEntity> Schedules => Set<BackfillScheduleEntity>();
+    public DbSet<ScheduleRunEntity> ScheduleRuns => Set<ScheduleRunEntity>();
 
     /// <summary>
     /// Deletes a pipeline or a source (<paramref name="owner"/>) in one transaction with the bookkeeping of its jobs. The
@@ -131,6 +133,31 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
             e.HasQueryFilter(x => x.DeletedAt == null && x.ParentId == null);
             e.HasIndex(x => new { x.Status, x.Id });
             e.HasIndex(x => new { x.PipelineId, x.Id });
+            e.HasIndex(x => new { x.ScheduleId, x.Status });
+        });
+        b.Entity<BackfillScheduleEntity>(e =>
+        {
+            e.ToTable("backfill_schedules");
+            e.HasOne<PipelineEntity>().WithMany().HasForeignKey(x => x.PipelineId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(x => x.TableName).HasMaxLength(255);
+            e.Property(x => x.Filters).HasColumnType("jsonb");
+            e.Property(x => x.Cron).HasMaxLength(200);
+            e.Property(x => x.TimeZone).HasMaxLength(100);
+            e.Property(x => x.VerifyAfterLoad).HasMaxLength(20);
+            e.Property(x => x.CreatedBy).HasMaxLength(256);
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
+            e.Property(x => x.UpdatedAt).HasDefaultValueSql("now()");
+            e.HasIndex(x => x.NextRunAt);
+        });
+        b.Entity<ScheduleRunEntity>(e =>
+        {
+            e.ToTable("schedule_runs");
+            e.HasOne<BackfillScheduleEntity>().WithMany().HasForeignKey(x => x.ScheduleId).OnDelete(DeleteBehavior.Cascade);
+            // One outcome per occurrence, whichever engines race for it.
+            e.HasIndex(x => new { x.ScheduleId, x.OccurrenceAt }).IsUnique();
+            e.Property(x => x.Outcome).HasMaxLength(20);
+            e.Property(x => x.Engine).HasMaxLength(200);
+            e.Property(x => x.CreatedAt).HasDefaultValueSql("now()");
         });
         b.Entity<DataProtectionKey>().ToTable("data_protection_keys");
         b.Entity<NotificationChannelEntity>(e =>

@@ -121,6 +121,8 @@ public sealed class BackfillJobEntity
     public int? ParentId { get; set; }
     /// <summary>A chunk's key range (<see cref="Jobs.ChunkRange"/> as JSON); null for a job.</summary>
     public string? Chunk { get; set; }
+    /// <summary>The schedule whose occurrence created the job; null for a job someone started.</summary>
+    public int? ScheduleId { get; set; }
 }
 
 /// <summary>An engine that ran lately: each one renews its row while it runs (<see cref="Jobs.EngineRegistry"/>).</summary>
@@ -189,4 +191,42 @@ public sealed class NotificationDeliveryEntity
     public DateTimeOffset? DeliveredAt { get; set; }
     public string? ClaimedBy { get; set; }
     public DateTimeOffset? ClaimedUntil { get; set; }
+}
+
+/// <summary>
+/// A recurring backfill of a pipeline's table: every occurrence of <see cref="Cron"/> in <see cref="TimeZone"/> creates
+/// one job, its filter values relative to the occurrence (<see cref="Schedules.RelativeTime"/>) resolved.
+/// </summary>
+public sealed class BackfillScheduleEntity
+{
+    public int Id { get; set; }
+    public int PipelineId { get; set; }
+    public required string TableName { get; set; }
+    /// <summary>The filters as given (JSON), values such as <c>today-1d</c> not yet resolved.</summary>
+    public string Filters { get; set; } = "[]";
+    public required string Cron { get; set; }
+    public required string TimeZone { get; set; }
+    public string VerifyAfterLoad { get; set; } = "none";
+    public int? MaxRowsPerSecond { get; set; }
+    public int? ParallelChunks { get; set; }
+    public bool Paused { get; set; }
+    /// <summary>The next occurrence to run; null while paused.</summary>
+    public DateTimeOffset? NextRunAt { get; set; }
+    public string? CreatedBy { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>What one occurrence of a schedule did: created a job, was skipped, or failed; one row per occurrence.</summary>
+public sealed class ScheduleRunEntity
+{
+    public long Id { get; set; }
+    public int ScheduleId { get; set; }
+    public DateTimeOffset OccurrenceAt { get; set; }
+    public required string Outcome { get; set; }
+    public int? JobId { get; set; }
+    public string? Message { get; set; }
+    /// <summary>The engine that ran the occurrence.</summary>
+    public required string Engine { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
 }

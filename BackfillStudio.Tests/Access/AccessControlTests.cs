@@ -158,7 +158,7 @@ public sealed class AccessControlTests(PostgresServer pg) : IClassFixture<Postgr
         // Notification channels are Admin-only, reading included: a webhook URL can carry the receiver's token.
         if (pattern.StartsWith("/api/v1/notifications", StringComparison.Ordinal)) return false;
         if (method == "GET") return true;
-        var backfill = pattern.Contains("/backfill", StringComparison.Ordinal);
+        var backfill = pattern.Contains("/backfill", StringComparison.Ordinal) || pattern.Contains("/schedules", StringComparison.Ordinal);
         return role == AccessRoles.Operator && backfill;
     }
 

@@ -277,6 +277,10 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("character varying(256)")
                         .HasColumnName("resumed_by");
 
+                    b.Property<int?>("ScheduleId")
+                        .HasColumnType("integer")
+                        .HasColumnName("schedule_id");
+
                     b.Property<int>("SourceId")
                         .HasColumnType("integer")
                         .HasColumnName("source_id");
@@ -366,6 +370,9 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                     b.HasIndex("PipelineId", "Id")
                         .HasDatabaseName("ix_queue_backfill_data_pipeline_id_id");
 
+                    b.HasIndex("ScheduleId", "Status")
+                        .HasDatabaseName("ix_queue_backfill_data_schedule_id_status");
+
                     b.HasIndex("Status", "Id")
                         .HasDatabaseName("ix_queue_backfill_data_status_id");
 
@@ -373,6 +380,93 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasDatabaseName("ix_queue_backfill_data_verify_status_id");
 
                     b.ToTable("queue_backfill_data", (string)null);
+                });
+
+            modelBuilder.Entity("BackfillStudio.Engine.Persistence.BackfillScheduleEntity", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseSerialColumn(b.Property<int>("Id"));
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("CreatedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("created_by");
+
+                    b.Property<string>("Cron")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("cron");
+
+                    b.Property<string>("Filters")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("filters");
+
+                    b.Property<int?>("MaxRowsPerSecond")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_rows_per_second");
+
+                    b.Property<DateTimeOffset?>("NextRunAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_run_at");
+
+                    b.Property<int?>("ParallelChunks")
+                        .HasColumnType("integer")
+                        .HasColumnName("parallel_chunks");
+
+                    b.Property<bool>("Paused")
+                        .HasColumnType("boolean")
+                        .HasColumnName("paused");
+
+                    b.Property<int>("PipelineId")
+                        .HasColumnType("integer")
+                        .HasColumnName("pipeline_id");
+
+                    b.Property<string>("TableName")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("table_name");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("time_zone");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("VerifyAfterLoad")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("verify_after_load");
+
+                    b.HasKey("Id")
+                        .HasName("pk_backfill_schedules");
+
+                    b.HasIndex("NextRunAt")
+                        .HasDatabaseName("ix_backfill_schedules_next_run_at");
+
+                    b.HasIndex("PipelineId")
+                        .HasDatabaseName("ix_backfill_schedules_pipeline_id");
+
+                    b.ToTable("backfill_schedules", (string)null);
                 });
 
             modelBuilder.Entity("BackfillStudio.Engine.Persistence.DestinationEntity", b =>
@@ -674,6 +768,59 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                     b.ToTable("pipeline_tables", (string)null);
                 });
 
+            modelBuilder.Entity("BackfillStudio.Engine.Persistence.ScheduleRunEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseSerialColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("Engine")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("engine");
+
+                    b.Property<int?>("JobId")
+                        .HasColumnType("integer")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Message")
+                        .HasColumnType("text")
+                        .HasColumnName("message");
+
+                    b.Property<DateTimeOffset>("OccurrenceAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("occurrence_at");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("outcome");
+
+                    b.Property<int>("ScheduleId")
+                        .HasColumnType("integer")
+                        .HasColumnName("schedule_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_schedule_runs");
+
+                    b.HasIndex("ScheduleId", "OccurrenceAt")
+                        .IsUnique()
+                        .HasDatabaseName("ix_schedule_runs_schedule_id_occurrence_at");
+
+                    b.ToTable("schedule_runs", (string)null);
+                });
+
             modelBuilder.Entity("BackfillStudio.Engine.Persistence.SourceEntity", b =>
                 {
                     b.Property<int>("Id")
@@ -927,6 +1074,16 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                     b.ToTable("user_tokens", (string)null);
                 });
 
+            modelBuilder.Entity("BackfillStudio.Engine.Persistence.BackfillScheduleEntity", b =>
+                {
+                    b.HasOne("BackfillStudio.Engine.Persistence.PipelineEntity", null)
+                        .WithMany()
+                        .HasForeignKey("PipelineId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_backfill_schedules_pipelines_pipeline_id");
+                });
+
             modelBuilder.Entity("BackfillStudio.Engine.Persistence.NotificationDeliveryEntity", b =>
                 {
                     b.HasOne("BackfillStudio.Engine.Persistence.NotificationChannelEntity", "Channel")
@@ -978,6 +1135,16 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_pipeline_tables_pipelines_pipeline_id");
+                });
+
+            modelBuilder.Entity("BackfillStudio.Engine.Persistence.ScheduleRunEntity", b =>
+                {
+                    b.HasOne("BackfillStudio.Engine.Persistence.BackfillScheduleEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ScheduleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_schedule_runs_backfill_schedules_schedule_id");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRoleClaim<string>", b =>

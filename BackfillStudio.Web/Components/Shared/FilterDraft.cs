@@ -1,5 +1,6 @@
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Filters;
+using BackfillStudio.Engine.Schedules;
 
 namespace BackfillStudio.Web.Components.Shared;
 
@@ -23,10 +24,14 @@ public sealed class FilterDraft
     }
 
     /// <summary>Checks the row the way the server will, so mistakes show on the field before submitting.</summary>
-    public string? ValueError(SourceColumn? column)
+    /// <param name="relative">Whether date and timestamp values may be relative to a schedule's run (<see cref="RelativeTime"/>).</param>
+    public string? ValueError(SourceColumn? column, bool relative = false)
     {
         if (column is null || !FilterOperators.TryParse(Operator, out var op) || !op.TakesValue()) return null;
         // An emptied text field is "no value yet" in the UI, shown shorter than the API's message.
-        return string.IsNullOrEmpty(Value) ? "A value is required." : FilterValidator.ValueError(column, op, Value);
+        if (string.IsNullOrEmpty(Value)) return "A value is required.";
+        if (relative && RelativeTime.Applies(column.Kind) && RelativeTime.LooksRelative(Value))
+            return RelativeTime.TryParse(Value, out _) ? null : $"Not a relative time: {RelativeTime.Help}.";
+        return FilterValidator.ValueError(column, op, Value);
     }
 }

@@ -1,0 +1,95 @@
+using BackfillStudio.Engine.Common;
+using Cronos;
+
+namespace BackfillStudio.Engine.Schedules;
+
+/// <summary>
+/// A cron expression (five fields, or six with seconds first) in a time zone (an IANA id such as <c>Europe/Berlin</c>),
+/// parsed with Cronos, which handles clock changes: a skipped local time runs at the change, a repeated one once.
+/// </summary>
+public sealed class CronSchedule
+{
+    private readonly CronExpression _expression;
+
+    private CronSchedule(CronExpression expression, TimeZoneInfo zone)
+    {
+        _expression = expression;
+        Zone = zone;
+    }
+
+    public TimeZoneInfo Zone { get; }
+
+    /// <summary>The schedule, or field errors on <c>cron</c> and <c>time_zone</c>.</summary>
+    public static CronSchedule? Parse(string? cron, string? timeZone, ValidationErrors errors)
+    {
+        CronExpression? expression = null;
+        if (string.IsNullOrWhiteSpace(cron))
+            errors.Add("cron", "cron is required, e.g. '0 2 * * *' for 02:00 every day.");
+        else
+        {
+            var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+            try
+            {
+                expression = fields switch
+                {
+                    5 => CronExpression.Parse(cron, CronFormat.Standard),
+                    6 => CronExpression.Parse(cron, CronFormat.IncludeSeconds),
+                    _ => null,
+                };
+                if (expression is null) errors.Add("cron", $"cron '{Messages.Shorten(cron)}' has {fields} fields; use 5 (minute hour day month weekday) or 6 (seconds first).");
+            }
+            catch (CronFormatException e)
+            {
+                errors.Add("cron", $"cron '{Messages.Shorten(cron)}' is not valid: {e.Message}");
+            }
+        }
+        var zone = FindZone(timeZone, errors);
+        if (expression is not null && zone is not null && expression.GetNextOccurrence(DateTimeOffset.UtcNow, zone) is null)
+        {
+            errors.Add("cron", $"cron '{Messages.Shorten(cron!)}' never occurs again.");
+            return null;
+        }
+        return expression is null || zone is null ? null : new CronSchedule(expression, zone);
+    }
+
+    /// <summary>A schedule stored after it was validated.</summary>
+    public static CronSchedule Load(string cron, string timeZone)
+    {
+        var errors = new ValidationErrors();
+        return Parse(cron, timeZone, errors) ?? throw new InvalidOperationException($"Stored schedule '{cron}' in '{timeZone}' no longer parses.");
+    }
+
+    /// <summary>The first occurrence after <paramref name="after"/>, or null when none is left.</summary>
+    public DateTimeOffset? Next(DateTimeOffset after) => _expression.GetNextOccurrence(after, Zone);
+
+    /// <summary>Up to <paramref name="count"/> occurrences from <paramref name="from"/> on (it included).</summary>
+    public IReadOnlyList<DateTimeOffset> Upcoming(DateTimeOffset from, int count)
+    {
+        var result = new List<DateTimeOffset>();
+        var next = _expression.GetNextOccurrence(from, Zone, inclusive: true);
+        while (next is { } at && result.Count < count)
+        {
+            result.Add(at);
+            next = _expression.GetNextOccurrence(at, Zone);
+        }
+        return result;
+    }
+
+    private static TimeZoneInfo? FindZone(string? id, ValidationErrors errors)
+    {
+        if (string.IsNullOrWhiteSpace(id))
+        {
+            errors.Add("time_zone", "time_zone is required, e.g. 'UTC' or 'Europe/Berlin'.");
+            return null;
+        }
+        try
+        {
+            return TimeZoneInfo.FindSystemTimeZoneById(id);
+        }
+        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            errors.Add("time_zone", $"time_zone '{Messages.Shorten(id)}' is not a known time zone; use an IANA name such as 'UTC' or 'Europe/Berlin'.");
+            return null;
+        }
+    }
+}

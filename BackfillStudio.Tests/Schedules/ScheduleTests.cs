@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using BackfillStudio.Tests.Infrastructure;
+
+namespace BackfillStudio.Tests.Schedules;
+
+/// <summary>Scheduled backfills: one job per occurrence across engines, relative filters resolved, skip while running, pause.</summary>
+public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresServer>
+{
+    private const string Zone = "Pacific/Kiritimati";
+
+    // Days from ten back to four ahead of today in the schedule's zone (UTC+14, so often not UTC's day), instants likewise.
+    private const string EventsSql = """
+        CREATE TABLE events (id int PRIMARY KEY, day date NOT NULL, at timestamptz NOT NULL, kind text NOT NULL);
+        INSERT INTO events
+        SELECT g, (now() AT TIME ZONE 'Pacific/Kiritimati')::date + (g % 15 - 10), now() + (g % 15 - 10) * interval '1 day' + g * interval '1 second', 'k' || g % 3
+        FROM generate_series(1, 3000) g;
+        """;
+
+    private const string BigSql = "CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 20000) g;";
+
+    private static readonly string[] Settings = ["--Backfill:PollIntervalSeconds=1", "--Backfill:BatchSize=500"];
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public async Task TwoEngines_EachOccurrenceCreatesExactlyOneJob_WithItsRelativeFiltersResolved()
+    {
+        await using var s = await Scenario.CreateAsync(pg, EventsSql, ["public.events"], DestinationKinds.Postgres, [.. Settings, "--Backfill:EngineName=engine-a"]);
+        await using var peer = await s.StartPeerAsync([.. Settings, "--Backfill:EngineName=engine-b"]);
+        var schedule = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/schedules", new
+        {
+            table_name = "public.events", cron = "*/3 * * * * *", time_zone = Zone, verify = "none",
+            filters = new[] { Scenario.Filter("day", ">=", "today-3d"), Scenario.Filter("at", "<", "now"), Scenario.Filter("kind", "=", "k1") },
+        });
+        var id = (int)schedule["id"]!;
+        Assert.Equal(["today-3d", "now", "k1"], schedule["filters"]!.AsArray().Select(f => (string)f!["value"]!));
+
+        await WaitForRunsAsync(s, id, runs => runs.Count(r => (string)r["outcome"]! == "CREATED") >= 3, "three occurrences that created jobs");
+        await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/schedules/{id}/pause", new { });
+        var runs = await RunsAsync(s, id);
+        var created = runs.Where(r => (string)r["outcome"]! == "CREATED").ToList();
+        Assert.Equal(runs.Count, runs.Select(r => (string)r["occurrence_at"]!).Distinct().Count());
+        Assert.All(runs, r => Assert.Contains((string)r["outcome"]!, new[] { "CREATED", "SKIPPED" }));
+
+        // Exactly one job per occurrence that created one, and no job without its occurrence.
+        var jobs = (await s.Http.GetOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill"))["items"]!.AsArray().Select(j => j!.AsObject()).ToList();
+        Assert.Equal(created.Select(r => (int)r["job_id"]!).Order(), jobs.Select(j => (int)j["id"]!).Order());
+        Assert.All(jobs, j => Assert.Equal(id, (int)j["schedule_id"]!));
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(Zone);
+        foreach (var run in created)
+        {
+            var occurrence = DateTimeOffset.Parse((string)run["occurrence_at"]!, CultureInfo.InvariantCulture);
+            var local = TimeZoneInfo.ConvertTime(occurrence, zone);
+            var job = jobs.Single(j => (int)j["id"]! == (int)run["job_id"]!);
+            Assert.Equal($"day >= '{local.Date.AddDays(-3):yyyy-MM-dd}';at < '{local:yyyy-MM-dd HH:mm:sszzz}';kind = 'k1'", (string)job["filter_sql"]!);
+            Assert.Equal($"schedule {id}", (string)job["created_by"]!);
+        }
+
+        // Each job copied what its filters matched when it ran; together, the destination holds their union once.
+        foreach (var job in jobs) Assert.Equal("COMPLETED", (string)(await s.Http.WaitForJobAsync((int)job["id"]!, Timeout, "COMPLETED", "FAILED"))["status"]!);
+        var first = TimeZoneInfo.ConvertTime(created.Min(r => DateTimeOffset.Parse((string)r["occurrence_at"]!, CultureInfo.InvariantCulture)), zone);
+        var last = created.Max(r => DateTimeOffset.Parse((string)r["occurrence_at"]!, CultureInfo.InvariantCulture));
+        var where = $"day >= '{first.Date.AddDays(-3):yyyy-MM-dd}' AND at < '{last:O}' AND kind = 'k1'";
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "events", where);
+        Assert.True(expected.Count > 100, $"the filters match only {expected.Count} rows; nothing much was tested");
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "events"));
+    }
+
+    [Fact]
+    public async Task AnOccurrenceIsSkippedWhileThePreviousJobRuns_AndAPausedScheduleCreatesNothing()
+    {
+        await using var s = await Scenario.CreateAsync(pg, BigSql, ["public.big"], DestinationKinds.Postgres, Settings);
+        var schedule = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/schedules", new
+        {
+            table_name = "public.big", cron = "*/2 * * * * *", time_zone = "UTC", max_rows_per_second = 500,
+        });
+        var id = (int)schedule["id"]!;
+        var path = $"/api/v1/pipelines/{s.PipelineId}/schedules/{id}";
+
+        var runs = await WaitForRunsAsync(s, id, r => r.Count(x => (string)x["outcome"]! == "SKIPPED") >= 2, "two skipped occurrences");
+        var jobId = (int)runs.Single(r => (string)r["outcome"]! == "CREATED")["job_id"]!;
+        Assert.All(runs.Where(r => (string)r["outcome"]! == "SKIPPED"), r =>
+        {
+            Assert.Null(r["job_id"]);
+            Assert.StartsWith($"Job {jobId} of this schedule is still ", (string)r["message"]!);
+        });
+        Assert.Equal(1, await PostgresServer.ScalarAsync<long>(s.ConfigDb, $"SELECT count(*) FROM queue_backfill_data WHERE schedule_id = {id}"));
+
+        var paused = await s.Http.PostOkAsync($"{path}/pause", new { });
+        Assert.True((bool)paused["paused"]!);
+        Assert.Null(paused["next_run_at"]);
+        Assert.Empty(paused["next_runs"]!.AsArray());
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
+        await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED");
+        var before = (await RunsAsync(s, id)).Count;
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.Equal(before, (await RunsAsync(s, id)).Count);
+
+        // Resumed, with the previous job over, the next occurrence creates a job again.
+        var resumed = await s.Http.PostOkAsync($"{path}/resume", new { });
+        Assert.False((bool)resumed["paused"]!);
+        Assert.NotNull(resumed["next_run_at"]);
+        runs = await WaitForRunsAsync(s, id, r => r.Count(x => (string)x["outcome"]! == "CREATED") == 2, "a job after resuming");
+        var second = (int)runs.First(r => (string)r["outcome"]! == "CREATED")["job_id"]!;
+        Assert.NotEqual(jobId, second);
+        await s.Http.PostOkAsync($"{path}/pause", new { });
+        await s.Http.PostOkAsync($"/api/v1/backfill/{second}/cancel", new { });
+
+        // Deleting the schedule keeps the jobs it created.
+        Assert.Equal(HttpStatusCode.NoContent, (await s.Http.DeleteAsync(path)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await s.Http.GetJsonAsync(path)).Status);
+        Assert.Equal(id, (int)(await s.Http.GetJobAsync(second))["schedule_id"]!);
+    }
+
+    [Fact]
+    public async Task BadSchedules_AreRefusedNamingTheField_AndAGoodOneShowsItsNextRunsInItsZone()
+    {
+        await using var s = await Scenario.CreateAsync(pg, EventsSql, ["public.events"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        var path = $"/api/v1/pipelines/{s.PipelineId}/schedules";
+        async Task<JsonObject> RefusedAsync(object body)
+        {
+            var (status, problem) = await s.Http.PostJsonAsync(path, body);
+            Assert.True(status == HttpStatusCode.BadRequest, problem.ToJsonString());
+            return problem["errors"]!.AsObject();
+        }
+
+        var errors = await RefusedAsync(new { table_name = "public.events", cron = "61 * * * *", time_zone = "Mars/Olympus" });
+        Assert.Contains("cron", errors.Select(e => e.Key));
+        Assert.Contains("time_zone", errors.Select(e => e.Key));
+        errors = await RefusedAsync(new { table_name = "public.events", cron = "* * *", time_zone = "UTC" });
+        Assert.Contains("use 5", (string)errors["cron"]![0]!);
+        errors = await RefusedAsync(new { table_name = "public.nope", cron = "0 2 * * *" });
+        Assert.Contains("table_name", errors.Select(e => e.Key));
+        errors = await RefusedAsync(new { table_name = "public.events", cron = "0 2 * * *", filters = new[] { Scenario.Filter("day", ">=", "today-1x") } });
+        Assert.Contains("is not a relative time", (string)errors["filters[0].value"]![0]!);
+        // Relative values are for dates and timestamps: elsewhere a word is a literal, checked as one.
+        errors = await RefusedAsync(new { table_name = "public.events", cron = "0 2 * * *", filters = new[] { Scenario.Filter("id", ">=", "today") } });
+        Assert.Contains("is not a valid integer value", (string)errors["filters[0].value"]![0]!);
+        Assert.Equal(HttpStatusCode.NotFound, (await s.Http.PostJsonAsync("/api/v1/pipelines/999/schedules", new { table_name = "public.events", cron = "0 2 * * *" })).Status);
+        Assert.Equal(0, await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM backfill_schedules"));
+
+        var created = await s.Http.PostOkAsync(path, new
+        {
+            table_name = "public.events", cron = "0 2 * * *", time_zone = "Europe/Berlin",
+            filters = new[] { Scenario.Filter("day", ">=", "today-1d"), Scenario.Filter("kind", "=", "today") },
+        });
+        Assert.Equal("Europe/Berlin", (string)created["time_zone"]!);
+        Assert.Equal(["today-1d", "today"], created["filters"]!.AsArray().Select(f => (string)f!["value"]!));
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        var next = created["next_runs"]!.AsArray().Select(r => DateTimeOffset.Parse((string)r!, CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(3, next.Count);
+        Assert.All(next, r => Assert.Equal(new TimeSpan(2, 0, 0), TimeZoneInfo.ConvertTime(r, berlin).TimeOfDay));
+        Assert.All(next.Zip(next.Skip(1)), p => Assert.True(p.Second > p.First));
+        Assert.True(next[0] > DateTimeOffset.UtcNow && next[0] <= DateTimeOffset.UtcNow.AddDays(1));
+        Assert.Equal(next[0], DateTimeOffset.Parse((string)created["next_run_at"]!, CultureInfo.InvariantCulture));
+        var listed = (await s.Http.GetOkAsync(path)).AsArray();
+        Assert.Equal((int)created["id"]!, (int)listed.Single()!["id"]!);
+    }
+
+    private static async Task<List<JsonObject>> RunsAsync(Scenario s, int id) =>
+        (await s.Http.GetOkAsync($"/api/v1/pipelines/{s.PipelineId}/schedules/{id}/runs")).AsArray().Select(r => r!.AsObject()).ToList();
+
+    private static async Task<List<JsonObject>> WaitForRunsAsync(Scenario s, int id, Func<List<JsonObject>, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            var runs = await RunsAsync(s, id);
+            if (condition(runs)) return runs;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"No {what} within {Timeout}: {new JsonArray([.. runs.Select(r => r.DeepClone())]).ToJsonString()}");
+            await Task.Delay(250);
+        }
+    }
+}
