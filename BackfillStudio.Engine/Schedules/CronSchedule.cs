@@ -59,17 +59,17 @@ public sealed class CronSchedule
         return Parse(cron, timeZone, errors) ?? throw new InvalidOperationException($"Stored schedule '{cron}' in '{timeZone}' no longer parses.");
     }
 
-    /// <summary>The first occurrence after <paramref name="after"/>, or null when none is left.</summary>
-    public DateTimeOffset? Next(DateTimeOffset after) => _expression.GetNextOccurrence(after, Zone);
+    /// <summary>The first occurrence after <paramref name="after"/> (in UTC, as the config database stores it), or null when none is left.</summary>
+    public DateTimeOffset? Next(DateTimeOffset after) => _expression.GetNextOccurrence(after, Zone)?.ToUniversalTime();
 
-    /// <summary>Up to <paramref name="count"/> occurrences from <paramref name="from"/> on (it included).</summary>
+    /// <summary>Up to <paramref name="count"/> occurrences from <paramref name="from"/> on (it included), in UTC.</summary>
     public IReadOnlyList<DateTimeOffset> Upcoming(DateTimeOffset from, int count)
     {
         var result = new List<DateTimeOffset>();
         var next = _expression.GetNextOccurrence(from, Zone, inclusive: true);
         while (next is { } at && result.Count < count)
         {
-            result.Add(at);
+            result.Add(at.ToUniversalTime());
             next = _expression.GetNextOccurrence(at, Zone);
         }
         return result;

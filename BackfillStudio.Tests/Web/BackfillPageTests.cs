@@ -65,6 +65,50 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task BackfillTab_SchedulesALastDayBackfill_ShowsItsNextRuns_AndTheJobsItCreates()
+    {
+        const string salesSql = """
+            CREATE TABLE sales (id int PRIMARY KEY, sold_on date NOT NULL, amount int NOT NULL);
+            INSERT INTO sales SELECT g, (now() AT TIME ZONE 'UTC')::date - g % 10, g FROM generate_series(1, 5000) g;
+            """;
+        await using var s = await Scenario.CreateAsync(pg, salesSql, ["public.sales"], DestinationKinds.Postgres, "--Backfill:PollIntervalSeconds=1");
+        await using var browser = await Browser.LaunchAsync();
+        var page = await browser.OpenAsync(new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}"));
+
+        await page.GetByTestId("open-create-schedule").ClickAsync();
+        await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.sales");
+        await AddFilterAsync(page, 1);
+        var row = page.GetByTestId("filter-row").First;
+        await SetColumnAsync(page, row, "sold_on (date)", "text");
+        await Browser.SelectAsync(page, row.GetByTestId("filter-operator"), ">=");
+        await row.Locator("input").Last.FillAsync("today-1x");
+        await Assertions.Expect(row).ToContainTextAsync("Not a relative time");
+        await row.Locator("input").Last.FillAsync("today-1d");
+        var expected = await PostgresServer.ScalarAsync<long>(s.SourceDb, "SELECT count(*) FROM sales WHERE sold_on >= (now() AT TIME ZONE 'UTC')::date - 1");
+        await Assertions.Expect(page.GetByTestId("preview")).ToHaveTextAsync($"{expected:N0} source rows match");
+        await page.GetByTestId("schedule-cron").FillAsync("*/20 * * * * *");
+        await Assertions.Expect(page.GetByTestId("schedule-next-runs")).ToHaveTextAsync(new Regex(@"^Next runs: .*:[024]0 \+00:00, .*, .*$"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("create-schedule.png"), FullPage = true });
+        await page.GetByTestId("create-schedule").ClickAsync();
+
+        var schedule = page.GetByTestId("schedule-row");
+        await Assertions.Expect(schedule).ToHaveCountAsync(1);
+        await Assertions.Expect(schedule.GetByTestId("schedule-next-run").Locator("div")).ToHaveCountAsync(3);
+        await Assertions.Expect(schedule.GetByTestId("schedule-next-run").Locator("div").First).ToHaveTextAsync(new Regex(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:[024]0 \+00:00$"));
+        // The first occurrence creates a job, which shows, resolved, and completes live.
+        await Assertions.Expect(schedule.GetByTestId("schedule-last-run")).ToContainTextAsync("CREATED", new LocatorAssertionsToContainTextOptions { Timeout = 60_000 });
+        var day = DateTime.UtcNow.Date.AddDays(-1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        await Assertions.Expect(page.GetByTestId("jobs-table")).ToContainTextAsync($"sold_on >= {day}");
+        await Assertions.Expect(page.GetByTestId("job-status").First).ToHaveTextAsync("COMPLETED", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
+        await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{expected:N0} / {expected:N0}");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("schedules.png"), FullPage = true });
+
+        await schedule.GetByTestId("schedule-pause").ClickAsync();
+        await Assertions.Expect(schedule.GetByTestId("schedule-next-run")).ToHaveTextAsync("paused");
+        await Assertions.Expect(schedule.GetByTestId("schedule-resume")).ToBeVisibleAsync();
+    }
+
+    [Fact]
     public async Task BackfillTab_LimitsFiltersToFive_AndFlagsInvalidValuesBeforeSubmit()
     {
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
