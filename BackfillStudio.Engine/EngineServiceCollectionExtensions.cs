@@ -29,7 +29,9 @@ public static class EngineServiceCollectionExtensions
     public static IServiceCollection AddBackfillStudio(this IServiceCollection services, IConfiguration configuration, string configConnectionString)
     {
         services.AddOptions<BackfillOptions>().BindConfiguration(BackfillOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section)
+            .Configure(o => o.PublicUrl = configuration["App:PublicUrl"] is { Length: > 0 } url ? url : o.PublicUrl)
+            .ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SmtpOptions>().BindConfiguration(SmtpOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddDbContextFactory<ConfigDbContext>(o => ConfigDatabase.Configure(o, configConnectionString));
         services.AddSingleton(_ => new ConfigDataSource(configConnectionString));

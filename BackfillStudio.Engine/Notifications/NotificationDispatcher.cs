@@ -116,7 +116,7 @@ public sealed class NotificationDispatcher(
         return text.AppendLine().AppendLine($"Delivery {body["delivery_id"]}").ToString();
     }
 
-    /// <summary>The JSON body: the event, the job as it was then, and a link to its pipeline's page (with <c>Notifications:PublicUrl</c>).</summary>
+    /// <summary>The JSON body: the event, the job as it was then, and a link to the job's page (with <c>App:PublicUrl</c>).</summary>
     private JsonObject Body(Due delivery)
     {
         var job = JsonNode.Parse(delivery.Payload)!.AsObject();
@@ -129,7 +129,7 @@ public sealed class NotificationDispatcher(
             ["message"] = Message(delivery.Event, job),
         };
         var publicUrl = options.Value.PublicUrl.TrimEnd('/');
-        if (publicUrl.Length > 0 && job["pipeline_id"] is { } pipeline) body["link"] = $"{publicUrl}/pipelines/{pipeline}";
+        if (publicUrl.Length > 0 && job["id"] is { } id) body["link"] = $"{publicUrl}/jobs/{id}";
         return body;
     }
 

@@ -27,7 +27,10 @@ public sealed class NotificationOptions
 {
     public const string Section = "Notifications";
 
-    /// <summary>The address users open the UI at; messages link to a job's pipeline page under it. Empty: no link.</summary>
+    /// <summary>
+    /// The address users open the UI at (<c>App:PublicUrl</c>; <c>Notifications:PublicUrl</c>, its first name, still
+    /// works); messages link to the job's page under it. Empty: no link.
+    /// </summary>
     public string PublicUrl { get; set; } = "";
 
     /// <summary>How long a delivery is retried (with back-off from 1 s up to an hour) before it is given up.</summary>

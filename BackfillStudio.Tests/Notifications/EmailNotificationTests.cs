@@ -43,7 +43,8 @@ public sealed class EmailNotificationTests(PostgresServer pg) : IClassFixture<Po
         Assert.Equal(["ops@example.com", "data@example.com"], mail.To.Mailboxes.Select(m => m.Address));
         Assert.Equal("backfill@example.com", mail.From.Mailboxes.Single().Address);
         Assert.StartsWith($"Backfill job {completed} of public.orders (pipeline pipeline) COMPLETED: 3,000 rows in ", mail.TextBody);
-        Assert.Contains($"Open: https://backfill.example.com/pipelines/{s.PipelineId}", mail.TextBody);
+        // Notifications:PublicUrl, the first name of App:PublicUrl, still works.
+        Assert.Contains($"Open: https://backfill.example.com/jobs/{completed}", mail.TextBody);
         Assert.Equal((string)pending["delivery_id"]! + "@backfillstudio", mail.MessageId);
 
         var failed = await s.StartBackfillAsync("public.bad");

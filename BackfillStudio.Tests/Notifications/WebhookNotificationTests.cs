@@ -24,7 +24,7 @@ public sealed class WebhookNotificationTests(PostgresServer pg) : IClassFixture<
     {
         using var receiver = new WebhookReceiver { Answer = n => n == 1 ? 500 : 200 };
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:BatchSize=1000",
-            "--Notifications:PublicUrl=https://backfill.example.com/");
+            "--App:PublicUrl=https://backfill.example.com/");
         var (status, channel) = await s.Http.PostJsonAsync("/api/v1/notifications", new
         {
             name = "ops hook", type = "webhook", url = receiver.Url, secret = Secret, pipeline_ids = new[] { s.PipelineId },
@@ -54,7 +54,7 @@ public sealed class WebhookNotificationTests(PostgresServer pg) : IClassFixture<
         Assert.Equal(3000L, (long)body["job"]!["count_record"]!);
         Assert.Equal("public.orders", (string)body["job"]!["table_name"]!);
         Assert.StartsWith($"Backfill job {jobId} of public.orders (pipeline pipeline) COMPLETED: 3,000 rows in ", (string)body["message"]!);
-        Assert.Equal($"https://backfill.example.com/pipelines/{s.PipelineId}", (string)body["link"]!);
+        Assert.Equal($"https://backfill.example.com/jobs/{jobId}", (string)body["link"]!);
 
         var log = await s.Http.WaitForDeliveryAsync(Timeout, (int)channel["id"]!, d => (string)d["status"]! == "DELIVERED");
         Assert.Equal(2, (int)log["attempts"]!);

@@ -106,6 +106,12 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
         await schedule.GetByTestId("schedule-pause").ClickAsync();
         await Assertions.Expect(schedule.GetByTestId("schedule-next-run")).ToHaveTextAsync("paused");
         await Assertions.Expect(schedule.GetByTestId("schedule-resume")).ToBeVisibleAsync();
+
+        // The job's own page (where notifications link to) says what it copied and who started it.
+        await page.GetByTestId("job-id").First.GetByRole(AriaRole.Link).ClickAsync();
+        await Assertions.Expect(page.GetByTestId("job-details")).ToContainTextAsync($"sold_on >= '{day}'");
+        await Assertions.Expect(page.GetByTestId("job-details")).ToContainTextAsync("by schedule 1");
+        await Assertions.Expect(page.GetByTestId("job-status")).ToHaveTextAsync("COMPLETED");
     }
 
     [Fact]
