@@ -10,14 +10,6 @@ using Microsoft.Extensions.Logging;
 
 namespace BackfillStudio.Engine.Schedules;
 
-/// <summary>What an occurrence of a schedule did.</summary>
-public static class ScheduleOutcome
-{
-    public const string Created = "CREATED";
-    public const string Skipped = "SKIPPED";
-    public const string Failed = "FAILED";
-}
-
 /// <summary>
 /// Runs due schedule occurrences on every engine. Each occurrence is taken under a row lock (<c>SKIP LOCKED</c>) and, in
 /// one transaction, creates its job (or records why not) and moves the schedule to its next occurrence, so it creates

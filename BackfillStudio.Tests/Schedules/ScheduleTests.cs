@@ -114,7 +114,7 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
     }
 
     [Fact]
-    public async Task BadSchedules_AreRefusedNamingTheField_AndAGoodOneShowsItsNextRunsInItsZone()
+    public async Task BadSchedules_AreRefusedNamingTheField_AGoodOneShowsItsNextRunsInItsZone_AndMissedOccurrencesRunOnce()
     {
         await using var s = await Scenario.CreateAsync(pg, EventsSql, ["public.events"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
         var path = $"/api/v1/pipelines/{s.PipelineId}/schedules";
@@ -155,7 +155,24 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
         Assert.True(next[0] > DateTimeOffset.UtcNow && next[0] <= DateTimeOffset.UtcNow.AddDays(1));
         Assert.Equal(next[0], DateTimeOffset.Parse((string)created["next_run_at"]!, CultureInfo.InvariantCulture));
         var listed = (await s.Http.GetOkAsync(path)).AsArray();
-        Assert.Equal((int)created["id"]!, (int)listed.Single()!["id"]!);
+        var id = (int)created["id"]!;
+        Assert.Equal(id, (int)listed.Single()!["id"]!);
+
+        // No engine ran for three days: the first to start runs the latest missed occurrence only, and says so.
+        var nowInBerlin = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, berlin);
+        var latest = new DateTimeOffset(nowInBerlin.Date.AddHours(2), berlin.GetUtcOffset(nowInBerlin.Date.AddHours(2)));
+        if (latest > DateTimeOffset.UtcNow) latest = new DateTimeOffset(nowInBerlin.Date.AddDays(-1).AddHours(2), berlin.GetUtcOffset(nowInBerlin.Date.AddDays(-1).AddHours(2)));
+        await PostgresServer.ExecuteAsync(s.ConfigDb, $"UPDATE backfill_schedules SET next_run_at = '{latest.AddDays(-3):O}' WHERE id = {id}");
+        await using var engine = await s.StartPeerAsync("--Backfill:PollIntervalSeconds=1");
+        var runs = await WaitForRunsAsync(s, id, r => r.Count > 0, "an occurrence");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        runs = await RunsAsync(s, id);
+        var run = Assert.Single(runs);
+        Assert.Equal(latest.ToUniversalTime(), DateTimeOffset.Parse((string)run["occurrence_at"]!, CultureInfo.InvariantCulture));
+        Assert.Equal("CREATED", (string)run["outcome"]!);
+        Assert.EndsWith("3 earlier occurrence(s) were missed while no engine ran.", (string)run["message"]!);
+        var after = await s.Http.GetOkAsync($"{path}/{id}");
+        Assert.True(DateTimeOffset.Parse((string)after["next_run_at"]!, CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow);
     }
 
     private static async Task<List<JsonObject>> RunsAsync(Scenario s, int id) =>
