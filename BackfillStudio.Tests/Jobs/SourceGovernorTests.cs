@@ -93,7 +93,9 @@ public sealed class SourceGovernorTests(PostgresServer pg) : IClassFixture<Postg
 
         proxy.Latency = TimeSpan.Zero;
         var fast = new List<int>();
-        while (fast.Count < 12 && (fast.Count == 0 || fast[^1] < 10000)) fast.Add(await ReadAsync());
+        // A read may still be slow now and then on a busy machine (CI saw 251 ms once against the 250 ms target): the
+        // governor must grow back and say the source is fine, not on the very first full read.
+        while (fast.Count < 12 && (fast.Count == 0 || fast[^1] < 10000 || governor.Throttled is not null)) fast.Add(await ReadAsync());
         Assert.True(fast[^1] == 10000, $"reads once fast again: {string.Join(", ", fast)}");
         Assert.Null(governor.Throttled);
     }
