@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using BackfillStudio.Engine.Common;
 using Cronos;
 
@@ -7,8 +8,11 @@ namespace BackfillStudio.Engine.Schedules;
 /// A cron expression (five fields, or six with seconds first) in a time zone (an IANA id such as <c>Europe/Berlin</c>),
 /// parsed with Cronos, which handles clock changes: a skipped local time runs at the change, a repeated one once.
 /// </summary>
-public sealed class CronSchedule
+public sealed partial class CronSchedule
 {
+    /// <summary>The longest cron expression kept (the column's length).</summary>
+    public const int MaxLength = 200;
+
     private readonly CronExpression _expression;
 
     private CronSchedule(CronExpression expression, TimeZoneInfo zone)
@@ -25,6 +29,8 @@ public sealed class CronSchedule
         CronExpression? expression = null;
         if (string.IsNullOrWhiteSpace(cron))
             errors.Add("cron", "cron is required, e.g. '0 2 * * *' for 02:00 every day.");
+        else if (cron.Trim().Length > MaxLength)
+            errors.Add("cron", $"cron is {cron.Trim().Length} characters long; at most {MaxLength} are kept (use ranges such as 0-30 instead of lists).");
         else
         {
             var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
@@ -62,6 +68,10 @@ public sealed class CronSchedule
     /// <summary>The first occurrence after <paramref name="after"/> (in UTC, as the config database stores it), or null when none is left.</summary>
     public DateTimeOffset? Next(DateTimeOffset after) => _expression.GetNextOccurrence(after, Zone)?.ToUniversalTime();
 
+    /// <summary>The occurrences from <paramref name="from"/> to <paramref name="to"/>, both included, in UTC, lazily.</summary>
+    public IEnumerable<DateTimeOffset> Between(DateTimeOffset from, DateTimeOffset to) =>
+        _expression.GetOccurrences(from, to, Zone, fromInclusive: true, toInclusive: true).Select(o => o.ToUniversalTime());
+
     /// <summary>Up to <paramref name="count"/> occurrences from <paramref name="from"/> on (it included), in UTC.</summary>
     public IReadOnlyList<DateTimeOffset> Upcoming(DateTimeOffset from, int count)
     {
@@ -82,14 +92,29 @@ public sealed class CronSchedule
             errors.Add("time_zone", "time_zone is required, e.g. 'UTC' or 'Europe/Berlin'.");
             return null;
         }
+        var zone = TryFindZone(id);
+        if (zone is null)
+            errors.Add("time_zone", $"time_zone '{Messages.Shorten(id)}' is not a known time zone; use an IANA name such as 'UTC' or 'Europe/Berlin'.");
+        return zone;
+    }
+
+    /// <summary>
+    /// The time zone of an IANA name, or null. Only names shaped like one are looked up: on Linux a name is a path under
+    /// the zone database, and a folder ('Europe') or a path out of it must not be read.
+    /// </summary>
+    public static TimeZoneInfo? TryFindZone(string id)
+    {
+        if (id.Length > 64 || !ZoneName().IsMatch(id)) return null;
         try
         {
-            return TimeZoneInfo.FindSystemTimeZoneById(id);
+            return TimeZoneInfo.TryFindSystemTimeZoneById(id, out var zone) ? zone : null;
         }
-        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException)
+        catch (Exception e) when (e is System.Security.SecurityException or UnauthorizedAccessException or IOException or InvalidTimeZoneException)
         {
-            errors.Add("time_zone", $"time_zone '{Messages.Shorten(id)}' is not a known time zone; use an IANA name such as 'UTC' or 'Europe/Berlin'.");
             return null;
         }
     }
+
+    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$", RegexOptions.CultureInvariant)]
+    private static partial Regex ZoneName();
 }

@@ -20,10 +20,20 @@ public sealed record RunTime(DateTimeOffset At, TimeZoneInfo Zone)
             if (filter?.Value is not { ValueKind: JsonValueKind.String } value || table.FindColumn(filter.Column ?? "") is not { } column
                 || !RelativeTime.Applies(column.Kind) || !RelativeTime.LooksRelative(value.GetString()!))
                 return filter!;
-            if (RelativeTime.TryParse(value.GetString()!, out var relative))
+            if (!RelativeTime.TryParse(value.GetString()!, out var relative))
+            {
+                errors.Add($"filters[{i}].value", $"'{Messages.Shorten(value.GetString()!)}' is not a relative time: {RelativeTime.Help}.");
+                return filter;
+            }
+            try
+            {
                 return FilterInput.Of(filter.Column!, filter.Operator ?? "", relative!.Format(At, Zone, column.Kind));
-            errors.Add($"filters[{i}].value", $"'{Messages.Shorten(value.GetString()!)}' is not a relative time: {RelativeTime.Help}.");
-            return filter;
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+                errors.Add($"filters[{i}].value", $"'{Messages.Shorten(value.GetString()!)}' lies outside the years 1 to 9999 at this run.");
+                return filter;
+            }
         }).ToList();
     }
 

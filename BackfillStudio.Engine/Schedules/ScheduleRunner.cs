@@ -14,8 +14,8 @@ namespace BackfillStudio.Engine.Schedules;
 /// Runs due schedule occurrences on every engine. Each occurrence is taken under a row lock (<c>SKIP LOCKED</c>) and, in
 /// one transaction, creates its job (or records why not) and moves the schedule to its next occurrence, so it creates
 /// exactly one job however many engines run; the unique (schedule, occurrence) key of <c>schedule_runs</c> backs that up.
-/// An occurrence is skipped while the schedule's previous job is still PENDING or EXECUTING. Occurrences missed while no
-/// engine ran are folded into one, the latest.
+/// An occurrence is skipped while the schedule's previous job is still PENDING or EXECUTING, and fails (the schedule
+/// moving on) when its job cannot be created. Occurrences missed while no engine ran are folded into one, the latest.
 /// </summary>
 public sealed class ScheduleRunner(
     IDbContextFactory<ConfigDbContext> dbFactory,
@@ -24,6 +24,11 @@ public sealed class ScheduleRunner(
     ILogger<ScheduleRunner> logger) : BackgroundService
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Backoff = TimeSpan.FromMinutes(1);
+    private const int MaxMissedCounted = 100_000;
+
+    /// <summary>Schedules this engine could not run just now (say, the config database refused a write), left alone for a while so they do not hold up the others.</summary>
+    private readonly Dictionary<int, DateTimeOffset> _backingOff = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -48,13 +53,31 @@ public sealed class ScheduleRunner(
     /// <summary>Runs the most overdue occurrence, if one is due; false when none is.</summary>
     private async Task<bool> RunDueAsync(CancellationToken ct)
     {
+        foreach (var (id, until) in _backingOff.ToList())
+            if (until < DateTimeOffset.UtcNow) _backingOff.Remove(id);
+        var skip = _backingOff.Keys.ToArray();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var schedule = (await db.Schedules.FromSql($"""
-            SELECT * FROM backfill_schedules WHERE NOT paused AND next_run_at <= now() ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED
+            SELECT * FROM backfill_schedules WHERE NOT paused AND next_run_at <= now() AND id <> ALL({skip})
+            ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED
             """).ToListAsync(ct)).SingleOrDefault();
         if (schedule is null) return false;
+        try
+        {
+            await RunAsync(db, schedule, ct);
+            await tx.CommitAsync(ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            _backingOff[schedule.Id] = DateTimeOffset.UtcNow + Backoff;
+            logger.LogWarning("Schedule {ScheduleId} could not run on this engine; trying again in {Backoff}: {Error}", schedule.Id, Backoff, e.Message);
+        }
+        return true;
+    }
 
+    private async Task RunAsync(ConfigDbContext db, BackfillScheduleEntity schedule, CancellationToken ct)
+    {
         var now = await db.Database.SqlQuery<DateTimeOffset>($"SELECT now() AS \"Value\"").SingleAsync(ct);
         var cron = CronSchedule.Load(schedule.Cron, schedule.TimeZone);
         var (occurrence, missed) = LatestDue(cron, schedule.NextRunAt!.Value, now);
@@ -74,41 +97,53 @@ public sealed class ScheduleRunner(
             {
                 job = await jobs.AddJobAsync(db, schedule.PipelineId, Request(schedule), $"schedule {schedule.Id}", new RunTime(occurrence, cron.Zone), ct);
                 job.ScheduleId = schedule.Id;
-                await db.SaveChangesAsync(ct);
-                run.JobId = job.Id;
             }
-            catch (Exception e) when (e is ValidationFailedException or NotFoundException or SourceUnavailableException)
+            // Whatever the source or the request says (a dropped column, a refused connection, a timeout), the
+            // occurrence fails and the schedule moves on; the next occurrence tries again.
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
+                job = null;
                 run.Outcome = ScheduleOutcome.Failed;
-                run.Message = $"No job created: {e.Message}";
+                run.Message = $"No job created: {Messages.Shorten(e.Message, 1000)}";
             }
         }
-        if (missed > 0) run.Message = $"{run.Message} {missed} earlier occurrence(s) were missed while no engine ran.".TrimStart();
+        if (job is not null)
+        {
+            await db.SaveChangesAsync(ct);
+            run.JobId = job.Id;
+        }
+        if (missed > 0)
+            run.Message = $"{run.Message} {(missed >= MaxMissedCounted ? $"More than {MaxMissedCounted:N0}" : missed.ToString("N0"))} earlier occurrence(s) were missed while no engine ran.".TrimStart();
         db.ScheduleRuns.Add(run);
-        schedule.NextRunAt = cron.Next(occurrence > now ? occurrence : now);
+        schedule.NextRunAt = cron.Next(now);
         schedule.UpdatedAt = now;
         await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
 
         if (job is not null) await jobs.AnnounceCreatedAsync(job, ct);
         var level = run.Outcome == ScheduleOutcome.Created ? LogLevel.Information : LogLevel.Warning;
         logger.Log(level, "Schedule {ScheduleId}, occurrence {Occurrence:O}: {Outcome} {JobId} {Message}", schedule.Id, occurrence, run.Outcome,
             run.JobId, run.Message);
-        return true;
     }
 
-    /// <summary>The latest occurrence due by <paramref name="now"/>, starting from the stored one, and how many before it were passed over.</summary>
+    /// <summary>
+    /// The latest occurrence due by <paramref name="now"/> (the stored one, <paramref name="first"/>, unless later ones are
+    /// due too), found in windows widening back from now, and how many due occurrences before it were passed over.
+    /// </summary>
     private static (DateTimeOffset Occurrence, int Missed) LatestDue(CronSchedule cron, DateTimeOffset first, DateTimeOffset now)
     {
-        var occurrence = first;
-        var missed = 0;
-        // Bounded: a per-second schedule an engine missed for days is folded, not walked, past this many steps.
-        while (missed < 100_000 && cron.Next(occurrence) is { } next && next <= now)
+        var latest = first;
+        foreach (var window in new[] { TimeSpan.FromMinutes(1), TimeSpan.FromHours(1), TimeSpan.FromDays(1), TimeSpan.FromDays(32), TimeSpan.FromDays(367), TimeSpan.FromDays(3660) })
         {
-            occurrence = next;
-            missed++;
+            var from = now - window > first ? now - window : first;
+            if (cron.Between(from, now).DefaultIfEmpty(first).Last() is var found && found > first)
+            {
+                latest = found;
+                break;
+            }
+            if (from == first) break;
         }
-        return (occurrence, missed);
+        var missed = latest == first ? 0 : cron.Between(first, latest).Take(MaxMissedCounted + 1).Count() - 1;
+        return (latest, Math.Min(missed, MaxMissedCounted));
     }
 
     private static CreateBackfillInput Request(BackfillScheduleEntity s) => new(s.TableName,

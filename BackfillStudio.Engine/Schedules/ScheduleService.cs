@@ -137,7 +137,8 @@ public sealed class ScheduleService(IDbContextFactory<ConfigDbContext> dbFactory
     private static ScheduleView View(BackfillScheduleEntity s, ScheduleRunEntity? last) => new(
         s.Id, s.PipelineId, s.TableName, JsonSerializer.Deserialize<List<BackfillFilter>>(s.Filters) ?? [], s.Cron, s.TimeZone, s.VerifyAfterLoad,
         s.MaxRowsPerSecond, s.ParallelChunks, s.Paused, s.NextRunAt,
-        s.NextRunAt is { } next ? CronSchedule.Load(s.Cron, s.TimeZone).Upcoming(next, UpcomingRuns) : [],
+        // A zone this host's time zone data lacks shows no upcoming runs rather than failing the list.
+        s.NextRunAt is { } next ? CronSchedule.Parse(s.Cron, s.TimeZone, new ValidationErrors())?.Upcoming(next, UpcomingRuns) ?? [] : [],
         last is null ? null : RunView(last), s.CreatedBy, s.CreatedAt);
 
     private static ScheduleRunView RunView(ScheduleRunEntity r) => new(r.OccurrenceAt, r.Outcome, r.JobId, r.Message, r.Engine, r.CreatedAt);

@@ -189,6 +189,9 @@ static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
         info.ArgumentList.Add(a);
     if (chunks is { } parallel)
         foreach (var a in new[] { "--Backfill:MinChunkRows=1", $"--Backfill:MaxConcurrentJobs={parallel}" }) info.ArgumentList.Add(a);
+    // BENCH_ENGINE_SETTINGS="Backfill:BatchSize=50000 ..." passes settings to every engine the runs start, to compare them.
+    foreach (var a in (Environment.GetEnvironmentVariable("BENCH_ENGINE_SETTINGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        info.ArgumentList.Add("--" + a);
     using var app = Process.Start(info)!;
     app.OutputDataReceived += (_, e) => { if (e.Data is not null && verbose) Console.WriteLine(e.Data); };
     app.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine(e.Data); };
