@@ -101,53 +101,65 @@ public sealed class NotificationDispatcher(
         await cmd.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
-    private static string Subject(Due delivery, JsonObject body) => delivery.Event == NotificationEvents.Test
-        ? "[BackfillStudio] Test notification"
-        : $"[BackfillStudio] Job {body["job"]?["id"]} {delivery.Event}: {body["job"]?["table_name"]}";
+    private static string Subject(Due delivery, JsonObject body) => delivery.Event switch
+    {
+        NotificationEvents.Test => "[BackfillStudio] Test notification",
+        NotificationEvents.ScheduleFailed => $"[BackfillStudio] Schedule {body["schedule"]?["id"]} created no job: {body["schedule"]?["table_name"]}",
+        _ => $"[BackfillStudio] Job {body["job"]?["id"]} {delivery.Event}: {body["job"]?["table_name"]}",
+    };
 
-    /// <summary>The mail: the message line, the link, then every field of the job.</summary>
+    /// <summary>The mail: the message line, the link, then every field of the job (or schedule).</summary>
     private static string MailText(JsonObject body)
     {
         var text = new System.Text.StringBuilder().AppendLine((string?)body["message"]).AppendLine();
         if (body["link"] is { } link) text.AppendLine($"Open: {link}").AppendLine();
-        if (body["job"] is JsonObject job)
-            foreach (var (field, value) in job.Where(f => f.Value is not null))
+        if ((body["job"] ?? body["schedule"]) is JsonObject subject)
+            foreach (var (field, value) in subject.Where(f => f.Value is not null))
                 text.AppendLine($"{field}: {(value is JsonValue ? value.ToString() : value!.ToJsonString())}");
         return text.AppendLine().AppendLine($"Delivery {body["delivery_id"]}").ToString();
     }
 
-    /// <summary>The JSON body: the event, the job as it was then, and a link to the job's page (with <c>App:PublicUrl</c>).</summary>
+    /// <summary>
+    /// The JSON body: the event, the job as it was then (or, for a schedule's failed occurrence, the schedule), and a
+    /// link to the job's page or the schedule's pipeline page (with <c>App:PublicUrl</c>).
+    /// </summary>
     private JsonObject Body(Due delivery)
     {
-        var job = JsonNode.Parse(delivery.Payload)!.AsObject();
+        var subject = JsonNode.Parse(delivery.Payload)!.AsObject();
+        var isSchedule = delivery.Event == NotificationEvents.ScheduleFailed;
         var body = new JsonObject
         {
             ["delivery_id"] = delivery.DeliveryId.ToString(),
             ["event"] = delivery.Event,
             ["occurred_at"] = delivery.CreatedAt.ToUniversalTime().ToString("O"),
-            ["job"] = delivery.Event == NotificationEvents.Test ? null : job,
-            ["message"] = Message(delivery.Event, job),
+            ["message"] = Message(delivery.Event, subject),
         };
+        if (isSchedule) body["schedule"] = subject;
+        else body["job"] = delivery.Event == NotificationEvents.Test ? null : subject;
         var publicUrl = options.Value.PublicUrl.TrimEnd('/');
-        if (publicUrl.Length > 0 && job["id"] is { } id) body["link"] = $"{publicUrl}/jobs/{id}";
+        if (publicUrl.Length > 0 && (isSchedule ? subject["pipeline_id"] : subject["id"]) is { } id)
+            body["link"] = isSchedule ? $"{publicUrl}/pipelines/{id}" : $"{publicUrl}/jobs/{id}";
         return body;
     }
 
     /// <summary>One readable line: "Backfill job 12 of public.orders (pipeline shop) COMPLETED: 500,000 rows in 41 s (12,195 rows/s)."</summary>
-    private static string Message(string eventName, JsonObject job)
+    private static string Message(string eventName, JsonObject subject)
     {
-        if (eventName == NotificationEvents.Test) return (string?)job["message"] ?? "Test notification from BackfillStudio.";
-        var head = $"Backfill job {job["id"]} of {job["table_name"]} (pipeline {job["pipeline_name"]})";
-        var filters = (string?)job["filter_sql"] is { Length: > 0 } f ? $" where {f}" : "";
-        var rows = (long?)job["count_record"] ?? 0;
-        var seconds = (double?)job["duration_seconds"];
+        if (eventName == NotificationEvents.Test) return (string?)subject["message"] ?? "Test notification from BackfillStudio.";
+        if (eventName == NotificationEvents.ScheduleFailed)
+            return $"Schedule {subject["id"]} of {subject["table_name"]} (pipeline {subject["pipeline_name"]}, '{subject["cron"]}' in {subject["time_zone"]}) " +
+                   $"created no job for its run at {subject["occurrence_at"]}: {subject["error_message"]}";
+        var head = $"Backfill job {subject["id"]} of {subject["table_name"]} (pipeline {subject["pipeline_name"]})";
+        var filters = (string?)subject["filter_sql"] is { Length: > 0 } f ? $" where {f}" : "";
+        var rows = (long?)subject["count_record"] ?? 0;
+        var seconds = (double?)subject["duration_seconds"];
         var rate = seconds is > 0 ? $" ({rows / seconds.Value:N0} rows/s)" : "";
         var took = seconds is { } s ? $" in {s:N0} s{rate}" : "";
         return eventName switch
         {
             NotificationEvents.Completed => $"{head}{filters} COMPLETED: {rows:N0} rows{took}.",
-            NotificationEvents.Mismatch => $"{head}{filters}: its verification found {job["verification"]?["ranges_mismatched"]} mismatched ranges.",
-            _ => $"{head}{filters} {eventName} after {rows:N0} rows{took}: {job["error_message"] ?? "cancelled"}",
+            NotificationEvents.Mismatch => $"{head}{filters}: its verification found {subject["verification"]?["ranges_mismatched"]} mismatched ranges.",
+            _ => $"{head}{filters} {eventName} after {rows:N0} rows{took}: {subject["error_message"] ?? "cancelled"}",
         };
     }
 }

@@ -1,17 +1,21 @@
 namespace BackfillStudio.Engine.Notifications;
 
-/// <summary>The events a channel can subscribe to: a job ending, or its verification finding a difference.</summary>
+/// <summary>
+/// The events a channel can subscribe to: a job ending, its verification finding a difference, or a schedule's
+/// occurrence failing to create its job.
+/// </summary>
 public static class NotificationEvents
 {
     public const string Completed = "COMPLETED";
     public const string Failed = "FAILED";
     public const string Cancelled = "CANCELLED";
     public const string Mismatch = "MISMATCH";
+    public const string ScheduleFailed = "SCHEDULE_FAILED";
 
     /// <summary>Sent by "Send test" only; no channel subscribes to it.</summary>
     public const string Test = "TEST";
 
-    public static readonly string[] All = [Completed, Failed, Cancelled, Mismatch];
+    public static readonly string[] All = [Completed, Failed, Cancelled, Mismatch, ScheduleFailed];
 }
 
 /// <summary>A delivery's state in <c>notification_deliveries</c>.</summary>

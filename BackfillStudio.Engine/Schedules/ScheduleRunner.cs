@@ -2,6 +2,7 @@ using System.Text.Json;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Jobs;
+using BackfillStudio.Engine.Notifications;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
 using Microsoft.EntityFrameworkCore;
@@ -115,6 +116,7 @@ public sealed class ScheduleRunner(
         if (missed > 0)
             run.Message = $"{run.Message} {(missed >= MaxMissedCounted ? $"More than {MaxMissedCounted:N0}" : missed.ToString("N0"))} earlier occurrence(s) were missed while no engine ran.".TrimStart();
         db.ScheduleRuns.Add(run);
+        if (run.Outcome == ScheduleOutcome.Failed) await ScheduleFailureNotice.QueueAsync(db, schedule, run, ct);
         schedule.NextRunAt = cron.Next(now);
         schedule.UpdatedAt = now;
         await db.SaveChangesAsync(ct);

@@ -20,6 +20,31 @@ public sealed class WebhookNotificationTests(PostgresServer pg) : IClassFixture<
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
 
     [Fact]
+    public async Task AScheduledRunThatCreatesNoJob_IsPosted_SoABackfillThatDidNotStartIsNeverSilent()
+    {
+        using var receiver = new WebhookReceiver();
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.orders"], DestinationKinds.Postgres, "--Backfill:PollIntervalSeconds=1",
+            "--App:PublicUrl=https://backfill.example.com");
+        await s.Http.PostOkAsync("/api/v1/notifications", new { name = "ops hook", type = "webhook", url = receiver.Url, secret = Secret, events = new[] { "SCHEDULE_FAILED" } });
+        var id = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/schedules",
+            new { table_name = "public.orders", cron = "*/2 * * * * *", filters = new[] { Scenario.Filter("amount", ">=", 100) } }))["id"]!;
+        await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE orders DROP COLUMN amount");
+
+        var requests = await receiver.WaitForAsync(r => r.Any(x => x.Headers["X-Backfill-Event"] == "SCHEDULE_FAILED"), Timeout, "a SCHEDULE_FAILED event");
+        await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/schedules/{id}/pause", new { });
+        Assert.All(requests, r => Assert.Equal("SCHEDULE_FAILED", r.Headers["X-Backfill-Event"]));
+        var request = requests[0];
+        Assert.Equal("sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), request.Body)), request.Headers["X-Backfill-Signature"]);
+        var body = JsonNode.Parse(request.Body)!;
+        Assert.Null(body["job"]);
+        Assert.Equal(id, (int)body["schedule"]!["id"]!);
+        Assert.Equal("public.orders", (string)body["schedule"]!["table_name"]!);
+        Assert.StartsWith($"Schedule {id} of public.orders (pipeline pipeline, '*/2 * * * * *' in UTC) created no job for its run at ", (string)body["message"]!);
+        Assert.Contains("amount", (string)body["message"]!);
+        Assert.Equal($"https://backfill.example.com/pipelines/{s.PipelineId}", (string)body["link"]!);
+    }
+
+    [Fact]
     public async Task CompletedJob_IsPostedSigned_RetriedAfterA500UnderOneDeliveryId_AndLogged()
     {
         using var receiver = new WebhookReceiver { Answer = n => n == 1 ? 500 : 200 };
