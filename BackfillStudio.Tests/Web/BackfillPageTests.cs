@@ -105,6 +105,12 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
         await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{expected:N0} / {expected:N0}");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("schedules.png"), FullPage = true });
 
+        // Its runs: the occurrence that created the job, linked.
+        await schedule.GetByTestId("schedule-history").ClickAsync();
+        var firstRun = page.GetByTestId("schedule-run").Last;
+        await Assertions.Expect(firstRun).ToContainTextAsync("CREATED");
+        await Assertions.Expect(firstRun.GetByRole(AriaRole.Link)).ToHaveTextAsync("1");
+
         await schedule.GetByTestId("schedule-pause").ClickAsync();
         await Assertions.Expect(schedule.GetByTestId("schedule-next-run")).ToHaveTextAsync("paused");
         await Assertions.Expect(schedule.GetByTestId("schedule-resume")).ToBeVisibleAsync();
