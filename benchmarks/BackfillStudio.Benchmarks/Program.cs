@@ -51,6 +51,7 @@ try
         Console.WriteLine($"Preparing a source table of {rows:N0} rows...");
         var source = await NewDatabaseAsync(cluster, $"source_{rows}");
         await ExecuteAsync(source, BenchmarkTable.CreateSql("bench_rows", rows) + BenchmarkTable.CreateSql(WarmUpTable, WarmUpRows));
+        await BenchmarkTable.SettleAsync(source, "bench_rows", WarmUpTable);
 
         // Both sides warm: the pipe and the read limit read the table once before they are timed.
         await PsqlPipe.ReadLimitAsync(cluster, source, "select * from bench_rows");
@@ -114,6 +115,7 @@ try
         Console.WriteLine($"Preparing a source table of {wideRows:N0} rows of about 1 MB...");
         var wide = await NewDatabaseAsync(cluster, "source_wide");
         await ExecuteAsync(wide, BenchmarkTable.CreateWideSql("bench_wide", wideRows) + BenchmarkTable.CreateSql(WarmUpTable, WarmUpRows));
+        await BenchmarkTable.SettleAsync(wide, "bench_wide", WarmUpTable);
         foreach (var destination in destinations.Where(d => d != "snowflake"))
         {
             try
