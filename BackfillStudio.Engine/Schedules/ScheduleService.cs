@@ -31,14 +31,40 @@ public sealed class ScheduleService(IDbContextFactory<ConfigDbContext> dbFactory
 
     public async Task<ScheduleView> CreateAsync(int pipelineId, ScheduleInput input, string? actor, CancellationToken ct)
     {
+        var now = DateTimeOffset.UtcNow;
+        var (cron, table, filters) = await ValidateAsync(pipelineId, input, now, ct);
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var schedule = new BackfillScheduleEntity { PipelineId = pipelineId, TableName = table, Cron = "", TimeZone = "", CreatedBy = actor };
+        Apply(schedule, input, cron, table, filters, now);
+        db.Schedules.Add(schedule);
+        await db.SaveChangesAsync(ct);
+        return View(schedule, null);
+    }
+
+    /// <summary>Replaces the schedule's job request, cron and zone; a running schedule goes on from the new cron's next occurrence, a paused one stays paused.</summary>
+    public async Task<ScheduleView> UpdateAsync(int pipelineId, int id, ScheduleInput input, CancellationToken ct)
+    {
+        await using (var db = await dbFactory.CreateDbContextAsync(ct))
+        {
+            var schedule = await FindAsync(db, pipelineId, id, ct, tracked: true);
+            var now = DateTimeOffset.UtcNow;
+            var (cron, table, filters) = await ValidateAsync(pipelineId, input, now, ct);
+            Apply(schedule, input, cron, table, filters, now);
+            await db.SaveChangesAsync(ct);
+        }
+        return await GetAsync(pipelineId, id, ct);
+    }
+
+    /// <summary>The request checked as an occurrence now would run it (relative values as of now), with cron and zone errors beside the job's.</summary>
+    private async Task<(CronSchedule Cron, string Table, IReadOnlyList<BackfillFilter> Filters)> ValidateAsync(int pipelineId, ScheduleInput input,
+        DateTimeOffset now, CancellationToken ct)
+    {
         ArgumentNullException.ThrowIfNull(input);
         var errors = new ValidationErrors();
         var cron = CronSchedule.Parse(input.Cron, input.TimeZone ?? DefaultTimeZone, errors);
-        var now = DateTimeOffset.UtcNow;
         (string TableName, IReadOnlyList<BackfillFilter> Filters) job = ("", []);
         try
         {
-            // The filters are checked as an occurrence would run them; relative values as of now.
             job = await jobs.ValidateAsync(pipelineId, input.Job, new RunTime(now, cron?.Zone ?? TimeZoneInfo.Utc), ct);
         }
         catch (ValidationFailedException e)
@@ -46,24 +72,21 @@ public sealed class ScheduleService(IDbContextFactory<ConfigDbContext> dbFactory
             errors.AddAll(e);
         }
         errors.ThrowIfAny();
+        return (cron!, job.TableName, RunTime.Templates(job.Filters, input.Filters));
+    }
 
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var schedule = new BackfillScheduleEntity
-        {
-            PipelineId = pipelineId,
-            TableName = job.TableName,
-            Filters = JsonSerializer.Serialize(RunTime.Templates(job.Filters, input.Filters)),
-            Cron = input.Cron!.Trim(),
-            TimeZone = cron!.Zone.Id,
-            VerifyAfterLoad = string.IsNullOrWhiteSpace(input.Verify) ? jobs.DefaultVerify : input.Verify.Trim().ToLowerInvariant(),
-            MaxRowsPerSecond = input.MaxRowsPerSecond,
-            ParallelChunks = input.ParallelChunks,
-            NextRunAt = cron.Next(now),
-            CreatedBy = actor,
-        };
-        db.Schedules.Add(schedule);
-        await db.SaveChangesAsync(ct);
-        return View(schedule, null);
+    private void Apply(BackfillScheduleEntity schedule, ScheduleInput input, CronSchedule cron, string table, IReadOnlyList<BackfillFilter> filters,
+        DateTimeOffset now)
+    {
+        schedule.TableName = table;
+        schedule.Filters = JsonSerializer.Serialize(filters);
+        schedule.Cron = input.Cron!.Trim();
+        schedule.TimeZone = cron.Zone.Id;
+        schedule.VerifyAfterLoad = string.IsNullOrWhiteSpace(input.Verify) ? jobs.DefaultVerify : input.Verify.Trim().ToLowerInvariant();
+        schedule.MaxRowsPerSecond = input.MaxRowsPerSecond;
+        schedule.ParallelChunks = input.ParallelChunks;
+        schedule.NextRunAt = schedule.Paused ? null : cron.Next(now);
+        schedule.UpdatedAt = now;
     }
 
     public async Task<IReadOnlyList<ScheduleView>> ListAsync(int pipelineId, CancellationToken ct)

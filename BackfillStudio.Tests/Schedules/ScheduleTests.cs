@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Infrastructure;
 
@@ -164,6 +165,24 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
         var listed = (await s.Http.GetOkAsync(path)).AsArray();
         var id = (int)created["id"]!;
         Assert.Equal(id, (int)listed.Single()!["id"]!);
+
+        // Edited: a refused edit changes nothing; a paused schedule stays paused through an edit.
+        using (var refused = await s.Http.PutAsJsonAsync($"{path}/{id}", new { table_name = "public.events", cron = "0 2 * *", time_zone = "Europe/Berlin" }, TestApp.Json))
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        await s.Http.PostOkAsync($"{path}/{id}/pause", new { });
+        using (var saved = await s.Http.PutAsJsonAsync($"{path}/{id}", new { table_name = "public.events", cron = "30 3 * * *", time_zone = "UTC",
+                   filters = new[] { Scenario.Filter("day", ">=", "today-2d") } }, TestApp.Json))
+            Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+        var edited = (await s.Http.GetOkAsync($"{path}/{id}")).AsObject();
+        Assert.Equal("30 3 * * *", (string)edited["cron"]!);
+        Assert.Equal("today-2d", (string)edited["filters"]![0]!["value"]!);
+        Assert.True((bool)edited["paused"]!);
+        Assert.Null(edited["next_run_at"]);
+        var resumed = await s.Http.PostOkAsync($"{path}/{id}/resume", new { });
+        Assert.Equal(new TimeSpan(3, 30, 0), DateTimeOffset.Parse((string)resumed["next_run_at"]!, CultureInfo.InvariantCulture).UtcDateTime.TimeOfDay);
+        using (var back = await s.Http.PutAsJsonAsync($"{path}/{id}", new { table_name = "public.events", cron = "0 2 * * *", time_zone = "Europe/Berlin",
+                   filters = new[] { Scenario.Filter("day", ">=", "today-1d"), Scenario.Filter("kind", "=", "today") } }, TestApp.Json))
+            Assert.Equal(HttpStatusCode.OK, back.StatusCode);
 
         // No engine ran for three days: the first to start runs the latest missed occurrence only, and says so.
         var nowInBerlin = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, berlin);

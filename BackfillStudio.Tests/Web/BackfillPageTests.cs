@@ -115,6 +115,14 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
         await Assertions.Expect(schedule.GetByTestId("schedule-next-run")).ToHaveTextAsync("paused");
         await Assertions.Expect(schedule.GetByTestId("schedule-resume")).ToBeVisibleAsync();
 
+        // Edited in the same dialog, its fields filled in; it stays paused.
+        await schedule.GetByTestId("schedule-edit").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("filter-row").First.Locator("input").Last).ToHaveValueAsync("today-1d");
+        await page.GetByTestId("schedule-cron").FillAsync("0 3 * * *");
+        await page.GetByTestId("save-schedule").ClickAsync();
+        await Assertions.Expect(schedule).ToContainTextAsync("0 3 * * *");
+        await Assertions.Expect(schedule.GetByTestId("schedule-next-run")).ToHaveTextAsync("paused");
+
         // The job's own page (where notifications link to) says what it copied and who started it.
         await page.GetByTestId("job-id").First.GetByRole(AriaRole.Link).ClickAsync();
         await Assertions.Expect(page.GetByTestId("job-details")).ToContainTextAsync($"sold_on >= '{day}'");

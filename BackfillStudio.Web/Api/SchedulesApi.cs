@@ -20,6 +20,8 @@ public static class SchedulesApi
         }).RequireAuthorization(AccessRoles.OperatePolicy);
         group.MapGet("/{scheduleId:int}", async (int pipelineId, int scheduleId, ScheduleService schedules, CancellationToken ct) =>
             TypedResults.Ok(await schedules.GetAsync(pipelineId, scheduleId, ct)));
+        group.MapPut("/{scheduleId:int}", async (int pipelineId, int scheduleId, ScheduleInput input, ScheduleService schedules, CancellationToken ct) =>
+            TypedResults.Ok(await schedules.UpdateAsync(pipelineId, scheduleId, input, ct))).RequireAuthorization(AccessRoles.OperatePolicy);
         group.MapGet("/{scheduleId:int}/runs", async (int pipelineId, int scheduleId, ScheduleService schedules, CancellationToken ct, int limit = 100) =>
             TypedResults.Ok(await schedules.RunsAsync(pipelineId, scheduleId, limit, ct)));
         group.MapPost("/{scheduleId:int}/pause", async (int pipelineId, int scheduleId, ScheduleService schedules, CancellationToken ct) =>
