@@ -198,7 +198,7 @@ public sealed class JobRunner(
         WriteTarget target, ChunkRange? chunk, CancellationToken stopping)
     {
         var job = plan.Job;
-        var start = chunk is null ? ResumeCursor.Start : ResumeCursor.Start with { LastKey = chunk.After };
+        var start = chunk is null ? ResumeCursor.Start : ResumeCursor.Start with { LastKey = chunk.After, NextBlock = chunk.FromBlock, Relations = chunk.Relations };
         var cursor = job.ResumeCursor is null ? start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
         var countRecord = job.CountRecord;
         if (cursor.Plan is { } started && started != plan.Fingerprint)
@@ -210,7 +210,7 @@ public sealed class JobRunner(
         {
             await PrepareWritersAsync(plan, target, writers, stopping);
             var format = await FormatAsync(writers.Select(w => w.Writer).ToList(), source, target.Table, stopping);
-            var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, chunk?.UpTo, format);
+            var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, chunk?.UpTo, format, chunk?.ToBlock);
             logger.LogInformation("Job {JobId} copying {Table} from batch {Batch} ({Path})", job.Id, job.TableName, cursor.Batches, format switch
             {
                 BatchFormat.PostgresCopy => "binary COPY passed through",

@@ -126,6 +126,41 @@ public sealed class ChunkTests(PostgresServer pg) : IClassFixture<PostgresServer
     }
 
     [Fact]
+    public async Task PartitionedTableWithoutAKey_SplitIntoBlockRanges_SurvivesAKill_AndEveryRowArrivesOnce()
+    {
+        // Two partitions of unequal size, and 500 identical rows: without a key only the block ranges keep each row once.
+        const string sql = """
+            CREATE TABLE samples (sensor text, value numeric(12,3), taken_at timestamptz NOT NULL) PARTITION BY RANGE (taken_at);
+            CREATE TABLE samples_2023 PARTITION OF samples FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+            CREATE TABLE samples_2024 PARTITION OF samples FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+            INSERT INTO samples SELECT 'sensor-' || g % 40, g % 1000 / 7.0, timestamptz '2023-06-01 00:00:00+00' + g * interval '90 seconds'
+            FROM generate_series(1, 200000) g;
+            INSERT INTO samples SELECT 'sensor-1', 1, timestamptz '2024-03-01 00:00:00+00' FROM generate_series(1, 500);
+            ANALYZE;
+            """;
+        await using var s = await Scenario.CreateAsync(pg, sql, ["public.samples"], DestinationKinds.Postgres | DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
+        string[] settings = [.. EngineSettings, "--Backfill:MaxConcurrentJobs=4"];
+        using var doomed = AppProcess.Start(s.ConfigDb, [.. settings, "--Logging:LogLevel:Default=Warning"]);
+        var created = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.samples", parallel_chunks = 4 });
+        var jobId = (int)created["id"]!;
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! >= 30_000 && Chunks(j).Count(c => (string)c["status"]! == "EXECUTING") >= 2,
+            "progress in several chunks");
+        doomed.Kill();
+        Assert.True((long)(await s.Http.GetJobAsync(jobId))["count_record"]! < 200_500, "the job finished before the kill; nothing was tested");
+
+        await using var survivor = await s.StartPeerAsync([.. settings]);
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(200_500L, (long)job["count_record"]!);
+        Assert.Equal(4, Chunks(job).Count);
+        Assert.Contains(Chunks(job), c => (int)c["attempts"]! == 2);
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "samples");
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "samples"));
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "samples", null,
+            $"read_parquet('{s.ParquetDirectory}/samples/{jobId}/*.parquet')"));
+    }
+
+    [Fact]
     public async Task JobWithADuckDbDestination_RunsWhole()
     {
         await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.All, [.. EngineSettings]);

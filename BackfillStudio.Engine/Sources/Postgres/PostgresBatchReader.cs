@@ -11,6 +11,8 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 /// Reads a table's matching rows in batches: keyset pagination on the primary key (composite keys too),
 /// or heap-block (<c>ctid</c>) ranges for tables without one. Never OFFSET.
 /// <paramref name="upTo"/> (a key's text per key column) ends the read at that key, inclusive: a repair re-reads one range.
+/// <paramref name="untilBlock"/> ends a block-range read before that position (<c>heap index &lt;&lt; 32 | block</c>): a chunk
+/// of a table without a primary key reads its own blocks only.
 /// A keyset batch also ends at the byte budget of <paramref name="limits"/> (block ranges hold about a row count); its
 /// LIMIT follows the row width (the catalog's estimate, then what the batches held), so little is fetched past the budget.
 /// <para>
@@ -21,7 +23,7 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 /// </para>
 /// </summary>
 public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, BatchLimits limits,
-    IReadOnlyList<string>? upTo = null, BatchFormat format = BatchFormat.Decoded)
+    IReadOnlyList<string>? upTo = null, BatchFormat format = BatchFormat.Decoded, long? untilBlock = null)
 {
     private readonly bool _binaryCopy = format != BatchFormat.Decoded;
 
@@ -180,7 +182,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         var step = cursor.BlocksPerBatch ?? _heaps.BlocksPerBatch;
         var position = cursor.NextBlock ?? 0;
         BatchRows rows = BatchRows.Decoded([]);
-        while (rows.RowCount == 0 && (int)(position >> 32) < _heaps.Heaps.Count)
+        while (rows.RowCount == 0 && (int)(position >> 32) < _heaps.Heaps.Count && position < (untilBlock ?? long.MaxValue))
         {
             var heap = _heaps.Heaps[(int)(position >> 32)];
             var start = position & uint.MaxValue;
@@ -189,8 +191,10 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
                 position = ((position >> 32) + 1) << 32;
                 continue;
             }
-            // Ranges are never clamped to the heap's end, so a resumed job sees exactly the same ranges.
+            // Ranges are never clamped to the heap's end, so a resumed job sees exactly the same ranges; only to the
+            // chunk's end, which is fixed too, so that no block is read by two chunks.
             var end = start + step;
+            if (untilBlock is { } until && until >> 32 == position >> 32) end = Math.Min(end, until & uint.MaxValue);
             var select = $"SELECT {_columns} FROM ONLY {heap.QualifiedSql} AS src " +
                 $"WHERE ctid >= '({start},0)'::tid AND ctid < '({end},0)'::tid AND ({Filter})";
             // A block range is the resume position, so it is read whole whatever its bytes.
@@ -216,6 +220,10 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     }
 
     private sealed record Heap(uint Oid, string QualifiedSql, long Blocks);
+
+    /// <summary>The heaps that hold the table's rows (see <see cref="ReadBlocksAsync"/>), in reading order, with their sizes now.</summary>
+    public static async Task<IReadOnlyList<(uint Oid, long Blocks)>> HeapsAsync(NpgsqlConnection connection, TableSchema table, CancellationToken ct) =>
+        (await HeapLayout.ReadAsync(connection, table, null, new BatchLimits(1, long.MaxValue), ct)).Heaps.Select(h => (h.Oid, h.Blocks)).ToList();
 
     /// <summary>
     /// The heaps holding the table's rows, their sizes now, and how many blocks hold about one batch: <c>BatchSize</c> rows

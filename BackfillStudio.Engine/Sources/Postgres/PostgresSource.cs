@@ -64,9 +64,10 @@ public sealed class PostgresSource : IAsyncDisposable
 
     /// <param name="upTo">Ends the read at this key (its text per key column), inclusive.</param>
     /// <param name="format">Decoded rows, or binary COPY data (for <see cref="BatchFormat.PostgresCopy"/> see <see cref="CanCopyBinaryAsync"/>).</param>
+    /// <param name="untilBlock">Ends a block-range read before this position (a chunk of a table without a primary key).</param>
     public PostgresBatchReader Reader(TableSchema table, FilterPredicate filter, BatchLimits limits, IReadOnlyList<string>? upTo = null,
-        BatchFormat format = BatchFormat.Decoded) =>
-        new(Connection, table, filter, limits, upTo, format);
+        BatchFormat format = BatchFormat.Decoded, long? untilBlock = null) =>
+        new(Connection, table, filter, limits, upTo, format, untilBlock);
 
     /// <inheritdoc cref="PostgresBatchReader.CanCopyBinaryAsync"/>
     public Task<bool> CanCopyBinaryAsync(TableSchema table, CancellationToken ct) => PostgresBatchReader.CanCopyBinaryAsync(Connection, table, ct);
