@@ -105,6 +105,7 @@ public sealed class NotificationDispatcher(
     {
         NotificationEvents.Test => "[BackfillStudio] Test notification",
         NotificationEvents.ScheduleFailed => $"[BackfillStudio] Schedule {body["schedule"]?["id"]} created no job: {body["schedule"]?["table_name"]}",
+        NotificationEvents.ScheduleSkipped => $"[BackfillStudio] Schedule {body["schedule"]?["id"]} skipped a run: {body["schedule"]?["table_name"]}",
         _ => $"[BackfillStudio] Job {body["job"]?["id"]} {delivery.Event}: {body["job"]?["table_name"]}",
     };
 
@@ -126,7 +127,7 @@ public sealed class NotificationDispatcher(
     private JsonObject Body(Due delivery)
     {
         var subject = JsonNode.Parse(delivery.Payload)!.AsObject();
-        var isSchedule = delivery.Event == NotificationEvents.ScheduleFailed;
+        var isSchedule = NotificationEvents.IsSchedule(delivery.Event);
         var body = new JsonObject
         {
             ["delivery_id"] = delivery.DeliveryId.ToString(),
@@ -146,9 +147,9 @@ public sealed class NotificationDispatcher(
     private static string Message(string eventName, JsonObject subject)
     {
         if (eventName == NotificationEvents.Test) return (string?)subject["message"] ?? "Test notification from BackfillStudio.";
-        if (eventName == NotificationEvents.ScheduleFailed)
+        if (NotificationEvents.IsSchedule(eventName))
             return $"Schedule {subject["id"]} of {subject["table_name"]} (pipeline {subject["pipeline_name"]}, '{subject["cron"]}' in {subject["time_zone"]}) " +
-                   $"created no job for its run at {subject["occurrence_at"]}: {subject["error_message"]}";
+                   $"{(eventName == NotificationEvents.ScheduleSkipped ? "skipped" : "created no job for")} its run at {subject["occurrence_at"]}: {subject["error_message"]}";
         var head = $"Backfill job {subject["id"]} of {subject["table_name"]} (pipeline {subject["pipeline_name"]})";
         var filters = (string?)subject["filter_sql"] is { Length: > 0 } f ? $" where {f}" : "";
         var rows = (long?)subject["count_record"] ?? 0;

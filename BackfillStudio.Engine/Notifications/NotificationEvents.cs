@@ -2,7 +2,7 @@ namespace BackfillStudio.Engine.Notifications;
 
 /// <summary>
 /// The events a channel can subscribe to: a job ending, its verification finding a difference, or a schedule's
-/// occurrence failing to create its job.
+/// occurrence creating no job (it failed, or was skipped while the schedule's previous job still ran).
 /// </summary>
 public static class NotificationEvents
 {
@@ -11,11 +11,15 @@ public static class NotificationEvents
     public const string Cancelled = "CANCELLED";
     public const string Mismatch = "MISMATCH";
     public const string ScheduleFailed = "SCHEDULE_FAILED";
+    public const string ScheduleSkipped = "SCHEDULE_SKIPPED";
+
+    /// <summary>Events about a schedule's occurrence, whose body carries the schedule instead of a job.</summary>
+    public static bool IsSchedule(string eventName) => eventName is ScheduleFailed or ScheduleSkipped;
 
     /// <summary>Sent by "Send test" only; no channel subscribes to it.</summary>
     public const string Test = "TEST";
 
-    public static readonly string[] All = [Completed, Failed, Cancelled, Mismatch, ScheduleFailed];
+    public static readonly string[] All = [Completed, Failed, Cancelled, Mismatch, ScheduleFailed, ScheduleSkipped];
 }
 
 /// <summary>A delivery's state in <c>notification_deliveries</c>.</summary>

@@ -116,7 +116,8 @@ public sealed class ScheduleRunner(
         if (missed > 0)
             run.Message = $"{run.Message} {(missed >= MaxMissedCounted ? $"More than {MaxMissedCounted:N0}" : missed.ToString("N0"))} earlier occurrence(s) were missed while no engine ran.".TrimStart();
         db.ScheduleRuns.Add(run);
-        if (run.Outcome == ScheduleOutcome.Failed) await ScheduleFailureNotice.QueueAsync(db, schedule, run, ct);
+        if (run.Outcome == ScheduleOutcome.Failed) await ScheduleRunNotice.QueueAsync(db, NotificationEvents.ScheduleFailed, schedule, run, ct);
+        if (run.Outcome == ScheduleOutcome.Skipped) await ScheduleRunNotice.QueueAsync(db, NotificationEvents.ScheduleSkipped, schedule, run, ct);
         schedule.NextRunAt = cron.Next(now);
         schedule.UpdatedAt = now;
         await db.SaveChangesAsync(ct);

@@ -71,7 +71,12 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
     [Fact]
     public async Task AnOccurrenceIsSkippedWhileThePreviousJobRuns_AndAPausedScheduleCreatesNothing()
     {
+        using var receiver = new WebhookReceiver();
         await using var s = await Scenario.CreateAsync(pg, BigSql, ["public.big"], DestinationKinds.Postgres, Settings);
+        await s.Http.PostOkAsync("/api/v1/notifications", new
+        {
+            name = "skips", type = "webhook", url = receiver.Url, secret = "skip-secret-0123456789", events = new[] { "SCHEDULE_SKIPPED" },
+        });
         var schedule = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/schedules", new
         {
             table_name = "public.big", cron = "*/2 * * * * *", time_zone = "UTC", max_rows_per_second = 500,
@@ -87,6 +92,12 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
             Assert.StartsWith($"Job {jobId} of this schedule is still ", (string)r["message"]!);
         });
         Assert.Equal(1, await PostgresServer.ScalarAsync<long>(s.ConfigDb, $"SELECT count(*) FROM queue_backfill_data WHERE schedule_id = {id}"));
+        // Each skip is told to the channels that subscribe to skips.
+        var told = await receiver.WaitForAsync(r => r.Count >= 2, Timeout, "two SCHEDULE_SKIPPED events");
+        Assert.All(told, r => Assert.Equal("SCHEDULE_SKIPPED", r.Headers["X-Backfill-Event"]));
+        var message = (string)System.Text.Json.Nodes.JsonNode.Parse(told[0].Body)!["message"]!;
+        Assert.StartsWith($"Schedule {id} of public.big (pipeline pipeline, '*/2 * * * * *' in UTC) skipped its run at ", message);
+        Assert.Matches($"Job {jobId} of this schedule is still (PENDING|EXECUTING)\\.$", message);
 
         var paused = await s.Http.PostOkAsync($"{path}/pause", new { });
         Assert.True((bool)paused["paused"]!);

@@ -5,16 +5,17 @@ using Microsoft.EntityFrameworkCore;
 namespace BackfillStudio.Engine.Notifications;
 
 /// <summary>
-/// A schedule's occurrence that created no job (<see cref="NotificationEvents.ScheduleFailed"/>) told to the channels that
-/// subscribe to it: outbox rows added to the caller's transaction, the one that records the occurrence, so a nightly
-/// backfill that did not start is never silent.
+/// A schedule's occurrence that created no job (<see cref="NotificationEvents.ScheduleFailed"/>, or
+/// <see cref="NotificationEvents.ScheduleSkipped"/> while its previous job still ran) told to the channels that subscribe
+/// to it: outbox rows added to the caller's transaction, the one that records the occurrence, so a nightly backfill that
+/// did not start is never silent.
 /// </summary>
-public static class ScheduleFailureNotice
+public static class ScheduleRunNotice
 {
-    public static async Task QueueAsync(ConfigDbContext db, BackfillScheduleEntity schedule, ScheduleRunEntity run, CancellationToken ct)
+    public static async Task QueueAsync(ConfigDbContext db, string eventName, BackfillScheduleEntity schedule, ScheduleRunEntity run, CancellationToken ct)
     {
         var channels = await db.NotificationChannels.AsNoTracking()
-            .Where(c => c.Events.Contains(NotificationEvents.ScheduleFailed) && (c.PipelineIds == null || c.PipelineIds.Length == 0 || c.PipelineIds.Contains(schedule.PipelineId)))
+            .Where(c => c.Events.Contains(eventName) && (c.PipelineIds == null || c.PipelineIds.Length == 0 || c.PipelineIds.Contains(schedule.PipelineId)))
             .Select(c => c.Id).ToListAsync(ct);
         if (channels.Count == 0) return;
         var pipeline = await db.Pipelines.AsNoTracking().Where(p => p.Id == schedule.PipelineId).Select(p => p.Name).FirstOrDefaultAsync(ct);
@@ -26,7 +27,7 @@ public static class ScheduleFailureNotice
         foreach (var channel in channels)
             db.NotificationDeliveries.Add(new NotificationDeliveryEntity
             {
-                ChannelId = channel, DeliveryId = Guid.NewGuid(), Event = NotificationEvents.ScheduleFailed, Payload = payload,
+                ChannelId = channel, DeliveryId = Guid.NewGuid(), Event = eventName, Payload = payload,
                 Status = DeliveryStatus.Pending, NextAttemptAt = DateTimeOffset.UtcNow,
             });
     }
