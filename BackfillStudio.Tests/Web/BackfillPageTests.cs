@@ -166,6 +166,8 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
         var jobId = await s.StartBackfillAsync("public.orders");
         var status = page.GetByTestId("job-status").First;
         await Assertions.Expect(status).ToHaveTextAsync("EXECUTING", new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
+        // A job is EXECUTING from its claim, before it has counted its rows: cancelled that soon it has no total (CI saw "0 / ?").
+        await s.Http.WaitUntilAsync(jobId, TimeSpan.FromSeconds(30), j => j["total_record"] is not null, "the job's row count");
         await Assertions.Expect(page.GetByTestId("delete-job")).ToHaveCountAsync(0);
         await page.GetByTestId("cancel-job").ClickAsync();
         await Assertions.Expect(status).ToHaveTextAsync("CANCELLED", new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
