@@ -17,7 +17,6 @@ COPY --from=build /app .
 # JSON log lines with their scopes: every engine line carries its JobId.
 ENV ASPNETCORE_URLS=http://+:8080 \
     ASPNETCORE_ENVIRONMENT=Production \
-    DOTNET_gcServer=0 \
     Logging__Console__FormatterName=json \
     Logging__Console__FormatterOptions__IncludeScopes=true
 EXPOSE 8080

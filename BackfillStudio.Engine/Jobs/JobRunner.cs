@@ -220,6 +220,9 @@ public sealed class JobRunner(
             Task<Batch?> Read(ResumeCursor from) => JobFailure.Step("Source", () =>
                 governor.ReadAsync(rows => reader.ReadAsync(from, stopping, rows), batch => batch?.RowCount ?? 0, stopping));
             var next = Read(cursor);
+            // A batch's checkpoint runs while the next batch is written (the destinations are idle otherwise); a
+            // checkpoint one batch behind the destinations is what a crash leaves too, and resumes exactly the same.
+            var checkpointed = Task.FromResult<bool?>(false);
             try
             {
                 var readWait = Stopwatch.StartNew();
@@ -239,28 +242,22 @@ public sealed class JobRunner(
                     var write = Stopwatch.StartNew();
                     await WriteWithinDeadlineAsync(writers, batch, stopping);
                     var written = write.ElapsedMilliseconds;
-
-                    // Not cancellable: once the destinations hold the batch, its checkpoint must follow.
+                    var previous = await checkpointed;
                     countRecord += batch.RowCount;
-                    var cancelRequested = await states.CheckpointAsync(claim, countRecord, batch.Next with { Plan = plan.Fingerprint },
-                        governor.Throttled, CancellationToken.None);
-                    if (job.ParentId is { } parentId) await states.RollUpAsync(parentId, CancellationToken.None);
+                    checkpointed = CheckpointAsync(plan, claim, countRecord, batch.Next with { Plan = plan.Fingerprint }, governor.Throttled);
                     metrics.BatchWritten(batch.RowCount, write.Elapsed, job.TableName);
-                    logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, checkpoint {CheckpointMs} ms",
-                        job.Id, batch.Sequence, batch.RowCount, waited, written, write.ElapsedMilliseconds - written);
+                    logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, " +
+                        "then {CheckpointMs} ms for the previous checkpoint", job.Id, batch.Sequence, batch.RowCount, waited, written, write.ElapsedMilliseconds - written);
                     readWait.Restart();
-                    if (cancelRequested is null)
-                    {
-                        logger.LogWarning("Job {JobId} lost its claim to another engine; stopping without further writes", job.Id);
-                        return CopyOutcome.ClaimLost;
-                    }
-                    if (cancelRequested == true) return CopyOutcome.Cancelled;
+                    if (StopFor(job.Id, previous) is { } stop) return stop;
                 }
-                return CopyOutcome.Completed;
+                return StopFor(job.Id, await checkpointed) ?? CopyOutcome.Completed;
             }
             finally
             {
                 await DrainAsync(next);
+                // A job that stops or fails records what its destinations hold before it is requeued, failed or cancelled.
+                await DrainAsync(checkpointed);
             }
         }
         finally
@@ -268,6 +265,28 @@ public sealed class JobRunner(
             foreach (var (_, writer) in writers) await writer.DisposeAsync();
             stage?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Records that the destinations hold the batch before <paramref name="next"/>; true when the job's cancel was asked
+    /// for, null when its claim was lost. Not cancellable: once the destinations hold a batch, its checkpoint must follow.
+    /// </summary>
+    private async Task<bool?> CheckpointAsync(JobPlan plan, JobClaim claim, long countRecord, ResumeCursor next, string? throttled)
+    {
+        var cancelRequested = await states.CheckpointAsync(claim, countRecord, next, throttled, CancellationToken.None);
+        if (plan.Job.ParentId is { } parentId) await states.RollUpAsync(parentId, CancellationToken.None);
+        return cancelRequested;
+    }
+
+    /// <summary>Why the copy stops after a checkpoint that answered <paramref name="cancelRequested"/>; null when it goes on.</summary>
+    private CopyOutcome? StopFor(int jobId, bool? cancelRequested)
+    {
+        if (cancelRequested is null)
+        {
+            logger.LogWarning("Job {JobId} lost its claim to another engine; stopping without further writes", jobId);
+            return CopyOutcome.ClaimLost;
+        }
+        return cancelRequested == true ? CopyOutcome.Cancelled : null;
     }
 
     /// <summary>The rows' form: binary COPY data when every destination takes the same kind (and <c>Backfill:BinaryCopy</c>), else decoded.</summary>
@@ -300,8 +319,8 @@ public sealed class JobRunner(
         }
     }
 
-    /// <summary>Waits for a read still in flight so the source connection is idle before it is closed.</summary>
-    private static async Task DrainAsync(Task<Batch?> pending)
+    /// <summary>Waits for a read (or checkpoint) still in flight, so the job ends only once nothing of it runs.</summary>
+    private static async Task DrainAsync(Task pending)
     {
         try
         {

@@ -38,6 +38,9 @@ public sealed record SourceSettings(string Host, int Port, string Database, stri
         Timezone = "UTC",
         // Keyset pages are prepared once per job and executed many times.
         MaxAutoPrepare = 16,
+        // A batch is megabytes of COPY data: 8 KiB buffers (the default) cost a socket call and a thread-pool hop each.
+        ReadBufferSize = 64 * 1024,
+        WriteBufferSize = 64 * 1024,
         Options = StatementTimeoutSeconds > 0 ? $"-c statement_timeout={StatementTimeoutSeconds}s" : null,
     }.ConnectionString;
 }
