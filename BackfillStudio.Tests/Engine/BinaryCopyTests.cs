@@ -29,6 +29,42 @@ public sealed class BinaryCopyTests(PostgresServer pg) : IClassFixture<PostgresS
     }
 
     [Fact]
+    public async Task AKeyInsertedAfterTheProbe_RollsTheDirectCopyBack_AndTheBatchIsMerged_Exactly()
+    {
+        const string sql = """
+            CREATE TABLE items (id bigint PRIMARY KEY, label text NOT NULL);
+            INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 2000) g;
+            ANALYZE;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.items"], DestinationKinds.Postgres, "--Backfill:BatchSize=500", RunnerLog);
+        // Another writer, the first time row 750 arrives, has already put its own row 750 in (after the batch's key-range
+        // probe found the range empty): the direct COPY fails on the key, and the batch must be merged, not lost or failed.
+        // The trigger's row is part of the refused transaction, so it goes with it; a sequence is not, and counts the tries.
+        await PostgresServer.ExecuteAsync(s.DestinationDb, """
+            CREATE SCHEMA IF NOT EXISTS copy;
+            CREATE TABLE copy.items (id bigint PRIMARY KEY, label text NOT NULL);
+            CREATE SEQUENCE copy.tries;
+            CREATE FUNCTION copy.race() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF pg_trigger_depth() = 1 AND NEW.id = 750 THEN
+                    IF nextval('copy.tries') = 1 THEN
+                        INSERT INTO copy.items VALUES (750, 'written by someone else');
+                    END IF;
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER race BEFORE INSERT ON copy.items FOR EACH ROW EXECUTE FUNCTION copy.race();
+            """);
+        var logs = LogCapture.Attach(s.App);
+
+        Assert.Equal(2000, (long)(await RunAsync(s, "public.items"))["count_record"]!);
+        Assert.Contains(Passed, logs.Text);
+        await AssertSameRowsAsync(s, "items");
+        // Row 750 was inserted twice: refused in the direct COPY, then written by the merge.
+        Assert.Equal(2, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT last_value FROM copy.tries"));
+    }
+
+    [Fact]
     public async Task RowsAlreadyInTheTarget_AreMergedThroughTheBinaryStage_AndATableWithoutKeyRecordsItsBatches_ExactlyOnce()
     {
         const string sql = """
