@@ -103,7 +103,6 @@ public sealed class ScheduleRunner(
             // occurrence fails and the schedule moves on; the next occurrence tries again.
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                job = null;
                 run.Outcome = ScheduleOutcome.Failed;
                 run.Message = $"No job created: {Messages.Shorten(e.Message, 1000)}";
             }
