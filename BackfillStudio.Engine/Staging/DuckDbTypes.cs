@@ -84,6 +84,10 @@ public static class DuckDbTypes
             case ValueKind.NumericText when SourceColumn.IsNumericSpecial(field):
                 shown = Encoding.UTF8.GetString(field);
                 return NumericSpecialRefusal(column);
+            // jsonb's binary form is a version byte, 1 in every PostgreSQL so far, and then its text.
+            case ValueKind.Jsonb when field.Length == 0 || field[0] != 1:
+                shown = System.Convert.ToHexString(field[..Math.Min(field.Length, 32)]);
+                return $"is jsonb in binary version {(field.Length > 0 ? field[0] : "(none)")}, which this engine cannot read; copying it as text would guess.";
             default:
                 return null;
         }
