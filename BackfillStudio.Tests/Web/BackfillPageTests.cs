@@ -99,10 +99,15 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
         await Assertions.Expect(schedule.GetByTestId("schedule-next-run").Locator("div").First).ToHaveTextAsync(new Regex(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:[024]0 \+00:00$"));
         // The first occurrence creates a job, which shows, resolved, and completes live.
         await Assertions.Expect(schedule.GetByTestId("schedule-last-run")).ToContainTextAsync("CREATED", new LocatorAssertionsToContainTextOptions { Timeout = 60_000 });
-        var day = DateTime.UtcNow.Date.AddDays(-1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        // The job holds "yesterday" of its occurrence, which around midnight need not be the test's.
+        var job = await s.Http.WaitForJobAsync(1, TimeSpan.FromSeconds(60), "COMPLETED", "FAILED");
+        var day = (string)job["filters"]![0]!["value"]!;
+        var copied = await PostgresServer.ScalarAsync<long>(s.SourceDb, $"SELECT count(*) FROM sales WHERE sold_on >= '{day}'::date");
+        var created = DateTimeOffset.Parse((string)job["created_at"]!, System.Globalization.CultureInfo.InvariantCulture).UtcDateTime;
+        Assert.Equal(created.Date.AddDays(-1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), day);
         await Assertions.Expect(page.GetByTestId("jobs-table")).ToContainTextAsync($"sold_on >= {day}");
         await Assertions.Expect(page.GetByTestId("job-status").First).ToHaveTextAsync("COMPLETED", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
-        await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{expected:N0} / {expected:N0}");
+        await Assertions.Expect(page.GetByTestId("job-count").First).ToContainTextAsync($"{copied:N0} / {copied:N0}");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("schedules.png"), FullPage = true });
 
         // Its runs: the occurrence that created the job, linked.
