@@ -33,16 +33,24 @@ public sealed class Browser : IAsyncDisposable
         var page = await NewPageAsync(width, height);
         await page.GotoAsync(url.ToString());
         await SignInAsync(page, "admin", TestApp.AdminPassword);
+        await WaitForUrlAsync(page, url.ToString(), "Signing in", timeoutMs: 45_000);
+        return page;
+    }
+
+    /// <summary>Waits until the browser is at a URL matching the glob; when it is not, the error shows what the page shows instead.</summary>
+    public static async Task WaitForUrlAsync(IPage page, string urlGlob, string action, float timeoutMs = 20_000)
+    {
         try
         {
-            await page.WaitForURLAsync(url.ToString(), new PageWaitForURLOptions { Timeout = 45_000 });
+            await page.WaitForURLAsync(urlGlob, new PageWaitForURLOptions { Timeout = timeoutMs });
         }
         catch (TimeoutException e)
         {
-            var body = await page.Locator("body").InnerTextAsync();
-            throw new TimeoutException($"Signing in did not lead to {url}; the browser is at {page.Url} showing: {body[..Math.Min(body.Length, 400)]}", e);
+            // An open dialog (a validation message, say) or Blazor's reconnect notice says more than the page under it.
+            var over = page.Locator(".mud-dialog, #components-reconnect-modal");
+            var text = await (await over.CountAsync() > 0 ? over.First : page.Locator("body")).InnerTextAsync();
+            throw new TimeoutException($"{action} did not lead to {urlGlob}; the browser is at {page.Url} showing: {text[..Math.Min(text.Length, 600)]}", e);
         }
-        return page;
     }
 
     public static async Task SignInAsync(IPage page, string userName, string password)

@@ -99,7 +99,7 @@ public sealed class SetupPagesTests(PostgresServer pg) : IClassFixture<PostgresS
         await Assertions.Expect(Field(dialog, "pipeline-destinations")).ToHaveValueAsync("warehouse");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Browser.ScreenshotPath("pipeline-dialog.png") });
         await dialog.GetByTestId("save").ClickAsync();
-        await page.WaitForURLAsync("**/pipelines/*");
+        await Browser.WaitForUrlAsync(page, "**/pipelines/*", "Creating the pipeline");
 
         await page.GetByTestId("open-create-backfill").ClickAsync();
         await Browser.SelectAsync(page, page.GetByTestId("table-select"), "public.orders");
