@@ -31,6 +31,9 @@ public sealed class Batch(long sequence, BatchRows rows, KeySpan? keys, long? bl
 
     public BinaryCopyRows? Binary => rows.Binary;
 
+    /// <summary>The batch's size: its binary COPY data, or its decoded values as <see cref="BatchLimits"/> counts them.</summary>
+    public long ApproximateBytes => rows.Binary?.Data.Length ?? Rows.Sum(BatchLimits.SizeOf);
+
     public KeySpan? Keys => keys;
 
     public long? BlocksEnd => blocksEnd;

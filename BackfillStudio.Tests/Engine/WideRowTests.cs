@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Infrastructure;
 
 namespace BackfillStudio.Tests.Engine;
@@ -63,6 +64,37 @@ public sealed class WideRowTests(PostgresServer pg) : IClassFixture<PostgresServ
         var jobId = await CopyDocumentsAsync(s, 120);
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "documents"),
             await TableContents.FromDuckDbAsync(s.SourceDb, "public", "documents", null, $"read_parquet('{s.ParquetDirectory}/documents/{jobId}/*.parquet')"));
+    }
+
+    [Fact]
+    public async Task RowsOfAMegabyte_BeyondDuckDbsMemoryLimit_FailTheJobSayingWhatToRaise_AndResumeExactlyOnceRaised()
+    {
+        // DuckDB's checkpoint holds up to 2,048 of a column's values at once: with 64 MB it runs out once the file holds
+        // some 50 of these rows, with the original error lost behind "FATAL Error: Failed to rollback transaction".
+        await using var s = await Scenario.CreateAsync(pg, Documents(100), ["public.documents"], DestinationKinds.DuckDb, "--Backfill:EngineEnabled=false");
+        var jobId = await s.StartBackfillAsync("public.documents");
+        JsonObject failed;
+        await using (await s.StartPeerAsync("--Backfill:BatchMaxBytes=8388608", "--Backfill:DuckDbMemoryLimit=64MB"))
+            failed = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(2), "COMPLETED", "FAILED");
+        Assert.True((string)failed["status"]! == "FAILED", failed.ToJsonString());
+        var message = (string)failed["error_message"]!;
+        Assert.Contains("DuckDB ran out of its memory limit (Backfill:DuckDbMemoryLimit = 64MB)", message);
+        Assert.Contains("of public.documents into main.documents", message);
+        Assert.Contains("Out of Memory Error", message);
+        Assert.DoesNotContain("FATAL", message);
+        // The batches before the one that failed are in the file, and the job's count says exactly those.
+        var written = (long)failed["count_record"]!;
+        Assert.InRange(written, 1, 99);
+        Assert.Equal(written, (await TableContents.FromDuckDbAsync(s.SourceDb, "public", "documents", s.DuckDbPath, "main.documents")).Count);
+
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        await using (await s.StartPeerAsync("--Backfill:BatchMaxBytes=8388608", "--Backfill:DuckDbMemoryLimit=1GB"))
+        {
+            var job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(3), "COMPLETED", "FAILED");
+            Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        }
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "documents"),
+            await TableContents.FromDuckDbAsync(s.SourceDb, "public", "documents", s.DuckDbPath, "main.documents"));
     }
 
     [Fact]

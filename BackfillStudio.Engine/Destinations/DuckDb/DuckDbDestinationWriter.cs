@@ -90,12 +90,29 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
                 Execute($"INSERT OR REPLACE INTO {Schema}.{ProgressTable} VALUES ({target.JobId}, {Sql.Literal(target.TargetTable)}, {batch.BlocksEnd})");
             Execute("COMMIT");
         }
-        catch
+        catch (Exception e)
         {
             RollBack();
+            if (e is DuckDBException && e.Message.Contains("Out of Memory Error", StringComparison.Ordinal)) throw OutOfMemory(batch, e);
             throw;
         }
     }, ct);
+
+    /// <summary>
+    /// DuckDB's own out-of-memory error (after which it cannot even roll back, "FATAL Error: Failed to rollback") says
+    /// nothing of why: a table scan or checkpoint holds up to 2,048 values of a column in memory at once, so wide values
+    /// need a higher limit, and the table's rows so far are what the next attempt continues from.
+    /// </summary>
+    private InvalidOperationException OutOfMemory(Batch batch, Exception e)
+    {
+        var rowMiB = batch.ApproximateBytes / (double)Math.Max(1, batch.RowCount) / (1024 * 1024);
+        return new InvalidOperationException(
+            $"DuckDB ran out of its memory limit (Backfill:DuckDbMemoryLimit = {memoryLimit}) writing batch {batch.Sequence} of " +
+            $"{target.Table.TableName} into {settings.Schema}.{target.TargetTable} ({batch.RowCount} rows, about {rowMiB:0.##} MiB each). " +
+            "DuckDB holds up to 2,048 values of a column in memory at once when it checkpoints or scans a table, so rows this wide need " +
+            $"up to about {Math.Ceiling(2048 * rowMiB * 1.25 + 64):N0} MiB: raise Backfill:DuckDbMemoryLimit and resume the job; " +
+            $"the batches before this one are in the file. DuckDB said: {e.Message.Split('\n').First(l => l.Contains("Out of Memory Error", StringComparison.Ordinal)).Trim()}", e);
+    }
 
     /// <summary>
     /// The range probe compares keys in DuckDB's order, which is PostgreSQL's only for integers: text under a
