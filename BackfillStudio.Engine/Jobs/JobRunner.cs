@@ -210,7 +210,7 @@ public sealed class JobRunner(
         {
             await PrepareWritersAsync(plan, target, writers, stopping);
             var format = await FormatAsync(writers.Select(w => w.Writer).ToList(), source, target.Table, stopping);
-            var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, chunk?.UpTo, format, chunk?.ToBlock);
+            await using var reader = source.Reader(target.Table, filter, options.Value.BatchLimits, chunk?.UpTo, format, chunk?.ToBlock);
             logger.LogInformation("Job {JobId} copying {Table} from batch {Batch} ({Path})", job.Id, job.TableName, cursor.Batches, format switch
             {
                 BatchFormat.PostgresCopy => "binary COPY passed through",

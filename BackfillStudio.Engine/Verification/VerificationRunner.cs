@@ -180,7 +180,7 @@ public sealed class VerificationRunner(
                 {
                     var range = new KeyRange(await sourceSide.BoundAsync(mismatch.RangeStart, ct), await sourceSide.BoundAsync(mismatch.RangeEnd, ct));
                     await JobFailure.Step(step, () => side.Verifier.DeleteAsync(range, ct));
-                    var reader = source.Reader(scope.Table, predicate, options.Value.BatchLimits, mismatch.RangeEnd);
+                    await using var reader = source.Reader(scope.Table, predicate, options.Value.BatchLimits, mismatch.RangeEnd);
                     var cursor = new ResumeCursor(batches, mismatch.RangeStart, null, null);
                     while (await JobFailure.Step("Source", () => reader.ReadAsync(cursor, ct)) is { } batch)
                     {

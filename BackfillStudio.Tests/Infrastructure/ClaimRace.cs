@@ -19,7 +19,7 @@ public sealed record ClaimRace(JobPlan Plan, TableSchema Table, Batch Stale, Bat
         var plan = await s.App.Services.GetRequiredService<JobPlanLoader>().LoadAsync(jobId, CancellationToken.None);
         await using var source = await plan.OpenSourceAsync("fencing test", CancellationToken.None);
         var schema = await source.TableAsync(table, CancellationToken.None);
-        var reader = source.Reader(schema, FilterPredicate.Build(schema, []), new BatchLimits(1000, long.MaxValue));
+        await using var reader = source.Reader(schema, FilterPredicate.Build(schema, []), new BatchLimits(1000, long.MaxValue));
         var stale = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
         await PostgresServer.ExecuteAsync(s.SourceDb, change);
         var newer = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;

@@ -67,7 +67,7 @@ public sealed class SourceGovernorTests(PostgresServer pg) : IClassFixture<Postg
         var settings = new SourceSettings("127.0.0.1", proxy.Port, direct.Database!, direct.Username!, direct.Password, "disable");
         await using var source = await PostgresSource.OpenAsync(settings, "source", "governor test", CancellationToken.None);
         var table = await source.TableAsync("public.events", CancellationToken.None);
-        var reader = source.Reader(table, FilterPredicate.Build(table, []), new BatchLimits(10000, 64L * 1024 * 1024));
+        await using var reader = source.Reader(table, FilterPredicate.Build(table, []), new BatchLimits(10000, 64L * 1024 * 1024));
         var governor = new SourceGovernor(null, TimeSpan.FromMilliseconds(250), 10000, sizedReads: true);
         var cursor = ResumeCursor.Start;
         async Task<int> ReadAsync()

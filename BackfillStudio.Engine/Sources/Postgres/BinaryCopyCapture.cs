@@ -5,40 +5,62 @@ using BackfillStudio.Engine.Batches;
 namespace BackfillStudio.Engine.Sources.Postgres;
 
 /// <summary>
-/// Captures the output of one <c>COPY (SELECT ...) TO STDOUT (FORMAT BINARY)</c> whose tuples end in the row's key as
-/// text (<paramref name="keyFields"/> columns): keeps each tuple without those trailing fields, up to about
-/// <paramref name="budget"/> bytes (at least one tuple; the rest of the output is read and dropped), and the key of the
-/// last tuple kept. Field values are never decoded; only their lengths are read to find the tuples' ends.
+/// Cuts the output of one <c>COPY (SELECT ...) TO STDOUT (FORMAT BINARY)</c> into batches as it streams, each a binary
+/// COPY of its own (the output's header, its tuples, a trailer). The tuples end in the row's key as text
+/// (<paramref name="keyFields"/> columns): a batch keeps each tuple without those trailing fields, and gives the key of
+/// its last tuple. Field values are never decoded; only their lengths are read to find the tuples' ends. What was read
+/// past a batch's end is kept for the next one.
 /// </summary>
 /// <param name="buffers">Where buffers come from and go back to once their batch is written.</param>
-public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, BinaryCopyBuffers buffers)
+public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffers buffers)
 {
     private static ReadOnlySpan<byte> Signature => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xff, (byte)'\r', (byte)'\n', 0];
 
-    private byte[] _buffer = buffers.Rent();
-    /// <summary>[0, _written) holds the kept output; [_parsed, _filled) input not parsed yet. _written ≤ _parsed always.</summary>
+    private byte[]? _header;
+    private byte[] _carry = [];
+    private int _carryLength;
+
+    private byte[] _buffer = [];
+    /// <summary>[0, _written) holds the batch; [_parsed, _filled) input not parsed yet. _written ≤ _parsed always.</summary>
     private int _written, _parsed, _filled;
     private int _rows;
     private readonly byte[][] _lastKey = new byte[keyFields][];
     private readonly int[] _lastKeyLength = new int[keyFields];
 
-    /// <summary>The kept rows and the last kept row's key (null without rows or without key fields).</summary>
-    public async Task<(BinaryCopyRows Rows, string[]? LastKey)> ReadAsync(Stream copy, CancellationToken ct)
+    /// <summary>Whether the output's trailer was read: no batch follows.</summary>
+    public bool Ended { get; private set; }
+
+    /// <summary>
+    /// The next batch: up to <paramref name="maxRows"/> tuples and about <paramref name="budget"/> bytes (at least one
+    /// tuple), or fewer when the output ends; no rows once it has. The key is its last tuple's (null without rows or key fields).
+    /// </summary>
+    public async Task<(BinaryCopyRows Rows, string[]? LastKey)> NextAsync(Stream copy, int maxRows, long budget, CancellationToken ct)
     {
-        await ReadHeaderAsync(copy, ct);
-        var headerLength = _parsed;
-        _written = _parsed;
-        while (true)
+        _buffer = buffers.Rent();
+        _rows = 0;
+        _filled = 0;
+        if (_header is null)
         {
-            if (!TryParseTuple(out var ended))
-            {
-                if (!await FillAsync(copy, ct)) throw Malformed("ended inside a row");
-                continue;
-            }
-            if (ended || _written - headerLength >= budget) break;
+            await ReadHeaderAsync(copy, budget, ct);
+            _header = _buffer.AsSpan(0, _parsed).ToArray();
         }
-        await DrainAsync(copy, ct);
-        EnsureCapacity(_written + 2);
+        else
+        {
+            EnsureCapacity(_header.Length + _carryLength, budget);
+            _header.CopyTo(_buffer, 0);
+            _carry.AsSpan(0, _carryLength).CopyTo(_buffer.AsSpan(_header.Length));
+            _parsed = _header.Length;
+            _filled = _header.Length + _carryLength;
+        }
+        var headerLength = _header.Length;
+        _written = _parsed;
+        while (!Ended && _rows < maxRows && _written - headerLength < budget)
+        {
+            if (TryParseTuple(out var ended)) Ended = ended;
+            else if (!await FillAsync(copy, budget, ct)) throw Malformed("ended inside a row");
+        }
+        KeepCarry();
+        EnsureCapacity(_written + 2, budget);
         BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_written), -1);
         var rows = new BinaryCopyRows(_buffer, _written + 2, _rows, buffers.Return);
         var lastKey = _rows == 0 || keyFields == 0
@@ -47,15 +69,23 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, Bi
         return (rows, lastKey);
     }
 
-    private async Task ReadHeaderAsync(Stream copy, CancellationToken ct)
+    private async Task ReadHeaderAsync(Stream copy, long budget, CancellationToken ct)
     {
         while (_filled < BinaryCopyCursor.FixedHeaderLength)
-            if (!await FillAsync(copy, ct)) throw Malformed("has no header");
+            if (!await FillAsync(copy, budget, ct)) throw Malformed("has no header");
         if (!_buffer.AsSpan(0, Signature.Length).SequenceEqual(Signature)) throw Malformed("has an unknown signature");
         var extension = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(15));
         while (_filled < BinaryCopyCursor.FixedHeaderLength + extension)
-            if (!await FillAsync(copy, ct)) throw Malformed("has a truncated header");
+            if (!await FillAsync(copy, budget, ct)) throw Malformed("has a truncated header");
         _parsed = BinaryCopyCursor.FixedHeaderLength + extension;
+    }
+
+    /// <summary>Keeps the input read past the batch (a part of the next tuple, or more) for the next batch.</summary>
+    private void KeepCarry()
+    {
+        _carryLength = _filled - _parsed;
+        if (_carry.Length < _carryLength) _carry = new byte[Math.Max(_carryLength, 2 * _carry.Length)];
+        _buffer.AsSpan(_parsed, _carryLength).CopyTo(_carry);
     }
 
     /// <summary>
@@ -72,6 +102,7 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, Bi
         if (count == -1)
         {
             ended = true;
+            _parsed = position + 2;
             return true;
         }
         if (count != fields + keyFields) throw Malformed($"has a row of {count} fields where {fields + keyFields} were expected");
@@ -113,8 +144,8 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, Bi
         return true;
     }
 
-    /// <summary>Reads more input, first moving unparsed bytes down to the output's end, then growing the buffer if still full.</summary>
-    private async Task<bool> FillAsync(Stream copy, CancellationToken ct)
+    /// <summary>Reads more input, first moving unparsed bytes down to the batch's end, then growing the buffer if still full.</summary>
+    private async Task<bool> FillAsync(Stream copy, long budget, CancellationToken ct)
     {
         if (_filled == _buffer.Length && _parsed > _written)
         {
@@ -122,7 +153,7 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, Bi
             _filled -= _parsed - _written;
             _parsed = _written;
         }
-        EnsureCapacity(_filled + 1);
+        EnsureCapacity(_filled + 1, budget);
         var read = await copy.ReadAsync(_buffer.AsMemory(_filled), ct);
         _filled += read;
         return read > 0;
@@ -133,21 +164,12 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, long budget, Bi
     /// about that; a block range, read whole, has no budget), past it (a row straddling the budget, or one larger than it)
     /// by an eighth; never by just what one read needs, which would copy the whole buffer for every few bytes read.
     /// </summary>
-    private void EnsureCapacity(int size)
+    private void EnsureCapacity(int size, long budget)
     {
         if (size <= _buffer.Length) return;
         var budgetCap = budget >= Array.MaxLength - 1024 * 1024 ? Array.MaxLength : (int)budget + 1024 * 1024;
         var grown = _buffer.Length < budgetCap ? Math.Min(2L * _buffer.Length, budgetCap) : _buffer.Length + Math.Max(1024L * 1024, _buffer.Length / 8);
         Array.Resize(ref _buffer, (int)Math.Min(Array.MaxLength, Math.Max(size, grown)));
-    }
-
-    /// <summary>Reads and drops what the COPY still sends (rows past the budget, the trailer), so the session is free again.</summary>
-    private static async Task DrainAsync(Stream copy, CancellationToken ct)
-    {
-        var scratch = new byte[64 * 1024];
-        while (await copy.ReadAsync(scratch, ct) > 0)
-        {
-        }
     }
 
     private static InvalidDataException Malformed(string what) => new($"The source's binary COPY output {what}.");

@@ -13,17 +13,19 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 /// <paramref name="upTo"/> (a key's text per key column) ends the read at that key, inclusive: a repair re-reads one range.
 /// <paramref name="untilBlock"/> ends a block-range read before that position (<c>heap index &lt;&lt; 32 | block</c>): a chunk
 /// of a table without a primary key reads its own blocks only.
-/// A keyset batch also ends at the byte budget of <paramref name="limits"/> (block ranges hold about a row count); its
-/// LIMIT follows the row width (the catalog's estimate, then what the batches held), so little is fetched past the budget.
+/// A keyset batch also ends at the byte budget of <paramref name="limits"/> (block ranges hold about a row count); a
+/// decoded page's LIMIT follows the row width (the catalog's estimate, then what the batches held), so little is fetched
+/// past the budget.
 /// <para>
-/// In a binary <paramref name="format"/> the rows are not decoded: each read is a <c>COPY (SELECT ...) TO STDOUT (FORMAT
+/// In a binary <paramref name="format"/> the rows are not decoded: they come from a <c>COPY (SELECT ...) TO STDOUT (FORMAT
 /// BINARY)</c> kept as it comes (<see cref="BinaryCopyCapture"/>), for PostgreSQL destinations to load as it is or DuckDB
-/// stages to append field by field. COPY takes no parameters, so filter values and key bounds reach it as session values
-/// (<see cref="SessionValues"/>).
+/// stages to append field by field; a keyset read streams one such COPY over many batches (a segment, see
+/// <see cref="StreamKeysetAsync"/>), so dispose the reader to end it. COPY takes no parameters, so filter values and key
+/// bounds reach it as session values (<see cref="SessionValues"/>).
 /// </para>
 /// </summary>
 public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema table, FilterPredicate filter, BatchLimits limits,
-    IReadOnlyList<string>? upTo = null, BatchFormat format = BatchFormat.Decoded, long? untilBlock = null)
+    IReadOnlyList<string>? upTo = null, BatchFormat format = BatchFormat.Decoded, long? untilBlock = null) : IAsyncDisposable
 {
     private readonly bool _binaryCopy = format != BatchFormat.Decoded;
 
@@ -34,6 +36,8 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     private readonly string _columns = format == BatchFormat.PostgresCopy ? BinarySelectList(table) : SelectList(table);
     private HeapLayout? _heaps;
     private readonly BinaryCopyBuffers _buffers = new();
+    private CopySegment? _segment;
+    private TimeSpan? _maxSegmentAge;
 
     public bool UsesKeyset => table.PrimaryKey.Count > 0;
 
@@ -90,18 +94,116 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         }
         var after = cursor.LastKey is null ? "" : $" AND ({keyList}) > ({Bound("k", cursor.LastKey)})";
         if (upTo is not null) after += $" AND ({keyList}) <= ({Bound("u", upTo)})";
+        if (_binaryCopy)
+        {
+            var segment = $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {SegmentRows}";
+            return await StreamKeysetAsync(cursor, maxRows, segment, bounds, ct);
+        }
         if (!_estimated && limits.Bytes != long.MaxValue) _rowBytes = await EstimateRowBytesAsync(ct);
         _estimated = true;
         var limit = NextLimit(maxRows);
         var select = $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {limit}";
 
-        var (rows, bytes, lastKey) = _binaryCopy
-            ? await CopyRowsAsync(select, bounds, pk.Count, Budget, ct)
-            : await ReadRowsAsync(select, bounds, pk.Count, ct);
-        if (rows.RowCount == 0) return null;
-        _rowBytes = (double)bytes / rows.RowCount;
-        return new Batch(cursor.Batches, rows, new KeySpan(cursor.LastKey, lastKey!), null, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
+        var (rows, bytes, lastKey) = await ReadRowsAsync(select, bounds, pk.Count, ct);
+        if (rows.Count == 0) return null;
+        _rowBytes = (double)bytes / rows.Count;
+        return KeysetBatch(cursor, BatchRows.Decoded(rows), lastKey!);
     }
+
+    private static Batch KeysetBatch(ResumeCursor cursor, BatchRows rows, string[] lastKey) =>
+        new(cursor.Batches, rows, new KeySpan(cursor.LastKey, lastKey), null, new ResumeCursor(cursor.Batches + 1, lastKey, null, null));
+
+    /// <summary>
+    /// How many rows one streamed COPY (a segment) reads at most: so many batches that the statement's start (planning,
+    /// and the sort of a filtered read) is paid rarely, while its LIMIT still steers the planner away from sorting a whole
+    /// huge table when the key's index gives the order.
+    /// </summary>
+    private long SegmentRows => 50L * limits.Rows;
+
+    /// <summary>
+    /// The batch after <paramref name="cursor"/> cut from the open segment, which continues while it is where the cursor
+    /// is (the job asks for batches in order) and younger than <see cref="MaxSegmentAge"/>; otherwise, or once a segment
+    /// read all of its LIMIT, a new one starts after the cursor's key. One statement per segment instead of one per batch:
+    /// a filtered read no longer walks the key's index through every row for each batch's few matches.
+    /// </summary>
+    private async Task<Batch?> StreamKeysetAsync(ResumeCursor cursor, int maxRows, string segmentSelect,
+        List<(string Name, string Value)> bounds, CancellationToken ct)
+    {
+        if (_segment is { } open && (!SameKey(open.LastKey, cursor.LastKey) || open.Age > _maxSegmentAge))
+            await CloseSegmentAsync();
+        while (true)
+        {
+            _segment ??= await OpenSegmentAsync(segmentSelect, bounds, cursor.LastKey, ct);
+            var (rows, lastKey) = await _segment.Capture.NextAsync(_segment.Copy, maxRows, Budget, ct);
+            if (rows.RowCount > 0)
+            {
+                _segment.LastKey = lastKey;
+                _segment.Rows += rows.RowCount;
+                return KeysetBatch(cursor, BatchRows.Copied(rows), lastKey!);
+            }
+            rows.Dispose();
+            var readItsLimit = _segment.Rows == SegmentRows;
+            await CloseSegmentAsync();
+            if (!readItsLimit) return null;
+        }
+    }
+
+    private static bool SameKey(IReadOnlyList<string>? a, IReadOnlyList<string>? b) =>
+        a is null ? b is null : b is not null && a.SequenceEqual(b);
+
+    private async Task<CopySegment> OpenSegmentAsync(string select, List<(string Name, string Value)> bounds, IReadOnlyList<string>? after,
+        CancellationToken ct)
+    {
+        _maxSegmentAge ??= await MaxSegmentAgeAsync(ct);
+        await SessionValues.SetAsync(connection, [.. filter.Parameters, .. bounds], ct);
+        var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
+        return new CopySegment(copy, new BinaryCopyCapture(CopiedFields, table.PrimaryKey.Count, _buffers), after);
+    }
+
+    /// <summary>
+    /// Ends the open segment. One not read to its end is cancelled on the server: disposing it would read (and drop)
+    /// every row it still has.
+    /// </summary>
+    private async Task CloseSegmentAsync()
+    {
+        if (_segment is not { } segment) return;
+        _segment = null;
+        try
+        {
+            if (!segment.Capture.Ended) await segment.Copy.CancelAsync();
+            await segment.Copy.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // Best effort, often while a job stops for another reason (which must not be replaced by this one): the
+            // statement is gone either way, and a session left unusable fails its next use, which says why.
+        }
+    }
+
+    /// <summary>
+    /// How long a segment stays open: a minute, or half the session's <c>statement_timeout</c> when that is shorter, so the
+    /// server never cancels a segment that waits for the destinations, and no snapshot is held for long.
+    /// </summary>
+    private async Task<TimeSpan> MaxSegmentAgeAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::float8", connection);
+        var timeout = TimeSpan.FromSeconds((double)(await cmd.ExecuteScalarAsync(ct))!);
+        return timeout > TimeSpan.Zero && timeout / 2 < TimeSpan.FromMinutes(1) ? timeout / 2 : TimeSpan.FromMinutes(1);
+    }
+
+    /// <summary>One streamed COPY: where its rows go through, the last key it gave (or the key it started after), how many rows so far.</summary>
+    private sealed class CopySegment(NpgsqlRawCopyStream copy, BinaryCopyCapture capture, IReadOnlyList<string>? startedAfter)
+    {
+        private readonly long _opened = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        public NpgsqlRawCopyStream Copy => copy;
+        public BinaryCopyCapture Capture => capture;
+        public IReadOnlyList<string>? LastKey { get; set; } = startedAfter;
+        public long Rows { get; set; }
+        public TimeSpan Age => System.Diagnostics.Stopwatch.GetElapsedTime(_opened);
+    }
+
+    public ValueTask DisposeAsync() => new(CloseSegmentAsync());
 
     private string Filter => _binaryCopy ? filter.SessionSql : filter.Sql;
 
@@ -109,7 +211,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     private string Value(string name) => _binaryCopy ? SessionValues.Read(name) : $"@{name}";
 
     /// <summary>Runs <paramref name="select"/> and decodes its rows up to the byte budget; the last <paramref name="keyFields"/> columns are the key's text.</summary>
-    private async Task<(BatchRows Rows, long Bytes, string[]? LastKey)> ReadRowsAsync(string select, List<(string Name, string Value)> values,
+    private async Task<(List<object?[]> Rows, long Bytes, string[]? LastKey)> ReadRowsAsync(string select, List<(string Name, string Value)> values,
         int keyFields, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(select, connection);
@@ -130,23 +232,20 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
                 for (var i = 0; i < keyFields; i++) lastKey[i] = reader.GetString(keyOrdinal + i);
             }
         }
-        return (BatchRows.Decoded(rows), bytes, lastKey);
+        return (rows, bytes, lastKey);
     }
 
-    /// <summary>
-    /// Runs <paramref name="select"/> as a binary COPY and keeps its output undecoded up to <paramref name="budget"/> bytes;
-    /// the last <paramref name="keyFields"/> columns are the key's text, which the kept rows lose.
-    /// </summary>
-    private async Task<(BatchRows Rows, long Bytes, string[]? LastKey)> CopyRowsAsync(string select, List<(string Name, string Value)> values,
-        int keyFields, long budget, CancellationToken ct)
+    /// <summary>Runs <paramref name="select"/> (no key columns) as a binary COPY and keeps all of its output undecoded.</summary>
+    private async Task<BatchRows> CopyRowsAsync(string select, CancellationToken ct)
     {
-        await SessionValues.SetAsync(connection, [.. filter.Parameters, .. values], ct);
+        await SessionValues.SetAsync(connection, filter.Parameters, ct);
         await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
-        // A stage copy keeps the typed arrays' shape checks, which the DuckDB stage checks before it appends.
-        var fields = table.Columns.Count + (format == BatchFormat.StageCopy ? _arrays.Length : 0);
-        var (rows, lastKey) = await new BinaryCopyCapture(fields, keyFields, budget, _buffers).ReadAsync(copy, ct);
-        return (BatchRows.Copied(rows), rows.Data.Length, lastKey);
+        var (rows, _) = await new BinaryCopyCapture(CopiedFields, 0, _buffers).NextAsync(copy, int.MaxValue, long.MaxValue, ct);
+        return BatchRows.Copied(rows);
     }
+
+    /// <summary>The fields a binary read keeps: the columns, and for a stage copy the typed arrays' shape checks, which the DuckDB stage checks before it appends.</summary>
+    private int CopiedFields => table.Columns.Count + (format == BatchFormat.StageCopy ? _arrays.Length : 0);
 
     /// <summary>As many rows as fit the byte budget at the width known so far, within the row limit.</summary>
     private int NextLimit(int maxRows) => _rowBytes is { } width ? (int)Math.Clamp(Budget / width, 1, maxRows) : maxRows;
@@ -198,7 +297,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             var select = $"SELECT {_columns} FROM ONLY {heap.QualifiedSql} AS src " +
                 $"WHERE ctid >= '({start},0)'::tid AND ctid < '({end},0)'::tid AND ({Filter})";
             // A block range is the resume position, so it is read whole whatever its bytes.
-            (rows, _, _) = _binaryCopy ? await CopyRowsAsync(select, [], 0, long.MaxValue, ct) : await ReadRowsAsync(select, [], 0, ct);
+            rows = _binaryCopy ? await CopyRowsAsync(select, ct) : BatchRows.Decoded((await ReadRowsAsync(select, [], 0, ct)).Rows);
             // A range reaching past block 2^32 - 1 (a heap of 32 TB) ends with the heap, never in the next heap's bits.
             var next = (position & ~(long)uint.MaxValue) | Math.Min(end, uint.MaxValue);
             if (rows.RowCount == 0) position = next;
