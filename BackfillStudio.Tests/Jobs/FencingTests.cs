@@ -69,16 +69,8 @@ public sealed class FencingTests(PostgresServer pg) : IClassFixture<PostgresServ
     [Fact]
     public async Task AWriteOfAnOlderClaim_IsRefusedByEveryDestination_AfterANewerClaimWrote_AndChangesNothing()
     {
-        await using var s = await Scenario.CreateAsync(pg, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'first' FROM generate_series(1, 500) g;",
-            ["public.items"], DestinationKinds.All);
-        var jobId = await s.StartBackfillAsync("public.items");
-        await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(1), "COMPLETED");
-
-        var race = await ClaimRace.ReadAsync(s, jobId, "public.items", "UPDATE items SET v = 'newer'");
-        using var staleStage = DuckDbStage.Create(race.Table, "64MB");
-        using var newerStage = DuckDbStage.Create(race.Table, "64MB");
-        race.Stale.WithStage(() => staleStage);
-        race.Newer.WithStage(() => newerStage);
+        await using var completed = await CompletedRace.StartAsync(pg, DestinationKinds.All);
+        var (s, jobId, race) = (completed.Scenario, completed.JobId, completed.Race);
 
         foreach (var destination in race.Plan.Destinations)
         {
@@ -94,6 +86,68 @@ public sealed class FencingTests(PostgresServer pg) : IClassFixture<PostgresServ
             await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Stale, CancellationToken.None));
         }
         await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), "items", jobId);
+    }
+
+    [Fact]
+    public async Task AParquetClaimFrozenHalfWayThroughABatch_KeepsNoSuccessorWaiting_AndItsFileNeverLands()
+    {
+        await using var completed = await CompletedRace.StartAsync(pg, DestinationKinds.Parquet);
+        var (s, jobId, race) = (completed.Scenario, completed.JobId, completed.Race);
+        var parquet = race.Plan.Destinations.Single().Settings;
+
+        // Claim 3 started, and froze with a batch's file written but not yet renamed, still open (as a stopped process keeps it).
+        await using var frozen = race.Writer(parquet, 3);
+        await frozen.PrepareAsync(CancellationToken.None);
+        var claimFolder = Path.Combine(s.ParquetDirectory, "items", jobId.ToString(), "_backfill_fence-3");
+        await using var halfWritten = new FileStream(Path.Combine(claimFolder, "part-000000.parquet"), FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+
+        await using (var successor = race.Writer(parquet, 4))
+        {
+            var writing = Task.Run(async () =>
+            {
+                await successor.PrepareAsync(CancellationToken.None);
+                await successor.WriteAsync(race.Newer, CancellationToken.None);
+            });
+            Assert.True(await Task.WhenAny(writing, Task.Delay(TimeSpan.FromSeconds(20))) == writing, "the successor waited for the frozen claim");
+            await writing;
+        }
+        Assert.False(Directory.Exists(claimFolder), "the frozen claim's folder is gone, and its rename with it");
+        await Assert.ThrowsAsync<StaleClaimException>(() => frozen.WriteAsync(race.Stale, CancellationToken.None));
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), await TableContents.FromDuckDbAsync(s.SourceDb, "public", "items", null,
+            $"read_parquet('{s.ParquetDirectory}/items/{jobId}/*.parquet')"));
+    }
+
+    /// <summary>
+    /// A completed backfill of 500 items, and the first batch an older and a newer claim of it would write, each with a
+    /// stage of its own.
+    /// </summary>
+    private sealed class CompletedRace(Scenario scenario, int jobId, ClaimRace race) : IAsyncDisposable
+    {
+        private readonly DuckDbStage _staleStage = DuckDbStage.Create(race.Table, "64MB");
+        private readonly DuckDbStage _newerStage = DuckDbStage.Create(race.Table, "64MB");
+
+        public Scenario Scenario => scenario;
+        public int JobId => jobId;
+        public ClaimRace Race => race;
+
+        public static async Task<CompletedRace> StartAsync(PostgresServer pg, DestinationKinds destinations)
+        {
+            var s = await Scenario.CreateAsync(pg, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'first' FROM generate_series(1, 500) g;",
+                ["public.items"], destinations);
+            var jobId = await s.StartBackfillAsync("public.items");
+            await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(1), "COMPLETED");
+            var completed = new CompletedRace(s, jobId, await ClaimRace.ReadAsync(s, jobId, "public.items", "UPDATE items SET v = 'newer'"));
+            completed.Race.Stale.WithStage(() => completed._staleStage);
+            completed.Race.Newer.WithStage(() => completed._newerStage);
+            return completed;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _staleStage.Dispose();
+            _newerStage.Dispose();
+            await scenario.DisposeAsync();
+        }
     }
 
     private static async Task<long> ParquetRowsAsync(Scenario s, string table, int jobId)

@@ -1,24 +1,23 @@
 using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Staging;
+using DuckDB.NET.Data;
 
 namespace BackfillStudio.Engine.Destinations.Parquet;
 
 /// <summary>
 /// Writes each batch as one Parquet file, encoded by the job's DuckDB stage, at
 /// <c>&lt;dir&gt;/&lt;table&gt;/&lt;job_id&gt;/part-&lt;batch&gt;.parquet</c>. Batch numbers are stable across
-/// resumes and each file is written under a temporary name of the claim and then renamed, so a resumed job
-/// replaces a file instead of adding a duplicate, and readers never see a half-written file. The rename happens holding
-/// the job folder's <see cref="ClaimFence"/> file (an exclusive lock, the newest epoch inside), so an engine that lost
-/// the job never replaces a newer claim's file. A chunk of a job (<see cref="Jobs.JobChunks"/>) writes into its job's folder,
-/// its files named by its chunk number and fenced by a file of its own.
+/// resumes and each file is written in the claim's own folder and then renamed into place, so a resumed job replaces a
+/// file instead of adding a duplicate, and readers never see a half-written file. A newer claim deletes the older
+/// claims' folders, so an engine that lost the job never puts a file in place after the new owner began
+/// (<see cref="ClaimDirectory"/>). A chunk of a job (<see cref="Jobs.JobChunks"/>) writes into its job's folder, its files
+/// named by its chunk number and its claims' folders its own.
 /// </summary>
 public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings, WriteTarget target) : IDestinationWriter
 {
     private string TableDirectory => System.IO.Path.Combine(System.IO.Path.GetFullPath(settings.Path), target.TargetTable);
     private string Directory => JobDirectory(settings, target.TargetTable, target.ParentJobId ?? target.JobId);
-
-    private string FenceFile => target.ParentJobId is null ? ClaimFence.Table : $"{ClaimFence.Table}.chunk-{target.JobId}";
 
     /// <summary>Where a job's files are: everything in it is that job's copy of the table.</summary>
     public static string JobDirectory(ParquetDestinationSettings settings, string targetTable, int jobId) =>
@@ -28,6 +27,7 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
     {
         System.IO.Directory.CreateDirectory(Directory);
         await ClaimAsync(ct);
+        TakeOverFromOlderClaims();
     }
 
     /// <summary>The table folder's <see cref="TargetOwnership.Table"/> file names the source table whose jobs write there.</summary>
@@ -56,45 +56,69 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
 
     public Task WriteAsync(Batch batch, CancellationToken ct)
     {
-        var file = System.IO.Path.Combine(Directory, $"{target.FilePrefix}-{batch.Sequence:D6}.parquet");
-        var temporary = $"{file}.{target.Epoch}.tmp";
+        var name = $"{target.FilePrefix}-{batch.Sequence:D6}.parquet";
+        var temporary = System.IO.Path.Combine(ClaimDirectory, name);
+        if (!System.IO.Directory.Exists(ClaimDirectory)) throw Superseded();
         var stage = batch.Staged();
-        DuckDbStage.Execute(stage.Connection,
-            $"COPY ({stage.SelectConverted()}) TO {Sql.Literal(temporary)} (FORMAT parquet, COMPRESSION zstd)");
-        return MoveFencedAsync(temporary, file, ct);
-    }
-
-    private async Task MoveFencedAsync(string temporary, string file, CancellationToken ct)
-    {
-        await using var fence = await LockFenceAsync(ct);
-        using var reader = new StreamReader(fence, leaveOpen: true);
-        if (long.TryParse(await reader.ReadToEndAsync(ct), out var epoch) && epoch > target.Epoch)
+        try
         {
-            File.Delete(temporary);
-            throw new StaleClaimException($"Folder {Directory}", target);
+            DuckDbStage.Execute(stage.Connection,
+                $"COPY ({stage.SelectConverted()}) TO {Sql.Literal(temporary)} (FORMAT parquet, COMPRESSION zstd)");
+            File.Move(temporary, System.IO.Path.Combine(Directory, name), overwrite: true);
         }
-        fence.SetLength(0);
-        await fence.WriteAsync(System.Text.Encoding.ASCII.GetBytes(target.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture)), ct);
-        await fence.FlushAsync(ct);
-        File.Move(temporary, file, overwrite: true);
+        catch (Exception e) when (e is DuckDBException or IOException && !System.IO.Directory.Exists(ClaimDirectory))
+        {
+            throw Superseded();
+        }
+        return Task.CompletedTask;
     }
 
-    /// <summary>Opens the fence file exclusively (an flock on Unix, so other engine processes on this host wait too).</summary>
-    private async Task<FileStream> LockFenceAsync(CancellationToken ct)
+    /// <summary>
+    /// Where this claim writes a batch's file before renaming it into place: a folder of the claim's own in the job's
+    /// folder (<see cref="ClaimFence"/>). A newer claim deletes it when it starts (<see cref="TakeOverFromOlderClaims"/>),
+    /// so an engine that lost the job — frozen half-way through a batch, say — can no longer put a file in place: its
+    /// write or its rename finds the folder gone. No lock is held: an engine frozen anywhere keeps no other waiting.
+    /// </summary>
+    private string ClaimDirectory => System.IO.Path.Combine(Directory, $"{ClaimPrefix}{target.Epoch}");
+
+    private string ClaimPrefix => target.ParentJobId is null ? $"{ClaimFence.Table}-" : $"{ClaimFence.Table}.chunk-{target.JobId}-";
+
+    /// <summary>
+    /// Makes this claim's folder, then deletes every older claim's, or this claim's own when a newer one exists (its
+    /// writes are then refused). Each claim makes its folder before it looks at the others, so of two claims starting at
+    /// once the later one sees the earlier's folder, or the earlier one finds its own deleted.
+    /// </summary>
+    private void TakeOverFromOlderClaims()
     {
-        var path = System.IO.Path.Combine(Directory, FenceFile);
-        while (true)
+        System.IO.Directory.CreateDirectory(ClaimDirectory);
+        foreach (var folder in System.IO.Directory.GetDirectories(Directory, ClaimPrefix + "*"))
+        {
+            if (!long.TryParse(System.IO.Path.GetFileName(folder)[ClaimPrefix.Length..], out var epoch) || epoch == target.Epoch) continue;
+            Delete(epoch < target.Epoch ? folder : ClaimDirectory);
+        }
+    }
+
+    /// <summary>Deletes a claim's folder; another engine may delete it too, or (an older claim still running) add a file meanwhile.</summary>
+    private static void Delete(string folder)
+    {
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                System.IO.Directory.Delete(folder, recursive: true);
+                return;
             }
-            catch (IOException) when (File.Exists(path))
+            catch (DirectoryNotFoundException)
             {
-                await Task.Delay(20, ct);
+                return;
+            }
+            catch (IOException) when (attempt < 5)
+            {
             }
         }
     }
+
+    private StaleClaimException Superseded() => new($"Folder {Directory}", target);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
