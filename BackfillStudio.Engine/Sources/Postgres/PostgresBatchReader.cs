@@ -122,8 +122,9 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
 
     /// <summary>
     /// The batch after <paramref name="cursor"/> cut from the open segment, which continues while it is where the cursor
-    /// is (the job asks for batches in order) and younger than <see cref="MaxSegmentAge"/>; otherwise, or once a segment
-    /// read all of its LIMIT, a new one starts after the cursor's key. One statement per segment instead of one per batch:
+    /// is (the job asks for batches in order) and younger than <see cref="MaxSegmentAgeAsync"/> says; otherwise, or once a
+    /// segment read all of its LIMIT, a new one starts after the cursor's key; a read that fails ends its segment, whose
+    /// place in the stream is then unknown. One statement per segment instead of one per batch:
     /// a filtered read no longer walks the key's index through every row for each batch's few matches.
     /// </summary>
     private async Task<Batch?> StreamKeysetAsync(ResumeCursor cursor, int maxRows, string segmentSelect,
@@ -134,7 +135,17 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         while (true)
         {
             _segment ??= await OpenSegmentAsync(segmentSelect, bounds, cursor.LastKey, ct);
-            var (rows, lastKey) = await _segment.Capture.NextAsync(_segment.Copy, maxRows, Budget, ct);
+            BinaryCopyRows rows;
+            string[]? lastKey;
+            try
+            {
+                (rows, lastKey) = await _segment.Capture.NextAsync(_segment.Copy, maxRows, Budget, ct);
+            }
+            catch
+            {
+                await CloseSegmentAsync();
+                throw;
+            }
             if (rows.RowCount > 0)
             {
                 _segment.LastKey = lastKey;
