@@ -9,9 +9,11 @@ namespace BackfillStudio.Engine.Destinations;
 /// job's claim the writes belong to (<see cref="ClaimFence"/>). Files written per batch
 /// (Parquet) are named <c>&lt;FilePrefix&gt;-&lt;batch&gt;</c>: a repair writes under its own prefix, a chunk under its number.
 /// <paramref name="ParentJobId"/> is set when the job is a chunk: the job it is part of, whose Parquet folder it writes to.
+/// <paramref name="CheckpointedBatches"/> is how many batches the job's checkpoint says its destinations hold: the next
+/// batch written is that number, whatever an earlier run wrote past it before it stopped.
 /// </summary>
 public sealed record WriteTarget(int JobId, long Epoch, TableSchema Table, string TargetTable, string Source, string FilePrefix = "part",
-    int? ParentJobId = null);
+    int? ParentJobId = null, long CheckpointedBatches = 0);
 
 /// <summary>Writes one job's batches into one destination, idempotently.</summary>
 public interface IDestinationWriter : IAsyncDisposable

@@ -130,7 +130,8 @@ public sealed class JobRunner(
 
         var target = new WriteTarget(job.Id, claim.Epoch, table, plan.TargetTable, plan.SourceName(table.TableName),
             chunk?.FilePrefix ?? "part", job.ParentId);
-        if (chunk is null && JobChunks.CountFor(plan, table, total, settings) is var chunks and > 1)
+        // A job that wrote batches whole goes on whole: chunks would copy its rows again (twice into a table without a key).
+        if (chunk is null && job.ResumeCursor is null && JobChunks.CountFor(plan, table, total, settings) is var chunks and > 1)
         {
             await SplitAsync(plan, claim, source, filter, target, total, chunks, stopping);
             return;
@@ -204,6 +205,7 @@ public sealed class JobRunner(
         if (cursor.Plan is { } started && started != plan.Fingerprint)
             throw new InvalidOperationException("The pipeline's destinations, a destination's settings or the target table changed since " +
                 "this job wrote its first rows; continuing would leave the new place with only the rest. Start a new backfill instead.");
+        target = target with { CheckpointedBatches = cursor.Batches };
         var writers = new List<(string Name, IDestinationWriter Writer)>();
         DuckDbStage? stage = null;
         try

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Destinations;
@@ -26,7 +27,8 @@ public sealed record ClaimRace(JobPlan Plan, TableSchema Table, Batch Stale, Bat
         return new ClaimRace(plan, schema, stale, newer, s.App.Services.GetRequiredService<DestinationWriterFactory>());
     }
 
-    /// <summary>A writer of the job's batches under claim <paramref name="epoch"/>.</summary>
+    /// <summary>A writer of the job's batches under claim <paramref name="epoch"/>, at the completed job's checkpoint (so it keeps the job's files).</summary>
     public IDestinationWriter Writer(DestinationSettings destination, long epoch) =>
-        Writers.Create(destination, new WriteTarget(Plan.Job.Id, epoch, Table, Plan.TargetTable, Plan.SourceName(Table.TableName)));
+        Writers.Create(destination, new WriteTarget(Plan.Job.Id, epoch, Table, Plan.TargetTable, Plan.SourceName(Table.TableName),
+            CheckpointedBatches: JsonSerializer.Deserialize<ResumeCursor>(Plan.Job.ResumeCursor!)!.Batches));
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Infrastructure;
+using Npgsql;
 using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Jobs;
@@ -59,13 +60,7 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
     {
         await using var s = await CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Postgres, "--Backfill:BatchSize=1000");
         // The destination refuses rows past id 5,500: the job fails after five batches.
-        await PostgresServer.ExecuteAsync(s.DestinationDb, """
-            CREATE SCHEMA copy;
-            CREATE TABLE copy.readings (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision);
-            CREATE FUNCTION copy.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-              BEGIN IF NEW.id > 5500 THEN RAISE EXCEPTION 'disk quota exceeded'; END IF; RETURN NEW; END $$;
-            CREATE TRIGGER refuse BEFORE INSERT ON copy.readings FOR EACH ROW EXECUTE FUNCTION copy.refuse();
-            """);
+        await RefuseRowsPastAsync(s.DestinationDb, "readings (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision)", "id", 5500);
         var jobId = await s.StartBackfillAsync("public.readings", Filter("id", "<=", 50000));
         var failed = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
         Assert.Equal("FAILED", (string)failed["status"]!);
@@ -111,6 +106,97 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
         Assert.Contains("changed since this job wrote its first rows", (string)job["error_message"]!);
         Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.DestinationDb,
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'elsewhere' AND table_name = 'readings'"));
+    }
+
+    /// <summary>
+    /// A run that failed after its Parquet file of a batch was in place but before that batch's checkpoint left the file;
+    /// the rows it held left the source before the resume, so the resumed run cuts fewer batches and does not replace it.
+    /// </summary>
+    [Fact]
+    public async Task FailedJob_WithAParquetFilePastItsCheckpoint_ResumesWithoutThatFilesRows()
+    {
+        await using var s = await CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Parquet, "--Backfill:BatchSize=1000");
+        await RefuseRowsPastAsync(s.DestinationDb, "readings (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision)", "id", 5500);
+        var pipelineId = await PipelineWritingParquetThenPostgresAsync(s, "public.readings");
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{pipelineId}/backfill",
+            new { table_name = "public.readings", filters = new[] { Filter("id", "<=", 10000) } }))["id"]!;
+        var failed = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
+        Assert.Contains("disk quota exceeded", (string)failed["error_message"]!);
+        Assert.Equal(5000L, (long)failed["count_record"]!);
+        var files = Path.Combine(s.ParquetDirectory, "readings", jobId.ToString());
+        Assert.True(File.Exists(Path.Combine(files, "part-000005.parquet")), "the failed batch's Parquet file was not written");
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "DELETE FROM readings WHERE id > 5000");
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "DROP TRIGGER refuse ON copy.readings");
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        Assert.Equal(5000L, (long)job["count_record"]!);
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings");
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "readings", null, $"read_parquet('{files}/*.parquet')"));
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "readings"));
+    }
+
+    /// <summary>
+    /// A job that wrote batches whole is not split into chunks when it resumes, though its table grew past the size that
+    /// splits: the chunks would copy its first rows again, into a table without a key a second time.
+    /// </summary>
+    [Fact]
+    public async Task FailedJob_ThatRanWhole_ResumesWhole_WhenItsTableGrewPastTheSizeThatSplits()
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE TABLE notes (n int NOT NULL, note text);
+            INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 10000) g;
+            """, ["public.notes"], DestinationKinds.Postgres, "--Backfill:BatchSize=1000", "--Backfill:MinChunkRows=6000");
+        await RefuseRowsPastAsync(s.DestinationDb, "notes (n int NOT NULL, note text)", "n", 5500);
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
+            new { table_name = "public.notes", parallel_chunks = 2 }))["id"]!;
+        var failed = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
+        Assert.Contains("disk quota exceeded", (string)failed["error_message"]!);
+        Assert.InRange((long)failed["count_record"]!, 1, 5500);
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(10001, 13000) g");
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "DROP TRIGGER refuse ON copy.notes");
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "notes"),
+            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "notes"));
+        Assert.Null(job["chunks"]);
+    }
+
+    /// <summary>Makes the destination's <c>copy.</c><paramref name="table"/> refuse rows whose <paramref name="column"/> is past <paramref name="limit"/>.</summary>
+    private static Task RefuseRowsPastAsync(string destinationDb, string table, string column, int limit) =>
+        PostgresServer.ExecuteAsync(destinationDb, $"""
+            CREATE SCHEMA copy;
+            CREATE TABLE copy.{table};
+            CREATE FUNCTION copy.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN IF NEW.{column} > {limit} THEN RAISE EXCEPTION 'disk quota exceeded'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER refuse BEFORE INSERT ON copy.{table[..table.IndexOf(' ')]} FOR EACH ROW EXECUTE FUNCTION copy.refuse();
+            """);
+
+    /// <summary>
+    /// A pipeline over the scenario's Parquet destination and a PostgreSQL destination made after it: destinations write
+    /// each batch in the order they were made, so the Parquet file of a batch is in place before PostgreSQL refuses it.
+    /// </summary>
+    private static async Task<int> PipelineWritingParquetThenPostgresAsync(Scenario s, string table)
+    {
+        var database = new NpgsqlConnectionStringBuilder(s.DestinationDb);
+        var postgres = await s.Http.PostOkAsync("/api/v1/destinations", new
+        {
+            name = "pg-after-files", type = "postgres",
+            config = new
+            {
+                host = database.Host, port = database.Port, database = database.Database, username = database.Username,
+                password = database.Password, schema = "copy", ssl_mode = "disable",
+            },
+        });
+        var pipeline = await s.Http.PostOkAsync("/api/v1/pipelines", new
+        {
+            name = "files-then-pg", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0], (int)postgres["id"]! },
+            tables = new[] { new { table_name = table } },
+        });
+        return (int)pipeline["id"]!;
     }
 
     private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, HttpMethod method, string path, object body)

@@ -28,6 +28,24 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
         System.IO.Directory.CreateDirectory(Directory);
         await ClaimAsync(ct);
         TakeOverFromOlderClaims();
+        DeleteFilesPastTheCheckpoint();
+    }
+
+    /// <summary>
+    /// Deletes this job's (or chunk's) files numbered from the checkpoint on: a run that stopped before their checkpoint
+    /// left them, and a resumed run cutting fewer batches (rows deleted meanwhile, other batch sizes) would not replace
+    /// them all, so their rows would stay in the job's copy twice or after they left the source. Runs once no older claim
+    /// can put a file in place any more.
+    /// </summary>
+    private void DeleteFilesPastTheCheckpoint()
+    {
+        var prefix = $"{target.FilePrefix}-";
+        foreach (var file in System.IO.Directory.GetFiles(Directory, $"{prefix}*.parquet"))
+        {
+            var number = System.IO.Path.GetFileNameWithoutExtension(file)[prefix.Length..];
+            if (number.All(char.IsAsciiDigit) && long.TryParse(number, out var sequence) && sequence >= target.CheckpointedBatches)
+                File.Delete(file);
+        }
     }
 
     /// <summary>The table folder's <see cref="TargetOwnership.Table"/> file names the source table whose jobs write there.</summary>
