@@ -440,4 +440,45 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             Assert.Equal(rows, await TableContents.FromDuckDbAsync(s.SourceDb, "public", table, s.DuckDbPath, $"main.{table}"));
         }
     }
+
+    /// <summary>
+    /// money counts units of the session's <c>lc_monetary</c>: a target database whose locale keeps no decimal places would
+    /// round 12.34 to 12. Such a value fails the job by name before its batch is written; whole amounts arrive exactly.
+    /// </summary>
+    [Fact]
+    public async Task Money_IntoATargetWhoseLcMonetaryKeepsNoDecimals_FailsNamingTheValue_WholeAmountsArriveExactly()
+    {
+        const string sql = """
+            CREATE TABLE wallets (id int PRIMARY KEY, balance money);
+            INSERT INTO wallets VALUES (1, 1200), (2, NULL), (3, -75);
+            CREATE TABLE tips (id int PRIMARY KEY, amount money);
+            INSERT INTO tips VALUES (1, 5), (2, 12.34);
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.wallets", "public.tips"], DestinationKinds.Postgres);
+        var database = new NpgsqlConnectionStringBuilder(s.DestinationDb).Database;
+        try
+        {
+            await PostgresServer.ExecuteAsync(s.DestinationDb, $"ALTER DATABASE \"{database}\" SET lc_monetary = 'ja_JP.utf8'");
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidParameterValue)
+        {
+            Assert.Fail($"This machine lacks the ja_JP.UTF-8 locale the test needs (.ci/run makes it: localedef -i ja_JP -f UTF-8 ja_JP.UTF-8): {e.MessageText}");
+        }
+        // Sessions opened before keep the old lc_monetary (and would read the yen amounts as cents).
+        NpgsqlConnection.ClearAllPools();
+
+        var whole = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.wallets"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)whole["status"]!, whole.ToJsonString());
+        Assert.Equal("1:1200,2:null,3:-75", await PostgresServer.ScalarAsync<string>(s.DestinationDb,
+            "SELECT string_agg(id || ':' || coalesce(balance::numeric::text, 'null'), ',' ORDER BY id) FROM copy.wallets"));
+
+        var cents = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.tips"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)cents["status"]!);
+        var message = (string)cents["error_message"]!;
+        Assert.Contains("public.tips", message);
+        Assert.Contains("\"amount\"", message);
+        Assert.Contains("'12.34'", message);
+        Assert.Contains("lc_monetary (ja_JP.utf8)", message);
+        Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.tips"));
+    }
 }

@@ -41,8 +41,11 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// <summary>Per written column: numerics carried as text that the direct path writes as decimals.</summary>
     private bool[] _asDecimal = [];
     private bool _copiesDirectly;
-    /// <summary>Per written column of another type in the target: the query finding a staged value that type would change.</summary>
-    private List<(SourceColumn Column, string TargetType, string Sql)> _changeChecks = [];
+    /// <summary>
+    /// Per written column whose values the merge's cast could change (another type in the target, or money): the query
+    /// finding a staged value it would change, and why.
+    /// </summary>
+    private List<(SourceColumn Column, string Sql, string Reason)> _changeChecks = [];
 
     public bool TakesBinaryCopy { get; private set; }
 
@@ -89,7 +92,10 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         }
         var converted = string.Join(", ", written.Select(c => PostgresTypes.FromStage(c, Sql.Ident(c.Name))));
         _changeChecks = written.Where(c => existing![c.Name].Type != PostgresTypes.TargetType(c))
-            .Select(c => (c, existing![c.Name].Type, ChangeCheckSql(c, existing[c.Name].Type))).ToList();
+            .Select(c => (c, ChangeCheckSql(c, existing![c.Name].Type),
+                $"would not stay the same in {settings.Schema}.{target.TargetTable}, whose column has type {existing[c.Name].Type}."))
+            .Concat(await MoneyChecksAsync(written.Where(c => c.IsMoney && existing![c.Name].Type == "money").ToList(), ct))
+            .ToList();
         var nonKey = written.Where(c => !c.IsPrimaryKey).Select(c => $"{Sql.Ident(c.Name)} = EXCLUDED.{Sql.Ident(c.Name)}").ToList();
         var conflict = !HasKey ? "" : nonKey.Count == 0
             ? $" ON CONFLICT ({KeyList}) DO NOTHING"
@@ -113,6 +119,24 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         var value = PostgresTypes.FromStage(column, Sql.Ident(column.Name));
         return $"SELECT CAST({value} AS text) FROM {Stage} " +
                $"WHERE CAST(CAST(CAST({value} AS {targetType}) AS {PostgresTypes.TargetType(column)}) AS text) IS DISTINCT FROM CAST({value} AS text) LIMIT 1";
+    }
+
+    /// <summary>
+    /// money counts units of the session's <c>lc_monetary</c>, so the target rounds a value to its locale's decimal places
+    /// (12.34 becomes 12 under ja_JP): each money column checks that its staged values come back the same.
+    /// </summary>
+    private async Task<IEnumerable<(SourceColumn, string, string)>> MoneyChecksAsync(List<SourceColumn> columns, CancellationToken ct)
+    {
+        if (columns.Count == 0) return [];
+        await using var cmd = new NpgsqlCommand("SELECT current_setting('lc_monetary')", _connection);
+        var locale = (string)(await cmd.ExecuteScalarAsync(ct))!;
+        return columns.Select(c =>
+        {
+            var staged = $"CAST({Sql.Ident(c.Name)} AS numeric)";
+            return (c, $"SELECT CAST({Sql.Ident(c.Name)} AS text) FROM {Stage} WHERE CAST(CAST({staged} AS money) AS numeric) <> {staged} LIMIT 1",
+                $"would not stay the same in {settings.Schema}.{target.TargetTable}: money there has the decimal places of the " +
+                $"target database's lc_monetary ({locale}), which would round it.");
+        });
     }
 
     /// <summary>The target's columns by name, or null when the table does not exist yet.</summary>
@@ -383,15 +407,13 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         return true;
     }
 
-    /// <summary>Throws for the first staged value a target column of another type than the source's would change.</summary>
+    /// <summary>Throws for the first staged value the merge's cast would change (<see cref="_changeChecks"/>).</summary>
     private async Task RefuseChangedValuesAsync(CancellationToken ct)
     {
-        foreach (var (column, targetType, sql) in _changeChecks)
+        foreach (var (column, sql, reason) in _changeChecks)
         {
             await using var cmd = new NpgsqlCommand(sql, _connection);
-            if (await cmd.ExecuteScalarAsync(ct) is string value)
-                throw new ValueRejectedException(target.Table.TableName, column.Name, value,
-                    $"would not stay the same in {settings.Schema}.{target.TargetTable}, whose column has type {targetType}.");
+            if (await cmd.ExecuteScalarAsync(ct) is string value) throw new ValueRejectedException(target.Table.TableName, column.Name, value, reason);
         }
     }
 
