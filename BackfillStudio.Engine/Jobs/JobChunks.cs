@@ -55,18 +55,49 @@ public static class JobChunks
         return (int)Math.Max(1, Math.Min(wanted, total / Math.Max(1, options.MinChunkRows)));
     }
 
+    /// <summary>How many matching rows a plan samples for its key bounds (all of them in a smaller job).</summary>
+    private const int SampleRows = 100_000;
+
     /// <summary>
-    /// Cuts the matching rows into <paramref name="count"/> key ranges of about equal rows, in one pass over the key;
-    /// together they cover every key (the first and last are open), so rows added meanwhile fall into one of them.
+    /// Cuts the matching rows into <paramref name="count"/> key ranges of about equal rows; together they cover every key
+    /// (the first and last are open), so rows added meanwhile fall into one of them.
     /// </summary>
+    /// <param name="sampleRows">How many matching rows the key bounds are taken from (tests make it too small to cut).</param>
     public static async Task<IReadOnlyList<ChunkRange>> PlanAsync(NpgsqlConnection source, TableSchema table, FilterPredicate filter,
-        long total, int count, CancellationToken ct)
+        long total, int count, CancellationToken ct, int sampleRows = SampleRows)
     {
         if (table.PrimaryKey.Count == 0) return PlanBlocks(await PostgresBatchReader.HeapsAsync(source, table, ct), total, count);
         var rowsEach = total / count;
-        var ranges = await new SourceVerifier(source, table, filter).RangesAsync((int)Math.Min(int.MaxValue, rowsEach), ct);
-        return ranges.Select((r, i) => new ChunkRange(i + 1, ranges.Count, r.After?.Text, r.UpTo?.Text,
-            i < ranges.Count - 1 ? rowsEach : total - rowsEach * (ranges.Count - 1))).ToList();
+        var bounds = await SampledBoundsAsync(source, table, filter, 100.0 * sampleRows / Math.Max(1, total), count, ct)
+            ?? (await new SourceVerifier(source, table, filter).RangesAsync((int)Math.Min(int.MaxValue, rowsEach), ct)).Skip(1).Select(r => r.After!.Text).ToList();
+        return Enumerable.Range(0, bounds.Count + 1).Select(i => new ChunkRange(i + 1, bounds.Count + 1, i == 0 ? null : bounds[i - 1],
+            i == bounds.Count ? null : bounds[i], i < bounds.Count ? rowsEach : total - rowsEach * bounds.Count)).ToList();
+    }
+
+    /// <summary>
+    /// The keys that cut a sample of the matching rows into <paramref name="count"/> equal parts, the sample read from
+    /// <paramref name="percent"/> of the table's pages (<c>TABLESAMPLE SYSTEM</c>): a short query where a pass over every
+    /// key takes as long as reading a tenth of the table. Null when the sample is too small to cut (matching rows
+    /// clustered in pages it missed): the caller then counts every key.
+    /// </summary>
+    private static async Task<List<IReadOnlyList<string>>?> SampledBoundsAsync(NpgsqlConnection source, TableSchema table, FilterPredicate filter,
+        double percent, int count, CancellationToken ct)
+    {
+        var key = table.PrimaryKey;
+        await using var cmd = new NpgsqlCommand($"""
+            SELECT {string.Join(", ", key.Select(c => $"src.{Sql.Ident(c.Name)}::text"))}
+            FROM {table.QualifiedSql} AS src TABLESAMPLE SYSTEM (@percent) WHERE {filter.Sql}
+            ORDER BY {string.Join(", ", key.Select(c => $"src.{Sql.Ident(c.Name)}"))}
+            """, source);
+        filter.AddParameters(cmd);
+        cmd.Parameters.Add(new NpgsqlParameter("percent", NpgsqlTypes.NpgsqlDbType.Real) { Value = (float)Math.Min(100, percent) });
+        var sample = new List<IReadOnlyList<string>>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct)) sample.Add(Enumerable.Range(0, key.Count).Select(reader.GetString).ToList());
+        }
+        if (sample.Count < count * 50) return null;
+        return Enumerable.Range(1, count - 1).Select(i => sample[(int)((long)sample.Count * i / count) - 1]).ToList();
     }
 
     /// <summary>
