@@ -51,4 +51,7 @@ public sealed record TableSchema(
     public string QualifiedSql => $"{Sql.Ident(Schema)}.{Sql.Ident(Name)}";
 
     public SourceColumn? FindColumn(string name) => Columns.FirstOrDefault(c => c.Name == name);
+
+    /// <summary>Each column as <c>name type</c>, in order, key columns marked: what a job's checkpoints remember of the table.</summary>
+    public IReadOnlyList<string> ColumnList => Columns.Select(c => $"{c.Name} {c.DataType}{(c.IsPrimaryKey ? " (key)" : "")}").ToList();
 }

@@ -14,7 +14,7 @@ namespace BackfillStudio.Engine.Jobs;
 /// <see cref="UpTo"/> (inclusive), each a key's text per key column; a missing bound is open. For a table without a
 /// primary key: the heap blocks from <see cref="FromBlock"/> to before <see cref="ToBlock"/> (positions
 /// <c>heap index &lt;&lt; 32 | block</c> in the job's <see cref="Relations"/>; the last chunk's end is open, so it also
-/// reads blocks the table grew by).
+/// reads blocks the table grew by). <see cref="Columns"/> are the table's columns when the job was split, which the chunk copies.
 /// </summary>
 public sealed record ChunkRange(
     [property: JsonPropertyName("no")] int No,
@@ -24,7 +24,8 @@ public sealed record ChunkRange(
     [property: JsonPropertyName("planned_rows")] long PlannedRows,
     [property: JsonPropertyName("from_block")] long? FromBlock = null,
     [property: JsonPropertyName("to_block")] long? ToBlock = null,
-    [property: JsonPropertyName("relations")] IReadOnlyList<uint>? Relations = null)
+    [property: JsonPropertyName("relations")] IReadOnlyList<uint>? Relations = null,
+    [property: JsonPropertyName("columns")] IReadOnlyList<string>? Columns = null)
 {
     public string ToJson() => JsonSerializer.Serialize(this);
 

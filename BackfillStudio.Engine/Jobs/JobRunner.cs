@@ -168,7 +168,8 @@ public sealed class JobRunner(
         {
             foreach (var (_, writer) in writers) await writer.DisposeAsync();
         }
-        var ranges = await JobFailure.Step("Source", () => JobChunks.PlanAsync(source.Connection, target.Table, filter, total, chunks, stopping));
+        var planned = await JobFailure.Step("Source", () => JobChunks.PlanAsync(source.Connection, target.Table, filter, total, chunks, stopping));
+        var ranges = planned.Select(r => r with { Columns = target.Table.ColumnList }).ToList();
         int? rateEach = plan.MaxRowsPerSecond is { } rate ? Math.Max(1, (rate + ranges.Count - 1) / ranges.Count) : null;
         if (await states.StartChunksAsync(claim, ranges, rateEach, stopping))
             logger.LogInformation("Job {JobId} split into {Chunks} chunks of about {Rows} rows", plan.Job.Id, ranges.Count, ranges[0].PlannedRows);
@@ -199,12 +200,16 @@ public sealed class JobRunner(
         WriteTarget target, ChunkRange? chunk, CancellationToken stopping)
     {
         var job = plan.Job;
-        var start = chunk is null ? ResumeCursor.Start : ResumeCursor.Start with { LastKey = chunk.After, NextBlock = chunk.FromBlock, Relations = chunk.Relations };
+        var start = chunk is null
+            ? ResumeCursor.Start
+            : ResumeCursor.Start with { LastKey = chunk.After, NextBlock = chunk.FromBlock, Relations = chunk.Relations, Columns = chunk.Columns };
         var cursor = job.ResumeCursor is null ? start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
         var countRecord = job.CountRecord;
         if (cursor.Plan is { } started && started != plan.Fingerprint)
             throw new InvalidOperationException("The pipeline's destinations, a destination's settings or the target table changed since " +
                 "this job wrote its first rows; continuing would leave the new place with only the rest. Start a new backfill instead.");
+        var columns = target.Table.ColumnList;
+        if (cursor.Columns is { } copied && !copied.SequenceEqual(columns)) throw new InvalidOperationException(ColumnsChanged(job.TableName, copied, columns));
         target = target with { CheckpointedBatches = cursor.Batches };
         var writers = new List<(string Name, IDestinationWriter Writer)>();
         DuckDbStage? stage = null;
@@ -246,7 +251,7 @@ public sealed class JobRunner(
                     var written = write.ElapsedMilliseconds;
                     var previous = await checkpointed;
                     countRecord += batch.RowCount;
-                    checkpointed = CheckpointAsync(plan, claim, countRecord, batch.Next with { Plan = plan.Fingerprint }, governor.Throttled);
+                    checkpointed = CheckpointAsync(plan, claim, countRecord, batch.Next with { Plan = plan.Fingerprint, Columns = columns }, governor.Throttled);
                     metrics.BatchWritten(batch.RowCount, write.Elapsed, job.TableName);
                     logger.LogDebug("Job {JobId} batch {Batch}: {Rows} rows; waited {ReadMs} ms for the read, wrote in {WriteMs} ms, " +
                         "then {CheckpointMs} ms for the previous checkpoint", job.Id, batch.Sequence, batch.RowCount, waited, written, write.ElapsedMilliseconds - written);
@@ -267,6 +272,17 @@ public sealed class JobRunner(
             foreach (var (_, writer) in writers) await writer.DisposeAsync();
             stage?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Why a job cannot go on after its table's columns changed: the rows it copied lack the change (an added column's
+    /// values, a new type), and the rest would have it.
+    /// </summary>
+    private static string ColumnsChanged(string table, IReadOnlyList<string> copied, IReadOnlyList<string> now)
+    {
+        var changes = copied.Except(now).Select(c => $"was {c}").Concat(now.Except(copied).Select(c => $"now {c}")).ToList();
+        return $"The columns of {table} changed since this job began copying it ({(changes.Count > 0 ? string.Join("; ", changes) : "their order")}); " +
+               "continuing would leave the rows it copied without the change. Start a new backfill instead.";
     }
 
     /// <summary>

@@ -109,6 +109,46 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
     }
 
     /// <summary>
+    /// A job whose source table gained a column after its first batches cannot go on: the rows it copied would lack the
+    /// column's values (here a default every row has). Its resume fails naming the change, as do a split job's chunks,
+    /// which hold the columns the table had when it was split.
+    /// </summary>
+    [Fact]
+    public async Task ResumedJobs_WhoseSourceTableGainedAColumn_FailNamingIt_InsteadOfCopyingTheRestWithIt()
+    {
+        await using var s = await CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Postgres | DestinationKinds.Parquet,
+            "--Backfill:BatchSize=1000", "--Backfill:MinChunkRows=1000");
+        var whole = await StartAndCancelAsync(s, 1, j => (long)j["count_record"]! > 0, "first checkpoint");
+        var split = await StartAndCancelAsync(s, 3, j => j["chunks"] is JsonArray, "the split into chunks");
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE readings ADD COLUMN unit text NOT NULL DEFAULT 'kWh'");
+        foreach (var (jobId, cancelled) in new[] { whole, split })
+        {
+            await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+            var job = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
+            Assert.True("FAILED" == (string)job["status"]!, job.ToJsonString());
+            var message = (string)job["error_message"]!;
+            Assert.Contains("The columns of public.readings changed since this job began copying it (now unit text)", message);
+            Assert.Equal((long)cancelled["count_record"]!, (long)job["count_record"]!);
+            if (jobId == split.JobId) Assert.StartsWith("Chunk ", message);
+        }
+        Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.DestinationDb,
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'copy' AND column_name = 'unit'"));
+    }
+
+    /// <summary>Starts a backfill of readings in <paramref name="chunks"/> chunks and cancels it once <paramref name="started"/> holds.</summary>
+    private static async Task<(int JobId, JsonObject Cancelled)> StartAndCancelAsync(Scenario s, int chunks, Func<JsonObject, bool> started, string what)
+    {
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
+            new { table_name = "public.readings", parallel_chunks = chunks }))["id"]!;
+        await s.Http.WaitUntilAsync(jobId, Timeout, started, what);
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
+        var cancelled = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED", "FAILED");
+        Assert.True("CANCELLED" == (string)cancelled["status"]!, cancelled.ToJsonString());
+        return (jobId, cancelled);
+    }
+
+    /// <summary>
     /// A run that failed after its Parquet file of a batch was in place but before that batch's checkpoint left the file;
     /// the rows it held left the source before the resume, so the resumed run cuts fewer batches and does not replace it.
     /// </summary>
