@@ -1,3 +1,4 @@
+using System.Globalization;
 using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Staging;
@@ -43,7 +44,8 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
         foreach (var file in System.IO.Directory.GetFiles(Directory, $"{prefix}*.parquet"))
         {
             var number = System.IO.Path.GetFileNameWithoutExtension(file)[prefix.Length..];
-            if (number.All(char.IsAsciiDigit) && long.TryParse(number, out var sequence) && sequence >= target.CheckpointedBatches)
+            // Digits only: a chunk's files (part-c01-...) share the job's prefix.
+            if (long.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) && sequence >= target.CheckpointedBatches)
                 File.Delete(file);
         }
     }
