@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Backfill benchmark: rows/s and peak memory of BackfillStudio → postgres / duckdb / parquet (and the time to verify each
+# Backfill benchmark: rows/s, peak memory and the machine's busy core-seconds of BackfillStudio → postgres / duckdb / parquet (and the time to verify each
 # copy by count and by checksum) beside baselines measured in the same run: a `psql \copy | psql \copy` pipe, the source's
 # read limit (binary COPY into /dev/null) and a filtered pipe for a job matching 10 % of the rows; for each row count
 # (--rows, default 500000,2000000). It prints each job's pickup time after the POST and how soon a listening node hears

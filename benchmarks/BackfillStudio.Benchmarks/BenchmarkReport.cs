@@ -10,12 +10,13 @@ internal static class BenchmarkReport
     public static string Table(IReadOnlyList<Result> results)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"{"table rows",11}  {"run",-38} {"rows",10} {"seconds",8} {"rows/s",10} {"peak RSS",10}  vs baseline");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"table rows",11}  {"run",-38} {"rows",10} {"seconds",8} {"rows/s",10} {"peak RSS",10}  {"CPU core-s",-20}  vs baseline");
         foreach (var r in results)
         {
             var peak = r.PeakBytes is { } p ? $"{p / 1048576.0:F0} MiB" : "-";
+            var cpu = r.Cpu?.ToString() ?? "-";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{r.TableRows,11:N0}  {r.Run,-38} {r.Rows,10:N0} {r.Elapsed.TotalSeconds,8:F2} {r.RowsPerSecond,10:N0} {peak,10}  {Ratio(results, r)}");
+                $"{r.TableRows,11:N0}  {r.Run,-38} {r.Rows,10:N0} {r.Elapsed.TotalSeconds,8:F2} {r.RowsPerSecond,10:N0} {peak,10}  {cpu,-20}  {Ratio(results, r)}");
         }
         return text.ToString();
     }
@@ -75,6 +76,11 @@ internal static class BenchmarkReport
         ```
 
         {string.Join("\n", timings.Select(t => $"- {t}"))}
+
+        CPU core-s: how many core-seconds the machine's cores were busy during the run, of the cores × seconds it had
+        (`/proc/stat`; a job's from its POST until it was seen COMPLETED), and of those the app's own (`app`): the rest
+        is PostgreSQL's backends (the source's, the target's, the config database's) and, for the baselines, psql's. A run
+        that leaves no core idle is bound by the sum of what its processes need, not by any one of them.
 
         Peak RSS is the app's whole process (web UI, engine, DuckDB's buffers) at the end of each job (`VmHWM` in
         `/proc/<pid>/status`). Rows of about 1 MB, against the memory bound:

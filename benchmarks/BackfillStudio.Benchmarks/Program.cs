@@ -55,12 +55,14 @@ try
 
         // Both sides warm: the pipe and the read limit read the table once before they are timed.
         await PsqlPipe.ReadLimitAsync(cluster, source, "select * from bench_rows");
+        var readLimitCpu = CpuMeter.Start();
         var readLimit = await PsqlPipe.ReadLimitAsync(cluster, source, "select * from bench_rows");
-        results.Add(new Result(rows, rows, ReadLimit, readLimit, null, null));
+        results.Add(new Result(rows, rows, ReadLimit, readLimit, null, null, readLimitCpu.Stop()));
         var baselineTarget = await NewDatabaseAsync(cluster, $"baseline_{rows}");
         await ExecuteAsync(baselineTarget, BenchmarkTable.CreateSql("bench_rows", 0));
+        var baselineCpu = CpuMeter.Start();
         var baseline = await PsqlPipe.RunAsync(cluster, source, baselineTarget, "bench_rows", "select * from bench_rows");
-        results.Add(new Result(rows, rows, Pipe, baseline, null, null));
+        results.Add(new Result(rows, rows, Pipe, baseline, null, null, baselineCpu.Stop()));
         Console.WriteLine($"  read limit {readLimit.TotalSeconds:F2} s, psql pipe {baseline.TotalSeconds:F2} s");
 
         foreach (var destination in destinations)
@@ -70,7 +72,7 @@ try
                 // The emulator runs statements one at a time on DuckDB (about 3,000 rows/s): only the smallest table goes there.
                 if (rows != rowCounts.Min()) continue;
                 await using var snowflake = await EmulatedSnowflake.StartAsync();
-                var (copy, snowflakePeak, _, _, _, _) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: false,
+                var (copy, snowflakePeak, _, _, _, _, _) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: false,
                     snowflakeConfig: snowflake.Config);
                 // Not in the table: a ratio of the emulator's speed would say nothing about Snowflake's.
                 var requests = snowflake.StatementRequests("bench_rows");
@@ -79,11 +81,11 @@ try
                 Console.WriteLine($"  snowflake (emulator): {copy.TotalSeconds:F2} s, peak RSS {snowflakePeak / 1048576.0:F0} MiB, {requests} statement requests ({perHundredThousand:F1} per 100k rows)");
                 continue;
             }
-            var (elapsed, peak, verifyCount, verifyChecksum, pickup, seen) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: true);
+            var (elapsed, peak, verifyCount, verifyChecksum, pickup, seen, cpu) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: true);
             pickups.Add(pickup);
             if (seen is { } delays) checkpointDelays.Add(delays);
             var against = destination == "postgres" ? Pipe : ReadLimit;
-            results.Add(new Result(rows, rows, $"BackfillStudio → {destination}", elapsed, peak, against));
+            results.Add(new Result(rows, rows, $"BackfillStudio → {destination}", elapsed, peak, against, cpu));
             results.Add(new Result(rows, rows, $"  verify count ({destination})", verifyCount, null, against));
             results.Add(new Result(rows, rows, $"  verify checksum ({destination})", verifyChecksum, null, against));
             Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s (picked up {pickup.TotalMilliseconds:F0} ms after the POST), peak RSS {peak / 1048576.0:F0} MiB; " +
@@ -92,8 +94,8 @@ try
             if (destination != "postgres") continue;
             foreach (var chunks in chunkCounts)
             {
-                var (split, splitPeak, _, _, _, _) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: false, chunks: chunks);
-                results.Add(new Result(rows, rows, $"BackfillStudio → postgres, {chunks} chunk{(chunks == 1 ? "" : "s")}", split, splitPeak, Pipe));
+                var (split, splitPeak, _, _, _, _, splitCpu) = await RunBackfillAsync(cluster, source, "bench_rows", destination, rows, rows, folder, verify: false, chunks: chunks);
+                results.Add(new Result(rows, rows, $"BackfillStudio → postgres, {chunks} chunk{(chunks == 1 ? "" : "s")}", split, splitPeak, Pipe, splitCpu));
                 Console.WriteLine($"  postgres in {chunks} parallel chunks: {split.TotalSeconds:F2} s, peak RSS {splitPeak / 1048576.0:F0} MiB");
             }
         }
@@ -103,11 +105,12 @@ try
         var matching = await ScalarAsync(source, $"SELECT count(*) FROM bench_rows WHERE customer_id < {FilteredBelow}");
         var filteredTarget = await NewDatabaseAsync(cluster, $"baseline_filtered_{rows}");
         await ExecuteAsync(filteredTarget, BenchmarkTable.CreateSql("bench_rows", 0));
+        var filteredPipeCpu = CpuMeter.Start();
         var filteredPipe = await PsqlPipe.RunAsync(cluster, source, filteredTarget, "bench_rows", $"select * from bench_rows where customer_id < {FilteredBelow}");
-        results.Add(new Result(rows, matching, FilteredPipe, filteredPipe, null, null));
-        var (filteredJob, filteredPeak, _, _, _, _) = await RunBackfillAsync(cluster, source, "bench_rows", "postgres", rows, matching, folder, verify: false,
+        results.Add(new Result(rows, matching, FilteredPipe, filteredPipe, null, null, filteredPipeCpu.Stop()));
+        var (filteredJob, filteredPeak, _, _, _, _, filteredCpu) = await RunBackfillAsync(cluster, source, "bench_rows", "postgres", rows, matching, folder, verify: false,
             filter: new { column = "customer_id", @operator = "<", value = FilteredBelow.ToString(CultureInfo.InvariantCulture) });
-        results.Add(new Result(rows, matching, "BackfillStudio → postgres, filtered", filteredJob, filteredPeak, FilteredPipe));
+        results.Add(new Result(rows, matching, "BackfillStudio → postgres, filtered", filteredJob, filteredPeak, FilteredPipe, filteredCpu));
         Console.WriteLine($"  filtered ({matching:N0} rows): psql pipe {filteredPipe.TotalSeconds:F2} s, job {filteredJob.TotalSeconds:F2} s");
     }
     if (wideRows > 0)
@@ -120,7 +123,7 @@ try
         {
             try
             {
-                var (elapsed, peak, _, _, _, _) = await RunBackfillAsync(cluster, wide, "bench_wide", destination, wideRows, wideRows, folder, verify: false);
+                var (elapsed, peak, _, _, _, _, _) = await RunBackfillAsync(cluster, wide, "bench_wide", destination, wideRows, wideRows, folder, verify: false);
                 wideResults.Add((destination, peak, elapsed, null));
                 Console.WriteLine($"  1 MB rows → {destination}: {elapsed.TotalSeconds:F2} s, peak RSS {peak / 1048576.0:F0} MiB");
             }
@@ -229,6 +232,7 @@ static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
             await Task.Delay(100);
         }
         checkpoints.Clear();
+        var cpu = CpuMeter.Start(app);
         var jobId = await PostAsync(http, $"/api/v1/pipelines/{pipelineId}/backfill",
             new { table_name = $"public.{table}", verify = "none", filters = filter is null ? Array.Empty<object>() : [filter], parallel_chunks = chunks });
         while (true)
@@ -237,14 +241,15 @@ static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
             var status = (string)job["status"]!;
             if (status == "COMPLETED")
             {
+                var cpuUse = cpu.Stop();
                 if ((long)job["count_record"]! != expected) throw new InvalidOperationException($"copied {job["count_record"]} rows, expected {expected}");
                 var elapsed = DateTimeOffset.Parse((string)job["finished_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture);
                 var peak = PeakResidentBytes(app.Id);
                 var pickup = DateTimeOffset.Parse((string)job["started_at"]!, CultureInfo.InvariantCulture) - DateTimeOffset.Parse((string)job["created_at"]!, CultureInfo.InvariantCulture);
                 var seen = checkpoints.Delays();
                 return verify
-                    ? new JobRun(elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum"), pickup, seen)
-                    : new JobRun(elapsed, peak, default, default, pickup, seen);
+                    ? new JobRun(elapsed, peak, await VerifyAsync(http, jobId, "count"), await VerifyAsync(http, jobId, "checksum"), pickup, seen, cpuUse)
+                    : new JobRun(elapsed, peak, default, default, pickup, seen, cpuUse);
             }
             if (status is "FAILED" or "CANCELLED") throw new BenchmarkJobFailedException($"the job ended {status}: {((string?)job["error_message"])?.Split('\n')[0]}");
             await Task.Delay(100);
@@ -331,14 +336,20 @@ static int FreePort()
     return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
 }
 
-/// <summary>One timed run over a table of <paramref name="TableRows"/> rows that moved <paramref name="Rows"/>; its ratio is against the run named <paramref name="Against"/>.</summary>
-internal sealed record Result(int TableRows, long Rows, string Run, TimeSpan Elapsed, long? PeakBytes, string? Against)
+/// <summary>
+/// One timed run over a table of <paramref name="TableRows"/> rows that moved <paramref name="Rows"/>; its ratio is against
+/// the run named <paramref name="Against"/>. <paramref name="Cpu"/>: the cores it kept busy (not measured for verifications).
+/// </summary>
+internal sealed record Result(int TableRows, long Rows, string Run, TimeSpan Elapsed, long? PeakBytes, string? Against, CpuUse? Cpu = null)
 {
     public double RowsPerSecond => Rows / Elapsed.TotalSeconds;
 }
 
-/// <summary>One job's figures; <paramref name="CheckpointSeen"/>: how long after each checkpoint a listening node heard of it.</summary>
+/// <summary>
+/// One job's figures; <paramref name="CheckpointSeen"/>: how long after each checkpoint a listening node heard of it;
+/// <paramref name="Cpu"/>: from the job's POST until it was seen COMPLETED.
+/// </summary>
 internal sealed record JobRun(TimeSpan Elapsed, long PeakBytes, TimeSpan VerifyCount, TimeSpan VerifyChecksum, TimeSpan Pickup,
-    (TimeSpan Median, TimeSpan Max)? CheckpointSeen);
+    (TimeSpan Median, TimeSpan Max)? CheckpointSeen, CpuUse Cpu);
 
 internal sealed class BenchmarkJobFailedException(string message) : Exception(message);
