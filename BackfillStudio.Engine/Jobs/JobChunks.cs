@@ -57,7 +57,7 @@ public static class JobChunks
     }
 
     /// <summary>How many matching rows a plan samples for its key bounds (all of them in a smaller job).</summary>
-    private const int SampleRows = 100_000;
+    public const int SampleRows = 100_000;
 
     /// <summary>
     /// Cuts the matching rows into <paramref name="count"/> key ranges of about equal rows; together they cover every key
@@ -65,7 +65,7 @@ public static class JobChunks
     /// </summary>
     /// <param name="sampleRows">How many matching rows the key bounds are taken from (tests make it too small to cut).</param>
     public static async Task<IReadOnlyList<ChunkRange>> PlanAsync(NpgsqlConnection source, TableSchema table, FilterPredicate filter,
-        long total, int count, CancellationToken ct, int sampleRows = SampleRows)
+        long total, int count, int sampleRows, CancellationToken ct)
     {
         if (table.PrimaryKey.Count == 0) return PlanBlocks(await PostgresBatchReader.HeapsAsync(source, table, ct), total, count);
         var rowsEach = total / count;

@@ -168,7 +168,7 @@ public sealed class JobRunner(
         {
             foreach (var (_, writer) in writers) await writer.DisposeAsync();
         }
-        var planned = await JobFailure.Step("Source", () => JobChunks.PlanAsync(source.Connection, target.Table, filter, total, chunks, stopping));
+        var planned = await JobFailure.Step("Source", () => JobChunks.PlanAsync(source.Connection, target.Table, filter, total, chunks, JobChunks.SampleRows, stopping));
         var ranges = planned.Select(r => r with { Columns = target.Table.ColumnList }).ToList();
         int? rateEach = plan.MaxRowsPerSecond is { } rate ? Math.Max(1, (rate + ranges.Count - 1) / ranges.Count) : null;
         if (await states.StartChunksAsync(claim, ranges, rateEach, stopping))

@@ -25,8 +25,7 @@ public sealed class StreamedReadTests(PostgresServer pg) : IClassFixture<Postgre
     {
         var sourceDb = await pg.CreateDatabaseAsync("streamed");
         await PostgresServer.ExecuteAsync(sourceDb, SourceSql);
-        var direct = new NpgsqlConnectionStringBuilder(sourceDb);
-        var settings = new SourceSettings(direct.Host!, direct.Port, direct.Database!, direct.Username!, direct.Password, "disable");
+        var settings = PostgresServer.SourceSettings(sourceDb);
         await using var source = await PostgresSource.OpenAsync(settings, "source", "streamed read test", CancellationToken.None);
         var table = await source.TableAsync("public.items", CancellationToken.None);
         var filter = FilterPredicate.Build(table, [new BackfillFilter("grp", "<", "4")]);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using BackfillStudio.Engine.Sources;
 using Npgsql;
 
 namespace BackfillStudio.Tests.Infrastructure;
@@ -50,6 +51,13 @@ public sealed class PostgresServer : IAsyncLifetime
         await connection.OpenAsync();
         await using var cmd = new NpgsqlCommand(sql, connection);
         return (T)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>A source's settings for the database of <paramref name="connectionString"/>, reached at <paramref name="port"/> when given (a proxy's).</summary>
+    public static SourceSettings SourceSettings(string connectionString, int? port = null)
+    {
+        var direct = new NpgsqlConnectionStringBuilder(connectionString);
+        return new SourceSettings(port is null ? direct.Host! : "127.0.0.1", port ?? direct.Port, direct.Database!, direct.Username!, direct.Password, "disable");
     }
 
     public static int FreePort()

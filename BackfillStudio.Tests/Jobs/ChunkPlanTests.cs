@@ -25,11 +25,11 @@ public sealed class ChunkPlanTests(PostgresServer pg) : IClassFixture<PostgresSe
         const long total = 300_000;
 
         // A sample of one row cannot be cut in four: the plan counts every key, exactly.
-        var exact = await JobChunks.PlanAsync(connection, table, filter, total, 4, CancellationToken.None, sampleRows: 1);
+        var exact = await JobChunks.PlanAsync(connection, table, filter, total, 4, sampleRows: 1, CancellationToken.None);
         Assert.Equal(["175000", "250000", "325000"], exact.Take(3).Select(r => r.UpTo!.Single()));
         await AssertCoverAsync(db, exact);
 
-        var sampled = await JobChunks.PlanAsync(connection, table, filter, total, 4, CancellationToken.None);
+        var sampled = await JobChunks.PlanAsync(connection, table, filter, total, 4, JobChunks.SampleRows, CancellationToken.None);
         var rows = await AssertCoverAsync(db, sampled);
         // Bounds from a sample of pages land near the quarters, not on them.
         Assert.All(rows, n => Assert.InRange(n, total / 4 / 2, total / 4 * 3 / 2));

@@ -64,7 +64,7 @@ public sealed class SourceGovernorTests(PostgresServer pg) : IClassFixture<Postg
         await PostgresServer.ExecuteAsync(sourceDb, SourceSql + "ANALYZE events;");
         var direct = new NpgsqlConnectionStringBuilder(sourceDb);
         await using var proxy = new TcpProxy(direct.Host!, direct.Port);
-        var settings = new SourceSettings("127.0.0.1", proxy.Port, direct.Database!, direct.Username!, direct.Password, "disable");
+        var settings = PostgresServer.SourceSettings(sourceDb, proxy.Port);
         await using var source = await PostgresSource.OpenAsync(settings, "source", "governor test", CancellationToken.None);
         var table = await source.TableAsync("public.events", CancellationToken.None);
         await using var reader = source.Reader(table, FilterPredicate.Build(table, []), new BatchLimits(10000, 64L * 1024 * 1024));
@@ -105,9 +105,7 @@ public sealed class SourceGovernorTests(PostgresServer pg) : IClassFixture<Postg
     {
         var sourceDb = await pg.CreateDatabaseAsync("bounded");
         await PostgresServer.ExecuteAsync(sourceDb, "CREATE TABLE slow (id int PRIMARY KEY); INSERT INTO slow SELECT generate_series(1, 3);");
-        var direct = new NpgsqlConnectionStringBuilder(sourceDb);
-        var settings = new SourceSettings(direct.Host!, direct.Port, direct.Database!, direct.Username!, direct.Password, "disable")
-            { StatementTimeoutSeconds = 1 };
+        var settings = PostgresServer.SourceSettings(sourceDb) with { StatementTimeoutSeconds = 1 };
         await using var source = await PostgresSource.OpenAsync(settings, "source", "backfillstudio job 7", CancellationToken.None);
         await using (var show = new NpgsqlCommand("SELECT current_setting('statement_timeout'), current_setting('application_name')", source.Connection))
         await using (var row = await show.ExecuteReaderAsync())
