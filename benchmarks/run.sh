@@ -6,7 +6,7 @@
 # of its checkpoints, then copies rows of about 1 MB each (--wide-rows, default 300; 0 skips) against the memory bound
 # 2 x BatchMaxBytes + 300 MiB. The smallest table also goes to Snowflake's SQL API emulator, for the statement requests
 # per 100k rows. --destinations postgres,duckdb,parquet,snowflake picks destinations; the results go to
-# docs/benchmarks.md and docs/benchmarks.svg unless --no-docs.
+# docs/benchmarks.md, docs/benchmarks.svg and docs/benchmarks-cpu.svg unless --no-docs.
 # Needs PostgreSQL server binaries (apt-get install postgresql). Usage: benchmarks/run.sh [--rows 2000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."

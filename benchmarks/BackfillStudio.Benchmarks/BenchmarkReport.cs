@@ -57,6 +57,49 @@ internal static class BenchmarkReport
         return svg.ToString();
     }
 
+    /// <summary>
+    /// Where each run's cores went at the largest table size: the app's core-seconds, the rest of the machine's busy ones
+    /// (PostgreSQL's backends, psql), and the idle ones, of cores × the run's seconds.
+    /// </summary>
+    public static string CpuChart(IReadOnlyList<Result> results)
+    {
+        var size = results.Max(r => r.TableRows);
+        var runs = results.Where(r => r.TableRows == size && r.Cpu is not null).ToList();
+        const int left = 300, barHeight = 22, gap = 8, width = 900, top = 64;
+        var scale = (width - left - 170) / runs.Max(r => r.Cpu!.Value.AvailableCoreSeconds);
+        var height = top + runs.Count * (barHeight + gap) + 20;
+        (string Fill, string Label)[] parts = [("#1e6fd9", "the app"), ("#f08c2e", "PostgreSQL's backends, psql"), ("#d9d9d9", "idle")];
+        var svg = new StringBuilder();
+        svg.AppendLine(CultureInfo.InvariantCulture,
+            $"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="13">""");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"""<rect width="{width}" height="{height}" fill="white"/>""");
+        svg.AppendLine(CultureInfo.InvariantCulture,
+            $"""<text x="10" y="22" font-size="15" font-weight="bold">Core-seconds of each run, {size:N0}-row table (cores × the run's seconds)</text>""");
+        for (var i = 0; i < parts.Length; i++)
+        {
+            svg.AppendLine(CultureInfo.InvariantCulture, $"""<rect x="{10 + i * 220}" y="34" width="14" height="14" fill="{parts[i].Fill}"/>""");
+            svg.AppendLine(CultureInfo.InvariantCulture, $"""<text x="{30 + i * 220}" y="46">{WebUtility.HtmlEncode(parts[i].Label)}</text>""");
+        }
+        for (var i = 0; i < runs.Count; i++)
+        {
+            var cpu = runs[i].Cpu!.Value;
+            var y = top + i * (barHeight + gap);
+            var app = cpu.ProcessSeconds ?? 0;
+            double[] seconds = [app, cpu.BusyCoreSeconds - app, cpu.AvailableCoreSeconds - cpu.BusyCoreSeconds];
+            svg.AppendLine(CultureInfo.InvariantCulture, $"""<text x="{left - 8}" y="{y + 16}" text-anchor="end">{WebUtility.HtmlEncode(runs[i].Run.Trim())}</text>""");
+            var x = left;
+            for (var p = 0; p < parts.Length; p++)
+            {
+                var w = (int)Math.Round(Math.Max(0, seconds[p]) * scale);
+                svg.AppendLine(CultureInfo.InvariantCulture, $"""<rect x="{x}" y="{y}" width="{w}" height="{barHeight}" fill="{parts[p].Fill}"/>""");
+                x += w;
+            }
+            svg.AppendLine(CultureInfo.InvariantCulture, $"""<text x="{x + 6}" y="{y + 16}">{WebUtility.HtmlEncode(cpu.ToString().Trim())}</text>""");
+        }
+        svg.AppendLine("</svg>");
+        return svg.ToString();
+    }
+
     public static string Markdown(string arguments, string table, IReadOnlyList<string> timings, string wideRows) => $"""
         # Benchmarks
 
@@ -81,6 +124,8 @@ internal static class BenchmarkReport
         (`/proc/stat`; a job's from its POST until it was seen COMPLETED), and of those the app's own (`app`): the rest
         is PostgreSQL's backends (the source's, the target's, the config database's) and, for the baselines, psql's. A run
         that leaves no core idle is bound by the sum of what its processes need, not by any one of them.
+
+        ![Core-seconds of each run: the app's, the rest of the machine's, idle](benchmarks-cpu.svg)
 
         Peak RSS is the app's whole process (web UI, engine, DuckDB's buffers) at the end of each job (`VmHWM` in
         `/proc/<pid>/status`). Rows of about 1 MB, against the memory bound:
