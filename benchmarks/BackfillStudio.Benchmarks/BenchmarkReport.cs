@@ -35,12 +35,7 @@ internal static class BenchmarkReport
         const int left = 300, barHeight = 22, gap = 8, width = 900, top = 40;
         var max = runs.Max(r => r.RowsPerSecond);
         var height = top + runs.Count * (barHeight + gap) + 20;
-        var svg = new StringBuilder();
-        svg.AppendLine(CultureInfo.InvariantCulture,
-            $"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="13">""");
-        svg.AppendLine(CultureInfo.InvariantCulture, $"""<rect width="{width}" height="{height}" fill="white"/>""");
-        svg.AppendLine(CultureInfo.InvariantCulture,
-            $"""<text x="10" y="22" font-size="15" font-weight="bold">Rows per second, {size:N0}-row table (grey: baselines measured in the same run)</text>""");
+        var svg = SvgStart(width, height, $"Rows per second, {size:N0}-row table (grey: baselines measured in the same run)");
         for (var i = 0; i < runs.Count; i++)
         {
             var r = runs[i];
@@ -69,12 +64,7 @@ internal static class BenchmarkReport
         var scale = (width - left - 170) / runs.Max(r => r.Cpu!.Value.AvailableCoreSeconds);
         var height = top + runs.Count * (barHeight + gap) + 20;
         (string Fill, string Label)[] parts = [("#1e6fd9", "the app"), ("#f08c2e", "PostgreSQL's backends, psql"), ("#d9d9d9", "idle")];
-        var svg = new StringBuilder();
-        svg.AppendLine(CultureInfo.InvariantCulture,
-            $"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="13">""");
-        svg.AppendLine(CultureInfo.InvariantCulture, $"""<rect width="{width}" height="{height}" fill="white"/>""");
-        svg.AppendLine(CultureInfo.InvariantCulture,
-            $"""<text x="10" y="22" font-size="15" font-weight="bold">Core-seconds of each run, {size:N0}-row table (cores × the run's seconds)</text>""");
+        var svg = SvgStart(width, height, $"Core-seconds of each run, {size:N0}-row table (cores × the run's seconds)");
         for (var i = 0; i < parts.Length; i++)
         {
             svg.AppendLine(CultureInfo.InvariantCulture, $"""<rect x="{10 + i * 220}" y="34" width="14" height="14" fill="{parts[i].Fill}"/>""");
@@ -98,6 +88,17 @@ internal static class BenchmarkReport
         }
         svg.AppendLine("</svg>");
         return svg.ToString();
+    }
+
+    /// <summary>A chart's start: the SVG element, a white background and the title.</summary>
+    private static StringBuilder SvgStart(int width, int height, string title)
+    {
+        var svg = new StringBuilder();
+        svg.AppendLine(CultureInfo.InvariantCulture,
+            $"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="13">""");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"""<rect width="{width}" height="{height}" fill="white"/>""");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"""<text x="10" y="22" font-size="15" font-weight="bold">{WebUtility.HtmlEncode(title)}</text>""");
+        return svg;
     }
 
     public static string Markdown(string arguments, string table, IReadOnlyList<string> timings, string wideRows) => $"""
