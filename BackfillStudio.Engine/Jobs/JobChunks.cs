@@ -47,12 +47,16 @@ public static class JobChunks
     /// <summary>
     /// How many chunks a job copying <paramref name="total"/> rows runs as: the request's number, else
     /// <c>Backfill:MaxParallelChunks</c>, but none smaller than <c>Backfill:MinChunkRows</c>. 1 (the job runs whole) for a
-    /// pipeline with a destination that takes one writer at a time (a DuckDB file).
+    /// pipeline with a destination that takes one writer at a time (a DuckDB file), and for a table without a primary key
+    /// unless the request asks for chunks: each chunk reads its span of blocks in a snapshot of its own, taken when the
+    /// chunk starts, so a row updated between two chunks' starts may move from one span to the other and be copied twice
+    /// or missed; whole, the job reads every block in one snapshot (<see cref="PostgresBatchReader"/>).
     /// </summary>
     public static int CountFor(JobPlan plan, TableSchema table, long total, BackfillOptions options)
     {
         if (plan.Destinations.Any(d => !d.Settings.TakesConcurrentWriters)) return 1;
-        var wanted = Math.Clamp(plan.Job.ParallelChunks ?? options.MaxParallelChunks, 1, MaxChunks);
+        var byDefault = table.PrimaryKey.Count > 0 ? options.MaxParallelChunks : 1;
+        var wanted = Math.Clamp(plan.Job.ParallelChunks ?? byDefault, 1, MaxChunks);
         return (int)Math.Max(1, Math.Min(wanted, total / Math.Max(1, options.MinChunkRows)));
     }
 

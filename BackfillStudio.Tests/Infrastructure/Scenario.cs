@@ -116,15 +116,18 @@ public sealed class Scenario : IAsyncDisposable
     }
 
     /// <summary>
-    /// Asserts that the PostgreSQL destination (schema <c>copy</c>), the DuckDB file and the job's Parquet files each hold
-    /// exactly <paramref name="expected"/> (<see cref="TableContents"/> rows of <paramref name="table"/>).
+    /// Asserts that the PostgreSQL destination (schema <c>copy</c>), the DuckDB file and the job's Parquet files (those of
+    /// <paramref name="kinds"/>) each hold exactly <paramref name="expected"/> (<see cref="TableContents"/> rows of <paramref name="table"/>).
     /// </summary>
-    public async Task AssertDestinationsHoldAsync(List<string> expected, string table, int jobId)
+    public async Task AssertDestinationsHoldAsync(List<string> expected, string table, int jobId, DestinationKinds kinds = DestinationKinds.All)
     {
-        Assert.Equal(expected, await TableContents.FromPostgresAsync(DestinationDb, "copy", table));
-        Assert.Equal(expected, await TableContents.FromDuckDbAsync(SourceDb, "public", table, DuckDbPath, $"main.{table}"));
-        Assert.Equal(expected, await TableContents.FromDuckDbAsync(SourceDb, "public", table, null,
-            $"read_parquet('{ParquetDirectory}/{table}/{jobId}/*.parquet')"));
+        if (kinds.HasFlag(DestinationKinds.Postgres))
+            Assert.Equal(expected, await TableContents.FromPostgresAsync(DestinationDb, "copy", table));
+        if (kinds.HasFlag(DestinationKinds.DuckDb))
+            Assert.Equal(expected, await TableContents.FromDuckDbAsync(SourceDb, "public", table, DuckDbPath, $"main.{table}"));
+        if (kinds.HasFlag(DestinationKinds.Parquet))
+            Assert.Equal(expected, await TableContents.FromDuckDbAsync(SourceDb, "public", table, null,
+                $"read_parquet('{ParquetDirectory}/{table}/{jobId}/*.parquet')"));
     }
 
     public static object Filter(string column, string op, object? value = null) => new { column, @operator = op, value };

@@ -9,7 +9,7 @@ namespace BackfillStudio.Engine.Sources.Postgres;
 
 /// <summary>
 /// Reads a table's matching rows in batches: keyset pagination on the primary key (composite keys too),
-/// or heap-block (<c>ctid</c>) ranges for tables without one. Never OFFSET.
+/// or heap-block (<c>ctid</c>) ranges for tables without one, all in one snapshot (<see cref="BeginSnapshotAsync"/>). Never OFFSET.
 /// <paramref name="upTo"/> (a key's text per key column) ends the read at that key, inclusive: a repair re-reads one range.
 /// <paramref name="untilBlock"/> ends a block-range read before that position (<c>heap index &lt;&lt; 32 | block</c>): a chunk
 /// of a table without a primary key reads its own blocks only.
@@ -214,7 +214,44 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         public TimeSpan Age => System.Diagnostics.Stopwatch.GetElapsedTime(_opened);
     }
 
-    public ValueTask DisposeAsync() => new(CloseSegmentAsync());
+    public async ValueTask DisposeAsync()
+    {
+        await CloseSegmentAsync();
+        await EndSnapshotAsync();
+    }
+
+    private bool _inSnapshot;
+
+    /// <summary>
+    /// Starts the one snapshot every block range of this read is taken from. Nothing tells a row of a table without a key
+    /// from its updated version, which the update puts elsewhere in the heap (at its end when its page is full): ranges read
+    /// in snapshots of their own would miss a row that moved from an unread range to a read one (or beyond the heap's size
+    /// when the read began), or copy it twice when it moved the other way. A REPEATABLE READ transaction sees each row the
+    /// table held when the read began exactly once, wherever it moves meanwhile. It holds back the source's vacuum while it
+    /// lasts, as pg_dump does; waiting for the destinations is not idleness that ends it.
+    /// </summary>
+    private async Task BeginSnapshotAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = 0", connection);
+        await cmd.ExecuteNonQueryAsync(ct);
+        _inSnapshot = true;
+    }
+
+    private async Task EndSnapshotAsync()
+    {
+        if (!_inSnapshot) return;
+        _inSnapshot = false;
+        try
+        {
+            await using var cmd = new NpgsqlCommand("COMMIT", connection);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        catch (Exception)
+        {
+            // The read is over; a session left broken is closed with the job.
+        }
+    }
 
     private string Filter => _binaryCopy ? filter.SessionSql : filter.Sql;
 
@@ -288,7 +325,11 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// </summary>
     private async Task<Batch?> ReadBlocksAsync(ResumeCursor cursor, CancellationToken ct)
     {
-        _heaps ??= await HeapLayout.ReadAsync(connection, table, cursor.Relations, limits, ct);
+        if (_heaps is null)
+        {
+            await BeginSnapshotAsync(ct);
+            _heaps = await HeapLayout.ReadAsync(connection, table, cursor.Relations, limits, ct);
+        }
         var step = cursor.BlocksPerBatch ?? _heaps.BlocksPerBatch;
         var position = cursor.NextBlock ?? 0;
         BatchRows rows = BatchRows.Decoded([]);
