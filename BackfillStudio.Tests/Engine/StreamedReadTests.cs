@@ -59,6 +59,48 @@ public sealed class StreamedReadTests(PostgresServer pg) : IClassFixture<Postgre
         Assert.Null(await reader.ReadAsync(batches[^1].Batch.Next, CancellationToken.None));
     }
 
+    /// <summary>A single integer key's last value is read from the rows' binary form, where other keys come as text.</summary>
+    [Theory]
+    [InlineData("smallint", BatchFormat.PostgresCopy)]
+    [InlineData("integer", BatchFormat.StageCopy)]
+    [InlineData("bigint", BatchFormat.PostgresCopy)]
+    [InlineData("bigint", BatchFormat.StageCopy)]
+    public async Task IntegerKeysOfEveryWidth_EndEachBatch_AsTheSourceWritesThem(string type, BatchFormat format)
+    {
+        var sourceDb = await pg.CreateDatabaseAsync("intkeys");
+        var bits = type switch { "smallint" => 16, "integer" => 32, _ => 64 };
+        await PostgresServer.ExecuteAsync(sourceDb, $"""
+            CREATE TABLE k (note text, id {type} PRIMARY KEY);
+            INSERT INTO k SELECT 'n' || g, g FROM generate_series(-100, 100) g;
+            INSERT INTO k VALUES ('min', (-(2::numeric ^ {bits - 1}))::{type}), ('max', (2::numeric ^ {bits - 1} - 1)::{type});
+            """);
+        await using var source = await PostgresSource.OpenAsync(PostgresServer.SourceSettings(sourceDb), "source", "integer key test", CancellationToken.None);
+        var table = await source.TableAsync("public.k", CancellationToken.None);
+        await using var reader = source.Reader(table, FilterPredicate.Build(table, []), new BatchLimits(7, long.MaxValue), format: format);
+
+        var lastKeys = new List<string>();
+        var rows = 0;
+        var cursor = ResumeCursor.Start;
+        while (await reader.ReadAsync(cursor, CancellationToken.None) is { } batch)
+        {
+            lastKeys.Add(Assert.Single(batch.Keys!.Last));
+            rows += batch.RowCount;
+            cursor = batch.Next;
+            batch.Dispose();
+        }
+
+        var keys = new List<string>();
+        await using (var connection = new NpgsqlConnection(sourceDb))
+        {
+            await connection.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT id::text FROM k ORDER BY k.id", connection);
+            await using var read = await cmd.ExecuteReaderAsync();
+            while (await read.ReadAsync()) keys.Add(read.GetString(0));
+        }
+        Assert.Equal(203, rows);
+        Assert.Equal(keys.Where((_, i) => i % 7 == 6 || i == keys.Count - 1), lastKeys);
+    }
+
     [Fact]
     public async Task AJobLongerThanTheSourcesStatementTimeout_RenewsItsStreamInTime_AndCopiesExactly()
     {

@@ -1,18 +1,23 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Text;
 using BackfillStudio.Engine.Batches;
 
 namespace BackfillStudio.Engine.Sources.Postgres;
 
+/// <summary>A single-column integer key in a binary COPY's tuples: the field that holds it, and its width in bytes (2, 4 or 8).</summary>
+public sealed record IntegerCopyKey(int Field, int Width);
+
 /// <summary>
 /// Cuts the output of one <c>COPY (SELECT ...) TO STDOUT (FORMAT BINARY)</c> into batches as it streams, each a binary
-/// COPY of its own (the output's header, its tuples, a trailer). The tuples end in the row's key as text
-/// (<paramref name="keyFields"/> columns): a batch keeps each tuple without those trailing fields, and gives the key of
-/// its last tuple. Field values are never decoded; only their lengths are read to find the tuples' ends. What was read
-/// past a batch's end is kept for the next one.
+/// COPY of its own (the output's header, its tuples, a trailer), and gives the key of each batch's last tuple. The key is
+/// either the row's key as text in trailing fields (<paramref name="keyFields"/> columns), which a batch keeps each tuple
+/// without, or, for a single integer key, <paramref name="integerKey"/>: one of the kept fields, read from its binary
+/// form (so the tuples pass as they came). Other field values are never decoded; only their lengths are read to find the
+/// tuples' ends. What was read past a batch's end is kept for the next one.
 /// </summary>
 /// <param name="buffers">Where buffers come from and go back to once their batch is written.</param>
-public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffers buffers)
+public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffers buffers, IntegerCopyKey? integerKey = null)
 {
     private static ReadOnlySpan<byte> Signature => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xff, (byte)'\r', (byte)'\n', 0];
 
@@ -26,6 +31,7 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffe
     private int _rows;
     private readonly byte[][] _lastKey = new byte[keyFields][];
     private readonly int[] _lastKeyLength = new int[keyFields];
+    private long _lastIntegerKey;
 
     /// <summary>Whether the output's trailer was read: no batch follows.</summary>
     public bool Ended { get; private set; }
@@ -63,8 +69,9 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffe
         EnsureCapacity(_written + 2, budget);
         BinaryPrimitives.WriteInt16BigEndian(_buffer.AsSpan(_written), -1);
         var rows = new BinaryCopyRows(_buffer, _written + 2, _rows, buffers.Return);
-        var lastKey = _rows == 0 || keyFields == 0
-            ? null
+        var lastKey = _rows == 0 ? null
+            : integerKey is not null ? [_lastIntegerKey.ToString(CultureInfo.InvariantCulture)]
+            : keyFields == 0 ? null
             : Enumerable.Range(0, keyFields).Select(i => Encoding.UTF8.GetString(_lastKey[i], 0, _lastKeyLength[i])).ToArray();
         return (rows, lastKey);
     }
@@ -108,6 +115,7 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffe
         if (count != fields + keyFields) throw Malformed($"has a row of {count} fields where {fields + keyFields} were expected");
         position += 2;
         var keptEnd = 0;
+        var integerStart = -1;
         Span<int> keyStart = stackalloc int[keyFields];
         Span<int> keyLength = stackalloc int[keyFields];
         for (var i = 0; i < count; i++)
@@ -121,10 +129,25 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffe
                 keyStart[i - fields] = position;
                 keyLength[i - fields] = Math.Max(length, 0);
             }
+            else if (i == integerKey?.Field)
+            {
+                if (length != integerKey.Width) throw Malformed($"has a key of {length} bytes where {integerKey.Width} were expected");
+                integerStart = position;
+            }
             if (length > 0) position += length;
             if (position > span.Length) return false;
         }
         if (keyFields == 0) keptEnd = position;
+        if (integerStart >= 0)
+        {
+            var key = span.Slice(integerStart, integerKey!.Width);
+            _lastIntegerKey = key.Length switch
+            {
+                2 => BinaryPrimitives.ReadInt16BigEndian(key),
+                4 => BinaryPrimitives.ReadInt32BigEndian(key),
+                _ => BinaryPrimitives.ReadInt64BigEndian(key),
+            };
+        }
 
         for (var k = 0; k < keyFields; k++)
         {

@@ -96,7 +96,8 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         if (upTo is not null) after += $" AND ({keyList}) <= ({Bound("u", upTo)})";
         if (_binaryCopy)
         {
-            var segment = $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {SegmentRows}";
+            var keyFields = IntegerKey is null ? $", {keyText}" : "";
+            var segment = $"SELECT {_columns}{keyFields} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {SegmentRows}";
             return await StreamKeysetAsync(cursor, maxRows, segment, bounds, ct);
         }
         if (!_estimated && limits.Bytes != long.MaxValue) _rowBytes = await EstimateRowBytesAsync(ct);
@@ -168,8 +169,26 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         _maxSegmentAge ??= await MaxSegmentAgeAsync(ct);
         await SessionValues.SetAsync(connection, [.. filter.Parameters, .. bounds], ct);
         var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
-        return new CopySegment(copy, new BinaryCopyCapture(CopiedFields, table.PrimaryKey.Count, _buffers), after);
+        var capture = IntegerKey is { } key
+            ? new BinaryCopyCapture(CopiedFields, 0, _buffers, key)
+            : new BinaryCopyCapture(CopiedFields, table.PrimaryKey.Count, _buffers);
+        return new CopySegment(copy, capture, after);
     }
+
+    /// <summary>
+    /// A single integer key (smallint, integer, bigint): a streamed read takes each batch's last key from the key column's
+    /// binary form, which both binary select lists send as the integer itself. Other keys are added to the select list as text
+    /// (which cost the source about 0.2 s of CPU per 2M rows, and the engine a copy of every tuple without them).
+    /// </summary>
+    private IntegerCopyKey? IntegerKey => table.PrimaryKey is [var key] && key.Kind switch
+    {
+        ValueKind.Int16 => 2,
+        ValueKind.Int32 => 4,
+        ValueKind.Int64 => 8,
+        _ => 0,
+    } is var width and > 0
+        ? new IntegerCopyKey(table.Columns.Select(c => c.Name).ToList().IndexOf(key.Name), width)
+        : null;
 
     /// <summary>
     /// Ends the open segment. One not read to its end is cancelled on the server: disposing it would read (and drop)
