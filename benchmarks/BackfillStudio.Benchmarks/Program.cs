@@ -14,7 +14,9 @@ using Npgsql;
 // same run on the same cluster: `psql \copy ... | psql \copy ...` for postgres, the source's binary COPY into /dev/null
 // (the read limit) for duckdb and parquet, and a filtered pipe for a job whose filter matches 10 % of the rows through an
 // index. Then --wide-rows rows of about 1 MB each (default 300; 0 skips) are copied to each destination, and the engine's
-// peak RSS is printed beside the bound 2 x Backfill:BatchMaxBytes + 300 MiB. PostgreSQL → PostgreSQL also runs split into each of
+// peak RSS is printed beside the bound 2 x Backfill:BatchMaxBytes + 300 MiB. After the duckdb job, DuckDB alone writes the rows
+// it copied again from memory, into a DuckDB file and into Parquet files in the engine's batches (DestinationFloor): the
+// fastest those destinations can take them on this machine. PostgreSQL → PostgreSQL also runs split into each of
 // --chunks parallel chunks (default 1,2,4; each chunk count also the engine's Backfill:MaxConcurrentJobs, so all run at once). The table and a chart go to docs/benchmarks.md
 // and docs/benchmarks.svg, the runs' core-seconds to docs/benchmarks-cpu.svg (--no-docs leaves them alone).
 var rowCounts = (args.SkipWhile(a => a != "--rows").Skip(1).FirstOrDefault() ?? "500000,2000000")
@@ -91,6 +93,13 @@ try
             Console.WriteLine($"  {destination}: {elapsed.TotalSeconds:F2} s (picked up {pickup.TotalMilliseconds:F0} ms after the POST), peak RSS {peak / 1048576.0:F0} MiB; " +
                               $"verify count {verifyCount.TotalSeconds:F2} s, checksum {verifyChecksum.TotalSeconds:F2} s; " +
                               $"checkpoints seen by a listening node after {seen?.Median.TotalMilliseconds:F0} ms (median), {seen?.Max.TotalMilliseconds:F0} ms (max)");
+            if (destination == "duckdb")
+            {
+                var (duckDbFloor, parquetFloor) = DestinationFloor.Measure(Path.Combine(folder, $"bench_rows_{rows}.duckdb"), "bench_rows", rows, ReadLimit, folder);
+                results.AddRange([duckDbFloor, parquetFloor]);
+                Console.WriteLine($"  DuckDB alone, from memory in {DestinationFloor.BatchRows:N0}-row batches: into a DuckDB file {duckDbFloor.Elapsed.TotalSeconds:F2} s, " +
+                                  $"into Parquet files {parquetFloor.Elapsed.TotalSeconds:F2} s");
+            }
             if (destination != "postgres") continue;
             foreach (var chunks in chunkCounts)
             {
