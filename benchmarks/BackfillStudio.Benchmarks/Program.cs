@@ -262,7 +262,7 @@ static async Task<JobRun> RunBackfillAsync(LocalPostgresCluster cluster,
                     : new JobRun(elapsed, peak, default, default, pickup, seen, cpuUse);
             }
             if (status is "FAILED" or "CANCELLED") throw new BenchmarkJobFailedException($"the job ended {status}: {((string?)job["error_message"])?.Split('\n')[0]}");
-            await Task.Delay(100);
+            await checkpoints.ChangedAsync(TimeSpan.FromSeconds(1));
         }
     }
     finally
