@@ -95,10 +95,10 @@ public sealed class VerificationRunner(
             int SetOf(Side side) => checksumSets.FindIndex(set => set.SequenceEqual(side.Verifier.ChecksumColumns));
 
             var repaired = repairFrom is null ? (int?)null : await RepairAsync(plan, scope, sourceSide, source, predicate, repairFrom, sides, ct);
-            var checksum = mode == VerifyMode.Checksum && scope.HasKey;
+            var checksum = mode == VerifyMode.Checksum;
             var notes = new List<string>();
             if (!scope.HasKey)
-                notes.Add($"{table.TableName} has no primary key: it is compared by row count only, as a whole.");
+                notes.Add($"{table.TableName} has no primary key: it is compared as a whole, not per range, so a difference cannot be repaired by range.");
             notes.AddRange(sides.Where(s => scope.HasKey && !s.Verifier.OrdersKeys).Select(s =>
                 $"Destination '{s.Destination.Name}' cannot order this key as PostgreSQL does: it is compared as a whole, not per range."));
             var countOnly = mode != VerifyMode.Checksum ? []
