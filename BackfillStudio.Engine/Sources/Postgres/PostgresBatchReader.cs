@@ -38,6 +38,8 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     private readonly BinaryCopyBuffers _buffers = new();
     private CopySegment? _segment;
     private TimeSpan? _maxSegmentAge;
+    private readonly IntegerCopyKey? _integerKey = IntegerKeyOf(table);
+    private bool _inSnapshot;
 
     public bool UsesKeyset => table.PrimaryKey.Count > 0;
 
@@ -96,7 +98,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         if (upTo is not null) after += $" AND ({keyList}) <= ({Bound("u", upTo)})";
         if (_binaryCopy)
         {
-            var keyFields = IntegerKey is null ? $", {keyText}" : "";
+            var keyFields = _integerKey is null ? $", {keyText}" : "";
             var segment = $"SELECT {_columns}{keyFields} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {SegmentRows}";
             return await StreamKeysetAsync(cursor, maxRows, segment, bounds, ct);
         }
@@ -169,7 +171,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         _maxSegmentAge ??= await MaxSegmentAgeAsync(ct);
         await SessionValues.SetAsync(connection, [.. filter.Parameters, .. bounds], ct);
         var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
-        var capture = IntegerKey is { } key
+        var capture = _integerKey is { } key
             ? new BinaryCopyCapture(CopiedFields, 0, _buffers, key)
             : new BinaryCopyCapture(CopiedFields, table.PrimaryKey.Count, _buffers);
         return new CopySegment(copy, capture, after);
@@ -180,7 +182,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// binary form, which both binary select lists send as the integer itself. Other keys are added to the select list as text
     /// (which cost the source about 0.2 s of CPU per 2M rows, and the engine a copy of every tuple without them).
     /// </summary>
-    private IntegerCopyKey? IntegerKey => table.PrimaryKey is [var key] && key.Kind switch
+    private static IntegerCopyKey? IntegerKeyOf(TableSchema table) => table.PrimaryKey is [var key] && key.Kind switch
     {
         ValueKind.Int16 => 2,
         ValueKind.Int32 => 4,
@@ -238,8 +240,6 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         await CloseSegmentAsync();
         await EndSnapshotAsync();
     }
-
-    private bool _inSnapshot;
 
     /// <summary>
     /// Starts the one snapshot every block range of this read is taken from. Nothing tells a row of a table without a key
