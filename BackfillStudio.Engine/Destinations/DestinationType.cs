@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Verification;
@@ -5,7 +6,7 @@ using BackfillStudio.Engine.Verification;
 namespace BackfillStudio.Engine.Destinations;
 
 /// <summary>What the engine gives a destination type at run time.</summary>
-public sealed record DestinationContext(BackfillOptions Options, IHttpClientFactory HttpClients);
+public sealed record DestinationContext(BackfillOptions Options, IHttpClientFactory HttpClients, ILoggerFactory Loggers);
 
 /// <summary>
 /// Everything that makes a kind of destination: its fields (the API's validation, secret handling and the UI form

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using BackfillStudio.Engine.Configuration;
 using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
@@ -7,9 +8,9 @@ using Microsoft.Extensions.Options;
 namespace BackfillStudio.Engine.Destinations;
 
 /// <summary>Gives each destination's <see cref="DestinationType"/> the engine's run-time context: writers, verifiers, connection tests.</summary>
-public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options, IHttpClientFactory httpClients)
+public sealed class DestinationWriterFactory(IOptions<BackfillOptions> options, IHttpClientFactory httpClients, ILoggerFactory loggers)
 {
-    private DestinationContext Context => new(options.Value, httpClients);
+    private DestinationContext Context => new(options.Value, httpClients, loggers);
 
     public IDestinationWriter Create(DestinationSettings settings, WriteTarget target) =>
         DestinationTypes.Of(settings).CreateWriter(settings, target, Context);

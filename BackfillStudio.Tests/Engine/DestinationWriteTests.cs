@@ -62,6 +62,32 @@ public sealed class DestinationWriteTests(PostgresServer pg) : IClassFixture<Pos
             await TableContents.FromDuckDbAsync(s.SourceDb, "public", "ledger", s.DuckDbPath, "main.ledger"));
     }
 
+    /// <summary>
+    /// A table whose blocks DuckDB would keep cached past the writer's 16 MiB (800,000 rows of 128 characters): the writer
+    /// closes and reopens the file mid-job, so the engine's memory does not grow with the table, and the copy stays exact.
+    /// </summary>
+    [Fact]
+    public async Task ALargeTableIntoDuckDb_ReopensTheFileToReleaseItsCache_AndCopiesExactly()
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE TABLE events (id bigint PRIMARY KEY, body text NOT NULL);
+            INSERT INTO events SELECT g, md5(g::text) || md5((g + 1)::text) || md5((7 * g)::text) || md5((13 * g)::text) FROM generate_series(1, 800000) g;
+            ANALYZE;
+            """, ["public.events"], DestinationKinds.DuckDb, "--Logging:LogLevel:BackfillStudio.Engine.Destinations.DuckDb=Information");
+        var logs = LogCapture.Attach(s.App);
+        var created = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.events", verify = "checksum" });
+        var jobId = (int)created["id"]!;
+
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(800_000L, (long)job["count_record"]!);
+        Assert.Contains($"Job {jobId}: reopened DuckDB file", logs.Text);
+        var verification = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True((string)verification["status"]! == "MATCHED", verification.ToJsonString());
+        Assert.Empty(verification["count_only_columns"]!.AsArray());
+        Assert.DoesNotContain(OpenFiles(), f => f.StartsWith(s.DuckDbPath, StringComparison.Ordinal));
+    }
+
     /// <summary>Files this process holds open: the app runs in-process here, so this is the engine's view.</summary>
     private static List<string> OpenFiles() => new DirectoryInfo("/proc/self/fd").GetFiles()
         .Select(fd => fd.LinkTarget).OfType<string>().ToList();

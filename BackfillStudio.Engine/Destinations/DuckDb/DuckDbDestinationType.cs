@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Verification;
 
@@ -30,7 +31,7 @@ public sealed class DuckDbDestinationType : DestinationType<DuckDbDestinationSet
         new(config.Path("path"), config.Optional("schema") ?? "main");
 
     protected override IDestinationWriter CreateWriter(DuckDbDestinationSettings settings, WriteTarget target, DestinationContext context) =>
-        new DuckDbDestinationWriter(settings, target, context.Options.DuckDbMemoryLimit);
+        new DuckDbDestinationWriter(settings, target, context.Options.DuckDbMemoryLimit, context.Loggers.CreateLogger<DuckDbDestinationWriter>());
 
     protected override IDestinationVerifier CreateVerifier(DuckDbDestinationSettings settings, VerifyScope scope, string destination, DestinationContext context) =>
         new DuckDbVerifier(settings, scope, destination);

@@ -2,6 +2,7 @@ using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Staging;
 using DuckDB.NET.Data;
+using Microsoft.Extensions.Logging;
 
 namespace BackfillStudio.Engine.Destinations.DuckDb;
 
@@ -12,7 +13,8 @@ namespace BackfillStudio.Engine.Destinations.DuckDb;
 /// The job's connection is closed when
 /// it ends, and DuckDB closes the file with the last connection, so users can open it right away.
 /// </summary>
-public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, WriteTarget target, string memoryLimit) : IDestinationWriter
+public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, WriteTarget target, string memoryLimit, ILogger<DuckDbDestinationWriter> logger)
+    : IDestinationWriter
 {
     private const string ProgressTable = "_backfill_progress";
 
@@ -27,11 +29,9 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
 
     public async Task PrepareAsync(CancellationToken ct)
     {
-        _connection = Open(settings.Path);
+        _connection = Connect();
         await Locked(() =>
         {
-            // Bounds the destination database's buffer pool, which otherwise keeps up to 80% of RAM.
-            Execute($"SET memory_limit = {Sql.Literal(memoryLimit)}");
             var columns = string.Join(", ", Columns.Select(c => $"{Sql.Ident(c.Name)} {DuckDbTypes.TargetType(c)}"));
             var key = HasKey ? $", PRIMARY KEY ({string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)))})" : "";
             Execute($"CREATE SCHEMA IF NOT EXISTS {Schema}");
@@ -96,7 +96,50 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             if (e is DuckDBException && e.Message.Contains("Out of Memory Error", StringComparison.Ordinal)) throw OutOfMemory(batch, e);
             throw;
         }
+        ReleaseCacheWhenLarge();
     }, ct);
+
+    /// <summary>How many bytes of the table's blocks DuckDB may keep cached before the writer closes and reopens the file.</summary>
+    private const long CacheReleaseBytes = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// Closes and reopens the file once DuckDB keeps more than <see cref="CacheReleaseBytes"/> of the table's blocks
+    /// (<c>duckdb_memory()</c>'s <c>BASE_TABLE</c>). It keeps every block it wrote cached up to its memory limit, so the
+    /// engine's memory grew with the table: peak RSS 299, 342 and 404 MiB for tables of 500k, 2M and 4M rows, and 301, 305
+    /// and 299 MiB with the reopen. A reopen costs about 0.14 s, the close's checkpoint included (DuckDB alone, 4M rows:
+    /// every 500k rows, 2.5 % longer). Other memory (the primary key's index, the stage) is not counted: it stays whatever
+    /// the file does. A reopen leaves no gap for another claim's write to fall into unseen: each batch reads the fence row
+    /// anew (<see cref="PassFence"/>).
+    /// </summary>
+    private void ReleaseCacheWhenLarge()
+    {
+        long cached;
+        using (var cmd = _connection!.CreateCommand())
+        {
+            cmd.CommandText = "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory() WHERE tag = 'BASE_TABLE'";
+            cached = (long)cmd.ExecuteScalar()!;
+        }
+        if (cached < CacheReleaseBytes) return;
+        _connection.Dispose();
+        _connection = Connect();
+        logger.LogInformation("Job {JobId}: reopened DuckDB file {Path} to release the {CachedMiB} MiB of table blocks it held", target.JobId, settings.Path, cached >> 20);
+    }
+
+    /// <summary>Opens the file with the job's memory limit, which bounds DuckDB's buffer pool (otherwise up to 80% of RAM).</summary>
+    private DuckDBConnection Connect()
+    {
+        var connection = Open(settings.Path);
+        try
+        {
+            DuckDbStage.Execute(connection, $"SET memory_limit = {Sql.Literal(memoryLimit)}");
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// DuckDB's own out-of-memory error (after which it cannot even roll back, "FATAL Error: Failed to rollback") says
