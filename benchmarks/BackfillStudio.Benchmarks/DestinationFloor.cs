@@ -51,7 +51,7 @@ internal static class DestinationFloor
     }
 
     private static Result Floor(int tableRows, long rows, string destination, TimeSpan elapsed, CpuUse cpu, string against) =>
-        new(tableRows, rows, $"  DuckDB alone → {destination} (floor)", elapsed, null, against, cpu);
+        new(tableRows, rows, $"  DuckDB alone → {destination} (floor)", elapsed, null, against, cpu, IsFloor: true);
 
     private static void Execute(DuckDBConnection connection, string sql)
     {

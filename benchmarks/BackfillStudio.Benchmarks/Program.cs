@@ -350,7 +350,9 @@ static int FreePort()
 /// One timed run over a table of <paramref name="TableRows"/> rows that moved <paramref name="Rows"/>; its ratio is against
 /// the run named <paramref name="Against"/>. <paramref name="Cpu"/>: the cores it kept busy (not measured for verifications).
 /// </summary>
-internal sealed record Result(int TableRows, long Rows, string Run, TimeSpan Elapsed, long? PeakBytes, string? Against, CpuUse? Cpu = null)
+/// <param name="IsFloor">A destination's own work without the engine (<see cref="DestinationFloor"/>), not a job.</param>
+internal sealed record Result(int TableRows, long Rows, string Run, TimeSpan Elapsed, long? PeakBytes, string? Against, CpuUse? Cpu = null,
+    bool IsFloor = false)
 {
     public double RowsPerSecond => Rows / Elapsed.TotalSeconds;
 }
