@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using BackfillStudio.Engine.Staging;
 using DuckDB.NET.Data;
 
 namespace BackfillStudio.Benchmarks;
@@ -17,27 +18,27 @@ internal static class DestinationFloor
     {
         using var memory = new DuckDBConnection("Data Source=:memory:");
         memory.Open();
-        Execute(memory, $"ATTACH '{jobFile}' AS job (READ_ONLY)");
+        DuckDbStage.Execute(memory, $"ATTACH '{jobFile}' AS job (READ_ONLY)");
         var ddl = Scalar(memory, $"SELECT sql FROM duckdb_tables() WHERE database_name = 'job' AND schema_name = 'main' AND table_name = '{table}'");
-        Execute(memory, $"CREATE TABLE held AS SELECT * FROM job.main.{table}");
-        Execute(memory, "DETACH job");
+        DuckDbStage.Execute(memory, $"CREATE TABLE held AS SELECT * FROM job.main.{table}");
+        DuckDbStage.Execute(memory, "DETACH job");
         var rows = long.Parse(Scalar(memory, "SELECT count(*) FROM held"), System.Globalization.CultureInfo.InvariantCulture);
 
         var floorFile = Path.Combine(folder, $"floor_{table}_{tableRows}.duckdb");
-        Execute(memory, $"ATTACH '{floorFile}' AS floor");
-        Execute(memory, "USE floor");
-        Execute(memory, ddl);
-        Execute(memory, "USE memory");
-        Execute(memory, "SET memory_limit = '256MB'");
+        DuckDbStage.Execute(memory, $"ATTACH '{floorFile}' AS floor");
+        DuckDbStage.Execute(memory, "USE floor");
+        DuckDbStage.Execute(memory, ddl);
+        DuckDbStage.Execute(memory, "USE memory");
+        DuckDbStage.Execute(memory, "SET memory_limit = '256MB'");
         var duckDbCpu = CpuMeter.Start();
         var clock = Stopwatch.StartNew();
         for (long start = 0; start < rows; start += BatchRows)
         {
-            Execute(memory, "BEGIN TRANSACTION");
-            Execute(memory, $"INSERT INTO floor.main.{table} SELECT * FROM held WHERE rowid >= {start} AND rowid < {start + BatchRows}");
-            Execute(memory, "COMMIT");
+            DuckDbStage.Execute(memory, "BEGIN TRANSACTION");
+            DuckDbStage.Execute(memory, $"INSERT INTO floor.main.{table} SELECT * FROM held WHERE rowid >= {start} AND rowid < {start + BatchRows}");
+            DuckDbStage.Execute(memory, "COMMIT");
         }
-        Execute(memory, "DETACH floor");
+        DuckDbStage.Execute(memory, "DETACH floor");
         var duckDb = Floor(tableRows, rows, "duckdb", clock.Elapsed, duckDbCpu.Stop(), against);
 
         var parquetFolder = Path.Combine(folder, $"floor_{table}_{tableRows}_parquet");
@@ -45,20 +46,13 @@ internal static class DestinationFloor
         var parquetCpu = CpuMeter.Start();
         clock.Restart();
         for (long start = 0; start < rows; start += BatchRows)
-            Execute(memory, $"COPY (SELECT * FROM held WHERE rowid >= {start} AND rowid < {start + BatchRows}) " +
+            DuckDbStage.Execute(memory, $"COPY (SELECT * FROM held WHERE rowid >= {start} AND rowid < {start + BatchRows}) " +
                             $"TO '{Path.Combine(parquetFolder, $"part-{start / BatchRows:D6}.parquet")}' (FORMAT parquet, COMPRESSION zstd)");
         return (duckDb, Floor(tableRows, rows, "parquet", clock.Elapsed, parquetCpu.Stop(), against));
     }
 
     private static Result Floor(int tableRows, long rows, string destination, TimeSpan elapsed, CpuUse cpu, string against) =>
         new(tableRows, rows, $"  DuckDB alone → {destination} (floor)", elapsed, null, against, cpu, IsFloor: true);
-
-    private static void Execute(DuckDBConnection connection, string sql)
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
 
     private static string Scalar(DuckDBConnection connection, string sql)
     {
