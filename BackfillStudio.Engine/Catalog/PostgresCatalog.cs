@@ -57,6 +57,53 @@ public static class PostgresCatalog
         return tables;
     }
 
+    /// <summary>
+    /// Why <paramref name="table"/>'s rows can no longer be read as the columns the job read: one whose type changed
+    /// (binary COPY data carries no types, so its values would be taken for the old type's: an integer turned real
+    /// arrives as the float's bits) or that is gone; null when every column is as it was. Ask while holding a lock on the
+    /// table, which keeps the answer true until the transaction ends.
+    /// </summary>
+    public static async Task<string?> ColumnChangeAsync(NpgsqlConnection connection, TableSchema table, CancellationToken ct)
+    {
+        var types = new Dictionary<string, string>();
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped",
+            connection))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = table.Oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid });
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) types[reader.GetString(0)] = reader.GetString(1);
+        }
+        foreach (var column in table.Columns)
+        {
+            if (!types.TryGetValue(column.Name, out var type))
+                return $"The column {column.Name} of {table.TableName} is gone (dropped or renamed, or the table replaced) since the job read the table's columns. " +
+                       "Start a new backfill instead.";
+            if (type != column.DataType)
+                return $"The column {column.Name} of {table.TableName} changed from {column.DataType} to {type} since the job read the table's columns; " +
+                       $"its values would be read as {column.DataType}. Start a new backfill instead.";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// A boolean SQL expression, true while every column of <paramref name="table"/> has the type the job read. In a
+    /// SELECT of the table it runs once, after the statement locked the table, so it holds for every row the statement
+    /// returns; its parameters come from <see cref="AddColumnsUnchangedParameters"/>.
+    /// </summary>
+    public static string ColumnsUnchangedSql(TableSchema table) => $"""
+        (SELECT count(*) = {table.Columns.Count} FROM pg_attribute a
+         JOIN unnest(@backfill_columns, @backfill_types) AS c(name, type) ON a.attname = c.name AND format_type(a.atttypid, a.atttypmod) = c.type
+         WHERE a.attrelid = @backfill_table AND a.attnum > 0 AND NOT a.attisdropped)
+        """;
+
+    public static void AddColumnsUnchangedParameters(NpgsqlCommand cmd, TableSchema table)
+    {
+        cmd.Parameters.AddWithValue("backfill_columns", table.Columns.Select(c => c.Name).ToArray());
+        cmd.Parameters.AddWithValue("backfill_types", table.Columns.Select(c => c.DataType).ToArray());
+        cmd.Parameters.Add(new NpgsqlParameter("backfill_table", NpgsqlTypes.NpgsqlDbType.Oid) { Value = table.Oid });
+    }
+
     /// <summary>Resolves <c>schema.table</c> as the catalog lists it, or returns null when there is no such table.</summary>
     public static async Task<TableSchema?> FindTableAsync(NpgsqlConnection connection, string tableName, CancellationToken ct)
     {

@@ -5,8 +5,12 @@ using BackfillStudio.Engine.Batches;
 
 namespace BackfillStudio.Engine.Sources.Postgres;
 
-/// <summary>A single-column integer key in a binary COPY's tuples: the field that holds it, and its width in bytes (2, 4 or 8).</summary>
-public sealed record IntegerCopyKey(int Field, int Width);
+/// <summary>
+/// A single-column integer key in a binary COPY's tuples: the field that holds it, its width in bytes (2, 4 or 8), and
+/// the table and column it is, for the error when the source sends another width (the column's type changed after the
+/// job read the catalog).
+/// </summary>
+public sealed record IntegerCopyKey(int Field, int Width, string Table, string Column);
 
 /// <summary>
 /// Cuts the output of one <c>COPY (SELECT ...) TO STDOUT (FORMAT BINARY)</c> into batches as it streams, each a binary
@@ -131,7 +135,9 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffe
             }
             else if (i == integerKey?.Field)
             {
-                if (length != integerKey.Width) throw Malformed($"has a key of {length} bytes where {integerKey.Width} were expected");
+                if (length != integerKey.Width)
+                    throw Malformed($"has a key of {length} bytes in column {integerKey.Column} of {integerKey.Table} where {integerKey.Width} were " +
+                                    "expected: its type changed since the job read the table's columns");
                 integerStart = position;
             }
             if (length > 0) position += length;

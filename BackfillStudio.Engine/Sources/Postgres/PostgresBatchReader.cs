@@ -39,7 +39,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     private CopySegment? _segment;
     private TimeSpan? _maxSegmentAge;
     private readonly IntegerCopyKey? _integerKey = IntegerKeyOf(table);
-    private bool _inSnapshot;
+    private bool _inTransaction;
 
     public bool UsesKeyset => table.PrimaryKey.Count > 0;
 
@@ -105,9 +105,11 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         if (!_estimated && limits.Bytes != long.MaxValue) _rowBytes = await EstimateRowBytesAsync(ct);
         _estimated = true;
         var limit = NextLimit(maxRows);
-        var select = $"SELECT {_columns}, {keyText} FROM {table.QualifiedSql} AS src WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {limit}";
+        // Each page is a statement of its own: it checks the columns' types itself (a block-range read checks them once, see BeginTransactionAsync).
+        var select = $"SELECT {_columns}, {keyText}, {PostgresCatalog.ColumnsUnchangedSql(table)} FROM {table.QualifiedSql} AS src " +
+                     $"WHERE ({Filter}){after} ORDER BY {keyList} LIMIT {limit}";
 
-        var (rows, bytes, lastKey) = await ReadRowsAsync(select, bounds, pk.Count, ct);
+        var (rows, bytes, lastKey) = await ReadRowsAsync(select, bounds, pk.Count, ct, checksColumns: true);
         if (rows.Count == 0) return null;
         _rowBytes = (double)bytes / rows.Count;
         return KeysetBatch(cursor, BatchRows.Decoded(rows), lastKey!);
@@ -134,7 +136,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         List<(string Name, string Value)> bounds, CancellationToken ct)
     {
         if (_segment is { } open && (!SameKey(open.LastKey, cursor.LastKey) || open.Age > _maxSegmentAge))
-            await CloseSegmentAsync();
+            await CloseSegmentAsync(quietly: false);
         while (true)
         {
             _segment ??= await OpenSegmentAsync(segmentSelect, bounds, cursor.LastKey, ct);
@@ -157,7 +159,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             }
             rows.Dispose();
             var readItsLimit = _segment.Rows == SegmentRows;
-            await CloseSegmentAsync();
+            await CloseSegmentAsync(quietly: false);
             if (!readItsLimit) return null;
         }
     }
@@ -169,12 +171,21 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         CancellationToken ct)
     {
         _maxSegmentAge ??= await MaxSegmentAgeAsync(ct);
-        await SessionValues.SetAsync(connection, [.. filter.Parameters, .. bounds], ct);
-        var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
-        var capture = _integerKey is { } key
-            ? new BinaryCopyCapture(CopiedFields, 0, _buffers, key)
-            : new BinaryCopyCapture(CopiedFields, table.PrimaryKey.Count, _buffers);
-        return new CopySegment(copy, capture, after);
+        await BeginTransactionAsync("BEGIN READ ONLY", ct);
+        try
+        {
+            await SessionValues.SetAsync(connection, [.. filter.Parameters, .. bounds], ct);
+            var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
+            var capture = _integerKey is { } key
+                ? new BinaryCopyCapture(CopiedFields, 0, _buffers, key)
+                : new BinaryCopyCapture(CopiedFields, table.PrimaryKey.Count, _buffers);
+            return new CopySegment(copy, capture, after);
+        }
+        catch
+        {
+            await EndTransactionAsync();
+            throw;
+        }
     }
 
     /// <summary>
@@ -189,14 +200,15 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         ValueKind.Int64 => 8,
         _ => 0,
     } is var width and > 0
-        ? new IntegerCopyKey(table.Columns.Select(c => c.Name).ToList().IndexOf(key.Name), width)
+        ? new IntegerCopyKey(table.Columns.Select(c => c.Name).ToList().IndexOf(key.Name), width, table.TableName, key.Name)
         : null;
 
     /// <summary>
-    /// Ends the open segment. One not read to its end is cancelled on the server: disposing it would read (and drop)
-    /// every row it still has.
+    /// Ends the open segment and its transaction. One not read to its end is cancelled on the server: disposing it would
+    /// read (and drop) every row it still has. Unless <paramref name="quietly"/> (the read failed already, or is over), an
+    /// error ending the transaction is thrown: it is what tells the job that its session is gone (a terminated backend).
     /// </summary>
-    private async Task CloseSegmentAsync()
+    private async Task CloseSegmentAsync(bool quietly = true)
     {
         if (_segment is not { } segment) return;
         _segment = null;
@@ -210,6 +222,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             // Best effort, often while a job stops for another reason (which must not be replaced by this one): the
             // statement is gone either way, and a session left unusable fails its next use, which says why.
         }
+        await EndTransactionAsync(quietly);
     }
 
     /// <summary>
@@ -238,7 +251,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     public async ValueTask DisposeAsync()
     {
         await CloseSegmentAsync();
-        await EndSnapshotAsync();
+        await EndTransactionAsync();
     }
 
     /// <summary>
@@ -249,26 +262,36 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// table held when the read began exactly once, wherever it moves meanwhile. It holds back the source's vacuum while it
     /// lasts, as pg_dump does; waiting for the destinations is not idleness that ends it.
     /// </summary>
-    private async Task BeginSnapshotAsync(CancellationToken ct)
+    private Task BeginSnapshotAsync(CancellationToken ct) => BeginTransactionAsync("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ct);
+
+    /// <summary>
+    /// Begins the transaction a binary COPY segment (or a whole block-range read) runs in, locks the table against changes
+    /// to its columns until the transaction ends, and then checks they are still the ones the job read
+    /// (<see cref="PostgresCatalog.ColumnChangeAsync"/>): COPY data carries no types, and a column read as another type
+    /// than it has would arrive wrong, not fail. The lock comes before any snapshot, so a REPEATABLE READ one sees the
+    /// columns as they are. Waiting for the destinations inside it is not idleness that ends it.
+    /// </summary>
+    private async Task BeginTransactionAsync(string begin, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL idle_in_transaction_session_timeout = 0", connection);
-        await cmd.ExecuteNonQueryAsync(ct);
-        _inSnapshot = true;
+        await using (var cmd = new NpgsqlCommand(
+            $"{begin}; SET LOCAL idle_in_transaction_session_timeout = 0; LOCK TABLE {table.QualifiedSql} IN ACCESS SHARE MODE", connection))
+            await cmd.ExecuteNonQueryAsync(ct);
+        _inTransaction = true;
+        if (await PostgresCatalog.ColumnChangeAsync(connection, table, ct) is { } change) throw new InvalidOperationException(change);
     }
 
-    private async Task EndSnapshotAsync()
+    private async Task EndTransactionAsync(bool quietly = true)
     {
-        if (!_inSnapshot) return;
-        _inSnapshot = false;
+        if (!_inTransaction) return;
+        _inTransaction = false;
         try
         {
             await using var cmd = new NpgsqlCommand("COMMIT", connection);
             await cmd.ExecuteNonQueryAsync();
         }
-        catch (Exception)
+        catch (Exception) when (quietly)
         {
-            // The read is over; a session left broken is closed with the job.
+            // The segment or the read is over; a session left broken fails its next use, which says why.
         }
     }
 
@@ -277,21 +300,33 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// <summary>A value's SQL: a parameter, or for a COPY a session value (<see cref="SessionValues"/>).</summary>
     private string Value(string name) => _binaryCopy ? SessionValues.Read(name) : $"@{name}";
 
-    /// <summary>Runs <paramref name="select"/> and decodes its rows up to the byte budget; the last <paramref name="keyFields"/> columns are the key's text.</summary>
+    /// <summary>
+    /// Runs <paramref name="select"/> and decodes its rows up to the byte budget; after the columns come
+    /// <paramref name="keyFields"/> columns of the key's text, and when <paramref name="checksColumns"/> the statement's
+    /// <see cref="PostgresCatalog.ColumnsUnchangedSql"/>. Npgsql reads some types as others (a date as its day number,
+    /// an integer too), so a row of a column whose type changed is not decoded.
+    /// </summary>
     private async Task<(List<object?[]> Rows, long Bytes, string[]? LastKey)> ReadRowsAsync(string select, List<(string Name, string Value)> values,
-        int keyFields, CancellationToken ct)
+        int keyFields, CancellationToken ct, bool checksColumns = false)
     {
         await using var cmd = new NpgsqlCommand(select, connection);
         filter.AddParameters(cmd);
         foreach (var (name, value) in values) cmd.Parameters.AddWithValue(name, value);
+        if (checksColumns) PostgresCatalog.AddColumnsUnchangedParameters(cmd, table);
         var rows = new List<object?[]>();
         long bytes = 0;
         string[]? lastKey = null;
+        var columnsChanged = false;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             var keyOrdinal = _readers.Length + _arrays.Length;
             while ((keyFields == 0 || bytes < limits.Bytes) && await reader.ReadAsync(ct))
             {
+                if (rows.Count == 0 && checksColumns && !reader.GetBoolean(keyOrdinal + keyFields))
+                {
+                    columnsChanged = true;
+                    break;
+                }
                 var row = ReadRow(reader);
                 rows.Add(row);
                 bytes += BatchLimits.SizeOf(row);
@@ -299,6 +334,9 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
                 for (var i = 0; i < keyFields; i++) lastKey[i] = reader.GetString(keyOrdinal + i);
             }
         }
+        if (columnsChanged)
+            throw new InvalidOperationException(await PostgresCatalog.ColumnChangeAsync(connection, table, ct) ??
+                $"The columns of {table.TableName} changed since the job read them (and changed back). Start a new backfill instead.");
         return (rows, bytes, lastKey);
     }
 
