@@ -269,12 +269,14 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// to its columns until the transaction ends, and then checks they are still the ones the job read
     /// (<see cref="PostgresCatalog.ColumnChangeAsync"/>): COPY data carries no types, and a column read as another type
     /// than it has would arrive wrong, not fail. The lock comes before any snapshot, so a REPEATABLE READ one sees the
-    /// columns as they are. Waiting for the destinations inside it is not idleness that ends it.
+    /// columns as they are. Waiting for the destinations inside it is not idleness that ends it. ONLY: a partition or
+    /// inheritance child cannot change a column it has from its parent alone, so the parent's lock is enough (one lock,
+    /// not one per partition).
     /// </summary>
     private async Task BeginTransactionAsync(string begin, CancellationToken ct)
     {
         await using (var cmd = new NpgsqlCommand(
-            $"{begin}; SET LOCAL idle_in_transaction_session_timeout = 0; LOCK TABLE {table.QualifiedSql} IN ACCESS SHARE MODE", connection))
+            $"{begin}; SET LOCAL idle_in_transaction_session_timeout = 0; LOCK TABLE ONLY {table.QualifiedSql} IN ACCESS SHARE MODE", connection))
             await cmd.ExecuteNonQueryAsync(ct);
         _inTransaction = true;
         if (await PostgresCatalog.ColumnChangeAsync(connection, table, ct) is { } change) throw new InvalidOperationException(change);
