@@ -19,6 +19,33 @@ public sealed record SourceSettings(string Host, int Port, string Database, stri
     /// <summary>The session's <c>statement_timeout</c>, enforced by the source server itself; 0, none.</summary>
     public int StatementTimeoutSeconds { get; init; }
 
+    /// <summary>
+    /// The settings PostgreSQL's text of values depends on, pinned on every session that reads or writes values (or their
+    /// canonical text) as text: a database or role may set others. <c>DateStyle = 'SQL, DMY'</c> writes 2024-01-02 as
+    /// 02/01/2024, which a target set to MDY reads as February 1st; <c>extra_float_digits = 0</c> rounds floats to 15
+    /// digits. Types without a binary form the engine uses (arrays of dates, ranges, composite types, ...) travel as text.
+    /// The time zone is the connection's (UTC).
+    /// </summary>
+    public const string TextSettings = "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
+
+    /// <summary>Opens a session with <see cref="TextSettings"/>.</summary>
+    public async Task<NpgsqlConnection> OpenAsync(string applicationName, CancellationToken ct)
+    {
+        var connection = new NpgsqlConnection(ConnectionString(applicationName));
+        try
+        {
+            await connection.OpenAsync(ct);
+            await using var cmd = new NpgsqlCommand(TextSettings, connection);
+            await cmd.ExecuteNonQueryAsync(ct);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
     public string ConnectionString(string applicationName) => new NpgsqlConnectionStringBuilder
     {
         Host = Host,

@@ -18,9 +18,6 @@ public static class PostgresCanonical
     public const long Infinity = long.MaxValue;
     public const long MinusInfinity = -long.MaxValue;
 
-    /// <summary>Session settings that the text of intervals, floats and arrays depends on; set on every connection that hashes.</summary>
-    public const string SessionSettings = "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET TimeZone = 'UTC'";
-
     /// <summary>
     /// A bigint that orders as the value does, for the kinds any destination can order the same way: integers,
     /// dates (days since 2000-01-01) and timestamps (microseconds since 2000-01-01 UTC); infinities are the

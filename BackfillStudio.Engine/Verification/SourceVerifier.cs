@@ -7,12 +7,6 @@ namespace BackfillStudio.Engine.Verification;
 /// <summary>The source's side of a verification: filter values resolved, the key ranges, and each range's counts and checksums.</summary>
 public sealed class SourceVerifier(NpgsqlConnection connection, TableSchema table, FilterPredicate filter)
 {
-    public static async Task PrepareSessionAsync(NpgsqlConnection connection, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(PostgresCanonical.SessionSettings, connection);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
-
     /// <summary>Each filter's value cast by the source to the column's type, as canonical text and ordinal.</summary>
     public static async Task<IReadOnlyList<VerifyFilter>> ResolveAsync(NpgsqlConnection connection, TableSchema table,
         IReadOnlyList<BackfillFilter> filters, CancellationToken ct)

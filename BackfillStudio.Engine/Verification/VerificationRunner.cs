@@ -72,7 +72,6 @@ public sealed class VerificationRunner(
     {
         var job = plan.Job;
         await using var source = await JobFailure.Step("Source", () => plan.OpenSourceAsync($"BackfillStudio verify job {job.Id}", ct));
-        await SourceVerifier.PrepareSessionAsync(source.Connection, ct);
         var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, ct));
         var filters = JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? [];
         var predicate = FilterPredicate.Build(table, filters);

@@ -57,8 +57,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
 
     public async Task PrepareAsync(CancellationToken ct)
     {
-        _connection = new NpgsqlConnection((settings.Connection with { CommandTimeoutSeconds = stallTimeoutSeconds }).ConnectionString($"{SessionPrefix}{target.Epoch}"));
-        await _connection.OpenAsync(ct);
+        _connection = await (settings.Connection with { CommandTimeoutSeconds = stallTimeoutSeconds }).OpenAsync($"{SessionPrefix}{target.Epoch}", ct);
         // Kept now: after a cancelled COPY the connection may already be broken when it is needed.
         _processId = _connection.ProcessID;
         await EndOlderClaimsSessionsAsync(ct);

@@ -47,9 +47,7 @@ public sealed class PostgresVerifier : IDestinationVerifier
 
     public async Task OpenAsync(CancellationToken ct)
     {
-        _connection = new NpgsqlConnection(_settings.Connection.ConnectionString($"BackfillStudio verify job {_scope.JobId}"));
-        await _connection.OpenAsync(ct);
-        await SourceVerifier.PrepareSessionAsync(_connection, ct);
+        _connection = await _settings.Connection.OpenAsync($"BackfillStudio verify job {_scope.JobId}", ct);
         await using var cmd = new NpgsqlCommand("""
             SELECT a.attname FROM pg_attribute a
             WHERE a.attrelid = to_regclass(@table) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''

@@ -25,20 +25,8 @@ public sealed class PostgresSource : IAsyncDisposable
 
     /// <param name="name">How messages name the source ("source 3").</param>
     /// <param name="purpose">The session's application_name, as the source's administrators see it.</param>
-    public static async Task<PostgresSource> OpenAsync(SourceSettings settings, string name, string purpose, CancellationToken ct)
-    {
-        var connection = new NpgsqlConnection(settings.ConnectionString(purpose));
-        try
-        {
-            await connection.OpenAsync(ct);
-            return new PostgresSource(connection, name);
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
+    public static async Task<PostgresSource> OpenAsync(SourceSettings settings, string name, string purpose, CancellationToken ct) =>
+        new(await settings.OpenAsync(purpose, ct), name);
 
     public Task<IReadOnlyList<SourceTable>> ListTablesAsync(bool includePartitions, CancellationToken ct) =>
         PostgresCatalog.ListTablesAsync(Connection, includePartitions, ct);
