@@ -39,4 +39,35 @@ public sealed class SnowflakeVerificationTests(PostgresServer pg) : IClassFixtur
         Assert.True("MATCHED" == (string)repaired["status"]!, repaired.ToJsonString());
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "all_types"), await account.ContentsAsync(s.SourceDb, "all_types"));
     }
+
+    /// <summary>
+    /// A table without a key is compared as a whole, in Snowflake too: one row deleted and another copied twice leave the
+    /// count equal, and only the sum of the rows' hashes differs.
+    /// </summary>
+    [Fact]
+    public async Task TableWithoutKey_IsComparedAsAWhole_AndItsChecksumSeesARowSwappedForADuplicate()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, """
+            CREATE TABLE log (at timestamp, line text);
+            INSERT INTO log SELECT timestamp '2024-01-01' + g * interval '1 second', 'line ' || g FROM generate_series(1, 3000) g;
+            """, ["public.log"], account.Config(), "--Backfill:BatchSize=1000");
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
+            new { table_name = "public.log", verify = "checksum" }))["id"]!;
+        await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
+        var verification = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+        Assert.Empty(verification["count_only_columns"]!.AsArray());
+
+        account.Scalar("""DELETE FROM "PUBLIC".log WHERE line = 'line 7'""");
+        account.Scalar("""INSERT INTO "PUBLIC".log SELECT * FROM "PUBLIC".log WHERE line = 'line 8'""");
+        var (accepted, _) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode = "checksum" });
+        Assert.Equal(HttpStatusCode.Accepted, accepted);
+        var damaged = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MISMATCH" == (string)damaged["status"]!, damaged.ToJsonString());
+        var mismatch = Assert.Single(damaged["mismatches"]!.AsArray())!;
+        Assert.Null(mismatch["range_start"]);
+        Assert.Equal(3000L, (long)mismatch["destination_rows"]!);
+        Assert.False((bool)mismatch["checksum_equal"]!);
+    }
 }
