@@ -101,6 +101,25 @@ public sealed class StreamedReadTests(PostgresServer pg) : IClassFixture<Postgre
         Assert.Equal(keys.Where((_, i) => i % 7 == 6 || i == keys.Count - 1), lastKeys);
     }
 
+    /// <summary>
+    /// Batches of wide rows grow their buffer to the byte budget; the next buffer starts at that size instead of doubling
+    /// from 256 KiB again (which left 64 MiB of smaller copies to the GC, and a job of 1 MB rows 130 MiB over its bound).
+    /// </summary>
+    [Fact]
+    public void ABufferRentedAfterAnotherGrew_StartsAsLarge_AndAWrittenOneIsReused()
+    {
+        var buffers = new BinaryCopyBuffers();
+        var first = buffers.Rent();
+        Assert.Equal(256 * 1024, first.Length);
+
+        buffers.Grew(64 << 20);
+        buffers.Grew(1 << 20);
+
+        Assert.Equal(64 << 20, buffers.Rent().Length);
+        buffers.Return(first);
+        Assert.Same(first, buffers.Rent());
+    }
+
     [Fact]
     public async Task AJobLongerThanTheSourcesStatementTimeout_RenewsItsStreamInTime_AndCopiesExactly()
     {

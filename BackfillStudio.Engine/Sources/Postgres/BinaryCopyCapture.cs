@@ -199,6 +199,7 @@ public sealed class BinaryCopyCapture(int fields, int keyFields, BinaryCopyBuffe
         var budgetCap = budget >= Array.MaxLength - 1024 * 1024 ? Array.MaxLength : (int)budget + 1024 * 1024;
         var grown = _buffer.Length < budgetCap ? Math.Min(2L * _buffer.Length, budgetCap) : _buffer.Length + Math.Max(1024L * 1024, _buffer.Length / 8);
         Array.Resize(ref _buffer, (int)Math.Min(Array.MaxLength, Math.Max(size, grown)));
+        buffers.Grew(_buffer.Length);
     }
 
     private static InvalidDataException Malformed(string what) => new($"The source's binary COPY output {what}.");
