@@ -46,6 +46,9 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// finding a staged value it would change, and why.
     /// </summary>
     private List<(SourceColumn Column, string Sql, string Reason)> _changeChecks = [];
+    /// <summary>The written columns' names and their types in the target when the job prepared it.</summary>
+    private string[] _targetNames = [];
+    private string[] _targetTypes = [];
 
     public bool TakesBinaryCopy { get; private set; }
 
@@ -75,6 +78,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         _stageTypes = written.Select(PostgresTypes.DbType).ToArray();
         _directTypes = written.Select(PostgresTypes.DirectDbType).ToArray();
         _asDecimal = written.Select(c => c.Kind == ValueKind.NumericText).ToArray();
+        _targetNames = written.Select(c => c.Name).ToArray();
+        _targetTypes = written.Select(c => existing![c.Name].Type).ToArray();
         // A target made elsewhere may have other types (bigint for int, say): its rows then arrive through the merge's casts.
         var typesMatch = written.All(c => existing![c.Name].Type == PostgresTypes.TargetType(c));
         _copiesDirectly = typesMatch && written.All(PostgresTypes.CopiesDirectly);
@@ -285,6 +290,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         CancellationToken ct)
     {
         await using var tx = await connection.BeginTransactionAsync(ct);
+        await CheckTargetColumnsAsync(ct);
         await PassFenceAsync(ct);
         if (!HasKey && await AlreadyWrittenAsync(batch, ct)) return true;
         var direct = !merge && (batch.Binary is not null || _copiesDirectly) && !(HasKey && await KeyRangeHasRowsAsync(batch, ct));
@@ -352,6 +358,36 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
         {
         }
+    }
+
+    /// <summary>
+    /// Locks the target as the batch's COPY would, which keeps its columns as they are until the transaction ends, then
+    /// fails when one of them changed type or is gone since <see cref="PrepareAsync"/>: binary COPY data carries no types,
+    /// so an integer column turned real would take the integers' bytes as floats. The lock comes first in the
+    /// transaction, before any snapshot, so even a REPEATABLE READ one sees the columns as they are.
+    /// </summary>
+    private async Task CheckTargetColumnsAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"""
+            LOCK TABLE {TargetSql} IN ROW EXCLUSIVE MODE;
+            SELECT c.name, c.type, format_type(a.atttypid, a.atttypmod) FROM unnest(@names, @types) AS c(name, type)
+            LEFT JOIN pg_attribute a ON a.attrelid = CAST(@table AS regclass) AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod) <> c.type
+            LIMIT 1
+            """, _connection);
+        cmd.Parameters.AddWithValue("names", _targetNames);
+        cmd.Parameters.AddWithValue("types", _targetTypes);
+        cmd.Parameters.AddWithValue("table", TargetSql);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return;
+        var (name, was, now) = (reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+        var table = $"{settings.Schema}.{target.TargetTable}";
+        throw new InvalidOperationException(now is null
+            ? $"The column {name} of {table} is gone (dropped or renamed, or the table replaced) since the job began writing to it. " +
+              "Start a new backfill."
+            : $"The column {name} of {table} changed from {was} to {now} since the job began writing to it; its values are sent as {was}. " +
+              "What the job wrote before is as it was. Resume the job to write the rest through a cast to the new type " +
+              "(a value the cast would change fails it), or start a new backfill.");
     }
 
     /// <summary>Raises the job's fence to this claim in the batch's transaction, or refuses when a newer claim wrote here.</summary>
