@@ -36,6 +36,39 @@ public sealed class TargetTableTests(PostgresServer pg) : IClassFixture<Postgres
         }
     }
 
+    /// <summary>
+    /// A DuckDB target made by an earlier job: a re-run over it completes (its types compared as DuckDB spells them), a
+    /// column the source gained is added, and a column the source retyped fails the job before it writes: DuckDB's
+    /// INSERT would cast the new DECIMAL(10,4) values into the old DECIMAL(10,2) column, rounding each one.
+    /// </summary>
+    [Fact]
+    public async Task DuckDbTargetMadeBefore_GainsTheSourcesNewColumns_AndOneOfAnotherTypeFailsTheJob_WritingNothing()
+    {
+        const string sql = """
+            CREATE TABLE prices (id int PRIMARY KEY, amount numeric(10,2), at timestamptz, tags int[], doc jsonb, ref uuid, day date);
+            INSERT INTO prices SELECT g, g + 0.25, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 hour', ARRAY[g, -g],
+                jsonb_build_object('g', g), gen_random_uuid(), date '2024-01-01' + g FROM generate_series(1, 300) g;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.prices"], DestinationKinds.DuckDb);
+        async Task<string> BackfillAsync()
+        {
+            var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.prices"), Timeout, "COMPLETED", "FAILED");
+            return (string)job["status"]! == "COMPLETED" ? "COMPLETED" : (string)job["error_message"]!;
+        }
+        Task<List<string>> DuckDbContents() => TableContents.FromDuckDbAsync(s.SourceDb, "public", "prices", s.DuckDbPath, "main.prices");
+
+        Assert.Equal("COMPLETED", await BackfillAsync());
+        Assert.Equal("COMPLETED", await BackfillAsync());
+        await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE prices ADD COLUMN note text DEFAULT 'n'");
+        Assert.Equal("COMPLETED", await BackfillAsync());
+        var copied = await DuckDbContents();
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "prices"), copied);
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE prices ALTER COLUMN amount TYPE numeric(10,4); UPDATE prices SET amount = amount + 0.0001");
+        Assert.Contains("The column amount of main.prices in the DuckDB file has type DECIMAL(10,2), but the job writes DECIMAL(10,4)", await BackfillAsync());
+        Assert.Equal(copied, await DuckDbContents());
+    }
+
     [Fact]
     public async Task TargetDdl_RunsOnlyWhenAColumnIsMissing_AndWaitsAtMostTheLockTimeoutForALongReader()
     {
