@@ -97,6 +97,7 @@ public static class PostgresCatalog
          WHERE a.attrelid = @backfill_table AND a.attnum > 0 AND NOT a.attisdropped)
         """;
 
+    /// <summary>The job's column names and types, and the table's OID, that <see cref="ColumnsUnchangedSql"/> compares.</summary>
     public static void AddColumnsUnchangedParameters(NpgsqlCommand cmd, TableSchema table)
     {
         cmd.Parameters.AddWithValue("backfill_columns", table.Columns.Select(c => c.Name).ToArray());

@@ -171,9 +171,9 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         CancellationToken ct)
     {
         _maxSegmentAge ??= await MaxSegmentAgeAsync(ct);
-        await BeginTransactionAsync("BEGIN READ ONLY", ct);
         try
         {
+            await BeginTransactionAsync("BEGIN READ ONLY", ct);
             await SessionValues.SetAsync(connection, [.. filter.Parameters, .. bounds], ct);
             var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
             var capture = _integerKey is { } key
