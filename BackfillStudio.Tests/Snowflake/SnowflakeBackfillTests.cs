@@ -260,6 +260,36 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         Assert.NotEqual(tokens[2], tokens[3]);
     }
 
+    /// <summary>
+    /// A target made before the job: columns whose types hold every value (a wider NUMBER) are kept, a column it lacks is
+    /// added, and one whose type would change values fails the job before it writes: Snowflake's MERGE would round the
+    /// source's numeric(12,3) into a NUMBER(12,1).
+    /// </summary>
+    [Fact]
+    public async Task ATargetMadeBefore_KeepsColumnsThatHoldTheValues_GainsMissingOnes_AndOneThatWouldRoundFailsTheJob()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=5000");
+        using var http = new HttpClient();
+        using var client = new SnowflakeSqlApiClient(http, Settings(account), TimeProvider.System);
+        var target = $"\"{SnowflakeAccount.Schema}\".\"readings\"";
+        async Task MakeTargetAsync(string columns)
+        {
+            await client.ExecuteAsync($"DROP TABLE IF EXISTS {target}", null, CancellationToken.None);
+            await client.ExecuteAsync($"CREATE TABLE {target} ({columns})", null, CancellationToken.None);
+        }
+
+        await MakeTargetAsync("\"id\" NUMBER(38,0), \"sensor\" VARCHAR(100), \"value\" NUMBER(12,1)");
+        var refused = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.readings"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)refused["status"]!);
+        Assert.Contains($"The column value of {SnowflakeAccount.Schema}.readings in Snowflake has type", (string)refused["error_message"]!);
+        Assert.Equal(0, account.Scalar($"SELECT count(*) FROM {target}"));
+
+        await MakeTargetAsync("\"id\" NUMBER(38,0), \"value\" NUMBER(20,3)");
+        await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.readings"), 30000);
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings"), await account.ContentsAsync(s.SourceDb, "readings"));
+    }
+
     [Fact]
     public async Task UpperIdentifierCase_NamesTheTargetAsUnquotedSnowflakeNamesRead()
     {

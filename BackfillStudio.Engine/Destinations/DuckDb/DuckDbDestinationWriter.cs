@@ -36,19 +36,19 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             var key = HasKey ? $", PRIMARY KEY ({string.Join(", ", target.Table.PrimaryKey.Select(c => Sql.Ident(c.Name)))})" : "";
             Execute($"CREATE SCHEMA IF NOT EXISTS {Schema}");
             Execute($"CREATE TABLE IF NOT EXISTS {TargetSql} ({columns}{key})");
-            MatchTargetColumns(columns);
             if (!HasKey)
                 Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ProgressTable} (job_id INTEGER, target_table VARCHAR, next_block BIGINT, PRIMARY KEY (job_id, target_table))");
             Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ClaimFence.Table} (job_id INTEGER, target_table VARCHAR, epoch BIGINT, PRIMARY KEY (job_id, target_table))");
             Claim();
+            MatchTargetColumns(columns);
         }, ct);
     }
 
     /// <summary>
-    /// Adds the columns a target made before lacks (the source table gained them), and fails when it has one of another
-    /// type than the job writes (made by hand, or by an earlier backfill before the source's column was retyped): DuckDB's
-    /// INSERT would cast every value to it, a DECIMAL(10,4) 12.3456 into DECIMAL(10,2) as 12.35. Types are compared as
-    /// DuckDB spells them, from an empty table declared with <paramref name="columns"/> as the target would have been.
+    /// Adds the columns a target made before lacks (the source table gained them), and fails when it has one whose type
+    /// does not hold the job's values (<see cref="ExistingColumnTypes"/>): DuckDB's INSERT would cast every value to it,
+    /// a DECIMAL(10,4) 12.3456 into DECIMAL(10,2) as 12.35. Types are compared as DuckDB spells them, from an empty table
+    /// declared with <paramref name="columns"/> as the target would have been.
     /// </summary>
     private void MatchTargetColumns(string columns)
     {
@@ -71,11 +71,9 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             while (reader.Read()) differing.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
         }
         Execute($"DROP TABLE temp.main.{declared}");
-        if (differing.FirstOrDefault(d => d.Existing is not null) is ({ } column, var type, { } existing))
-            throw new InvalidOperationException(
-                $"The column {column} of {settings.Schema}.{target.TargetTable} in the DuckDB file has type {existing}, but the job writes {type}; " +
-                $"DuckDB would cast every value to {existing}, which can change it. Drop or rename the table, and the job creates it with the source's types.");
-        foreach (var missing in differing.Select(d => Columns.Single(c => c.Name == d.Column)))
+        if (differing.FirstOrDefault(d => d.Existing is { } existing && !ExistingColumnTypes.Holds(existing, d.Type)) is ({ } column, var type, { } other))
+            throw ExistingColumnTypes.Refusal($"{settings.Schema}.{target.TargetTable} in the DuckDB file", column, other, type);
+        foreach (var missing in differing.Where(d => d.Existing is null).Select(d => Columns.Single(c => c.Name == d.Column)))
             Execute($"ALTER TABLE {TargetSql} ADD COLUMN {Sql.Ident(missing.Name)} {DuckDbTypes.TargetType(missing)}");
     }
 

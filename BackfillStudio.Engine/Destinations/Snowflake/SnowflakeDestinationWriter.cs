@@ -59,6 +59,29 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
             await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {ProgressSql} (job_id NUMBER(10,0), target_table VARCHAR, next_block NUMBER(19,0))", null, ct);
         await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {FenceSql} (job_id NUMBER(10,0), target_table VARCHAR, epoch NUMBER(19,0))", null, ct);
         await ClaimAsync(ct);
+        await MatchTargetColumnsAsync(ct);
+    }
+
+    /// <summary>
+    /// Adds the columns a target made before lacks (the source table gained them), and fails when it has one whose type
+    /// does not hold the job's values (<see cref="ExistingColumnTypes"/>): the MERGE would cast every value to it, and
+    /// Snowflake rounds a NUMBER(12,3) into NUMBER(12,1) and moves a TIMESTAMP_TZ into a TIMESTAMP_NTZ without its offset.
+    /// Types are compared as <c>DESCRIBE TABLE</c> spells them for the target and for the stage, made with the target's
+    /// declared columns.
+    /// </summary>
+    private async Task MatchTargetColumnsAsync(CancellationToken ct)
+    {
+        async Task<Dictionary<string, string>> TypesAsync(string table) =>
+            (await client.ExecuteAsync($"DESCRIBE TABLE {table}", null, ct)).Rows.ToDictionary(r => r[0]!, r => r[1]!, StringComparer.Ordinal);
+        var declared = await TypesAsync(StageSql);
+        var existing = await TypesAsync(TargetSql);
+        foreach (var name in Columns.Select(c => settings.Name(c.Name)))
+        {
+            if (existing.TryGetValue(name, out var type) && !ExistingColumnTypes.Holds(type, declared[name]))
+                throw ExistingColumnTypes.Refusal($"{settings.Name(settings.Schema)}.{settings.Name(target.TargetTable)} in Snowflake", name, type, declared[name]);
+        }
+        foreach (var missing in Columns.Where(c => !existing.ContainsKey(settings.Name(c.Name))))
+            await client.ExecuteAsync($"ALTER TABLE {TargetSql} ADD COLUMN {Name(missing)} {SnowflakeTypes.ColumnType(missing)}", null, ct);
     }
 
     /// <summary>
