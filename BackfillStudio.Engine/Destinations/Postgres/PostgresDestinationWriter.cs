@@ -290,8 +290,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         CancellationToken ct)
     {
         await using var tx = await connection.BeginTransactionAsync(ct);
-        await CheckTargetColumnsAsync(ct);
-        await PassFenceAsync(ct);
+        await BeginBatchAsync(ct);
         if (!HasKey && await AlreadyWrittenAsync(batch, ct)) return true;
         var direct = !merge && (batch.Binary is not null || _copiesDirectly) && !(HasKey && await KeyRangeHasRowsAsync(batch, ct));
         if (direct && !await CopyDirectlyAsync(batch, ct))
@@ -361,28 +360,39 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     }
 
     /// <summary>
-    /// Locks the target as the batch's COPY would, which keeps its columns as they are until the transaction ends, then
-    /// fails when one of them changed type or is gone since <see cref="PrepareAsync"/>: binary COPY data carries no types,
-    /// so an integer column turned real would take the integers' bytes as floats. The lock comes first in the
-    /// transaction, before any snapshot, so even a REPEATABLE READ one sees the columns as they are.
+    /// The batch transaction's first statements, in one round trip. It locks the target as the batch's COPY would, which
+    /// keeps its columns as they are until the transaction ends, and fails when one of them changed type or is gone since
+    /// <see cref="PrepareAsync"/>: binary COPY data carries no types, so an integer column turned real would take the
+    /// integers' bytes as floats. The lock comes first, before any snapshot, so even a REPEATABLE READ one sees the columns
+    /// as they are. Then it raises the job's fence to this claim, or refuses when a newer claim wrote here.
     /// </summary>
-    private async Task CheckTargetColumnsAsync(CancellationToken ct)
+    private async Task BeginBatchAsync(CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"""
-            LOCK TABLE {TargetSql} IN ROW EXCLUSIVE MODE;
-            SELECT c.name, c.type, format_type(a.atttypid, a.atttypmod) FROM unnest(@names, @types) AS c(name, type)
-            LEFT JOIN pg_attribute a ON a.attrelid = CAST(@table AS regclass) AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
-            WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod) <> c.type
-            LIMIT 1
-            """, _connection);
-        cmd.Parameters.AddWithValue("names", _targetNames);
-        cmd.Parameters.AddWithValue("types", _targetTypes);
-        cmd.Parameters.AddWithValue("table", TargetSql);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) return;
-        var (name, was, now) = (reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+        await using var batch = new NpgsqlBatch(_connection)
+        {
+            BatchCommands = { new NpgsqlBatchCommand($"LOCK TABLE {TargetSql} IN ROW EXCLUSIVE MODE"), ChangedColumnCommand(), RaiseFenceCommand() },
+        };
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        if (await reader.ReadAsync(ct)) throw ColumnChanged(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+        await reader.NextResultAsync(ct);
+        if (!await reader.ReadAsync(ct)) throw new StaleClaimException($"Table {settings.Schema}.{target.TargetTable}", target);
+    }
+
+    /// <summary>The first written column whose type in the target is no longer the one prepared for: its name, that type, and its type now (null when gone).</summary>
+    private NpgsqlBatchCommand ChangedColumnCommand() => new("""
+        SELECT c.name, c.type, format_type(a.atttypid, a.atttypmod) FROM unnest($1, $2) AS c(name, type)
+        LEFT JOIN pg_attribute a ON a.attrelid = CAST($3 AS regclass) AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod) <> c.type
+        LIMIT 1
+        """)
+    {
+        Parameters = { new() { Value = _targetNames }, new() { Value = _targetTypes }, new() { Value = TargetSql } },
+    };
+
+    private InvalidOperationException ColumnChanged(string name, string was, string? now)
+    {
         var table = $"{settings.Schema}.{target.TargetTable}";
-        throw new InvalidOperationException(now is null
+        return new InvalidOperationException(now is null
             ? $"The column {name} of {table} is gone (dropped or renamed, or the table replaced) since the job began writing to it. " +
               "Start a new backfill."
             : $"The column {name} of {table} changed from {was} to {now} since the job began writing to it; its values are sent as {was}. " +
@@ -390,19 +400,15 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
               "(a value the cast would change fails it), or start a new backfill.");
     }
 
-    /// <summary>Raises the job's fence to this claim in the batch's transaction, or refuses when a newer claim wrote here.</summary>
-    private async Task PassFenceAsync(CancellationToken ct)
+    /// <summary>Raises the job's fence to this claim; returns the epoch, or no row when a newer claim wrote here.</summary>
+    private NpgsqlBatchCommand RaiseFenceCommand() => new($"""
+        INSERT INTO {FenceSql} AS f (job_id, target_table, epoch) VALUES ($1, $2, $3)
+        ON CONFLICT (job_id, target_table) DO UPDATE SET epoch = EXCLUDED.epoch WHERE f.epoch <= EXCLUDED.epoch
+        RETURNING epoch
+        """)
     {
-        await using var cmd = new NpgsqlCommand($"""
-            INSERT INTO {FenceSql} AS f (job_id, target_table, epoch) VALUES (@job, @table, @epoch)
-            ON CONFLICT (job_id, target_table) DO UPDATE SET epoch = EXCLUDED.epoch WHERE f.epoch <= EXCLUDED.epoch
-            RETURNING epoch
-            """, _connection);
-        cmd.Parameters.AddWithValue("job", target.JobId);
-        cmd.Parameters.AddWithValue("table", target.TargetTable);
-        cmd.Parameters.AddWithValue("epoch", target.Epoch);
-        if (await cmd.ExecuteScalarAsync(ct) is null) throw new StaleClaimException($"Table {settings.Schema}.{target.TargetTable}", target);
-    }
+        Parameters = { new() { Value = target.JobId }, new() { Value = target.TargetTable }, new() { Value = target.Epoch } },
+    };
 
     private async Task<bool> KeyRangeHasRowsAsync(Batch batch, CancellationToken ct)
     {
