@@ -12,8 +12,10 @@ public static partial class ExistingColumnTypes
     /// <summary>
     /// True when a column of type <paramref name="existing"/> holds every value of <paramref name="declared"/> unchanged:
     /// the same type; a decimal with at least the declared scale and integer digits (a smaller scale rounds every value
-    /// silently, in DuckDB and Snowflake alike); or text or binary of another maximum length, which refuses a value too
-    /// long instead of cutting it (Snowflake's defaults for these lengths also changed over the years).
+    /// silently, in DuckDB and Snowflake alike); a time or timestamp of the same kind with at least the declared fractional
+    /// digits (Snowflake's TIMESTAMP_TZ without a precision is TIMESTAMP_TZ(9)); or text or binary of another maximum
+    /// length, which refuses a value too long instead of cutting it (Snowflake's defaults for these lengths also changed
+    /// over the years).
     /// </summary>
     public static bool Holds(string existing, string declared)
     {
@@ -24,18 +26,24 @@ public static partial class ExistingColumnTypes
             var (declaredPrecision, declaredScale) = (int.Parse(d.Groups[1].Value), int.Parse(d.Groups[2].Value));
             return scale >= declaredScale && precision - scale >= declaredPrecision - declaredScale;
         }
-        return SizedText().Match(existing) is { Success: true } t && SizedText().Match(declared) is { Success: true } u
-               && string.Equals(t.Groups[1].Value, u.Groups[1].Value, StringComparison.OrdinalIgnoreCase);
+        if (FractionalTime().Match(existing) is { Success: true } t && FractionalTime().Match(declared) is { Success: true } u)
+            return SameName(t, u) && int.Parse(t.Groups[2].Value) >= int.Parse(u.Groups[2].Value);
+        return SizedText().Match(existing) is { Success: true } x && SizedText().Match(declared) is { Success: true } y && SameName(x, y);
     }
+
+    private static bool SameName(Match a, Match b) => string.Equals(a.Groups[1].Value, b.Groups[1].Value, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Why the job stops before writing into <paramref name="table"/>'s <paramref name="column"/>.</summary>
     public static InvalidOperationException Refusal(string table, string column, string existing, string declared) => new(
         $"The column {column} of {table} has type {existing}, but the job writes {declared}; each value would be cast to {existing}, " +
         "which can change it. Drop or rename the table and the job creates it with the source's types, or give the column a type " +
-        "that holds every value (the same, or a wider decimal).");
+        "that holds every value (the same, a wider decimal, or a time with more fractional digits).");
 
     [GeneratedRegex(@"^\s*(?:DECIMAL|NUMBER|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex Decimal();
+
+    [GeneratedRegex(@"^\s*(TIMESTAMP_TZ|TIMESTAMP_NTZ|TIMESTAMP_LTZ|TIME)\s*\(\s*(\d)\s*\)\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex FractionalTime();
 
     [GeneratedRegex(@"^\s*(VARCHAR|BINARY)\s*(?:\(\s*\d+\s*\))?\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SizedText();
