@@ -58,32 +58,43 @@ public static class PostgresCatalog
     }
 
     /// <summary>
-    /// Why <paramref name="table"/>'s rows can no longer be read as the columns the job read: one whose type changed
-    /// (binary COPY data carries no types, so its values would be taken for the old type's: an integer turned real
-    /// arrives as the float's bits) or that is gone; null when every column is as it was. Ask while holding a lock on the
-    /// table, which keeps the answer true until the transaction ends.
+    /// A statement answering, of the columns named in <c>$1</c> with the types (<c>format_type</c>) in <c>$2</c>, the first
+    /// whose type in the relation <c>$3</c> (an OID or a name) is another, or that is gone: its name, the type it had and its
+    /// type now (null when gone); no row while every column is as it was. Ask while holding a lock on the relation, which
+    /// keeps the answer true until the transaction ends. Binary COPY data carries no types, so a column read or written as
+    /// another type than it has would arrive wrong, not fail: an integer turned real as the float's bits.
+    /// </summary>
+    public const string FirstChangedColumnSql = """
+        SELECT c.name, c.type, format_type(a.atttypid, a.atttypmod)
+        FROM unnest(CAST($1 AS text[]), CAST($2 AS text[])) WITH ORDINALITY AS c(name, type, position)
+        LEFT JOIN pg_attribute a ON a.attrelid = CAST($3 AS regclass) AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod) <> c.type
+        ORDER BY c.position LIMIT 1
+        """;
+
+    /// <summary>
+    /// Why <paramref name="table"/>'s rows can no longer be read as the columns the job read (<see cref="FirstChangedColumnSql"/>),
+    /// or null when every column is as it was.
     /// </summary>
     public static async Task<string?> ColumnChangeAsync(NpgsqlConnection connection, TableSchema table, CancellationToken ct)
     {
-        var types = new Dictionary<string, string>();
-        await using (var cmd = new NpgsqlCommand(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped",
-            connection))
+        await using var cmd = new NpgsqlCommand(FirstChangedColumnSql, connection)
         {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = table.Oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid });
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct)) types[reader.GetString(0)] = reader.GetString(1);
-        }
-        foreach (var column in table.Columns)
-        {
-            if (!types.TryGetValue(column.Name, out var type))
-                return $"The column {column.Name} of {table.TableName} is gone (dropped or renamed, or the table replaced) since the job read the table's columns. " +
-                       "Start a new backfill instead.";
-            if (type != column.DataType)
-                return $"The column {column.Name} of {table.TableName} changed from {column.DataType} to {type} since the job read the table's columns; " +
-                       $"its values would be read as {column.DataType}. Start a new backfill instead.";
-        }
-        return null;
+            Parameters =
+            {
+                new() { Value = table.Columns.Select(c => c.Name).ToArray() },
+                new() { Value = table.Columns.Select(c => c.DataType).ToArray() },
+                new() { Value = table.Oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid },
+            },
+        };
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        var (name, was) = (reader.GetString(0), reader.GetString(1));
+        return reader.IsDBNull(2)
+            ? $"The column {name} of {table.TableName} is gone (dropped or renamed, or the table replaced) since the job read the table's columns. " +
+              "Start a new backfill instead."
+            : $"The column {name} of {table.TableName} changed from {was} to {reader.GetString(2)} since the job read the table's columns; " +
+              $"its values would be read as {was}. Start a new backfill instead.";
     }
 
     /// <summary>

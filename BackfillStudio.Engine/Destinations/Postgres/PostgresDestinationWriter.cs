@@ -378,13 +378,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         if (!await reader.ReadAsync(ct)) throw new StaleClaimException($"Table {settings.Schema}.{target.TargetTable}", target);
     }
 
-    /// <summary>The first written column whose type in the target is no longer the one prepared for: its name, that type, and its type now (null when gone).</summary>
-    private NpgsqlBatchCommand ChangedColumnCommand() => new("""
-        SELECT c.name, c.type, format_type(a.atttypid, a.atttypmod) FROM unnest($1, $2) AS c(name, type)
-        LEFT JOIN pg_attribute a ON a.attrelid = CAST($3 AS regclass) AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
-        WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod) <> c.type
-        LIMIT 1
-        """)
+    /// <summary>The first written column whose type in the target is no longer the one prepared for (<see cref="PostgresCatalog.FirstChangedColumnSql"/>).</summary>
+    private NpgsqlBatchCommand ChangedColumnCommand() => new(PostgresCatalog.FirstChangedColumnSql)
     {
         Parameters = { new() { Value = _targetNames }, new() { Value = _targetTypes }, new() { Value = TargetSql } },
     };
