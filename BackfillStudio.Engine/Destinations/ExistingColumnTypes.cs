@@ -33,8 +33,23 @@ public static partial class ExistingColumnTypes
 
     private static bool SameName(Match a, Match b) => string.Equals(a.Groups[1].Value, b.Groups[1].Value, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Why the job stops before writing into <paramref name="table"/>'s <paramref name="column"/>.</summary>
-    public static InvalidOperationException Refusal(string table, string column, string existing, string declared) => new(
+    /// <summary>
+    /// Compares the columns the job declares (in order) with those of the target made before (<paramref name="existing"/>,
+    /// by name): throws, naming the column and both types, for the first whose type does not hold the declared one, and
+    /// returns the names of those the target lacks, for the writer to add.
+    /// </summary>
+    public static List<string> Missing(string table, IEnumerable<(string Name, string Type)> declared, IReadOnlyDictionary<string, string> existing)
+    {
+        var missing = new List<string>();
+        foreach (var (name, type) in declared)
+        {
+            if (!existing.TryGetValue(name, out var other)) missing.Add(name);
+            else if (!Holds(other, type)) throw Refusal(table, name, other, type);
+        }
+        return missing;
+    }
+
+    private static InvalidOperationException Refusal(string table, string column, string existing, string declared) => new(
         $"The column {column} of {table} has type {existing}, but the job writes {declared}; each value would be cast to {existing}, " +
         "which can change it. Drop or rename the table and the job creates it with the source's types, or give the column a type " +
         "that holds every value (the same, a wider decimal, or a time with more fractional digits).");

@@ -54,27 +54,30 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
     {
         var declared = $"backfill_declared_{target.JobId}";
         Execute($"CREATE OR REPLACE TEMP TABLE {declared} ({columns})");
-        var differing = new List<(string Column, string Type, string? Existing)>();
-        using (var cmd = _connection!.CreateCommand())
-        {
-            cmd.CommandText = """
-                SELECT d.column_name, d.data_type, t.data_type FROM duckdb_columns() d
-                LEFT JOIN duckdb_columns() t ON t.database_name = current_database() AND lower(t.schema_name) = lower($schema)
-                    AND lower(t.table_name) = lower($table) AND lower(t.column_name) = lower(d.column_name)
-                WHERE d.database_name = 'temp' AND d.table_name = $declared AND t.data_type IS DISTINCT FROM d.data_type
-                ORDER BY d.column_index
-                """;
-            cmd.Parameters.Add(new DuckDBParameter("schema", settings.Schema));
-            cmd.Parameters.Add(new DuckDBParameter("table", target.TargetTable));
-            cmd.Parameters.Add(new DuckDBParameter("declared", declared));
-            using var reader = cmd.ExecuteReader();
-            while (reader.Read()) differing.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
-        }
+        var declaredTypes = ColumnTypes("temp", "main", declared);
         Execute($"DROP TABLE temp.main.{declared}");
-        if (differing.FirstOrDefault(d => d.Existing is { } existing && !ExistingColumnTypes.Holds(existing, d.Type)) is ({ } column, var type, { } other))
-            throw ExistingColumnTypes.Refusal($"{settings.Schema}.{target.TargetTable} in the DuckDB file", column, other, type);
-        foreach (var missing in differing.Where(d => d.Existing is null).Select(d => Columns.Single(c => c.Name == d.Column)))
+        var existing = ColumnTypes(null, settings.Schema, target.TargetTable).ToDictionary(c => c.Name, c => c.Type, StringComparer.OrdinalIgnoreCase);
+        var table = $"{settings.Schema}.{target.TargetTable} in the DuckDB file";
+        foreach (var missing in ExistingColumnTypes.Missing(table, declaredTypes, existing).Select(name => Columns.Single(c => c.Name == name)))
             Execute($"ALTER TABLE {TargetSql} ADD COLUMN {Sql.Ident(missing.Name)} {DuckDbTypes.TargetType(missing)}");
+    }
+
+    /// <summary>A table's columns and their types as DuckDB spells them, in order; names compare without case, as DuckDB's do.</summary>
+    private List<(string Name, string Type)> ColumnTypes(string? database, string schema, string table)
+    {
+        using var cmd = _connection!.CreateCommand();
+        cmd.CommandText = """
+            SELECT column_name, data_type FROM duckdb_columns()
+            WHERE database_name = coalesce($database, current_database()) AND lower(schema_name) = lower($schema) AND lower(table_name) = lower($table)
+            ORDER BY column_index
+            """;
+        cmd.Parameters.Add(new DuckDBParameter("database", database));
+        cmd.Parameters.Add(new DuckDBParameter("schema", schema));
+        cmd.Parameters.Add(new DuckDBParameter("table", table));
+        using var reader = cmd.ExecuteReader();
+        var columns = new List<(string, string)>();
+        while (reader.Read()) columns.Add((reader.GetString(0), reader.GetString(1)));
+        return columns;
     }
 
     /// <summary>

@@ -71,16 +71,11 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
     /// </summary>
     private async Task MatchTargetColumnsAsync(CancellationToken ct)
     {
-        async Task<Dictionary<string, string>> TypesAsync(string table) =>
-            (await client.ExecuteAsync($"DESCRIBE TABLE {table}", null, ct)).Rows.ToDictionary(r => r[0]!, r => r[1]!, StringComparer.Ordinal);
-        var declared = await TypesAsync(StageSql);
-        var existing = await TypesAsync(TargetSql);
-        foreach (var name in Columns.Select(c => settings.Name(c.Name)))
-        {
-            if (existing.TryGetValue(name, out var type) && !ExistingColumnTypes.Holds(type, declared[name]))
-                throw ExistingColumnTypes.Refusal($"{settings.Name(settings.Schema)}.{settings.Name(target.TargetTable)} in Snowflake", name, type, declared[name]);
-        }
-        foreach (var missing in Columns.Where(c => !existing.ContainsKey(settings.Name(c.Name))))
+        async Task<IReadOnlyList<string?[]>> DescribeAsync(string table) => (await client.ExecuteAsync($"DESCRIBE TABLE {table}", null, ct)).Rows;
+        var declared = (await DescribeAsync(StageSql)).Select(r => (r[0]!, r[1]!));
+        var existing = (await DescribeAsync(TargetSql)).ToDictionary(r => r[0]!, r => r[1]!, StringComparer.Ordinal);
+        var table = $"{settings.Name(settings.Schema)}.{settings.Name(target.TargetTable)} in Snowflake";
+        foreach (var missing in ExistingColumnTypes.Missing(table, declared, existing).Select(name => Columns.Single(c => settings.Name(c.Name) == name)))
             await client.ExecuteAsync($"ALTER TABLE {TargetSql} ADD COLUMN {Name(missing)} {SnowflakeTypes.ColumnType(missing)}", null, ct);
     }
 
