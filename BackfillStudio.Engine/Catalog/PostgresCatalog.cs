@@ -24,7 +24,7 @@ public static class PostgresCatalog
         ORDER BY 1, 2
         """;
 
-    private const string ColumnsSql = """
+    private const string ColumnsSql = $"""
         SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
                COALESCE(bt.typname, t.typname), COALESCE(bt.typcategory, t.typcategory)::text,
                et.typname, a.atttypmod,
@@ -32,7 +32,8 @@ public static class PostgresCatalog
                  AND (et.oid IS NULL OR et.typnamespace = 'pg_catalog'::regnamespace),
                COALESCE((SELECT k.ord FROM unnest(pk.indkey) WITH ORDINALITY AS k(attnum, ord) WHERE k.attnum = a.attnum), 0)::int,
                format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END),
-               format_type(COALESCE(bt.oid, a.atttypid), -1)
+               format_type(COALESCE(bt.oid, a.atttypid), -1),
+               {CollationSql}
         FROM pg_attribute a
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -58,17 +59,31 @@ public static class PostgresCatalog
     }
 
     /// <summary>
-    /// A statement answering, of the columns named in <c>$1</c> with the types (<c>format_type</c>) in <c>$2</c>, the first
-    /// whose type in the relation <c>$3</c> (an OID or a name) is another, or that is gone: its name, the type it had and its
-    /// type now (null when gone); no row while every column is as it was. Ask while holding a lock on the relation, which
-    /// keeps the answer true until the transaction ends. Binary COPY data carries no types, so a column read or written as
-    /// another type than it has would arrive wrong, not fail: an integer turned real as the float's bits.
+    /// The collation of the column <c>a</c> (a <c>pg_attribute</c> row) as SQL names it, schema-qualified outside
+    /// pg_catalog; null for the database's default collation and for types without one.
     /// </summary>
-    public const string FirstChangedColumnSql = """
-        SELECT c.name, c.type, format_type(a.atttypid, a.atttypmod)
+    private const string CollationSql = """
+        (SELECT CASE WHEN o.collnamespace = 'pg_catalog'::regnamespace THEN '' ELSE quote_ident(cn.nspname) || '.' END || quote_ident(o.collname)
+         FROM pg_collation o JOIN pg_namespace cn ON cn.oid = o.collnamespace WHERE o.oid = a.attcollation AND a.attcollation <> 100)
+        """;
+
+    /// <summary>
+    /// A statement answering, of the columns named in <c>$1</c> with the types (<c>format_type</c>) in <c>$2</c>, the first
+    /// whose type in the relation <c>$3</c> (an OID or a name) is another, or that is gone, or, of the key columns named in
+    /// <c>$4</c> with the collations in <c>$5</c> (<see cref="SourceColumn.Collation"/>), whose collation is another: its
+    /// name, the type it had and its type now (null when gone), then the collation it had and has; no row while every
+    /// column is as it was. Ask while holding a lock on the relation, which keeps the answer true until the transaction
+    /// ends. Binary COPY data carries no types, so a column read or written as another type than it has would arrive
+    /// wrong, not fail: an integer turned real as the float's bits. And a job walks the key in its collation's order: in
+    /// another one, the rest of the walk (after the last key read) would skip the rows that sort before that key now.
+    /// </summary>
+    public const string FirstChangedColumnSql = $"""
+        SELECT c.name, c.type, format_type(a.atttypid, a.atttypmod), k.coll, {CollationSql}
         FROM unnest(CAST($1 AS text[]), CAST($2 AS text[])) WITH ORDINALITY AS c(name, type, position)
         LEFT JOIN pg_attribute a ON a.attrelid = CAST($3 AS regclass) AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+        LEFT JOIN unnest(CAST($4 AS text[]), CAST($5 AS text[])) AS k(name, coll) ON k.name = c.name
         WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod) <> c.type
+           OR k.name IS NOT NULL AND {CollationSql} IS DISTINCT FROM k.coll
         ORDER BY c.position LIMIT 1
         """;
 
@@ -85,16 +100,24 @@ public static class PostgresCatalog
                 new() { Value = table.Columns.Select(c => c.Name).ToArray() },
                 new() { Value = table.Columns.Select(c => c.DataType).ToArray() },
                 new() { Value = table.Oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid },
+                new() { Value = table.PrimaryKey.Select(c => c.Name).ToArray() },
+                new() { Value = table.PrimaryKey.Select(c => c.Collation).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text },
             },
         };
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) return null;
         var (name, was) = (reader.GetString(0), reader.GetString(1));
-        return reader.IsDBNull(2)
-            ? $"The column {name} of {table.TableName} is gone (dropped or renamed, or the table replaced) since the job read the table's columns. " +
-              "Start a new backfill instead."
-            : $"The column {name} of {table.TableName} changed from {was} to {reader.GetString(2)} since the job read the table's columns; " +
-              $"its values would be read as {was}. Start a new backfill instead.";
+        if (reader.IsDBNull(2))
+            return $"The column {name} of {table.TableName} is gone (dropped or renamed, or the table replaced) since the job read the table's columns. " +
+                   "Start a new backfill instead.";
+        var now = reader.GetString(2);
+        if (now != was)
+            return $"The column {name} of {table.TableName} changed from {was} to {now} since the job read the table's columns; " +
+                   $"its values would be read as {was}. Start a new backfill instead.";
+        string Collation(int ordinal) => reader.IsDBNull(ordinal) ? "the database's default" : reader.GetString(ordinal);
+        return $"The collation of the key column {name} of {table.TableName} changed from {Collation(3)} to {Collation(4)} since the job " +
+               "began reading the table in key order; read on in the new order, it would skip the rows that now sort before the last " +
+               "key it read. Start a new backfill instead.";
     }
 
     /// <summary>
@@ -105,14 +128,19 @@ public static class PostgresCatalog
     public static string ColumnsUnchangedSql(TableSchema table) => $"""
         (SELECT count(*) = {table.Columns.Count} FROM pg_attribute a
          JOIN unnest(@backfill_columns, @backfill_types) AS c(name, type) ON a.attname = c.name AND format_type(a.atttypid, a.atttypmod) = c.type
-         WHERE a.attrelid = @backfill_table AND a.attnum > 0 AND NOT a.attisdropped)
+         LEFT JOIN unnest(@backfill_keys, @backfill_collations) AS k(name, coll) ON k.name = c.name
+         WHERE a.attrelid = @backfill_table AND a.attnum > 0 AND NOT a.attisdropped
+           AND (k.name IS NULL OR {CollationSql} IS NOT DISTINCT FROM k.coll))
         """;
 
-    /// <summary>The job's column names and types, and the table's OID, that <see cref="ColumnsUnchangedSql"/> compares.</summary>
+    /// <summary>The job's column names and types, its key's collations, and the table's OID, that <see cref="ColumnsUnchangedSql"/> compares.</summary>
     public static void AddColumnsUnchangedParameters(NpgsqlCommand cmd, TableSchema table)
     {
         cmd.Parameters.AddWithValue("backfill_columns", table.Columns.Select(c => c.Name).ToArray());
         cmd.Parameters.AddWithValue("backfill_types", table.Columns.Select(c => c.DataType).ToArray());
+        cmd.Parameters.AddWithValue("backfill_keys", table.PrimaryKey.Select(c => c.Name).ToArray());
+        cmd.Parameters.Add(new NpgsqlParameter("backfill_collations", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+            { Value = table.PrimaryKey.Select(c => c.Collation).ToArray() });
         cmd.Parameters.Add(new NpgsqlParameter("backfill_table", NpgsqlTypes.NpgsqlDbType.Oid) { Value = table.Oid });
     }
 
@@ -167,7 +195,8 @@ public static class PostgresCatalog
                     else kind = ValueKind.OtherText;
                 }
                 var column = new SourceColumn(reader.GetString(0), reader.GetString(1), reader.GetString(9), reader.GetBoolean(2), pkPosition > 0,
-                    kind, elementKind, precision, scale, builtin, elementKind is null ? null : elementType, reader.GetString(10));
+                    kind, elementKind, precision, scale, builtin, elementKind is null ? null : elementType, reader.GetString(10),
+                    pkPosition > 0 && !reader.IsDBNull(11) ? reader.GetString(11) : null);
                 columns.Add((column, pkPosition));
             }
         }
@@ -175,7 +204,7 @@ public static class PostgresCatalog
         // An inheritance parent's key is not unique across its children (PostgreSQL does not enforce it), so keyset
         // reading would skip rows sharing a key and an upsert would merge them: it is copied like a table without one.
         if (hasInheritanceChildren)
-            return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column with { IsPrimaryKey = false }).ToList(), []);
+            return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column with { IsPrimaryKey = false, Collation = null }).ToList(), []);
         var primaryKey = columns.Where(c => c.PkPosition > 0).OrderBy(c => c.PkPosition).Select(c => c.Column).ToList();
         return new TableSchema(tableName, schema, name, oid, columns.Select(c => c.Column).ToList(), primaryKey);
     }

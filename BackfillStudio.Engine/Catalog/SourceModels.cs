@@ -3,6 +3,8 @@ namespace BackfillStudio.Engine.Catalog;
 /// <summary>A table as the catalog lists it: <see cref="TableName"/> is <c>schema.name</c>, <see cref="Name"/> the name alone.</summary>
 public sealed record SourceTable(string TableName, string Name, long EstimatedRows, IReadOnlyList<string> PrimaryKey);
 
+/// <param name="Collation">A key column's collation (the order a job walks the key in) as SQL names it; null for the
+/// database's default collation, for types without one, and for columns outside the key.</param>
 public sealed record SourceColumn(
     string Name,
     string DataType,
@@ -15,7 +17,8 @@ public sealed record SourceColumn(
     int? Scale,
     bool IsBuiltinType,
     string? ElementType = null,
-    string? ComparisonType = null)
+    string? ComparisonType = null,
+    string? Collation = null)
 {
     /// <summary>The type filter values are cast to: the column's (base) type without its modifier, as a literal is in psql.</summary>
     public string FilterType => ComparisonType ?? BaseDataType;
@@ -52,6 +55,10 @@ public sealed record TableSchema(
 
     public SourceColumn? FindColumn(string name) => Columns.FirstOrDefault(c => c.Name == name);
 
-    /// <summary>Each column as <c>name type</c>, in order, key columns marked: what a job's checkpoints remember of the table.</summary>
-    public IReadOnlyList<string> ColumnList => Columns.Select(c => $"{c.Name} {c.DataType}{(c.IsPrimaryKey ? " (key)" : "")}").ToList();
+    /// <summary>
+    /// Each column as <c>name type</c>, in order, key columns marked (with their collation, unless the default): what a
+    /// job's checkpoints remember of the table.
+    /// </summary>
+    public IReadOnlyList<string> ColumnList => Columns.Select(c =>
+        $"{c.Name} {c.DataType}{(c.Collation is { } collation ? $" COLLATE {collation}" : "")}{(c.IsPrimaryKey ? " (key)" : "")}").ToList();
 }

@@ -10,7 +10,8 @@ namespace BackfillStudio.Tests.Engine;
 /// A column whose type changes while its table is backfilled. Binary COPY data carries no types: read as the type the
 /// job started with, an <c>integer</c> column turned <c>real</c> (four bytes either way) would arrive as the float's bits
 /// read as an integer, in a PostgreSQL target as in DuckDB or Parquet. The read checks the columns' types under a lock
-/// that keeps them until it ends, and fails naming the column.
+/// that keeps them until it ends, and fails naming the column. So does a key whose collation changes: the job walks the
+/// key in that order.
 /// </summary>
 public sealed class TypeChangeTests(PostgresServer pg) : IClassFixture<PostgresServer>
 {
@@ -21,6 +22,8 @@ public sealed class TypeChangeTests(PostgresServer pg) : IClassFixture<PostgresS
         INSERT INTO heap_items SELECT g, g * 3 FROM generate_series(1, 100) g;
         CREATE TABLE dated (id int PRIMARY KEY, d date NOT NULL);
         INSERT INTO dated SELECT g, date '2024-01-01' + g FROM generate_series(1, 100) g;
+        CREATE TABLE named (k text COLLATE "C" PRIMARY KEY, v int NOT NULL);
+        INSERT INTO named SELECT CASE WHEN g % 2 = 0 THEN 'B' ELSE 'a' END || lpad(g::text, 5, '0'), g FROM generate_series(1, 20000) g;
         """;
 
     [Theory]
@@ -117,11 +120,39 @@ public sealed class TypeChangeTests(PostgresServer pg) : IClassFixture<PostgresS
         Assert.Equal(0, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.items WHERE v <> id * 3"));
     }
 
-    /// <summary>Starts a job over public.items slow enough (4,000 rows/s) to change a table under it; returns at its first checkpoint.</summary>
-    private static async Task<int> StartSlowJobAsync(Scenario s)
+    /// <summary>
+    /// The key's collation changes between two of the job's statements. The job walks the key in the collation's order, so
+    /// in another order the rest of the walk (<c>k &gt; last key</c>) would skip the rows that sort before the last key
+    /// now: "C" puts every <c>B…</c> key before every <c>a…</c> one, ICU the other way round, so after a change during the
+    /// <c>B…</c> keys the walk would never come to the <c>a…</c> ones. The job fails instead, and so does a resume.
+    /// </summary>
+    [Theory]
+    [InlineData(DestinationKinds.Postgres, true)]
+    [InlineData(DestinationKinds.Postgres, false)]
+    [InlineData(DestinationKinds.Parquet, true)]
+    public async Task AKeyWhoseCollationChangesMidway_FailsTheJob_RatherThanSkipRows(DestinationKinds kinds, bool binaryCopy)
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.named"], kinds,
+            "--Backfill:SourceStatementTimeoutSeconds=2", "--Backfill:BatchSize=500", "--Backfill:MaxParallelChunks=1", $"--Backfill:BinaryCopy={binaryCopy}");
+        var jobId = await StartSlowJobAsync(s, "public.named");
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE named ALTER COLUMN k TYPE text COLLATE \"und-x-icu\"");
+        var job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(2), "COMPLETED", "FAILED", "CANCELLED");
+
+        Assert.True((string)job["status"]! == "FAILED", job.ToJsonString());
+        Assert.Contains("The collation of the key column k of public.named changed from \"C\" to \"und-x-icu\"", (string)job["error_message"]!);
+
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(2), "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)job["status"]! == "FAILED", job.ToJsonString());
+        Assert.Contains("was k text COLLATE \"C\" (key); now k text COLLATE \"und-x-icu\" (key)", (string)job["error_message"]!);
+    }
+
+    /// <summary>Starts a job over <paramref name="table"/> slow enough (4,000 rows/s) to change a table under it; returns at its first checkpoint.</summary>
+    private static async Task<int> StartSlowJobAsync(Scenario s, string table = "public.items")
     {
         var created = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
-            new { table_name = "public.items", max_rows_per_second = 4000, verify = "none" });
+            new { table_name = table, max_rows_per_second = 4000, verify = "none" });
         var jobId = (int)created["id"]!;
         await s.Http.WaitUntilAsync(jobId, TimeSpan.FromMinutes(1), j => (long)j["count_record"]! > 0, "first checkpoint");
         return jobId;

@@ -378,10 +378,17 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         if (!await reader.ReadAsync(ct)) throw new StaleClaimException($"Table {settings.Schema}.{target.TargetTable}", target);
     }
 
-    /// <summary>The first written column whose type in the target is no longer the one prepared for (<see cref="PostgresCatalog.FirstChangedColumnSql"/>).</summary>
+    /// <summary>
+    /// The first written column whose type in the target is no longer the one prepared for (<see cref="PostgresCatalog.FirstChangedColumnSql"/>).
+    /// No collation is checked: the target is written, not walked in key order.
+    /// </summary>
     private NpgsqlBatchCommand ChangedColumnCommand() => new(PostgresCatalog.FirstChangedColumnSql)
     {
-        Parameters = { new() { Value = _targetNames }, new() { Value = _targetTypes }, new() { Value = TargetSql } },
+        Parameters =
+        {
+            new() { Value = _targetNames }, new() { Value = _targetTypes }, new() { Value = TargetSql },
+            new() { Value = Array.Empty<string>() }, new() { Value = Array.Empty<string>() },
+        },
     };
 
     private InvalidOperationException ColumnChanged(string name, string was, string? now)
