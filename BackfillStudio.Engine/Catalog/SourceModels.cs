@@ -31,6 +31,9 @@ public sealed record SourceColumn(
     /// <summary>money travels as its numeric value: its text depends on the session's <c>lc_monetary</c>.</summary>
     public bool IsMoney => BaseDataType == "money";
 
+    /// <summary>A numeric(p,s): each of its values has exactly s fractional digits.</summary>
+    public bool HasFixedScale => Kind == ValueKind.NumericText && Precision is not null && !IsMoney;
+
     /// <summary>A numeric's text that no DECIMAL/NUMBER holds: NaN or ±Infinity (any other numeric text ends in a digit).</summary>
     public static bool IsNumericSpecial(string text) => !char.IsAsciiDigit(text[^1]);
 

@@ -6,7 +6,8 @@ namespace BackfillStudio.Engine.Verification;
 /// The canonical text of a PostgreSQL value that verification hashes, used on the source and in PostgreSQL
 /// destinations alike; each other destination renders the same text from its own types (its <c>*Verifier</c>).
 /// Integers, dates and timestamps are their number (days or microseconds since 2000-01-01, infinities as text),
-/// so no date style or time zone enters; everything else is the text the engine copied.
+/// so no date style or time zone enters; a numeric(p,s) is its text without trailing fractional zeros (see
+/// <see cref="ScaleFree"/>); everything else is the text the engine copied.
 /// <para>A row's hash is md5 over its columns' texts, each length-prefixed (so no separator can be forged),
 /// cut to 60 bits; a range's checksum is the sum of its rows' hashes, independent of row order.</para>
 /// </summary>
@@ -41,8 +42,17 @@ public static class PostgresCanonical
         { IsPaddedChar: true } => $"CASE WHEN {q} IS NOT NULL THEN concat({q}) END",
         { Kind: ValueKind.Bytea } => $"encode({q}, 'hex')",
         { IsMoney: true } => $"({q})::numeric::text",
+        { HasFixedScale: true } => ScaleFree($"({q})::text"),
         _ => $"({q})::text",
     };
+
+    /// <summary>
+    /// A number's <paramref name="text"/> without trailing fractional zeros, in SQL that PostgreSQL, DuckDB and Snowflake
+    /// read alike. A numeric(p,s) prints s fractional digits, always; a target made before with a larger scale prints
+    /// more (1.2500 for 1.25) of the same value. Without them the texts are equal exactly when the values are.
+    /// </summary>
+    public static string ScaleFree(string text) =>
+        $"CASE WHEN position('.' IN {text}) > 0 THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END";
 
     public static string RowChecksum(IEnumerable<string> canonical)
     {

@@ -34,7 +34,8 @@ public sealed class SnowflakeVerifier(SnowflakeSqlApiClient client, SnowflakeDes
     {
         ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 or ValueKind.Bool => $"TO_VARCHAR({q})",
         ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz => $"TO_VARCHAR({Ordinal(column, q)})",
-        ValueKind.NumericText when column.FitsDecimal(SnowflakeTypes.MaxNumberPrecision) => $"TO_VARCHAR({q})",
+        ValueKind.NumericText when column.FitsDecimal(SnowflakeTypes.MaxNumberPrecision) => PostgresCanonical.ScaleFree($"TO_VARCHAR({q})"),
+        ValueKind.NumericText when column.HasFixedScale => PostgresCanonical.ScaleFree(q),
         ValueKind.Uuid or ValueKind.Text or ValueKind.Enum or ValueKind.OtherText or ValueKind.NumericText => q,
         _ => null,
     };
