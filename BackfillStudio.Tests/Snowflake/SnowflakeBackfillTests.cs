@@ -266,7 +266,7 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
     /// source's numeric(12,3) into a NUMBER(12,1).
     /// </summary>
     [Fact]
-    public async Task ATargetMadeBefore_KeepsColumnsThatHoldTheValues_GainsMissingOnes_AndOneThatWouldRoundFailsTheJob()
+    public async Task ATargetMadeBefore_KeepsColumnsThatHoldTheValues_GainsMissingOnes_AndOneThatWouldRoundOrIsNamedInAnotherCaseFailsTheJob()
     {
         await using var account = await SnowflakeAccount.StartAsync();
         await using var s = await Scenario.CreateAsync(pg, ReadingsSql, ["public.readings"], account.Config(), "--Backfill:BatchSize=5000");
@@ -284,6 +284,14 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         Assert.Equal("FAILED", (string)refused["status"]!);
         Assert.Contains($"The column value of {SnowflakeAccount.Schema}.readings in Snowflake has type", (string)refused["error_message"]!);
         Assert.Equal(0, account.Scalar($"SELECT count(*) FROM {target}"));
+
+        // Made the usual way, unquoted: ID and SENSOR are not "id" and "sensor".
+        await MakeTargetAsync("ID NUMBER(38,0), SENSOR VARCHAR, \"value\" NUMBER(20,3)");
+        var apart = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.readings"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)apart["status"]!);
+        Assert.Contains($"The table {SnowflakeAccount.Schema}.readings in Snowflake has a column ID where the job writes one named id", (string)apart["error_message"]!);
+        Assert.Equal(0, account.Scalar($"SELECT count(*) FROM {target}"));
+        Assert.Equal(3, account.Scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'readings'"));
 
         await MakeTargetAsync("\"id\" NUMBER(38,0), \"value\" NUMBER(20,3)");
         await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.readings"), 30000);

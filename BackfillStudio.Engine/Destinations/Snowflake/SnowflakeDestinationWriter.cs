@@ -67,7 +67,7 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
     /// does not hold the job's values (<see cref="ExistingColumnTypes"/>): the MERGE would cast every value to it, and
     /// Snowflake rounds a NUMBER(12,3) into NUMBER(12,1) and moves a TIMESTAMP_TZ into a TIMESTAMP_NTZ without its offset.
     /// Types are compared as <c>DESCRIBE TABLE</c> spells them for the target and for the stage, made with the target's
-    /// declared columns.
+    /// declared columns. A column the target has under the same name in another case fails the job too.
     /// </summary>
     private async Task MatchTargetColumnsAsync(CancellationToken ct)
     {
@@ -75,8 +75,18 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         var declared = (await DescribeAsync(StageSql)).Select(r => (r[0]!, r[1]!));
         var existing = (await DescribeAsync(TargetSql)).ToDictionary(r => r[0]!, r => r[1]!, StringComparer.Ordinal);
         var table = $"{settings.Name(settings.Schema)}.{settings.Name(target.TargetTable)} in Snowflake";
-        foreach (var missing in ExistingColumnTypes.Missing(table, declared, existing).Select(name => Columns.Single(c => settings.Name(c.Name) == name)))
-            await client.ExecuteAsync($"ALTER TABLE {TargetSql} ADD COLUMN {Name(missing)} {SnowflakeTypes.ColumnType(missing)}", null, ct);
+        var missing = ExistingColumnTypes.Missing(table, declared, existing);
+        foreach (var name in missing)
+        {
+            if (existing.Keys.FirstOrDefault(other => string.Equals(other, name, StringComparison.OrdinalIgnoreCase)) is { } other)
+                throw new InvalidOperationException(
+                    $"The table {table} has a column {other} where the job writes one named {name}. Snowflake holds them apart (a quoted " +
+                    $"name keeps its case), so the rows would go to a new column {name} beside {other}, and with a key among them every " +
+                    "row would be added again. Set the destination's identifier case to upper to write unquoted (upper-case) names, " +
+                    "or rename the column.");
+        }
+        foreach (var column in missing.Select(name => Columns.Single(c => settings.Name(c.Name) == name)))
+            await client.ExecuteAsync($"ALTER TABLE {TargetSql} ADD COLUMN {Name(column)} {SnowflakeTypes.ColumnType(column)}", null, ct);
     }
 
     /// <summary>
