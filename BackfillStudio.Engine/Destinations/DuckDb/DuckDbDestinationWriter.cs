@@ -162,13 +162,13 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         logger.LogInformation("Job {JobId}: reopened DuckDB file {Path} to release the {CachedMiB} MiB of table blocks it held", target.JobId, settings.Path, cached >> 20);
     }
 
-    /// <summary>Opens the file with the job's memory limit, which bounds DuckDB's buffer pool (otherwise up to 80% of RAM).</summary>
+    /// <summary>Opens the file with the job's memory limit and one thread (<see cref="DuckDbStage.Configure"/>).</summary>
     private DuckDBConnection Connect()
     {
         var connection = Open(settings.Path);
         try
         {
-            DuckDbStage.Execute(connection, $"SET memory_limit = {Sql.Literal(memoryLimit)}");
+            DuckDbStage.Configure(connection, memoryLimit);
             return connection;
         }
         catch
