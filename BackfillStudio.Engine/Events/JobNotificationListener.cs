@@ -10,8 +10,8 @@ namespace BackfillStudio.Engine.Events;
 /// <summary>
 /// Listens on the config database: a created job wakes the worker within milliseconds, and job
 /// changes made by other processes are re-published on this process's <see cref="JobEventBus"/>. When the connection is
-/// lost (the config database restarted, say) it reconnects, then wakes the worker and tells the bus that changes may have
-/// been missed, so open pages reload.
+/// lost (the config database restarted, say) it drops the config database's idle connections, which are most likely
+/// gone too, reconnects, then wakes the worker and tells the bus that changes may have been missed, so open pages reload.
 /// </summary>
 public sealed class JobNotificationListener(
     ConfigDataSource config,
@@ -55,6 +55,7 @@ public sealed class JobNotificationListener(
             catch (Exception e)
             {
                 logger.LogWarning("Lost the LISTEN connection to the config database, reconnecting: {Error}", e.Message);
+                config.ClearPools();
                 await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
             }
         }

@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Tests.Infrastructure;
 using Microsoft.Playwright;
 using Npgsql;
@@ -48,6 +49,43 @@ public sealed class ConfigOutageTests(PostgresServer pg) : IClassFixture<Postgre
         Assert.Equal(1, await PostgresServer.ScalarAsync<int>(s.ConfigDb, $"SELECT attempts FROM queue_backfill_data WHERE id = {jobId}"));
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "readings"),
             await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "readings"));
+    }
+
+    /// <summary>
+    /// Idle pooled connections do not notice that the database went away: each fails its next use, once. After a lost
+    /// LISTEN connection the listener drops them (<see cref="ConfigDataSource.ClearPools"/>), in its own pool and in the
+    /// one EF Core opens by connection string, so the first query after the outage works.
+    /// </summary>
+    [Fact]
+    public async Task AfterAnOutage_ClearedPools_AnswerTheFirstQuery()
+    {
+        var configDb = await pg.CreateDatabaseAsync("pools");
+        await using var proxy = ProxyFor(configDb);
+        var through = Through(proxy, configDb) + ";Application Name=clear pools test";
+        await using var config = new ConfigDataSource(through);
+        async Task<int> ViaDataSource() => (int)(await config.DataSource.CreateCommand("SELECT 1").ExecuteScalarAsync())!;
+        async Task<int> ViaConnectionString()
+        {
+            await using var connection = new NpgsqlConnection(through);
+            await connection.OpenAsync();
+            return (int)(await new NpgsqlCommand("SELECT 2", connection).ExecuteScalarAsync())!;
+        }
+        async Task SeverAndHealAsync()
+        {
+            Assert.Equal(1, await ViaDataSource());
+            Assert.Equal(2, await ViaConnectionString());
+            proxy.Sever();
+            proxy.Heal();
+        }
+
+        await SeverAndHealAsync();
+        await Assert.ThrowsAnyAsync<NpgsqlException>(ViaDataSource);
+        await Assert.ThrowsAnyAsync<NpgsqlException>(ViaConnectionString);
+
+        await SeverAndHealAsync();
+        config.ClearPools();
+        Assert.Equal(1, await ViaDataSource());
+        Assert.Equal(2, await ViaConnectionString());
     }
 
     [Fact]
