@@ -11,8 +11,9 @@ public static partial class ExistingColumnTypes
 {
     /// <summary>
     /// True when a column of type <paramref name="existing"/> holds every value of <paramref name="declared"/> unchanged:
-    /// the same type; a decimal with at least the declared scale and integer digits (a smaller scale rounds every value
-    /// silently, in DuckDB and Snowflake alike); a time or timestamp of the same kind with at least the declared fractional
+    /// the same type; a wider integer, or a decimal with as many integer digits as the declared integer's largest value;
+    /// a DOUBLE for a FLOAT (every float is a double); a decimal with at least the declared scale and integer digits (a
+    /// smaller scale rounds every value silently, in DuckDB and Snowflake alike); a time or timestamp of the same kind with at least the declared fractional
     /// digits (Snowflake's TIMESTAMP_TZ without a precision is TIMESTAMP_TZ(9)); or text or binary of another maximum
     /// length, which refuses a value too long instead of cutting it (Snowflake's defaults for these lengths also changed
     /// over the years).
@@ -20,6 +21,12 @@ public static partial class ExistingColumnTypes
     public static bool Holds(string existing, string declared)
     {
         if (string.Equals(existing, declared, StringComparison.OrdinalIgnoreCase)) return true;
+        if (IntegerDigits(declared) is { } digits)
+        {
+            if (IntegerDigits(existing) is { } existingDigits) return existingDigits >= digits;
+            return Decimal().Match(existing) is { Success: true } whole && int.Parse(whole.Groups[1].Value) - int.Parse(whole.Groups[2].Value) >= digits;
+        }
+        if (declared.Trim().Equals("FLOAT", StringComparison.OrdinalIgnoreCase)) return existing.Trim().Equals("DOUBLE", StringComparison.OrdinalIgnoreCase);
         if (Decimal().Match(existing) is { Success: true } e && Decimal().Match(declared) is { Success: true } d)
         {
             var (precision, scale) = (int.Parse(e.Groups[1].Value), int.Parse(e.Groups[2].Value));
@@ -30,6 +37,16 @@ public static partial class ExistingColumnTypes
             return SameName(t, u) && int.Parse(t.Groups[2].Value) >= int.Parse(u.Groups[2].Value);
         return SizedText().Match(existing) is { Success: true } x && SizedText().Match(declared) is { Success: true } y && SameName(x, y);
     }
+
+    /// <summary>The digits of a DuckDB integer type's largest value (a DECIMAL with as many integer digits holds it), or null.</summary>
+    private static int? IntegerDigits(string type) => type.Trim().ToUpperInvariant() switch
+    {
+        "SMALLINT" => 5,
+        "INTEGER" => 10,
+        "BIGINT" => 19,
+        "HUGEINT" => 39,
+        _ => null,
+    };
 
     private static bool SameName(Match a, Match b) => string.Equals(a.Groups[1].Value, b.Groups[1].Value, StringComparison.OrdinalIgnoreCase);
 

@@ -1,3 +1,4 @@
+using DuckDB.NET.Data;
 using System.Diagnostics;
 using System.Net;
 using BackfillStudio.Tests.Infrastructure;
@@ -67,6 +68,35 @@ public sealed class TargetTableTests(PostgresServer pg) : IClassFixture<Postgres
         await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE prices ALTER COLUMN amount TYPE numeric(10,4); UPDATE prices SET amount = amount + 0.0001");
         Assert.Contains("The column amount of main.prices in the DuckDB file has type DECIMAL(10,2), but the job writes DECIMAL(10,4)", await BackfillAsync());
         Assert.Equal(copied, await DuckDbContents());
+    }
+
+    /// <summary>
+    /// A DuckDB target made by hand with wider types than the job declares, as people write them (BIGINT ids, DOUBLE
+    /// for any float, a DECIMAL for a count): every value fits unchanged, so the job writes into it. (A float in a DOUBLE
+    /// is the same number, printed as a double: -3.4028235e38 as -3.4028234663852886e+38.)
+    /// </summary>
+    [Fact]
+    public async Task DuckDbTargetMadeBeforeWithWiderTypes_TakesTheRowsUnchanged()
+    {
+        const string sql = """
+            CREATE TABLE counts (id int PRIMARY KEY, n smallint, ratio real, total int);
+            INSERT INTO counts SELECT g, (g % 30000)::smallint, g + 0.25, 2147483647 - g FROM generate_series(1, 300) g;
+            INSERT INTO counts VALUES (-2147483648, -32768, -0.5, -2147483648);
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.counts"], DestinationKinds.DuckDb);
+        using (var duck = new DuckDBConnection($"Data Source={s.DuckDbPath}"))
+        {
+            duck.Open();
+            using var cmd = duck.CreateCommand();
+            cmd.CommandText = "CREATE TABLE main.counts (id BIGINT PRIMARY KEY, n INTEGER, ratio DOUBLE, total DECIMAL(12,0))";
+            cmd.ExecuteNonQuery();
+        }
+
+        var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.counts"), Timeout, "COMPLETED", "FAILED");
+
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "counts"),
+            await TableContents.FromDuckDbAsync(s.SourceDb, "public", "counts", s.DuckDbPath, "main.counts"));
     }
 
     [Fact]
