@@ -35,4 +35,7 @@ public abstract record EmulatorFault
     /// then 422 "SQL execution canceled". Nothing is executed.
     /// </summary>
     public sealed record Hang : EmulatorFault;
+
+    /// <summary>Holds the request this long, then executes and answers it as usual: a busy warehouse, so requests overlap.</summary>
+    public sealed record Slow(TimeSpan Delay) : EmulatorFault;
 }

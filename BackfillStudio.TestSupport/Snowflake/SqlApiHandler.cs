@@ -118,6 +118,9 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
             case EmulatorFault.Hang:
                 Statements.Hang(handle);
                 return SnowflakeResponses.Pending(handle);
+            case EmulatorFault.Slow busy:
+                await Task.Delay(busy.Delay);
+                break;
             case EmulatorFault.SqlError error:
                 var failure = SnowflakeResponses.Error(SnowflakeApiException.Sql(error.Code, error.SqlState, error.Message), handle);
                 Statements.Complete(handle, failure);

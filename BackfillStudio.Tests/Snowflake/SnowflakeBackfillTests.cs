@@ -427,6 +427,10 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
             """;
         await using var account = await SnowflakeAccount.StartAsync();
         await using var s = await Scenario.CreateAsync(pg, sql, ["public.notes"], account.Config(), "--Backfill:BatchSize=20000");
+        // Each stage INSERT takes a while, as in a warehouse, so requests sent together are answered together (answered
+        // at once, they may not overlap on a loaded machine).
+        account.Emulator.Inject(statement => statement.Contains("notes__backfill_stage", StringComparison.OrdinalIgnoreCase) && statement.StartsWith("INSERT", StringComparison.Ordinal),
+            new EmulatorFault.Slow(TimeSpan.FromMilliseconds(300)), times: 100);
         await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.notes"), 20000);
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "notes"), await account.ContentsAsync(s.SourceDb, "notes"));
 
