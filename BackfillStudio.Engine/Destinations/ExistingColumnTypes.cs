@@ -13,10 +13,10 @@ public static partial class ExistingColumnTypes
     /// True when a column of type <paramref name="existing"/> holds every value of <paramref name="declared"/> unchanged:
     /// the same type; a wider integer, or a decimal with as many integer digits as the declared integer's largest value;
     /// a DOUBLE for a FLOAT (every float is a double); a decimal with at least the declared scale and integer digits (a
-    /// smaller scale rounds every value silently, in DuckDB and Snowflake alike); a time or timestamp of the same kind with at least the declared fractional
-    /// digits (Snowflake's TIMESTAMP_TZ without a precision is TIMESTAMP_TZ(9)); or text or binary of another maximum
-    /// length, which refuses a value too long instead of cutting it (Snowflake's defaults for these lengths also changed
-    /// over the years).
+    /// smaller scale rounds every value silently, in DuckDB and Snowflake alike); a time or timestamp of the same kind
+    /// with at least the declared fractional digits (Snowflake's TIMESTAMP_TZ without a precision is TIMESTAMP_TZ(9)); or
+    /// text or binary of another maximum length, which refuses a value too long instead of cutting it (Snowflake's
+    /// defaults for these lengths also changed over the years).
     /// </summary>
     public static bool Holds(string existing, string declared)
     {
@@ -69,7 +69,7 @@ public static partial class ExistingColumnTypes
     private static InvalidOperationException Refusal(string table, string column, string existing, string declared) => new(
         $"The column {column} of {table} has type {existing}, but the job writes {declared}; each value would be cast to {existing}, " +
         "which can change it. Drop or rename the table and the job creates it with the source's types, or give the column a type " +
-        "that holds every value (the same, a wider decimal, or a time with more fractional digits).");
+        "that holds every value (the same, a wider integer or decimal, a DOUBLE for a FLOAT, or a time with more fractional digits).");
 
     [GeneratedRegex(@"^\s*(?:DECIMAL|NUMBER|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex Decimal();
