@@ -116,7 +116,7 @@ public sealed class JobRunner(
         }
         await using var source = await JobFailure.Step("Source", () =>
             plan.OpenSourceAsync($"backfillstudio job {job.Id}", stopping, settings.StallTimeoutSeconds, settings.SourceStatementTimeoutSeconds));
-        var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, stopping));
+        var table = await JobFailure.Step("Source", () => source.WholeTableAsync(job.TableName, stopping));
         var filter = FilterPredicate.Build(table, JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? []);
         var total = chunk?.PlannedRows ?? await JobFailure.Step("Source", () => source.CountAsync(table, filter, stopping));
         var cancelRequested = await states.SetTotalAsync(claim, total, stopping);

@@ -72,7 +72,7 @@ public sealed class VerificationRunner(
     {
         var job = plan.Job;
         await using var source = await JobFailure.Step("Source", () => plan.OpenSourceAsync($"BackfillStudio verify job {job.Id}", ct));
-        var table = await JobFailure.Step("Source", () => source.TableAsync(job.TableName, ct));
+        var table = await JobFailure.Step("Source", () => source.WholeTableAsync(job.TableName, ct));
         var filters = JsonSerializer.Deserialize<List<BackfillFilter>>(job.Filters) ?? [];
         var predicate = FilterPredicate.Build(table, filters);
         var scope = new VerifyScope(job.Id, table, plan.TargetTable, filters, await SourceVerifier.ResolveAsync(source.Connection, table, filters, ct));
