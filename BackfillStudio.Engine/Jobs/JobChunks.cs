@@ -14,7 +14,8 @@ namespace BackfillStudio.Engine.Jobs;
 /// <see cref="UpTo"/> (inclusive), each a key's text per key column; a missing bound is open. For a table without a
 /// primary key: the heap blocks from <see cref="FromBlock"/> to before <see cref="ToBlock"/> (positions
 /// <c>heap index &lt;&lt; 32 | block</c> in the job's <see cref="Relations"/>; the last chunk's end is open, so it also
-/// reads blocks the table grew by). <see cref="Columns"/> are the table's columns when the job was split, which the chunk copies.
+/// reads blocks the table grew by), stored as <see cref="Filenodes"/> then. <see cref="Columns"/> are the table's columns when the
+/// job was split, which the chunk copies.
 /// </summary>
 public sealed record ChunkRange(
     [property: JsonPropertyName("no")] int No,
@@ -25,6 +26,7 @@ public sealed record ChunkRange(
     [property: JsonPropertyName("from_block")] long? FromBlock = null,
     [property: JsonPropertyName("to_block")] long? ToBlock = null,
     [property: JsonPropertyName("relations")] IReadOnlyList<uint>? Relations = null,
+    [property: JsonPropertyName("filenodes")] IReadOnlyList<uint>? Filenodes = null,
     [property: JsonPropertyName("columns")] IReadOnlyList<string>? Columns = null)
 {
     public string ToJson() => JsonSerializer.Serialize(this);
@@ -109,11 +111,12 @@ public static class JobChunks
     /// Cuts a table without a primary key into <paramref name="count"/> spans of about equal heap blocks (across its heaps,
     /// partitions included), at most one per block; their planned rows are the total shared by blocks.
     /// </summary>
-    public static IReadOnlyList<ChunkRange> PlanBlocks(IReadOnlyList<(uint Oid, long Blocks)> heaps, long total, int count)
+    public static IReadOnlyList<ChunkRange> PlanBlocks(IReadOnlyList<(uint Oid, long Blocks, uint Filenode)> heaps, long total, int count)
     {
         var blocks = heaps.Sum(h => h.Blocks);
         count = (int)Math.Max(1, Math.Min(count, blocks));
         var relations = heaps.Select(h => h.Oid).ToList();
+        var filenodes = heaps.Select(h => h.Filenode).ToList();
         // The position of the n-th block of all the heaps, in the reader's heap index << 32 | block.
         long Position(long n)
         {
@@ -131,7 +134,8 @@ public static class JobChunks
             var (from, to) = (blocks * k / count, blocks * (k + 1) / count);
             var rows = k == count - 1 ? total - planned : blocks == 0 ? 0 : total * (to - from) / blocks;
             planned += rows;
-            ranges.Add(new ChunkRange(k + 1, count, null, null, rows, k == 0 ? 0 : Position(from), k == count - 1 ? null : Position(to), relations));
+            ranges.Add(new ChunkRange(k + 1, count, null, null, rows, k == 0 ? 0 : Position(from), k == count - 1 ? null : Position(to), relations,
+                filenodes));
         }
         return ranges;
     }

@@ -202,7 +202,8 @@ public sealed class JobRunner(
         var job = plan.Job;
         var start = chunk is null
             ? ResumeCursor.Start
-            : ResumeCursor.Start with { LastKey = chunk.After, NextBlock = chunk.FromBlock, Relations = chunk.Relations, Columns = chunk.Columns };
+            : ResumeCursor.Start with { LastKey = chunk.After, NextBlock = chunk.FromBlock, Relations = chunk.Relations, Filenodes = chunk.Filenodes,
+                Columns = chunk.Columns };
         var cursor = job.ResumeCursor is null ? start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
         var countRecord = job.CountRecord;
         if (cursor.Plan is { } started && started != plan.Fingerprint)

@@ -391,6 +391,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         }
         var step = cursor.BlocksPerBatch ?? _heaps.BlocksPerBatch;
         var position = cursor.NextBlock ?? 0;
+        if (cursor.Filenodes is { } stored) _heaps.CheckNotRewritten(table, stored, position, untilBlock);
         BatchRows rows = BatchRows.Decoded([]);
         while (rows.RowCount == 0 && (int)(position >> 32) < _heaps.Heaps.Count && position < (untilBlock ?? long.MaxValue))
         {
@@ -412,7 +413,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             // A range reaching past block 2^32 - 1 (a heap of 32 TB) ends with the heap, never in the next heap's bits.
             var next = (position & ~(long)uint.MaxValue) | Math.Min(end, uint.MaxValue);
             if (rows.RowCount == 0) position = next;
-            else return new Batch(cursor.Batches, rows, null, next, new ResumeCursor(cursor.Batches + 1, null, next, step, _heaps.Oids));
+            else return new Batch(cursor.Batches, rows, null, next, new ResumeCursor(cursor.Batches + 1, null, next, step, _heaps.Oids, _heaps.Filenodes));
         }
         return null;
     }
@@ -429,11 +430,14 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         return row;
     }
 
-    private sealed record Heap(uint Oid, string QualifiedSql, long Blocks);
+    /// <param name="Filenode">The file its blocks are in, <c>pg_relation_filenode</c>: a rewrite (VACUUM FULL, CLUSTER, TRUNCATE, a
+    /// rewriting ALTER TABLE) puts them in a new one.</param>
+    private sealed record Heap(uint Oid, string QualifiedSql, long Blocks, uint Filenode);
 
     /// <summary>The heaps that hold the table's rows (see <see cref="ReadBlocksAsync"/>), in reading order, with their sizes now.</summary>
-    public static async Task<IReadOnlyList<(uint Oid, long Blocks)>> HeapsAsync(NpgsqlConnection connection, TableSchema table, CancellationToken ct) =>
-        (await HeapLayout.ReadAsync(connection, table, null, new BatchLimits(1, long.MaxValue), ct)).Heaps.Select(h => (h.Oid, h.Blocks)).ToList();
+    public static async Task<IReadOnlyList<(uint Oid, long Blocks, uint Filenode)>> HeapsAsync(NpgsqlConnection connection, TableSchema table,
+        CancellationToken ct) =>
+        (await HeapLayout.ReadAsync(connection, table, null, new BatchLimits(1, long.MaxValue), ct)).Heaps.Select(h => (h.Oid, h.Blocks, h.Filenode)).ToList();
 
     /// <summary>
     /// The heaps holding the table's rows, their sizes now, and how many blocks hold about one batch: <c>BatchSize</c> rows
@@ -445,6 +449,29 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     {
         public IReadOnlyList<uint> Oids { get; } = Heaps.Select(h => h.Oid).ToList();
 
+        public IReadOnlyList<uint> Filenodes { get; } = Heaps.Select(h => h.Filenode).ToList();
+
+        /// <summary>
+        /// A read that starts (or ends) inside a heap shares that heap with a read in another snapshot: the job's earlier
+        /// run, or the chunk next to it. A rewrite since the blocks were fixed moved rows between the two reads' blocks,
+        /// so the rest of the read would miss some (those moved into blocks already read) and copy others again.
+        /// </summary>
+        public void CheckNotRewritten(TableSchema table, IReadOnlyList<uint> stored, long from, long? until)
+        {
+            foreach (var position in until is { } end ? [from, end] : new[] { from })
+            {
+                var index = (int)(position >> 32);
+                if ((position & uint.MaxValue) == 0 || index >= Heaps.Count || index >= stored.Count) continue;
+                var heap = Heaps[index];
+                // A heap dropped since (no name) holds no rows to read.
+                if (heap.QualifiedSql.Length == 0 || heap.Filenode == stored[index]) continue;
+                var what = heap.Oid == table.Oid ? table.TableName : $"{heap.QualifiedSql}, part of {table.TableName},";
+                throw new InvalidOperationException($"{what} was rewritten (VACUUM FULL, CLUSTER, TRUNCATE " +
+                    "or an ALTER TABLE that rewrites it) since the job fixed its block ranges, so rows moved between the blocks " +
+                    "already read and those still to read: reading on would miss some and copy others twice. Start a new backfill instead.");
+            }
+        }
+
         public static async Task<HeapLayout> ReadAsync(NpgsqlConnection connection, TableSchema table, IReadOnlyList<uint>? fixedOids,
             BatchLimits limits, CancellationToken ct)
         {
@@ -454,7 +481,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
                     UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
                 SELECT c.oid, n.nspname, c.relname, c.relkind::text,
                        pg_relation_size(c.oid) / current_setting('block_size')::bigint, c.relpages::bigint, GREATEST(c.reltuples, 0)::float8,
-                       pg_table_size(c.oid)
+                       pg_table_size(c.oid), pg_relation_filenode(c.oid)
                 FROM tree JOIN pg_class c ON c.oid = tree.oid JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind <> 'p'
                 ORDER BY c.oid
@@ -471,7 +498,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
                     if (reader.GetString(3) != "r")
                         throw new InvalidOperationException($"{table.TableName} has no primary key and its part {name} is not a plain table " +
                             "(for example a foreign table), so it cannot be read in block ranges. Add a primary key to copy it.");
-                    heaps.Add(new Heap(reader.GetFieldValue<uint>(0), name, reader.GetInt64(4)));
+                    heaps.Add(new Heap(reader.GetFieldValue<uint>(0), name, reader.GetInt64(4), reader.GetFieldValue<uint>(8)));
                     pages += reader.GetInt64(5);
                     tuples += reader.GetDouble(6);
                     if (reader.GetInt64(5) > 0) stored += reader.GetInt64(7);
@@ -479,7 +506,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
             }
             // A resumed job reads the heaps it started with, in the same order; a heap dropped since holds no rows to copy.
             if (fixedOids is not null)
-                heaps = fixedOids.Select(oid => heaps.FirstOrDefault(h => h.Oid == oid) ?? new Heap(oid, "", 0)).ToList();
+                heaps = fixedOids.Select(oid => heaps.FirstOrDefault(h => h.Oid == oid) ?? new Heap(oid, "", 0, 0)).ToList();
             var rowsPerBlock = pages > 0 && tuples > 0 ? tuples / pages : 100;
             var byRows = limits.Rows / Math.Max(1.0, rowsPerBlock);
             // Analyzed heaps only (relpages > 0), like the row estimate; 2x: text decodes to UTF-16.
