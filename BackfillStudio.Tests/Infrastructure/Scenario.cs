@@ -61,14 +61,7 @@ public sealed class Scenario : IAsyncDisposable
         });
         var destinationIds = new List<int>();
         if (kinds.HasFlag(DestinationKinds.Postgres))
-        {
-            var dest = new NpgsqlConnectionStringBuilder(destinationDb);
-            destinationIds.Add(await CreateDestinationAsync(app, "pg", "postgres", new JsonObject
-            {
-                ["host"] = dest.Host, ["port"] = dest.Port, ["database"] = dest.Database, ["username"] = dest.Username,
-                ["password"] = dest.Password, ["schema"] = "copy", ["ssl_mode"] = "disable",
-            }));
-        }
+            destinationIds.Add(await CreateDestinationAsync(app, "pg", "postgres", PostgresConfig(destinationDb)));
         if (kinds.HasFlag(DestinationKinds.DuckDb))
             destinationIds.Add(await CreateDestinationAsync(app, "duck", "duckdb", new JsonObject { ["path"] = Path.Combine(folder, "dest.duckdb") }));
         if (kinds.HasFlag(DestinationKinds.Parquet))
@@ -94,6 +87,30 @@ public sealed class Scenario : IAsyncDisposable
     {
         var created = await app.Http.PostOkAsync("/api/v1/destinations", new { name, type, config });
         return (int)created["id"]!;
+    }
+
+    private static JsonObject PostgresConfig(string connectionString)
+    {
+        var database = new NpgsqlConnectionStringBuilder(connectionString);
+        return new JsonObject
+        {
+            ["host"] = database.Host, ["port"] = database.Port, ["database"] = database.Database, ["username"] = database.Username,
+            ["password"] = database.Password, ["schema"] = "copy", ["ssl_mode"] = "disable",
+        };
+    }
+
+    /// <summary>Adds a PostgreSQL destination writing into schema <c>copy</c> of the database of <paramref name="connectionString"/>; returns its id.</summary>
+    public Task<int> AddPostgresDestinationAsync(string name, string connectionString) =>
+        CreateDestinationAsync(App, name, "postgres", PostgresConfig(connectionString));
+
+    /// <summary>Adds a pipeline from the scenario's source into <paramref name="destinationIds"/> over one table; returns its id.</summary>
+    public async Task<int> AddPipelineAsync(string name, IEnumerable<int> destinationIds, string table)
+    {
+        var pipeline = await Http.PostOkAsync("/api/v1/pipelines", new
+        {
+            name, source_id = SourceId, destination_ids = destinationIds, tables = new[] { new { table_name = table } },
+        });
+        return (int)pipeline["id"]!;
     }
 
     /// <summary>Creates a backfill job and returns its id.</summary>

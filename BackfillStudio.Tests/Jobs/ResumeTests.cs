@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using BackfillStudio.Tests.Infrastructure;
-using Npgsql;
 using static BackfillStudio.Tests.Infrastructure.Scenario;
 
 namespace BackfillStudio.Tests.Jobs;
@@ -255,25 +254,8 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
     /// A pipeline over the scenario's Parquet destination and a PostgreSQL destination made after it: destinations write
     /// each batch in the order they were made, so the Parquet file of a batch is in place before PostgreSQL refuses it.
     /// </summary>
-    private static async Task<int> PipelineWritingParquetThenPostgresAsync(Scenario s, string table)
-    {
-        var database = new NpgsqlConnectionStringBuilder(s.DestinationDb);
-        var postgres = await s.Http.PostOkAsync("/api/v1/destinations", new
-        {
-            name = "pg-after-files", type = "postgres",
-            config = new
-            {
-                host = database.Host, port = database.Port, database = database.Database, username = database.Username,
-                password = database.Password, schema = "copy", ssl_mode = "disable",
-            },
-        });
-        var pipeline = await s.Http.PostOkAsync("/api/v1/pipelines", new
-        {
-            name = "files-then-pg", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0], (int)postgres["id"]! },
-            tables = new[] { new { table_name = table } },
-        });
-        return (int)pipeline["id"]!;
-    }
+    private static async Task<int> PipelineWritingParquetThenPostgresAsync(Scenario s, string table) =>
+        await s.AddPipelineAsync("files-then-pg", [s.DestinationIds[0], await s.AddPostgresDestinationAsync("pg-after-files", s.DestinationDb)], table);
 
     private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, HttpMethod method, string path, object body)
     {

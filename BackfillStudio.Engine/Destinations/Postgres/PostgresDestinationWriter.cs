@@ -63,6 +63,9 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         _connection = await (settings.Connection with { CommandTimeoutSeconds = stallTimeoutSeconds }).OpenAsync($"{SessionPrefix}{target.Epoch}", ct);
         // Kept now: after a cancelled COPY the connection may already be broken when it is needed.
         _processId = _connection.ProcessID;
+        // A checkpoint says a batch is in the target for good, and a resumed job never writes it again: a commit must not
+        // be answered before its WAL is written, as synchronous_commit = off (set for the database or role) does.
+        await ExecuteAsync("SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'", ct);
         await EndOlderClaimsSessionsAsync(ct);
         // The target is claimed before any DDL touches it, so a job of another source table changes nothing.
         if (!await ExistsAsync(RegistrySql, ct))
