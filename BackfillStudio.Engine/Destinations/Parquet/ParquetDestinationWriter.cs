@@ -10,7 +10,8 @@ namespace BackfillStudio.Engine.Destinations.Parquet;
 /// Writes each batch as one Parquet file, encoded by the job's DuckDB stage, at
 /// <c>&lt;dir&gt;/&lt;table&gt;/&lt;job_id&gt;/part-&lt;batch&gt;.parquet</c>. Batch numbers are stable across
 /// resumes and each file is written in the claim's own folder and then renamed into place, so a resumed job replaces a
-/// file instead of adding a duplicate, and readers never see a half-written file. A newer claim deletes the older
+/// file instead of adding a duplicate, and readers never see a half-written file; it is on disk before the batch's
+/// checkpoint (<see cref="DurableFile"/>). A newer claim deletes the older
 /// claims' folders, so an engine that lost the job never puts a file in place after the new owner began
 /// (<see cref="ClaimDirectory"/>). A chunk of a job (<see cref="Jobs.JobChunks"/>) writes into its job's folder, its files
 /// named by its chunk number and its claims' folders its own.
@@ -84,7 +85,7 @@ public sealed class ParquetDestinationWriter(ParquetDestinationSettings settings
         {
             DuckDbStage.Execute(stage.Connection,
                 $"COPY ({stage.SelectConverted()}) TO {Sql.Literal(temporary)} (FORMAT parquet, COMPRESSION zstd)");
-            File.Move(temporary, System.IO.Path.Combine(Directory, name), overwrite: true);
+            DurableFile.MoveIntoPlace(temporary, System.IO.Path.Combine(Directory, name));
         }
         catch (Exception e) when (e is DuckDBException or IOException && !System.IO.Directory.Exists(ClaimDirectory))
         {
