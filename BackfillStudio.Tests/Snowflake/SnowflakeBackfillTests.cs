@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Batches;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Destinations;
 using BackfillStudio.Engine.Destinations.Snowflake;
+using BackfillStudio.Engine.Filters;
 using BackfillStudio.Tests.Engine;
 using BackfillStudio.Tests.Infrastructure;
 using BackfillStudio.TestSupport.Snowflake;
@@ -383,6 +385,38 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
             await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Stale, CancellationToken.None));
         }
         Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), await account.ContentsAsync(s.SourceDb, "items"));
+    }
+
+    /// <summary>
+    /// A table without a key is appended batch by batch, each once per job: a progress row, moved in the batch's
+    /// transaction, says how far the job's appends reach. A batch written again (a resume from an older checkpoint: the
+    /// next batch is written before the last one's checkpoint is stored) is skipped, and must not move the progress row
+    /// back, or the batch after it would be appended twice.
+    /// </summary>
+    [Fact]
+    public async Task BatchesOfATableWithoutAKey_WrittenAgainAfterTheJobWroteThem_AreNotAppendedTwice()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, "CREATE TABLE heap (id int NOT NULL, v text); INSERT INTO heap SELECT g, 'v' || g FROM generate_series(1, 3000) g; ANALYZE heap;",
+            ["public.heap"], account.Config(), "--Backfill:BatchSize=1000");
+        var jobId = await s.StartBackfillAsync("public.heap");
+        await ExpectCompletedAsync(s, jobId, 3000);
+        // The source is not changed between the race's two reads: only its plan and writers are used.
+        var race = await ClaimRace.ReadAsync(s, jobId, "public.heap", "SELECT 1");
+        await using var source = await race.Plan.OpenSourceAsync("progress test", CancellationToken.None);
+        await using var reader = source.Reader(race.Table, FilterPredicate.Build(race.Table, []), new BatchLimits(1000, long.MaxValue));
+        using var first = (await reader.ReadAsync(ResumeCursor.Start, CancellationToken.None))!;
+        using var second = (await reader.ReadAsync(first.Next, CancellationToken.None))!;
+        Assert.True(first.RowCount > 0 && second.RowCount > 0);
+
+        await using (var again = race.Writer(race.Plan.Destinations.Single().Settings, 2))
+        {
+            await again.PrepareAsync(CancellationToken.None);
+            await again.WriteAsync(first, CancellationToken.None);
+            await again.WriteAsync(second, CancellationToken.None);
+        }
+
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "heap"), await account.ContentsAsync(s.SourceDb, "heap"));
     }
 
     [Fact]

@@ -189,7 +189,11 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
                $"WHEN NOT MATCHED THEN INSERT ({ColumnList}) VALUES ({values})";
     }
 
-    /// <summary>Appends the staged batch unless this job already appended it, and records it (in the batch's transaction).</summary>
+    /// <summary>
+    /// Appends the staged batch unless this job already appended it, and records it (in the batch's transaction). The
+    /// record only moves forward: a batch written again (a resume from a checkpoint older than the target) leaves it
+    /// where the later batches put it, so they are skipped too.
+    /// </summary>
     private string[] AppendOnceSql(Batch batch)
     {
         var end = batch.BlocksEnd;
@@ -197,9 +201,10 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         [
             $"INSERT INTO {TargetSql} ({ColumnList}) SELECT {ColumnList} FROM {StageSql} " +
             $"WHERE NOT EXISTS (SELECT 1 FROM {ProgressSql} WHERE {ThisJob} AND next_block >= {end}) AND {NotFenced}",
-            $"DELETE FROM {ProgressSql} WHERE {ThisJob} AND {NotFenced}",
+            $"DELETE FROM {ProgressSql} WHERE {ThisJob} AND next_block < {end} AND {NotFenced}",
             $"INSERT INTO {ProgressSql} (job_id, target_table, next_block) " +
-            $"SELECT {target.JobId}, {SnowflakeSql.Literal(target.TargetTable)}, {end} WHERE {NotFenced}",
+            $"SELECT {target.JobId}, {SnowflakeSql.Literal(target.TargetTable)}, {end} WHERE {NotFenced} " +
+            $"AND NOT EXISTS (SELECT 1 FROM {ProgressSql} WHERE {ThisJob})",
         ];
     }
 
