@@ -15,7 +15,7 @@ public static class PostgresCatalog
                          FROM pg_index i
                          CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
                          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                         WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
+                         WHERE i.indrelid = c.oid AND i.indisprimary AND k.ord <= i.indnkeyatts), '{}')
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND (@partitions OR NOT c.relispartition)
@@ -30,7 +30,9 @@ public static class PostgresCatalog
                et.typname, a.atttypmod,
                COALESCE(bt.typnamespace, t.typnamespace) = 'pg_catalog'::regnamespace
                  AND (et.oid IS NULL OR et.typnamespace = 'pg_catalog'::regnamespace),
-               COALESCE((SELECT k.ord FROM unnest(pk.indkey) WITH ORDINALITY AS k(attnum, ord) WHERE k.attnum = a.attnum), 0)::int,
+               -- The key's own columns, not those of its INCLUDE (...), which come after them in indkey.
+               COALESCE((SELECT k.ord FROM unnest(pk.indkey) WITH ORDINALITY AS k(attnum, ord)
+                         WHERE k.attnum = a.attnum AND k.ord <= pk.indnkeyatts), 0)::int,
                format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END),
                format_type(COALESCE(bt.oid, a.atttypid), -1),
                {CollationSql}

@@ -67,4 +67,33 @@ public sealed class IdentifierAndKeyTests(PostgresServer pg) : IClassFixture<Pos
         Assert.Equal(buys, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "events_log", null,
             $"read_parquet('{s.ParquetDirectory}/events_log/{filtered}/*.parquet')"));
     }
+
+    /// <summary>
+    /// A primary key's <c>INCLUDE (...)</c> columns are stored in its index but are not part of the key. Taken for key
+    /// columns, a label changed between two backfills would make a second row of the same id in every target (the upsert
+    /// matching on id and label), and a label changed during a job a row read twice.
+    /// </summary>
+    [Fact]
+    public async Task ColumnsAPrimaryKeyIncludes_AreNotPartOfTheKey_SoASecondBackfillReplacesRowsWhoseLabelChanged()
+    {
+        const string sql = """
+            CREATE TABLE tagged (id int, label text NOT NULL, note text, PRIMARY KEY (id) INCLUDE (label));
+            INSERT INTO tagged SELECT g, 'label ' || g, 'note ' || g FROM generate_series(1, 3000) g;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.tagged"], DestinationKinds.Postgres | DestinationKinds.DuckDb, "--Backfill:BatchSize=500");
+        var columns = (await s.Http.GetOkAsync($"/api/v1/sources/{s.SourceId}/tables/public.tagged/columns")).AsArray();
+        Assert.Equal(["id"], columns.Where(c => (bool)c!["is_primary_key"]!).Select(c => (string)c!["name"]!));
+
+        foreach (var change in new[] { "SELECT 1", "UPDATE tagged SET label = label || ' (renamed)' WHERE id % 3 = 0" })
+        {
+            await PostgresServer.ExecuteAsync(s.SourceDb, change);
+            var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.tagged"), TimeSpan.FromMinutes(2), "COMPLETED", "FAILED");
+            Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        }
+
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "tagged");
+        Assert.Equal(3000, expected.Count);
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "tagged"));
+        Assert.Equal(expected, await TableContents.FromDuckDbAsync(s.SourceDb, "public", "tagged", s.DuckDbPath, "main.tagged"));
+    }
 }

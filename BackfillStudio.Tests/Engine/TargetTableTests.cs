@@ -99,6 +99,40 @@ public sealed class TargetTableTests(PostgresServer pg) : IClassFixture<Postgres
             await TableContents.FromDuckDbAsync(s.SourceDb, "public", "counts", s.DuckDbPath, "main.counts"));
     }
 
+    /// <summary>
+    /// A DuckDB target made before with another primary key than the source's: INSERT OR REPLACE would match rows on it.
+    /// Keyed on (id, label) for a source keyed on id, a label changed between two backfills added a second row of its id.
+    /// </summary>
+    [Theory]
+    [InlineData("id BIGINT, label VARCHAR, PRIMARY KEY (id, label)", "has the primary key (id, label), but the source's is (id)")]
+    [InlineData("id BIGINT, label VARCHAR", "has no primary key, but the source's is (id)")]
+    [InlineData("ID BIGINT PRIMARY KEY, label VARCHAR", null)]
+    public async Task DuckDbTargetMadeBeforeWithAnotherKey_FailsTheJob_WritingNothing(string made, string? error)
+    {
+        const string sql = "CREATE TABLE labels (id int PRIMARY KEY, label text NOT NULL); INSERT INTO labels SELECT g, 'l' || g FROM generate_series(1, 300) g;";
+        await using var s = await CreateAsync(pg, sql, ["public.labels"], DestinationKinds.DuckDb);
+        using (var duck = new DuckDBConnection($"Data Source={s.DuckDbPath}"))
+        {
+            duck.Open();
+            using var cmd = duck.CreateCommand();
+            cmd.CommandText = $"CREATE TABLE main.labels ({made}); INSERT INTO main.labels VALUES (1, 'old')";
+            cmd.ExecuteNonQuery();
+        }
+
+        var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.labels"), Timeout, "COMPLETED", "FAILED");
+
+        var copied = await TableContents.FromDuckDbAsync(s.SourceDb, "public", "labels", s.DuckDbPath, "main.labels");
+        if (error is null)
+        {
+            Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+            Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "labels"), copied);
+            return;
+        }
+        Assert.True((string)job["status"]! == "FAILED", job.ToJsonString());
+        Assert.Contains($"main.labels in the DuckDB file {error}", (string)job["error_message"]!);
+        Assert.Equal(["1|old"], copied);
+    }
+
     [Fact]
     public async Task TargetDdl_RunsOnlyWhenAColumnIsMissing_AndWaitsAtMostTheLockTimeoutForALongReader()
     {

@@ -41,7 +41,33 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ClaimFence.Table} (job_id INTEGER, target_table VARCHAR, epoch BIGINT, PRIMARY KEY (job_id, target_table))");
             Claim();
             MatchTargetColumns(columns);
+            MatchTargetKey();
         }, ct);
+    }
+
+    /// <summary>
+    /// Fails when a target made before has another primary key than the source's (made by hand, or by a version that took
+    /// a key's INCLUDE columns for key columns): INSERT OR REPLACE matches rows on the target's key, so rows the source
+    /// tells apart would replace each other, or a row whose other columns changed would be added again.
+    /// </summary>
+    private void MatchTargetKey()
+    {
+        if (!HasKey) return;
+        using var cmd = _connection!.CreateCommand();
+        cmd.CommandText = """
+            SELECT constraint_column_names FROM duckdb_constraints()
+            WHERE database_name = current_database() AND lower(schema_name) = lower($schema) AND lower(table_name) = lower($table)
+              AND constraint_type = 'PRIMARY KEY'
+            """;
+        cmd.Parameters.Add(new DuckDBParameter("schema", settings.Schema));
+        cmd.Parameters.Add(new DuckDBParameter("table", target.TargetTable));
+        var existing = cmd.ExecuteScalar() is List<string> names ? names : [];
+        var wanted = target.Table.PrimaryKey.Select(c => c.Name).ToList();
+        if (existing.Order(StringComparer.OrdinalIgnoreCase).SequenceEqual(wanted.Order(StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase)) return;
+        var has = existing.Count == 0 ? "has no primary key" : $"has the primary key ({string.Join(", ", existing)})";
+        throw new InvalidOperationException($"{settings.Schema}.{target.TargetTable} in the DuckDB file {has}, but the source's is " +
+            $"({string.Join(", ", wanted)}): rows are replaced by their key, so rows the source tells apart would replace each other " +
+            "or be added twice. Give the target the source's key, or drop or rename it and start the backfill again.");
     }
 
     /// <summary>
