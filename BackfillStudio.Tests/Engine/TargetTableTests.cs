@@ -133,6 +133,50 @@ public sealed class TargetTableTests(PostgresServer pg) : IClassFixture<Postgres
         Assert.Equal(["1|old"], copied);
     }
 
+    /// <summary>
+    /// A PostgreSQL target made before from the source's own DDL (<c>pg_dump -s</c>) brings its triggers along: one that
+    /// stamps <c>updated_at</c> on insert changed every copied row, and a count could not show it. A trigger or rule that
+    /// may change or drop rows fails the job before it writes, saying how to disable it; triggers after the row stay.
+    /// </summary>
+    [Theory]
+    [InlineData("CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON copy.accounts FOR EACH ROW EXECUTE FUNCTION copy.touch()",
+        "copy.accounts has the trigger touch, which runs before each row is inserted or updated", "ALTER TABLE \"copy\".\"accounts\" DISABLE TRIGGER \"touch\"")]
+    [InlineData("CREATE RULE even_out AS ON INSERT TO copy.accounts WHERE NEW.id % 2 = 0 DO INSTEAD NOTHING",
+        "copy.accounts has the rule even_out on INSERT or UPDATE", "DROP RULE \"even_out\" ON \"copy\".\"accounts\"")]
+    [InlineData("CREATE TRIGGER audit AFTER INSERT OR UPDATE ON copy.accounts FOR EACH ROW EXECUTE FUNCTION copy.touch()", null, null)]
+    public async Task PostgresTargetMadeBeforeWithATriggerOrRuleThatMayChangeRows_FailsTheJob_WritingNothing(string made, string? error, string? fix)
+    {
+        const string sql = """
+            CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL);
+            INSERT INTO accounts SELECT g, 'account ' || g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 day' FROM generate_series(1, 300) g;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.accounts"], DestinationKinds.Postgres, "--Backfill:BatchSize=100");
+        await PostgresServer.ExecuteAsync(s.DestinationDb, $"""
+            CREATE SCHEMA copy;
+            CREATE TABLE copy.accounts (id int PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL);
+            CREATE FUNCTION copy.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+            {made};
+            """);
+        async Task<string> BackfillAsync()
+        {
+            var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.accounts"), Timeout, "COMPLETED", "FAILED");
+            return (string)job["status"]! == "COMPLETED" ? "COMPLETED" : (string)job["error_message"]!;
+        }
+
+        if (error is not null)
+        {
+            var failed = await BackfillAsync();
+            Assert.Contains(error, failed);
+            Assert.Contains(fix!, failed);
+            Assert.Equal(0, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.accounts"));
+            await PostgresServer.ExecuteAsync(s.DestinationDb, fix!);
+        }
+
+        Assert.Equal("COMPLETED", await BackfillAsync());
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "accounts"),
+            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "accounts"));
+    }
+
     [Fact]
     public async Task TargetDdl_RunsOnlyWhenAColumnIsMissing_AndWaitsAtMostTheLockTimeoutForALongReader()
     {

@@ -72,6 +72,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             await RunDdlAsync(_ => [$"CREATE SCHEMA IF NOT EXISTS {Schema}", $"CREATE TABLE IF NOT EXISTS {RegistrySql} (target_table text PRIMARY KEY, source text NOT NULL)"], ct);
         await ClaimAsync(ct);
         var existing = await TargetColumnsAsync(ct);
+        if (existing is not null) await RefuseRowRewritersAsync(ct);
         if (TargetDdl(existing).Count > 0 || !HasKey && !await ExistsAsync($"{Schema}.{ProgressTable}", ct) || !await ExistsAsync(FenceSql, ct))
             existing = await RunDdlAsync(TargetDdl, ct);
 
@@ -158,6 +159,36 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) columns[reader.GetString(0)] = new TargetColumn(reader.GetBoolean(1), reader.GetString(2));
         return columns.Count == 0 ? null : columns;
+    }
+
+    /// <summary>
+    /// Fails when a target made before has a trigger that runs before each row is inserted or updated (it may change the
+    /// row: <c>NEW.updated_at := now()</c>, which <c>pg_dump -s</c> of the source brings along), or a rule on INSERT or
+    /// UPDATE (it may rewrite or drop the merge's rows): the copy would not hold the source's values, and a count would not
+    /// show it. Triggers after the row, disabled ones and those firing only on replicas change nothing the job writes.
+    /// </summary>
+    private async Task RefuseRowRewritersAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT 'trigger', t.tgname FROM pg_trigger t
+            WHERE t.tgrelid = to_regclass(@table) AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A')
+              AND t.tgtype & 3 = 3 AND t.tgtype & 20 <> 0  -- ROW (1) and BEFORE (2); INSERT (4) or UPDATE (16)
+            UNION ALL
+            SELECT 'rule', r.rulename FROM pg_rewrite r
+            WHERE r.ev_class = to_regclass(@table) AND r.ev_type IN ('2', '3') AND r.ev_enabled IN ('O', 'A')
+            ORDER BY 1, 2 LIMIT 1
+            """, _connection);
+        cmd.Parameters.AddWithValue("table", TargetSql);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return;
+        var (kind, name) = (reader.GetString(0), reader.GetString(1));
+        var table = $"{settings.Schema}.{target.TargetTable}";
+        var (tableSql, nameSql) = (TargetSql, Sql.Ident(name));
+        throw new InvalidOperationException(kind == "trigger"
+            ? $"{table} has the trigger {name}, which runs before each row is inserted or updated and may change it: the copy " +
+              $"would not hold the source's values. Disable it while the backfill runs (ALTER TABLE {tableSql} DISABLE TRIGGER {nameSql}) or drop it."
+            : $"{table} has the rule {name} on INSERT or UPDATE, which may rewrite or drop the rows the job writes. Drop it " +
+              $"(DROP RULE {nameSql} ON {tableSql}) or disable it (ALTER TABLE {tableSql} DISABLE RULE {nameSql}).");
     }
 
     private async Task<bool> ExistsAsync(string table, CancellationToken ct)
