@@ -37,8 +37,8 @@ public sealed class BinaryCopyTests(PostgresServer pg) : IClassFixture<PostgresS
             ANALYZE;
             """;
         await using var s = await CreateAsync(pg, sql, ["public.items"], DestinationKinds.Postgres, "--Backfill:BatchSize=500", RunnerLog);
-        // Another writer, the first time row 750 arrives, has already put its own row 750 in (after the batch's key-range
-        // probe found the range empty): the direct COPY fails on the key, and the batch must be merged, not lost or failed.
+        // Another writer puts its own row 750 in as the first copy of row 750 arrives (a trigger after the row; the batch's
+        // key-range probe found the range empty): the direct COPY fails on the key, and the batch must be merged, not lost or failed.
         // The trigger's row is part of the refused transaction, so it goes with it; a sequence is not, and counts the tries.
         await PostgresServer.ExecuteAsync(s.DestinationDb, """
             CREATE SCHEMA IF NOT EXISTS copy;
@@ -53,7 +53,7 @@ public sealed class BinaryCopyTests(PostgresServer pg) : IClassFixture<PostgresS
                 END IF;
                 RETURN NEW;
             END $$;
-            CREATE TRIGGER race BEFORE INSERT ON copy.items FOR EACH ROW EXECUTE FUNCTION copy.race();
+            CREATE TRIGGER race AFTER INSERT ON copy.items FOR EACH ROW EXECUTE FUNCTION copy.race();
             """);
         var logs = LogCapture.Attach(s.App);
 

@@ -77,7 +77,7 @@ public sealed class JobLifecycleTests(PostgresServer pg) : IClassFixture<Postgre
             CREATE SCHEMA copy;
             CREATE TABLE copy.measurements (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision, taken_at timestamptz NOT NULL);
             CREATE FUNCTION copy.slowly() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;
-            CREATE TRIGGER slowly BEFORE INSERT ON copy.measurements FOR EACH ROW EXECUTE FUNCTION copy.slowly();
+            CREATE TRIGGER slowly AFTER INSERT ON copy.measurements FOR EACH ROW EXECUTE FUNCTION copy.slowly();
             """);
         var jobId = await s.StartBackfillAsync("public.measurements");
         var deadline = DateTime.UtcNow + Timeout;

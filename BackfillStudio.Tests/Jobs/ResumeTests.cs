@@ -240,14 +240,17 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
         Assert.Null(job["chunks"]);
     }
 
-    /// <summary>Makes the destination's <c>copy.</c><paramref name="table"/> refuse rows whose <paramref name="column"/> is past <paramref name="limit"/>.</summary>
+    /// <summary>
+    /// Makes the destination's <c>copy.</c><paramref name="table"/> refuse rows whose <paramref name="column"/> is past
+    /// <paramref name="limit"/>: a trigger after each row (one before it would make the job refuse the target).
+    /// </summary>
     private static Task RefuseRowsPastAsync(string destinationDb, string table, string column, int limit) =>
         PostgresServer.ExecuteAsync(destinationDb, $"""
             CREATE SCHEMA copy;
             CREATE TABLE copy.{table};
             CREATE FUNCTION copy.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
               BEGIN IF NEW.{column} > {limit} THEN RAISE EXCEPTION 'disk quota exceeded'; END IF; RETURN NEW; END $$;
-            CREATE TRIGGER refuse BEFORE INSERT ON copy.{table[..table.IndexOf(' ')]} FOR EACH ROW EXECUTE FUNCTION copy.refuse();
+            CREATE TRIGGER refuse AFTER INSERT ON copy.{table[..table.IndexOf(' ')]} FOR EACH ROW EXECUTE FUNCTION copy.refuse();
             """);
 
     /// <summary>
