@@ -231,6 +231,7 @@ public sealed class JobRunner(
             // A batch's checkpoint runs while the next batch is written (the destinations are idle otherwise); a
             // checkpoint one batch behind the destinations is what a crash leaves too, and resumes exactly the same.
             var checkpointed = Task.FromResult<bool?>(false);
+            var rangesFixed = cursor.BlocksPerBatch is not null;
             try
             {
                 var readWait = Stopwatch.StartNew();
@@ -239,6 +240,21 @@ public sealed class JobRunner(
                     using var done = batch;
                     var waited = readWait.ElapsedMilliseconds;
                     next = Read(batch.Next);
+                    // A table without a key is read in block ranges sized from its statistics by the first read, and a
+                    // destination skips a batch again only when its progress row covers the batch's whole range. Stored
+                    // before the first batch is written, size and heaps outlive a run that stops before its first
+                    // checkpoint: sized again after an ANALYZE, a first range reaching past the one written would take
+                    // its rows twice (and a job that ran whole would be split into chunks that take them again).
+                    if (!rangesFixed && batch.Next.BlocksPerBatch is not null)
+                    {
+                        rangesFixed = true;
+                        var fixedRanges = cursor with
+                        {
+                            BlocksPerBatch = batch.Next.BlocksPerBatch, Relations = batch.Next.Relations, Filenodes = batch.Next.Filenodes,
+                            Plan = plan.Fingerprint, Columns = columns,
+                        };
+                        if (StopFor(job.Id, await CheckpointAsync(plan, claim, countRecord, fixedRanges, governor.Throttled)) is { } stopped) return stopped;
+                    }
                     batch.WithStage(() => stage ??= DuckDbStage.Create(target.Table, options.Value.DuckDbMemoryLimit));
                     foreach (var (name, writer) in format == BatchFormat.PostgresCopy ? [] : writers)
                         await JobFailure.Step($"Destination '{name}'", () =>

@@ -135,17 +135,25 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
             "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'copy' AND column_name = 'unit'"));
     }
 
+    private const string SwapSparse = """
+        CREATE TABLE sparse_new (LIKE sparse INCLUDING ALL); INSERT INTO sparse_new SELECT * FROM sparse;
+        DROP TABLE sparse; ALTER TABLE sparse_new RENAME TO sparse;
+        """;
+
     /// <summary>
     /// A table without a key is read in fixed block ranges, and a resumed job (or a chunk) reads the rest in a new
     /// snapshot. A rewrite in between (here <c>VACUUM FULL</c>, which packs the rows that a delete left spread over the
     /// heap into its first blocks; <c>CLUSTER</c>, <c>TRUNCATE</c> and rewriting <c>ALTER TABLE</c>s alike) moves rows from
-    /// the ranges still to read into those already read: the rest of the read would miss them. The resume fails naming
-    /// the rewrite instead, whole or in chunks.
+    /// the ranges still to read into those already read: the rest of the read would miss them. A table swapped for
+    /// another of the same name (reloaded aside, then renamed) has none of the heaps the ranges were fixed in: read as
+    /// dropped ones, the rest would be skipped. The resume fails naming the change instead, whole or in chunks.
     /// </summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public async Task ResumedJobs_OfATableWithoutAKeyThatWasRewritten_FailNamingIt_InsteadOfMissingTheRowsThatMoved(int chunks)
+    [InlineData(1, "VACUUM FULL sparse", "public.sparse was rewritten")]
+    [InlineData(2, "VACUUM FULL sparse", "public.sparse was rewritten")]
+    [InlineData(1, SwapSparse, "public.sparse is not the table this job began reading")]
+    [InlineData(2, SwapSparse, "public.sparse is not the table this job began reading")]
+    public async Task ResumedJobs_OfATableWithoutAKeyThatWasRewrittenOrSwapped_FailNamingIt_InsteadOfMissingRows(int chunks, string change, string error)
     {
         const string sql = """
             CREATE TABLE sparse (id int NOT NULL, body text NOT NULL);
@@ -162,13 +170,48 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
         var cancelled = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED", "FAILED");
         Assert.True("CANCELLED" == (string)cancelled["status"]!, cancelled.ToJsonString());
 
-        await PostgresServer.ExecuteAsync(s.SourceDb, "VACUUM FULL sparse");
+        await PostgresServer.ExecuteAsync(s.SourceDb, change);
         await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
 
         Assert.True("FAILED" == (string)job["status"]!, job.ToJsonString());
-        Assert.Contains("public.sparse was rewritten", (string)job["error_message"]!);
+        Assert.Contains(error, (string)job["error_message"]!);
         Assert.Equal((long)cancelled["count_record"]!, (long)job["count_record"]!);
+    }
+
+    /// <summary>
+    /// A table without a key, never analyzed: the first run sizes its block ranges by a guess (100 rows a block), and
+    /// after an ANALYZE a run sizes them by the rows' real width. Its first batch is written to one destination, and a
+    /// second refuses it, so the run fails before its first checkpoint. Resumed after the ANALYZE, it reads the same
+    /// ranges as the first run, so the destination that took the first batch skips it rather than append it again.
+    /// </summary>
+    [Fact]
+    public async Task AJobOfATableWithoutAKeyThatFailedBeforeItsFirstCheckpoint_ResumesInTheSameBlockRanges_AppendingNothingTwice()
+    {
+        const string sql = """
+            CREATE TABLE wide_log (id int NOT NULL, body text NOT NULL) WITH (autovacuum_enabled = false);
+            INSERT INTO wide_log SELECT g, repeat('x', 150) FROM generate_series(1, 20000) g;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.wide_log"], DestinationKinds.Postgres, "--Backfill:BatchSize=1000");
+        var refusing = await pg.CreateDatabaseAsync("refusing");
+        await RefuseRowsPastAsync(refusing, "wide_log (id int NOT NULL, body text NOT NULL)", "id", 0);
+        var pipelineId = await s.AddPipelineAsync("taking-then-refusing",
+            [s.DestinationIds[0], await s.AddPostgresDestinationAsync("refusing", refusing)], "public.wide_log");
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{pipelineId}/backfill", new { table_name = "public.wide_log" }))["id"]!;
+        var failed = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
+        Assert.Contains("disk quota exceeded", (string)failed["error_message"]!);
+        Assert.Equal(0L, (long)failed["count_record"]!);
+        Assert.InRange(await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.wide_log"), 1, 19_999);
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "ANALYZE wide_log");
+        await PostgresServer.ExecuteAsync(refusing, "DROP TRIGGER refuse ON copy.wide_log");
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        var expected = await TableContents.FromPostgresAsync(s.SourceDb, "public", "wide_log");
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "wide_log"));
+        Assert.Equal(expected, await TableContents.FromPostgresAsync(refusing, "copy", "wide_log"));
     }
 
     /// <summary>Starts a backfill of readings in <paramref name="chunks"/> chunks and cancels it once <paramref name="started"/> holds.</summary>

@@ -505,6 +505,12 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
                 }
             }
             // A resumed job reads the heaps it started with, in the same order; a heap dropped since holds no rows to copy.
+            // None of them left is another table under the name (dropped and made again, or renamed onto it): read as
+            // dropped heaps, it would end the job with the rest of the rows never read.
+            if (fixedOids is { Count: > 0 } && !fixedOids.Any(oid => heaps.Any(h => h.Oid == oid)))
+                throw new InvalidOperationException($"{table.TableName} is not the table this job began reading: none of the tables " +
+                    "that held its rows then (the table itself, or its partitions) is part of it now (dropped and made again, or " +
+                    "another table renamed to its name). Start a new backfill instead.");
             if (fixedOids is not null)
                 heaps = fixedOids.Select(oid => heaps.FirstOrDefault(h => h.Oid == oid) ?? new Heap(oid, "", 0, 0)).ToList();
             var rowsPerBlock = pages > 0 && tuples > 0 ? tuples / pages : 100;
