@@ -34,6 +34,13 @@ public sealed record SourceColumn(
     /// <summary>A numeric(p,s): each of its values has exactly s fractional digits.</summary>
     public bool HasFixedScale => Kind == ValueKind.NumericText && Precision is not null && !IsMoney;
 
+    /// <summary>
+    /// Whether a verifier compares the column's values by their text without trailing fractional zeros: a target made
+    /// before may hold them in a type of a larger scale, which prints them (1.2500 for a numeric(10,2) 1.25, 5.00 for an
+    /// integer 5 in a DECIMAL(12,2)).
+    /// </summary>
+    public bool ComparesScaleFree => HasFixedScale || Kind is ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64;
+
     /// <summary>A numeric's text that no DECIMAL/NUMBER holds: NaN or ±Infinity (any other numeric text ends in a digit).</summary>
     public static bool IsNumericSpecial(string text) => !char.IsAsciiDigit(text[^1]);
 

@@ -35,14 +35,13 @@ public static class PostgresCanonical
 
     public static string Canonical(SourceColumn column, string q) => column switch
     {
-        { Kind: ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 } => $"({q})::text",
         { Kind: ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz } => $"CASE WHEN isfinite({q}) THEN ({Ordinal(column, q)})::text ELSE ({q})::text END",
         { Kind: ValueKind.Time } => $"(extract(epoch from {q}) * 1000000)::bigint::text",
         // The engine copies char(n) with its padding, which a cast to text would strip; concat keeps it (and makes NULL '').
         { IsPaddedChar: true } => $"CASE WHEN {q} IS NOT NULL THEN concat({q}) END",
         { Kind: ValueKind.Bytea } => $"encode({q}, 'hex')",
         { IsMoney: true } => $"({q})::numeric::text",
-        { HasFixedScale: true } => ScaleFree($"({q})::text"),
+        { ComparesScaleFree: true } => ScaleFree($"({q})::text"),
         _ => $"({q})::text",
     };
 

@@ -50,25 +50,26 @@ public sealed class VerificationTests(PostgresServer pg) : IClassFixture<Postgre
 
     /// <summary>
     /// Targets made before with a larger scale (numeric(14,4), DECIMAL(14,4)) hold the numeric(10,2) values exactly, but
-    /// print them with more digits (1.2500 for 1.25): the checksum compares the values, not their printed scale, and
-    /// still sees a change in the extra digits.
+    /// print them with more digits (1.2500 for 1.25), as a numeric(14,2) or DECIMAL(14,2) does an integer's (5.00 for 5):
+    /// the checksum compares the values, not their printed scale, and still sees a change in the extra digits.
     /// </summary>
     [Fact]
     public async Task TargetsMadeBeforeWithALargerScale_VerifyMatched_AndAChangeInTheExtraDigitsIsSeen()
     {
         const string sql = """
-            CREATE TABLE prices (id int PRIMARY KEY, amount numeric(10,2), big numeric(40,3));
-            INSERT INTO prices SELECT g, g * 1.25, g * 1000.5 FROM generate_series(1, 400) g;
-            INSERT INTO prices VALUES (401, 0, 0), (402, -3.10, 100), (403, NULL, NULL);
+            CREATE TABLE prices (id int PRIMARY KEY, amount numeric(10,2), big numeric(40,3), qty int);
+            INSERT INTO prices SELECT g, g * 1.25, g * 1000.5, g * 10 - 2000 FROM generate_series(1, 400) g;
+            INSERT INTO prices VALUES (401, 0, 0, 0), (402, -3.10, 100, -2147483648), (403, NULL, NULL, NULL);
             """;
         await using var s = await CreateAsync(pg, sql, ["public.prices"], DestinationKinds.Postgres | DestinationKinds.DuckDb);
         await PostgresServer.ExecuteAsync(s.DestinationDb,
-            "CREATE SCHEMA IF NOT EXISTS copy; CREATE TABLE copy.prices (id int PRIMARY KEY, amount numeric(14,4), big numeric(44,6))");
-        DuckDb(s.DuckDbPath, "CREATE TABLE main.prices (id INTEGER PRIMARY KEY, amount DECIMAL(14,4), big VARCHAR)");
+            "CREATE SCHEMA IF NOT EXISTS copy; CREATE TABLE copy.prices (id int PRIMARY KEY, amount numeric(14,4), big numeric(44,6), qty numeric(14,2))");
+        DuckDb(s.DuckDbPath, "CREATE TABLE main.prices (id INTEGER PRIMARY KEY, amount DECIMAL(14,4), big VARCHAR, qty DECIMAL(14,2))");
         var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.prices", verify = "checksum" }))["id"]!;
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
         Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
         Assert.Equal("1.2500", await PostgresServer.ScalarAsync<string>(s.DestinationDb, "SELECT amount::text FROM copy.prices WHERE id = 1"));
+        Assert.Equal("-1990.00", await PostgresServer.ScalarAsync<string>(s.DestinationDb, "SELECT qty::text FROM copy.prices WHERE id = 1"));
 
         var verification = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
         Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());

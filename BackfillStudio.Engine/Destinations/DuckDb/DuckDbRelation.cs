@@ -33,7 +33,7 @@ public sealed class DuckDbRelation(VerifyScope scope, string destination)
         ValueKind.Time => $"CAST(epoch_us({q}) AS VARCHAR)",
         ValueKind.Bytea => $"lower(hex({q}))",
         ValueKind.Float32 or ValueKind.Float64 or ValueKind.Array => null,
-        _ when column.HasFixedScale => PostgresCanonical.ScaleFree($"CAST({q} AS VARCHAR)"),
+        _ when column.ComparesScaleFree => PostgresCanonical.ScaleFree($"CAST({q} AS VARCHAR)"),
         _ => $"CAST({q} AS VARCHAR)",
     };
 

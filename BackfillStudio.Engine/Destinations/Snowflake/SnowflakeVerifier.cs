@@ -32,7 +32,8 @@ public sealed class SnowflakeVerifier(SnowflakeSqlApiClient client, SnowflakeDes
 
     private static string? Canonical(SourceColumn column, string q) => column.Kind switch
     {
-        ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 or ValueKind.Bool => $"TO_VARCHAR({q})",
+        ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 => PostgresCanonical.ScaleFree($"TO_VARCHAR({q})"),
+        ValueKind.Bool => $"TO_VARCHAR({q})",
         ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz => $"TO_VARCHAR({Ordinal(column, q)})",
         ValueKind.NumericText when column.FitsDecimal(SnowflakeTypes.MaxNumberPrecision) => PostgresCanonical.ScaleFree($"TO_VARCHAR({q})"),
         ValueKind.NumericText when column.HasFixedScale => PostgresCanonical.ScaleFree(q),
