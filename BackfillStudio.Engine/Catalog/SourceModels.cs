@@ -67,8 +67,21 @@ public sealed record TableSchema(
 
     /// <summary>
     /// Each column as <c>name type</c>, in order, key columns marked (with their collation, unless the default): what a
-    /// job's checkpoints remember of the table.
+    /// job's checkpoints remember of the table. A key that does not list its columns in the table's order marks each
+    /// with its place in the key, <c>(key 2)</c>: a resumed job reads on from its last key place by place, so a key
+    /// made again in another order must not pass for the same.
     /// </summary>
-    public IReadOnlyList<string> ColumnList => Columns.Select(c =>
-        $"{c.Name} {c.DataType}{(c.Collation is { } collation ? $" COLLATE {collation}" : "")}{(c.IsPrimaryKey ? " (key)" : "")}").ToList();
+    public IReadOnlyList<string> ColumnList
+    {
+        get
+        {
+            var inTableOrder = Columns.Where(c => c.IsPrimaryKey).Select(c => c.Name).SequenceEqual(PrimaryKey.Select(c => c.Name));
+            return Columns.Select(c =>
+            {
+                var collation = c.Collation is { } name ? $" COLLATE {name}" : "";
+                var key = !c.IsPrimaryKey ? "" : inTableOrder ? " (key)" : $" (key {PrimaryKey.ToList().FindIndex(k => k.Name == c.Name) + 1})";
+                return $"{c.Name} {c.DataType}{collation}{key}";
+            }).ToList();
+        }
+    }
 }

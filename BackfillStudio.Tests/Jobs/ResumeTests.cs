@@ -214,6 +214,38 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
         Assert.Equal(expected, await TableContents.FromPostgresAsync(refusing, "copy", "wide_log"));
     }
 
+    /// <summary>
+    /// A composite key made again in another order between a cancel and the resume: the job reads on from its last key
+    /// place by place, so (a, b) &gt; (50, 10) read as (b, a) &gt; (50, 10) would find no more rows and say COMPLETED.
+    /// The resume fails naming the change instead, whole or in chunks.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task ResumedJobs_WhoseKeyWasMadeAgainInAnotherOrder_FailNamingIt_InsteadOfSkippingRows(int chunks)
+    {
+        const string sql = """
+            CREATE TABLE pairs (a int, b int, v text NOT NULL, PRIMARY KEY (a, b));
+            INSERT INTO pairs SELECT a, b, a || '/' || b FROM generate_series(1, 2000) a, generate_series(1, 10) b;
+            ANALYZE pairs;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.pairs"], DestinationKinds.Postgres, "--Backfill:BatchSize=500", "--Backfill:MinChunkRows=1000");
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
+            new { table_name = "public.pairs", parallel_chunks = chunks, max_rows_per_second = 4000, verify = "none" }))["id"]!;
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! > 0 && (chunks == 1 || j["chunks"] is JsonArray), "first checkpoint");
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
+        var cancelled = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED", "FAILED");
+        Assert.True("CANCELLED" == (string)cancelled["status"]!, cancelled.ToJsonString());
+
+        await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE pairs DROP CONSTRAINT pairs_pkey, ADD PRIMARY KEY (b, a)");
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
+
+        Assert.True("FAILED" == (string)job["status"]!, job.ToJsonString());
+        Assert.Contains("(was a integer (key); was b integer (key); now a integer (key 2); now b integer (key 1))", (string)job["error_message"]!);
+        Assert.Equal((long)cancelled["count_record"]!, (long)job["count_record"]!);
+    }
+
     /// <summary>Starts a backfill of readings in <paramref name="chunks"/> chunks and cancels it once <paramref name="started"/> holds.</summary>
     private static async Task<(int JobId, JsonObject Cancelled)> StartAndCancelAsync(Scenario s, int chunks, Func<JsonObject, bool> started, string what)
     {
