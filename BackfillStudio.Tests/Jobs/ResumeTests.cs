@@ -163,12 +163,7 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
             """;
         await using var s = await CreateAsync(pg, sql, ["public.sparse"], DestinationKinds.Postgres | DestinationKinds.Parquet,
             "--Backfill:BatchSize=500", "--Backfill:MinChunkRows=1000");
-        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
-            new { table_name = "public.sparse", parallel_chunks = chunks, max_rows_per_second = 4000, verify = "none" }))["id"]!;
-        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! > 0 && (chunks == 1 || j["chunks"] is JsonArray), "first checkpoint");
-        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
-        var cancelled = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED", "FAILED");
-        Assert.True("CANCELLED" == (string)cancelled["status"]!, cancelled.ToJsonString());
+        var (jobId, cancelled) = await StartAndCancelAsync(s, chunks, FirstCheckpoint(chunks), "first checkpoint", "public.sparse", 4000);
 
         await PostgresServer.ExecuteAsync(s.SourceDb, change);
         await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
@@ -230,12 +225,7 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
             ANALYZE pairs;
             """;
         await using var s = await CreateAsync(pg, sql, ["public.pairs"], DestinationKinds.Postgres, "--Backfill:BatchSize=500", "--Backfill:MinChunkRows=1000");
-        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
-            new { table_name = "public.pairs", parallel_chunks = chunks, max_rows_per_second = 4000, verify = "none" }))["id"]!;
-        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! > 0 && (chunks == 1 || j["chunks"] is JsonArray), "first checkpoint");
-        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
-        var cancelled = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED", "FAILED");
-        Assert.True("CANCELLED" == (string)cancelled["status"]!, cancelled.ToJsonString());
+        var (jobId, cancelled) = await StartAndCancelAsync(s, chunks, FirstCheckpoint(chunks), "first checkpoint", "public.pairs", 4000);
 
         await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE pairs DROP CONSTRAINT pairs_pkey, ADD PRIMARY KEY (b, a)");
         await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
@@ -246,11 +236,18 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
         Assert.Equal((long)cancelled["count_record"]!, (long)job["count_record"]!);
     }
 
-    /// <summary>Starts a backfill of readings in <paramref name="chunks"/> chunks and cancels it once <paramref name="started"/> holds.</summary>
-    private static async Task<(int JobId, JsonObject Cancelled)> StartAndCancelAsync(Scenario s, int chunks, Func<JsonObject, bool> started, string what)
+    /// <summary>A job has written its first rows, and when split, its chunks are in place.</summary>
+    private static Func<JsonObject, bool> FirstCheckpoint(int chunks) => j => (long)j["count_record"]! > 0 && (chunks == 1 || j["chunks"] is JsonArray);
+
+    /// <summary>
+    /// Starts a backfill of <paramref name="table"/> in <paramref name="chunks"/> chunks (at <paramref name="rowsPerSecond"/>
+    /// at most) and cancels it once <paramref name="started"/> holds.
+    /// </summary>
+    private static async Task<(int JobId, JsonObject Cancelled)> StartAndCancelAsync(Scenario s, int chunks, Func<JsonObject, bool> started, string what,
+        string table = "public.readings", int? rowsPerSecond = null)
     {
         var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
-            new { table_name = "public.readings", parallel_chunks = chunks }))["id"]!;
+            new { table_name = table, parallel_chunks = chunks, max_rows_per_second = rowsPerSecond }))["id"]!;
         await s.Http.WaitUntilAsync(jobId, Timeout, started, what);
         await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
         var cancelled = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED", "FAILED");
