@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace BackfillStudio.Engine.Catalog;
 
 /// <summary>A table as the catalog lists it: <see cref="TableName"/> is <c>schema.name</c>, <see cref="Name"/> the name alone.</summary>
@@ -66,22 +68,24 @@ public sealed record TableSchema(
     public SourceColumn? FindColumn(string name) => Columns.FirstOrDefault(c => c.Name == name);
 
     /// <summary>
-    /// Each column as <c>name type</c>, in order, key columns marked (with their collation, unless the default): what a
-    /// job's checkpoints remember of the table. A key that does not list its columns in the table's order marks each
-    /// with its place in the key, <c>(key 2)</c>: a resumed job reads on from its last key place by place, so a key
-    /// made again in another order must not pass for the same.
+    /// Each column as <c>name type</c>, in order, key columns marked with their place in the key, <c>(key 2)</c>, and
+    /// their collation, unless the default: what a job's checkpoints remember of the table. A resumed job reads on from
+    /// its last key place by place, so a key made again in another order must not pass for the same.
     /// </summary>
-    public IReadOnlyList<string> ColumnList
+    public IReadOnlyList<string> ColumnList => Columns.Select(c =>
     {
-        get
-        {
-            var inTableOrder = Columns.Where(c => c.IsPrimaryKey).Select(c => c.Name).SequenceEqual(PrimaryKey.Select(c => c.Name));
-            return Columns.Select(c =>
-            {
-                var collation = c.Collation is { } name ? $" COLLATE {name}" : "";
-                var key = !c.IsPrimaryKey ? "" : inTableOrder ? " (key)" : $" (key {PrimaryKey.ToList().FindIndex(k => k.Name == c.Name) + 1})";
-                return $"{c.Name} {c.DataType}{collation}{key}";
-            }).ToList();
-        }
-    }
+        var collation = c.Collation is { } name ? $" COLLATE {name}" : "";
+        var key = c.IsPrimaryKey ? $" (key {PrimaryKey.ToList().FindIndex(k => k.Name == c.Name) + 1})" : "";
+        return $"{c.Name} {c.DataType}{collation}{key}";
+    }).ToList();
+
+    /// <summary>
+    /// Whether <paramref name="remembered"/>, a checkpoint's <see cref="ColumnList"/>, describes the table as it is now.
+    /// Checkpoints made before key columns carried their place say <c>(key)</c>: they match a key of the same columns
+    /// in any order, as they did then.
+    /// </summary>
+    public bool HasColumnList(IReadOnlyList<string> remembered) =>
+        remembered.SequenceEqual(ColumnList) || remembered.SequenceEqual(ColumnList.Select(c => KeyPlace.Replace(c, " (key)")));
+
+    private static readonly Regex KeyPlace = new(@" \(key \d+\)$", RegexOptions.Compiled);
 }

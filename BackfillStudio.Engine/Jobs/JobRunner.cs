@@ -210,7 +210,7 @@ public sealed class JobRunner(
             throw new InvalidOperationException("The pipeline's destinations, a destination's settings or the target table changed since " +
                 "this job wrote its first rows; continuing would leave the new place with only the rest. Start a new backfill instead.");
         var columns = target.Table.ColumnList;
-        if (cursor.Columns is { } copied && !copied.SequenceEqual(columns)) throw new InvalidOperationException(ColumnsChanged(job.TableName, copied, columns));
+        if (cursor.Columns is { } copied && !target.Table.HasColumnList(copied)) throw new InvalidOperationException(ColumnsChanged(job.TableName, copied, columns));
         target = target with { CheckpointedBatches = cursor.Batches };
         var writers = new List<(string Name, IDestinationWriter Writer)>();
         DuckDbStage? stage = null;

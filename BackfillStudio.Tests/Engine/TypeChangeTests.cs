@@ -145,7 +145,7 @@ public sealed class TypeChangeTests(PostgresServer pg) : IClassFixture<PostgresS
         await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
         job = await s.Http.WaitForJobAsync(jobId, TimeSpan.FromMinutes(2), "COMPLETED", "FAILED", "CANCELLED");
         Assert.True((string)job["status"]! == "FAILED", job.ToJsonString());
-        Assert.Contains("was k text COLLATE \"C\" (key); now k text COLLATE \"und-x-icu\" (key)", (string)job["error_message"]!);
+        Assert.Contains("was k text COLLATE \"C\" (key 1); now k text COLLATE \"und-x-icu\" (key 1)", (string)job["error_message"]!);
     }
 
     /// <summary>Starts a job over <paramref name="table"/> slow enough (4,000 rows/s) to change a table under it; returns at its first checkpoint.</summary>

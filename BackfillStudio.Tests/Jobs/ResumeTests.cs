@@ -232,8 +232,34 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "FAILED", "COMPLETED");
 
         Assert.True("FAILED" == (string)job["status"]!, job.ToJsonString());
-        Assert.Contains("(was a integer (key); was b integer (key); now a integer (key 2); now b integer (key 1))", (string)job["error_message"]!);
+        Assert.Contains("(was a integer (key 1); was b integer (key 2); now a integer (key 2); now b integer (key 1))", (string)job["error_message"]!);
         Assert.Equal((long)cancelled["count_record"]!, (long)job["count_record"]!);
+    }
+
+    /// <summary>
+    /// Checkpoints written before key columns carried their place say <c>(key)</c> for each: a job checkpointed then,
+    /// here over a key that does not list its columns in the table's order, resumes after the upgrade as it would have.
+    /// </summary>
+    [Fact]
+    public async Task AJobCheckpointedBeforeKeyColumnsCarriedTheirPlace_Resumes_ToExactlyTheSourcesRows()
+    {
+        const string sql = """
+            CREATE TABLE tenant_rows (id int, tenant int, v text NOT NULL, PRIMARY KEY (tenant, id));
+            INSERT INTO tenant_rows SELECT id, tenant, tenant || '/' || id FROM generate_series(1, 1000) id, generate_series(1, 20) tenant;
+            ANALYZE tenant_rows;
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.tenant_rows"], DestinationKinds.Postgres, "--Backfill:BatchSize=500");
+        var (jobId, _) = await StartAndCancelAsync(s, 1, FirstCheckpoint(1), "first checkpoint", "public.tenant_rows", 4000);
+        await PostgresServer.ExecuteAsync(s.ConfigDb,
+            $"UPDATE queue_backfill_data SET resume_cursor = regexp_replace(resume_cursor::text, ' \\(key \\d+\\)', ' (key)', 'g')::jsonb WHERE id = {jobId}");
+        Assert.Contains("id integer (key)", await PostgresServer.ScalarAsync<string>(s.ConfigDb, $"SELECT resume_cursor::text FROM queue_backfill_data WHERE id = {jobId}"));
+
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+
+        Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "tenant_rows"),
+            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "tenant_rows"));
     }
 
     /// <summary>A job has written its first rows, and when split, its chunks are in place.</summary>

@@ -104,7 +104,7 @@ public sealed class LocalPostgresCluster
     }
 
     /// <param name="immediately">Stops as a crash would: no shutdown checkpoint, what is not in the WAL on disk is lost.</param>
-    public Task StopAsync(CancellationToken ct = default, bool immediately = false) =>
+    public Task StopAsync(bool immediately = false, CancellationToken ct = default) =>
         RunAsServerUserAsync(Path.Combine(_bin, "pg_ctl"), ["-D", _dataDirectory, "-m", immediately ? "immediate" : "fast", "-w", "stop"], ct);
 
     private async Task<bool> IsRunningAsync(CancellationToken ct)

@@ -12,27 +12,41 @@ internal static class DurableFile
 {
     public static void MoveIntoPlace(string written, string destination)
     {
-        using (var file = new FileStream(written, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+        using (var file = new FileStream(written, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
             file.Flush(flushToDisk: true);
         File.Move(written, destination, overwrite: true);
         FlushFolder(Path.GetDirectoryName(destination)!);
     }
 
-    /// <summary>fsync of a folder, which .NET has no call for (it opens no folder as a file).</summary>
+    /// <summary>
+    /// fsync of a folder, which .NET has no call for (it opens no folder as a file). As PostgreSQL does, a file system
+    /// that cannot open a folder for it, or flush one (EACCES, EISDIR, EBADF, EINVAL), is taken to keep its entries
+    /// another way; any other error fails the batch.
+    /// </summary>
     private static void FlushFolder(string folder)
     {
         if (OperatingSystem.IsWindows()) return;
         var descriptor = open(folder, 0 /* O_RDONLY */);
-        if (descriptor < 0) throw new IOException($"Could not open {folder} to flush it to disk (errno {Marshal.GetLastPInvokeError()}).");
+        if (descriptor < 0)
+        {
+            if (Marshal.GetLastPInvokeError() is EACCES or EISDIR) return;
+            throw new IOException($"Could not open {folder} to flush it to disk (errno {Marshal.GetLastPInvokeError()}).");
+        }
         try
         {
-            if (fsync(descriptor) != 0) throw new IOException($"Could not flush {folder} to disk (errno {Marshal.GetLastPInvokeError()}).");
+            if (fsync(descriptor) != 0)
+            {
+                var error = Marshal.GetLastPInvokeError();
+                if (error is not (EBADF or EINVAL)) throw new IOException($"Could not flush {folder} to disk (errno {error}).");
+            }
         }
         finally
         {
             _ = close(descriptor);
         }
     }
+
+    private const int EBADF = 9, EACCES = 13, EISDIR = 21, EINVAL = 22;
 
     [DllImport("libc", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);

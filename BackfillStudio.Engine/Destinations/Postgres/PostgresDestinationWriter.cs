@@ -165,17 +165,18 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// Fails when a target made before has a trigger that runs before each row is inserted or updated (it may change the
     /// row: <c>NEW.updated_at := now()</c>, which <c>pg_dump -s</c> of the source brings along), or a rule on INSERT or
     /// UPDATE (it may rewrite or drop the merge's rows): the copy would not hold the source's values, and a count would not
-    /// show it. Triggers after the row, disabled ones and those firing only on replicas change nothing the job writes.
+    /// show it. Triggers after the row and disabled ones change nothing the job writes; one that fires only on replicas
+    /// counts, as a role or database may run its sessions as a replica's.
     /// </summary>
     private async Task RefuseRowRewritersAsync(CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
             SELECT 'trigger', t.tgname FROM pg_trigger t
-            WHERE t.tgrelid = to_regclass(@table) AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A')
+            WHERE t.tgrelid = to_regclass(@table) AND NOT t.tgisinternal AND t.tgenabled <> 'D'
               AND t.tgtype & 3 = 3 AND t.tgtype & 20 <> 0  -- ROW (1) and BEFORE (2); INSERT (4) or UPDATE (16)
             UNION ALL
             SELECT 'rule', r.rulename FROM pg_rewrite r
-            WHERE r.ev_class = to_regclass(@table) AND r.ev_type IN ('2', '3') AND r.ev_enabled IN ('O', 'A')
+            WHERE r.ev_class = to_regclass(@table) AND r.ev_type IN ('2', '3') AND r.ev_enabled <> 'D'
             ORDER BY 1, 2 LIMIT 1
             """, _connection);
         cmd.Parameters.AddWithValue("table", TargetSql);

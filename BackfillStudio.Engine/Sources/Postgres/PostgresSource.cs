@@ -56,7 +56,7 @@ public sealed class PostgresSource : IAsyncDisposable
         await reader.ReadAsync(ct);
         if (!reader.GetBoolean(1)) return null;
         var role = Sql.Ident(reader.GetString(0));
-        return $"Row-level security is on for {table.TableName} in {_name}, and its role {role} sees only the rows that the " +
+        return $"Row-level security is on for {table.TableName} in {_name}, and its role {role} may see only the rows that the " +
             $"table's policies let through, so a backfill would copy only those. Read the source as a role that bypasses it " +
             $"(ALTER ROLE {role} BYPASSRLS), or as the table's owner (unless it forces row-level security) or a superuser.";
     }
