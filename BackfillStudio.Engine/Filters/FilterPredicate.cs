@@ -62,6 +62,17 @@ public sealed class FilterPredicate
         return (sql, parameters);
     }
 
+    /// <summary>
+    /// The rows this predicate selects and those <paramref name="clause"/> selects: it is given the SQL that reads
+    /// <paramref name="value"/> (text), in either form.
+    /// </summary>
+    public FilterPredicate Or(Func<string, string> clause, string value)
+    {
+        var name = $"f{Parameters.Count}";
+        return new FilterPredicate($"({Sql}) OR ({clause($"@{name}")})", $"({SessionSql}) OR ({clause(SessionValues.Read(name))})",
+            [.. Parameters, (name, value)]);
+    }
+
     /// <summary>The parameter as a value of the column's type; the type name comes from the catalog's format_type.</summary>
     public static string CastValue(SourceColumn column, string parameter) => $"CAST(@{parameter} AS {column.FilterType})";
 

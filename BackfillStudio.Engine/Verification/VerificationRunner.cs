@@ -154,7 +154,8 @@ public sealed class VerificationRunner(
 
     /// <summary>
     /// Re-copies each listed range into the destination where it differed: its matching rows there are deleted, then
-    /// the source's are written through the destination's writer. Returns how many ranges were repaired.
+    /// the source's are written through the destination's writer, with every deleted row the source still holds
+    /// (<see cref="RepairKeys"/>). Returns how many ranges were repaired.
     /// </summary>
     private async Task<int> RepairAsync(JobPlan plan, VerifyScope scope, SourceVerifier sourceSide, PostgresSource source, FilterPredicate predicate,
         VerificationReport previous, IReadOnlyList<Side> sides, CancellationToken ct)
@@ -178,8 +179,9 @@ public sealed class VerificationRunner(
                 foreach (var mismatch in ranges)
                 {
                     var range = new KeyRange(await sourceSide.BoundAsync(mismatch.RangeStart, ct), await sourceSide.BoundAsync(mismatch.RangeEnd, ct));
-                    await JobFailure.Step(step, () => side.Verifier.DeleteAsync(range, ct));
-                    await using var reader = source.Reader(scope.Table, predicate, options.Value.BatchLimits, mismatch.RangeEnd);
+                    var deleted = await JobFailure.Step(step, () => side.Verifier.DeleteAsync(range, returningKeys: scope.Filters.Count > 0, ct));
+                    await using var reader = source.Reader(scope.Table, RepairKeys.Including(predicate, scope.Table, deleted), options.Value.BatchLimits,
+                        mismatch.RangeEnd);
                     var cursor = new ResumeCursor(batches, mismatch.RangeStart, null, null);
                     while (await JobFailure.Step("Source", () => reader.ReadAsync(cursor, ct)) is { } batch)
                     {

@@ -194,6 +194,42 @@ public sealed class VerificationTests(PostgresServer pg) : IClassFixture<Postgre
     }
 
     /// <summary>
+    /// A filtered job's destinations hold a row that matched its filters when copied and no longer does in the source
+    /// (and, in PostgreSQL and DuckDB, a full copy shares them). Its repair deletes the rows that match there, so it must
+    /// write that row again as the source now has it: only a row the source no longer holds may go.
+    /// </summary>
+    [Fact]
+    public async Task RepairOfAFilteredJob_KeepsARowThatLeftTheFilter_AsTheSourceNowHasIt()
+    {
+        await using var s = await CreateAsync(pg, OrdersSql, ["public.orders"], DestinationKinds.All,
+            "--Backfill:BatchSize=5000", "--Backfill:VerifyRangeRows=2000", "--Backfill:VerifyAfterLoad=none");
+        var everything = await s.StartBackfillAsync("public.orders");
+        await s.Http.WaitForJobAsync(everything, Timeout, "COMPLETED");
+        var paid = await s.StartBackfillAsync("public.orders", Filter("paid", "=", "true"));
+        await s.Http.WaitForJobAsync(paid, Timeout, "COMPLETED");
+
+        // 2002 leaves the filter, 2004 leaves the table; both still match in the destinations.
+        await PostgresServer.ExecuteAsync(s.SourceDb, """
+            UPDATE orders SET paid = false, customer = 'unpaid now' WHERE id = 2002;
+            DELETE FROM orders WHERE id = 2004;
+            """);
+        var counted = await VerifyAsync(s, paid, "count");
+        Assert.Equal(3, counted["mismatches"]!.AsArray().Count);
+        Assert.All(counted["mismatches"]!.AsArray(), m => Assert.Equal((long)m!["source_rows"]! + 2, (long)m["destination_rows"]!));
+
+        await s.Http.PostOkAsync($"/api/v1/backfill/{paid}/repair", new { });
+        var repaired = await s.Http.WaitForVerificationAsync(paid, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)repaired["status"]!, repaired.ToJsonString());
+
+        // The full copy's destinations hold the source again, 2002 as it is now; the filtered job's own Parquet files
+        // hold its rows and 2002 as it is now.
+        await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "orders"), "orders", everything,
+            DestinationKinds.Postgres | DestinationKinds.DuckDb);
+        await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "orders", "paid OR id = 2002"), "orders", paid,
+            DestinationKinds.Parquet);
+    }
+
+    /// <summary>
     /// A table without a key is compared as a whole: by count, and in checksum mode by the sum of its rows' hashes, which
     /// also sees a row missing where another arrived twice (the count alone cannot).
     /// </summary>

@@ -59,6 +59,9 @@ public sealed class DuckDbRelation(VerifyScope scope, string destination)
         return cmd;
     }
 
+    /// <summary>The key columns' canonical text (see <see cref="RepairKeys"/>).</summary>
+    public string KeyList => string.Join(", ", RepairKeys.Expressions(scope.Table, c => Canonical(c, Sql.Ident(c.Name)), destination));
+
     /// <summary>The SELECT list measuring the rows: count, then the checksum when asked.</summary>
     public string MeasureList(bool checksum)
     {

@@ -29,11 +29,18 @@ public sealed class DuckDbVerifier(DuckDbDestinationSettings settings, VerifySco
         return measure!;
     }
 
-    public Task DeleteAsync(KeyRange range, CancellationToken ct) => WithConnectionAsync(connection =>
+    public async Task<IReadOnlyList<string[]>> DeleteAsync(KeyRange range, bool returningKeys, CancellationToken ct)
     {
-        using var cmd = _relation.Command(connection, $"DELETE FROM {TargetSql} WHERE {{where}}", range);
-        cmd.ExecuteNonQuery();
-    }, ct);
+        var keys = returningKeys ? " RETURNING " + _relation.KeyList : "";
+        IReadOnlyList<string[]> deleted = [];
+        await WithConnectionAsync(connection =>
+        {
+            using var cmd = _relation.Command(connection, $"DELETE FROM {TargetSql} WHERE {{where}}{keys}", range);
+            using var reader = cmd.ExecuteReader();
+            deleted = RepairKeys.ReadAll(reader);
+        }, ct);
+        return deleted;
+    }
 
     private Task WithConnectionAsync(Action<DuckDBConnection> action, CancellationToken ct) => DuckDbFileLocks.RunAsync(settings.Path, () =>
     {

@@ -71,10 +71,13 @@ public sealed class PostgresVerifier : IDestinationVerifier
         return new RangeMeasure(reader.GetInt64(0), checksum ? reader.GetString(1) : null);
     }
 
-    public async Task DeleteAsync(KeyRange range, CancellationToken ct)
+    public async Task<IReadOnlyList<string[]>> DeleteAsync(KeyRange range, bool returningKeys, CancellationToken ct)
     {
-        await using var cmd = Command($"DELETE FROM {TargetSql} WHERE {Where(range)}", range);
-        await cmd.ExecuteNonQueryAsync(ct);
+        var keys = returningKeys
+            ? " RETURNING " + string.Join(", ", RepairKeys.Expressions(_scope.Table, c => PostgresCanonical.Canonical(c, Sql.Ident(c.Name)), "")) : "";
+        await using var cmd = Command($"DELETE FROM {TargetSql} WHERE {Where(range)}{keys}", range);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return RepairKeys.ReadAll(reader);
     }
 
     private string Where(KeyRange range) =>

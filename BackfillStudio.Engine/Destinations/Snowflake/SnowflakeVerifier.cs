@@ -58,10 +58,19 @@ public sealed class SnowflakeVerifier(SnowflakeSqlApiClient client, SnowflakeDes
         return new RangeMeasure(long.Parse(values[0]!, CultureInfo.InvariantCulture), checksum ? values[1] : null);
     }
 
-    public async Task DeleteAsync(KeyRange range, CancellationToken ct)
+    /// <summary>Snowflake's DELETE returns no rows: the keys are read first, by the same condition.</summary>
+    public async Task<IReadOnlyList<string[]>> DeleteAsync(KeyRange range, bool returningKeys, CancellationToken ct)
     {
         var (where, bindings) = Where(range);
+        IReadOnlyList<string[]> keys = [];
+        if (returningKeys)
+        {
+            var list = string.Join(", ", RepairKeys.Expressions(scope.Table, c => Canonical(c, Ident(c.Name)), destination));
+            keys = (await client.ExecuteAsync($"SELECT {list} FROM {TargetSql} WHERE {where}", bindings, ct)).Rows
+                .Select(row => row.Select(value => value!).ToArray()).ToList();
+        }
         await client.ExecuteAsync($"DELETE FROM {TargetSql} WHERE {where}", bindings, ct);
+        return keys;
     }
 
     private (string Sql, List<SnowflakeBinding> Bindings) Where(KeyRange range)
