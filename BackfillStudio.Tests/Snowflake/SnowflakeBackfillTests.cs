@@ -74,13 +74,16 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
           (2, '-178000000 years', '::1', 'empty', ROW(NULL, NULL), 'low', '{}', '{}', '[]');
         CREATE TABLE documents (id int PRIMARY KEY, body json);
         INSERT INTO documents VALUES (1, '{"k": 1}'), (2, '{"outer": {"k": 1, "k": 2}}');
+        CREATE TABLE figures (id int PRIMARY KEY, body jsonb);
+        INSERT INTO figures VALUES (1, '{"n": 12345678901234567890123456789012345678, "x": 1.5e-50}'),
+                                   (2, '{"a": [1, 1234567890123456789012345678901234567890.5]}');
         """;
 
     [Fact]
     public async Task DatesAndTimestampsAcrossTheirRange_ArriveExactly_AndValuesSnowflakeCannotHold_FailTheJobByName()
     {
         await using var account = await SnowflakeAccount.StartAsync();
-        await using var s = await Scenario.CreateAsync(pg, EdgeDatesSql, ["public.edges", "public.unbounded", "public.shapes", "public.documents"],
+        await using var s = await Scenario.CreateAsync(pg, EdgeDatesSql, ["public.edges", "public.unbounded", "public.shapes", "public.documents", "public.figures"],
             account.Config());
 
         await ExpectCompletedAsync(s, await s.StartBackfillAsync("public.edges"), 3);
@@ -103,6 +106,12 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         Assert.Equal("FAILED", (string)duplicates["status"]!);
         Assert.Contains("\"body\"", (string)duplicates["error_message"]!);
         Assert.Contains("has the key \"k\" twice", (string)duplicates["error_message"]!);
+
+        // PARSE_JSON keeps a number of more than 38 digits only as a DOUBLE, which would round it.
+        var rounded = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.figures"), Timeout, "COMPLETED", "FAILED");
+        Assert.Equal("FAILED", (string)rounded["status"]!);
+        Assert.Contains("\"body\"", (string)rounded["error_message"]!);
+        Assert.Contains("holds the number 1234567890123456789012345678901234567890.5", (string)rounded["error_message"]!);
     }
 
     [Fact]

@@ -137,6 +137,27 @@ public sealed class SnowflakeUnitTests
         Assert.Null(SnowflakeTypes.Refusal(Col(ValueKind.NumericText, 10, 2), "-12.50"));
     }
 
+    /// <summary>PARSE_JSON keeps a number as a NUMBER(38, s ≤ 37), or else as a DOUBLE: refused unless the DOUBLE prints back the same number.</summary>
+    [Theory]
+    [InlineData("[12345678901234567890123456789012345678]", null)] // 38 digits: a NUMBER
+    [InlineData("[-0.1234567890123456789012345678901234567]", null)] // 37 after the point
+    [InlineData("[1.5e2, 1E+300, -0, 0.1, 1.5e-50]", null)] // DOUBLEs that print back the same number
+    [InlineData("{\"tiny\": 0.00000000000000000000000000000000000000000015}", null)] // 1.5e-43 as a DOUBLE
+    [InlineData("[123456789012345678901234567890123456789]", "123456789012345678901234567890123456789")] // 39 digits
+    [InlineData("{\"a\": {\"b\": [0.12345678901234567890123456789012345678]}}", "0.12345678901234567890123456789012345678")] // 38 after the point
+    [InlineData("[1e400]", "1e400")]
+    [InlineData("[1e-400]", "1e-400")]
+    [InlineData("[1.00000000000000000001e5]", "1.00000000000000000001e5")]
+    public void JsonNumbers_ThatAVariantWouldRound_AreRefused(string json, string? refused)
+    {
+        foreach (var kind in new[] { ValueKind.Json, ValueKind.Jsonb })
+        {
+            var refusal = SnowflakeTypes.Refusal(Col(kind), json);
+            if (refused is null) Assert.Null(refusal);
+            else Assert.Contains($"holds the number {refused},", refusal);
+        }
+    }
+
     [Fact]
     public void Identifiers_AreAlwaysQuoted_AndLiteralsEscapeQuotesAndBackslashes()
     {

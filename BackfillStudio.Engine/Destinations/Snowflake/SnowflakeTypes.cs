@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using BackfillStudio.Engine.Catalog;
+using BackfillStudio.Engine.Common;
 
 namespace BackfillStudio.Engine.Destinations.Snowflake;
 
@@ -67,12 +68,16 @@ public static class SnowflakeTypes
         (ValueKind.Time, long micros) when micros >= PgTemporal.MicrosecondsPerDay => "is past Snowflake's last TIME (23:59:59.999999999).",
         (ValueKind.NumericText, string text) when column.FitsDecimal(MaxNumberPrecision) && SourceColumn.IsNumericSpecial(text)
             => $"is not a number that Snowflake's {ColumnType(column)} can hold.",
-        // json (unlike jsonb) keeps duplicate keys; a VARIANT object cannot hold them.
-        (ValueKind.Json, string json) when FirstDuplicateKey(json) is { } key => $"has the key \"{key}\" twice, which a Snowflake VARIANT cannot hold.",
+        (ValueKind.Json or ValueKind.Jsonb, string json) => VariantRefusal(json),
         _ => null,
     };
 
-    private static string? FirstDuplicateKey(string json)
+    /// <summary>
+    /// Why a VARIANT cannot hold the document: json (unlike jsonb) keeps duplicate keys, which an object cannot hold; and
+    /// PARSE_JSON keeps a number as a NUMBER only when it has no exponent, at most 38 digits and at most 37 after the
+    /// point, and otherwise as a DOUBLE, which must print back as the same number.
+    /// </summary>
+    private static string? VariantRefusal(string json)
     {
         var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json), new JsonReaderOptions { MaxDepth = 100_000 });
         var objects = new Stack<HashSet<string>>();
@@ -87,10 +92,43 @@ public static class SnowflakeTypes
                     objects.Pop();
                     break;
                 case JsonTokenType.PropertyName when !objects.Peek().Add(reader.GetString()!):
-                    return reader.GetString();
+                    return $"has the key \"{reader.GetString()}\" twice, which a Snowflake VARIANT cannot hold.";
+                case JsonTokenType.Number when System.Text.Encoding.UTF8.GetString(reader.ValueSpan) is var number && !SurvivesParseJson(number):
+                    return $"holds the number {Messages.Shorten(number)}, which a Snowflake VARIANT keeps only as a DOUBLE, and a DOUBLE " +
+                        "does not hold it exactly.";
             }
         }
         return null;
+    }
+
+    private static bool SurvivesParseJson(string number)
+    {
+        if (!number.Contains('e', StringComparison.OrdinalIgnoreCase))
+        {
+            var unsigned = number.TrimStart('-');
+            var point = unsigned.IndexOf('.');
+            var whole = (point < 0 ? unsigned : unsigned[..point]).TrimStart('0').Length;
+            var scale = point < 0 ? 0 : unsigned.Length - point - 1;
+            if (scale < MaxNumberPrecision && whole + scale <= MaxNumberPrecision) return true;
+        }
+        var value = double.Parse(number, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return double.IsFinite(value) && Decimal(value.ToString("R", CultureInfo.InvariantCulture)) == Decimal(number);
+    }
+
+    /// <summary>A JSON number's value as its significant digits (sign first, no leading or trailing zeros) times ten to a power.</summary>
+    private static (string Digits, long Exponent) Decimal(string number)
+    {
+        var e = number.IndexOfAny(['e', 'E']);
+        var mantissa = e < 0 ? number : number[..e];
+        var exponent = e < 0 ? 0 : long.TryParse(number[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var x) ? x : long.MaxValue / 2;
+        var negative = mantissa.StartsWith('-');
+        var point = mantissa.IndexOf('.');
+        var digits = mantissa.Replace("-", "").Replace(".", "");
+        exponent -= point < 0 ? 0 : mantissa.Length - point - 1;
+        var trimmed = digits.TrimEnd('0');
+        exponent += digits.Length - trimmed.Length;
+        trimmed = trimmed.TrimStart('0');
+        return trimmed.Length == 0 ? ("0", 0) : ((negative ? "-" : "") + trimmed, exponent);
     }
 
     /// <summary>The binding text of a value that passed <see cref="Refusal"/>.</summary>
