@@ -137,6 +137,16 @@ public sealed class SnowflakeUnitTests
         Assert.Null(SnowflakeTypes.Refusal(Col(ValueKind.NumericText, 10, 2), "-12.50"));
     }
 
+    [Fact]
+    public void FloatArrayElements_WithoutAJsonNumber_AreRefused()
+    {
+        Assert.Contains("holds the element NaN,", SnowflakeTypes.Refusal(Col(ValueKind.Array), new double?[] { 1.5, null, double.NaN }));
+        Assert.Contains("holds the element -Infinity,", SnowflakeTypes.Refusal(Col(ValueKind.Array), new float?[] { float.NegativeInfinity }));
+        Assert.Contains("holds the element -0,", SnowflakeTypes.Refusal(Col(ValueKind.Array), new double?[] { -0.0 }));
+        Assert.Null(SnowflakeTypes.Refusal(Col(ValueKind.Array), new double?[] { 0.0, null, 1e308, -2.2250738585072014e-308 }));
+        Assert.Equal("[0,null,1E+308]", SnowflakeTypes.Encode(Col(ValueKind.Array), new double?[] { 0.0, null, 1e308 }));
+    }
+
     /// <summary>PARSE_JSON keeps a number as a NUMBER(38, s ≤ 37), or else as a DOUBLE: refused unless the DOUBLE prints back the same number.</summary>
     [Theory]
     [InlineData("[12345678901234567890123456789012345678]", null)] // 38 digits: a NUMBER

@@ -15,8 +15,6 @@ public static class SnowflakeTypes
 {
     public const int MaxNumberPrecision = 38;
 
-    private static readonly JsonSerializerOptions ArrayJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
     public static string ColumnType(SourceColumn column) => column.Kind switch
     {
         ValueKind.Int16 => "NUMBER(5,0)",
@@ -69,8 +67,22 @@ public static class SnowflakeTypes
         (ValueKind.NumericText, string text) when column.FitsDecimal(MaxNumberPrecision) && SourceColumn.IsNumericSpecial(text)
             => $"is not a number that Snowflake's {ColumnType(column)} can hold.",
         (ValueKind.Json or ValueKind.Jsonb, string json) => VariantRefusal(json),
+        (ValueKind.Array, Array array) when FirstFloatWithoutJsonNumber(array) is { } element
+            => $"holds the element {element}, for which the JSON of a Snowflake ARRAY has no number.",
         _ => null,
     };
+
+    /// <summary>NaN and the infinities are no JSON numbers, and PARSE_JSON reads -0 as the NUMBER 0.</summary>
+    private static string? FirstFloatWithoutJsonNumber(Array array)
+    {
+        foreach (var element in array)
+        {
+            if (element is double d && (!double.IsFinite(d) || d == 0 && double.IsNegative(d))
+                || element is float f && (!float.IsFinite(f) || f == 0 && float.IsNegative(f)))
+                return Convert.ToString(element, CultureInfo.InvariantCulture);
+        }
+        return null;
+    }
 
     /// <summary>
     /// Why a VARIANT cannot hold the document: json (unlike jsonb) keeps duplicate keys, which an object cannot hold; and
@@ -148,7 +160,7 @@ public static class SnowflakeTypes
         (_, double d) => Real(d, d.ToString("R", CultureInfo.InvariantCulture)),
         (_, Guid g) => g.ToString(),
         (_, byte[] bytes) => Convert.ToHexString(bytes),
-        (_, Array array) => JsonSerializer.Serialize(array, array.GetType(), ArrayJson),
+        (_, Array array) => JsonSerializer.Serialize(array, array.GetType()),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture),
     };
 
