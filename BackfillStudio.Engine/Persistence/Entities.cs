@@ -212,6 +212,11 @@ public sealed class BackfillScheduleEntity
     public bool Paused { get; set; }
     /// <summary>The next occurrence to run; null while paused.</summary>
     public DateTimeOffset? NextRunAt { get; set; }
+    /// <summary>
+    /// The first occurrence since the schedule's last job that created none (skipped while a job ran, or failed): the next
+    /// job's lower bounds reach back to it. Null when every occurrence since the last job created one (or it was resumed).
+    /// </summary>
+    public DateTimeOffset? UncoveredSince { get; set; }
     public string? CreatedBy { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }

@@ -5,8 +5,12 @@ using BackfillStudio.Engine.Filters;
 
 namespace BackfillStudio.Engine.Schedules;
 
-/// <summary>The moment a schedule's occurrence runs, in its time zone: what relative filter values are resolved against.</summary>
-public sealed record RunTime(DateTimeOffset At, TimeZoneInfo Zone)
+/// <summary>
+/// The moment a schedule's occurrence runs, in its time zone: what relative filter values are resolved against.
+/// <paramref name="From"/>, when earlier, is the first occurrence since the schedule's last job: lower bounds (<c>&gt;</c>,
+/// <c>&gt;=</c>) are resolved against it instead, so the job covers the windows of the occurrences that created none.
+/// </summary>
+public sealed record RunTime(DateTimeOffset At, TimeZoneInfo Zone, DateTimeOffset? From = null)
 {
     /// <summary>
     /// The filters with each relative value of a date or timestamp column replaced by the value it names; a value that
@@ -27,7 +31,8 @@ public sealed record RunTime(DateTimeOffset At, TimeZoneInfo Zone)
             }
             try
             {
-                return FilterInput.Of(filter.Column!, filter.Operator ?? "", relative!.Format(At, Zone, column.Kind));
+                var at = From is { } from && IsLowerBound(filter.Operator) ? from : At;
+                return FilterInput.Of(filter.Column!, filter.Operator ?? "", relative!.Format(at, Zone, column.Kind));
             }
             catch (ArgumentOutOfRangeException)
             {
@@ -36,6 +41,13 @@ public sealed record RunTime(DateTimeOffset At, TimeZoneInfo Zone)
             }
         }).ToList();
     }
+
+    /// <summary>Whether a filter of a schedule (<see cref="Templates"/>) has a relative value resolved at <see cref="From"/>.</summary>
+    public bool ReachesBack(IReadOnlyList<BackfillFilter> templates) =>
+        From is not null && templates.Any(f => IsLowerBound(f.Operator) && f.Value is { } value && RelativeTime.LooksRelative(value) && RelativeTime.TryParse(value, out _));
+
+    private static bool IsLowerBound(string? op) => FilterOperators.TryParse(op ?? "", out var parsed)
+        && parsed is FilterOperator.GreaterThan or FilterOperator.GreaterOrEqual;
 
     /// <summary>What a schedule keeps of its validated filters: each relative value as given (to resolve at every occurrence), the rest as validated.</summary>
     public static IReadOnlyList<BackfillFilter> Templates(IReadOnlyList<BackfillFilter> validated, IReadOnlyList<FilterInput>? given) =>

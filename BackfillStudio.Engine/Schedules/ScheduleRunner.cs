@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Filters;
@@ -17,6 +18,8 @@ namespace BackfillStudio.Engine.Schedules;
 /// exactly one job however many engines run; the unique (schedule, occurrence) key of <c>schedule_runs</c> backs that up.
 /// An occurrence is skipped while the schedule's previous job is still PENDING or EXECUTING, and fails (the schedule
 /// moving on) when its job cannot be created. Occurrences missed while no engine ran are folded into one, the latest.
+/// A job's lower bounds reach back to the first occurrence since the schedule's last job (<see cref="RunTime.From"/>),
+/// so the windows of occurrences missed, skipped or failed are copied by the next job rather than never.
 /// </summary>
 public sealed class ScheduleRunner(
     IDbContextFactory<ConfigDbContext> dbFactory,
@@ -82,6 +85,7 @@ public sealed class ScheduleRunner(
         var now = await db.Database.SqlQuery<DateTimeOffset>($"SELECT now() AS \"Value\"").SingleAsync(ct);
         var cron = CronSchedule.Load(schedule.Cron, schedule.TimeZone);
         var (occurrence, missed) = LatestDue(cron, schedule.NextRunAt!.Value, now);
+        var from = schedule.UncoveredSince ?? schedule.NextRunAt!.Value;
         var run = new ScheduleRunEntity { ScheduleId = schedule.Id, OccurrenceAt = occurrence, Outcome = ScheduleOutcome.Created, Engine = identity.Name };
         BackfillJobEntity? job = null;
         var previous = await db.BackfillJobs.AsNoTracking()
@@ -96,8 +100,12 @@ public sealed class ScheduleRunner(
         {
             try
             {
-                job = await jobs.AddJobAsync(db, schedule.PipelineId, Request(schedule), $"schedule {schedule.Id}", new RunTime(occurrence, cron.Zone), ct);
+                var at = new RunTime(occurrence, cron.Zone, from < occurrence ? from : null);
+                job = await jobs.AddJobAsync(db, schedule.PipelineId, Request(schedule), $"schedule {schedule.Id}", at, ct);
                 job.ScheduleId = schedule.Id;
+                if (at.ReachesBack(Templates(schedule)))
+                    run.Message = $"Its lower bounds (>, >=) were resolved at {from.UtcDateTime.ToString("u", CultureInfo.InvariantCulture)}, the first occurrence since this " +
+                                  "schedule's last job, so it also copies the windows of the occurrences that created none.";
             }
             // Whatever the source or the request says (a dropped column, a refused connection, a timeout), the
             // occurrence fails and the schedule moves on; the next occurrence tries again.
@@ -112,12 +120,14 @@ public sealed class ScheduleRunner(
             await db.SaveChangesAsync(ct);
             run.JobId = job.Id;
         }
+        if (run.Outcome != ScheduleOutcome.Created) run.Message += " The next job of this schedule copies its window.";
         if (missed > 0)
             run.Message = $"{run.Message} {(missed >= MaxMissedCounted ? $"More than {MaxMissedCounted:N0}" : missed.ToString("N0"))} earlier occurrence(s) were missed while no engine ran.".TrimStart();
         db.ScheduleRuns.Add(run);
         if (run.Outcome == ScheduleOutcome.Failed) await ScheduleRunNotice.QueueAsync(db, NotificationEvents.ScheduleFailed, schedule, run, ct);
         if (run.Outcome == ScheduleOutcome.Skipped) await ScheduleRunNotice.QueueAsync(db, NotificationEvents.ScheduleSkipped, schedule, run, ct);
         schedule.NextRunAt = cron.Next(now);
+        schedule.UncoveredSince = run.Outcome == ScheduleOutcome.Created ? null : from;
         schedule.UpdatedAt = now;
         await db.SaveChangesAsync(ct);
 
@@ -148,7 +158,8 @@ public sealed class ScheduleRunner(
         return (latest, Math.Min(missed, MaxMissedCounted));
     }
 
+    private static List<BackfillFilter> Templates(BackfillScheduleEntity s) => JsonSerializer.Deserialize<List<BackfillFilter>>(s.Filters) ?? [];
+
     private static CreateBackfillInput Request(BackfillScheduleEntity s) => new(s.TableName,
-        (JsonSerializer.Deserialize<List<BackfillFilter>>(s.Filters) ?? []).Select(f => FilterInput.Of(f.Column, f.Operator, f.Value)).ToList(),
-        s.VerifyAfterLoad, s.MaxRowsPerSecond, s.ParallelChunks);
+        Templates(s).Select(f => FilterInput.Of(f.Column, f.Operator, f.Value)).ToList(), s.VerifyAfterLoad, s.MaxRowsPerSecond, s.ParallelChunks);
 }

@@ -21,7 +21,7 @@ public sealed record ScheduleRunView(DateTimeOffset OccurrenceAt, string Outcome
 
 public sealed record ScheduleView(int Id, int PipelineId, string TableName, IReadOnlyList<BackfillFilter> Filters, string Cron, string TimeZone,
     string Verify, int? MaxRowsPerSecond, int? ParallelChunks, bool Paused, DateTimeOffset? NextRunAt, IReadOnlyList<DateTimeOffset> NextRuns,
-    ScheduleRunView? LastRun, string? CreatedBy, DateTimeOffset CreatedAt);
+    DateTimeOffset? UncoveredSince, ScheduleRunView? LastRun, string? CreatedBy, DateTimeOffset CreatedAt);
 
 /// <summary>Creates, lists, pauses, resumes and deletes a pipeline's scheduled backfills; the engines run them (<see cref="ScheduleRunner"/>).</summary>
 public sealed class ScheduleService(IDbContextFactory<ConfigDbContext> dbFactory, JobService jobs)
@@ -122,7 +122,7 @@ public sealed class ScheduleService(IDbContextFactory<ConfigDbContext> dbFactory
     /// <summary>Stops creating jobs until resumed; the schedule's running job, if any, goes on.</summary>
     public Task<ScheduleView> PauseAsync(int pipelineId, int id, CancellationToken ct) => SetPausedAsync(pipelineId, id, paused: true, ct);
 
-    /// <summary>Runs again from the next occurrence after now; those missed while paused are not made up.</summary>
+    /// <summary>Runs again from the next occurrence after now; those missed while paused (or skipped before) are not made up.</summary>
     public Task<ScheduleView> ResumeAsync(int pipelineId, int id, CancellationToken ct) => SetPausedAsync(pipelineId, id, paused: false, ct);
 
     private async Task<ScheduleView> SetPausedAsync(int pipelineId, int id, bool paused, CancellationToken ct)
@@ -134,6 +134,7 @@ public sealed class ScheduleService(IDbContextFactory<ConfigDbContext> dbFactory
             {
                 schedule.Paused = paused;
                 schedule.NextRunAt = paused ? null : CronSchedule.Load(schedule.Cron, schedule.TimeZone).Next(DateTimeOffset.UtcNow);
+                schedule.UncoveredSince = null;
                 schedule.UpdatedAt = DateTimeOffset.UtcNow;
                 await db.SaveChangesAsync(ct);
             }
@@ -162,7 +163,7 @@ public sealed class ScheduleService(IDbContextFactory<ConfigDbContext> dbFactory
         s.MaxRowsPerSecond, s.ParallelChunks, s.Paused, s.NextRunAt,
         // A zone this host's time zone data lacks shows no upcoming runs rather than failing the list.
         s.NextRunAt is { } next ? CronSchedule.Parse(s.Cron, s.TimeZone, new ValidationErrors())?.Upcoming(next, UpcomingRuns) ?? [] : [],
-        last is null ? null : RunView(last), s.CreatedBy, s.CreatedAt);
+        s.UncoveredSince, last is null ? null : RunView(last), s.CreatedBy, s.CreatedAt);
 
     private static ScheduleRunView RunView(ScheduleRunEntity r) => new(r.OccurrenceAt, r.Outcome, r.JobId, r.Message, r.Engine, r.CreatedAt);
 }

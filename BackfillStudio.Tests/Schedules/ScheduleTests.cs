@@ -49,12 +49,21 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
         Assert.Equal(created.Select(r => (int)r["job_id"]!).Order(), jobs.Select(j => (int)j["id"]!).Order());
         Assert.All(jobs, j => Assert.Equal(id, (int)j["schedule_id"]!));
         var zone = TimeZoneInfo.FindSystemTimeZoneById(Zone);
-        foreach (var run in created)
+        // A job's lower bound is resolved at the first occurrence since the previous job (a skipped one's window is its too).
+        DateTimeOffset? uncovered = null;
+        foreach (var run in runs.OrderBy(r => DateTimeOffset.Parse((string)r["occurrence_at"]!, CultureInfo.InvariantCulture)))
         {
             var occurrence = DateTimeOffset.Parse((string)run["occurrence_at"]!, CultureInfo.InvariantCulture);
+            if ((string)run["outcome"]! == "SKIPPED")
+            {
+                uncovered ??= occurrence;
+                continue;
+            }
             var local = TimeZoneInfo.ConvertTime(occurrence, zone);
+            var from = TimeZoneInfo.ConvertTime(uncovered ?? occurrence, zone);
+            uncovered = null;
             var job = jobs.Single(j => (int)j["id"]! == (int)run["job_id"]!);
-            Assert.Equal($"day >= '{local.Date.AddDays(-3):yyyy-MM-dd}';at < '{local:yyyy-MM-dd HH:mm:sszzz}';kind = 'k1'", (string)job["filter_sql"]!);
+            Assert.Equal($"day >= '{from.Date.AddDays(-3):yyyy-MM-dd}';at < '{local:yyyy-MM-dd HH:mm:sszzz}';kind = 'k1'", (string)job["filter_sql"]!);
             Assert.Equal($"schedule {id}", (string)job["created_by"]!);
         }
 
@@ -90,14 +99,18 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
         {
             Assert.Null(r["job_id"]);
             Assert.StartsWith($"Job {jobId} of this schedule is still ", (string)r["message"]!);
+            Assert.EndsWith(" The next job of this schedule copies its window.", (string)r["message"]!);
         });
+        // The first skipped occurrence's window waits for the next job.
+        var firstSkipped = runs.Where(r => (string)r["outcome"]! == "SKIPPED").Min(r => DateTimeOffset.Parse((string)r["occurrence_at"]!, CultureInfo.InvariantCulture));
+        Assert.Equal(firstSkipped, DateTimeOffset.Parse((string)(await s.Http.GetOkAsync(path))["uncovered_since"]!, CultureInfo.InvariantCulture));
         Assert.Equal(1, await PostgresServer.ScalarAsync<long>(s.ConfigDb, $"SELECT count(*) FROM queue_backfill_data WHERE schedule_id = {id}"));
         // Each skip is told to the channels that subscribe to skips.
         var told = await receiver.WaitForAsync(r => r.Count >= 2, Timeout, "two SCHEDULE_SKIPPED events");
         Assert.All(told, r => Assert.Equal("SCHEDULE_SKIPPED", r.Headers["X-Backfill-Event"]));
         var message = (string)System.Text.Json.Nodes.JsonNode.Parse(told[0].Body)!["message"]!;
         Assert.StartsWith($"Schedule {id} of public.big (pipeline pipeline, '*/2 * * * * *' in UTC) skipped its run at ", message);
-        Assert.Matches($"Job {jobId} of this schedule is still (PENDING|EXECUTING)\\.$", message);
+        Assert.Matches($"Job {jobId} of this schedule is still (PENDING|EXECUTING)\\. The next job of this schedule copies its window\\.$", message);
 
         var paused = await s.Http.PostOkAsync($"{path}/pause", new { });
         Assert.True((bool)paused["paused"]!);
@@ -113,6 +126,7 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
         var resumed = await s.Http.PostOkAsync($"{path}/resume", new { });
         Assert.False((bool)resumed["paused"]!);
         Assert.NotNull(resumed["next_run_at"]);
+        Assert.Null(resumed["uncovered_since"]);
         runs = await WaitForRunsAsync(s, id, r => r.Count(x => (string)x["outcome"]! == "CREATED") == 2, "a job after resuming");
         var second = (int)runs.First(r => (string)r["outcome"]! == "CREATED")["job_id"]!;
         Assert.NotEqual(jobId, second);
@@ -195,7 +209,8 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
                    filters = new[] { Scenario.Filter("day", ">=", "today-1d"), Scenario.Filter("kind", "=", "today") } }, TestApp.Json))
             Assert.Equal(HttpStatusCode.OK, back.StatusCode);
 
-        // No engine ran for three days: the first to start runs the latest missed occurrence only, and says so.
+        // No engine ran for three days: the first to start runs the latest missed occurrence only, from the first one's
+        // lower bound, and says so.
         var nowInBerlin = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, berlin);
         var latest = new DateTimeOffset(nowInBerlin.Date.AddHours(2), berlin.GetUtcOffset(nowInBerlin.Date.AddHours(2)));
         if (latest > DateTimeOffset.UtcNow) latest = new DateTimeOffset(nowInBerlin.Date.AddDays(-1).AddHours(2), berlin.GetUtcOffset(nowInBerlin.Date.AddDays(-1).AddHours(2)));
@@ -208,6 +223,11 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
         Assert.Equal(latest.ToUniversalTime(), DateTimeOffset.Parse((string)run["occurrence_at"]!, CultureInfo.InvariantCulture));
         Assert.Equal("CREATED", (string)run["outcome"]!);
         Assert.EndsWith("3 earlier occurrence(s) were missed while no engine ran.", (string)run["message"]!);
+        var firstMissed = latest.AddDays(-3);
+        Assert.StartsWith($"Its lower bounds (>, >=) were resolved at {firstMissed.UtcDateTime.ToString("u", CultureInfo.InvariantCulture)}, ",
+            (string)run["message"]!);
+        var job = await s.Http.GetJobAsync((int)run["job_id"]!);
+        Assert.Equal($"day >= '{TimeZoneInfo.ConvertTime(firstMissed, berlin).Date.AddDays(-1):yyyy-MM-dd}';kind = 'today'", (string)job["filter_sql"]!);
         var after = await s.Http.GetOkAsync($"{path}/{id}");
         Assert.True(DateTimeOffset.Parse((string)after["next_run_at"]!, CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow);
     }

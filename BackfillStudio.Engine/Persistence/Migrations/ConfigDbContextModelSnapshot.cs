@@ -445,6 +445,10 @@ namespace BackfillStudio.Engine.Persistence.Migrations
                         .HasColumnType("character varying(100)")
                         .HasColumnName("time_zone");
 
+                    b.Property<DateTimeOffset?>("UncoveredSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("uncovered_since");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp with time zone")
