@@ -61,6 +61,11 @@ public static class FilterValidator
                 errors.Add($"{field}.operator", $"Column '{column.Name}' ({column.DataType}) can only be filtered with IS NULL or IS NOT NULL.");
                 continue;
             }
+            if (input.Value?.ValueKind is JsonValueKind.Array or JsonValueKind.Object)
+            {
+                errors.Add($"{field}.value", $"The value must be a string, a number or a boolean, not a JSON {input.Value.Value.ValueKind.ToString().ToLowerInvariant()}.");
+                continue;
+            }
             var raw = ValueText(input.Value);
             if (ValueError(column, op, raw) is { } error)
             {
@@ -76,7 +81,11 @@ public static class FilterValidator
     public static string? ValueError(SourceColumn column, FilterOperator op, string? raw)
     {
         if (raw is null) return $"A value is required for operator {op.ToSymbol()}.";
-        if (op.IsPattern()) return null;
+        if (raw.Contains('\0')) return "The value must not contain the NUL character (U+0000), which PostgreSQL text cannot hold.";
+        if (op.IsPattern())
+            return (raw.Length - raw.TrimEnd('\\').Length) % 2 == 1
+                ? $"A {op.ToSymbol()} pattern must not end with its escape character \\ (write \\\\ for a backslash itself)."
+                : null;
         return FilterValueParser.Check(column, raw);
     }
 
@@ -99,7 +108,7 @@ public static class FilterValidator
         JsonValueKind.Number => value.Value.GetRawText(),
         JsonValueKind.True => "true",
         JsonValueKind.False => "false",
-        _ => value.Value.GetRawText(),
+        var kind => throw new ArgumentException($"A JSON {kind} is no filter value.", nameof(value)),
     };
 
     /// <summary>The human-readable rendering stored in <c>filter_sql</c>; never executed.</summary>

@@ -27,7 +27,8 @@ public sealed record ChunkRange(
     [property: JsonPropertyName("to_block")] long? ToBlock = null,
     [property: JsonPropertyName("relations")] IReadOnlyList<uint>? Relations = null,
     [property: JsonPropertyName("filenodes")] IReadOnlyList<uint>? Filenodes = null,
-    [property: JsonPropertyName("columns")] IReadOnlyList<string>? Columns = null)
+    [property: JsonPropertyName("columns")] IReadOnlyList<string>? Columns = null,
+    [property: JsonPropertyName("plan")] string? Plan = null)
 {
     public string ToJson() => JsonSerializer.Serialize(this);
 

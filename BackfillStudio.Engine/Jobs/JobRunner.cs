@@ -169,7 +169,9 @@ public sealed class JobRunner(
             foreach (var (_, writer) in writers) await writer.DisposeAsync();
         }
         var planned = await JobFailure.Step("Source", () => JobChunks.PlanAsync(source.Connection, target.Table, filter, total, chunks, JobChunks.SampleRows, stopping));
-        var ranges = planned.Select(r => r with { Columns = target.Table.ColumnList }).ToList();
+        // Where the job's rows go, as its first checkpoint would say: a chunk that starts after the pipeline changed fails
+        // like a resumed job, rather than write its rows alone to the new place.
+        var ranges = planned.Select(r => r with { Columns = target.Table.ColumnList, Plan = plan.Fingerprint }).ToList();
         int? rateEach = plan.MaxRowsPerSecond is { } rate ? Math.Max(1, (rate + ranges.Count - 1) / ranges.Count) : null;
         if (await states.StartChunksAsync(claim, ranges, rateEach, stopping))
             logger.LogInformation("Job {JobId} split into {Chunks} chunks of about {Rows} rows", plan.Job.Id, ranges.Count, ranges[0].PlannedRows);
@@ -203,7 +205,7 @@ public sealed class JobRunner(
         var start = chunk is null
             ? ResumeCursor.Start
             : ResumeCursor.Start with { LastKey = chunk.After, NextBlock = chunk.FromBlock, Relations = chunk.Relations, Filenodes = chunk.Filenodes,
-                Columns = chunk.Columns };
+                Columns = chunk.Columns, Plan = chunk.Plan };
         var cursor = job.ResumeCursor is null ? start : JsonSerializer.Deserialize<ResumeCursor>(job.ResumeCursor)!;
         var countRecord = job.CountRecord;
         if (cursor.Plan is { } started && started != plan.Fingerprint)

@@ -64,5 +64,5 @@ public static class PostgresCanonical
         $"(({ts})::date - DATE '2000-01-01')::bigint * {MicrosecondsPerDay} + (extract(epoch from ({ts})::time) * 1000000)::bigint";
 
     private static string Finite(string q, string ordinal) =>
-        $"CASE WHEN isfinite({q}) THEN {ordinal} WHEN {q} > '-infinity' THEN {Infinity} ELSE {MinusInfinity} END";
+        $"CASE WHEN {q} IS NULL THEN NULL WHEN isfinite({q}) THEN {ordinal} WHEN {q} > '-infinity' THEN {Infinity} ELSE {MinusInfinity} END";
 }

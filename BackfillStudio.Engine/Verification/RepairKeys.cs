@@ -38,8 +38,9 @@ public static class RepairKeys
     {
         if (keys.Count == 0) return filter;
         var canonical = string.Join(", ", table.PrimaryKey.Select(c => PostgresCanonical.Canonical(c, Sql.Ident(c.Name))));
-        var elements = string.Join(", ", table.PrimaryKey.Select((_, i) => $"k ->> {i}"));
-        return filter.Or(value => $"({canonical}) IN (SELECT {elements} FROM json_array_elements(CAST({value} AS json)) AS k)",
+        // Qualified, so that a column of the table named like the key list cannot be taken for it.
+        var elements = string.Join(", ", table.PrimaryKey.Select((_, i) => $"backfill_deleted.key ->> {i}"));
+        return filter.Or(value => $"({canonical}) IN (SELECT {elements} FROM json_array_elements(CAST({value} AS json)) AS backfill_deleted(key))",
             JsonSerializer.Serialize(keys));
     }
 }

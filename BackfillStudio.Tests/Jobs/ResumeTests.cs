@@ -91,20 +91,46 @@ public sealed class ResumeTests(PostgresServer pg) : IClassFixture<PostgresServe
         await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! > 0, "first checkpoint");
         await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
         Assert.Equal("CANCELLED", (string)(await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED", "COMPLETED"))["status"]!);
+        await MoveDestinationAsync(s, "elsewhere");
 
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        await AssertFailedWithoutWritingAsync(s, jobId, "elsewhere");
+    }
+
+    /// <summary>
+    /// A split job's chunks run one at a time here, and the destination moves while the first runs. The chunks after it
+    /// have no checkpoint of their own; the split told them where the job's rows go, so they fail rather than write there.
+    /// </summary>
+    [Fact]
+    public async Task ChunksStartingAfterTheDestinationMoved_FailInsteadOfWritingTheirRowsThere()
+    {
+        await using var s = await CreateAsync(pg, SourceSql, ["public.readings"], DestinationKinds.Postgres, "--Backfill:BatchSize=1000",
+            "--Backfill:MinChunkRows=1000", "--Backfill:MaxConcurrentJobs=1");
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
+            new { table_name = "public.readings", parallel_chunks = 3, max_rows_per_second = 30_000 }))["id"]!;
+        await s.Http.WaitUntilAsync(jobId, Timeout, FirstCheckpoint(3), "first checkpoint");
+        await MoveDestinationAsync(s, "elsewhere");
+
+        await AssertFailedWithoutWritingAsync(s, jobId, "elsewhere");
+    }
+
+    private static async Task MoveDestinationAsync(Scenario s, string schema)
+    {
         var destination = (JsonObject)(await s.Http.GetOkAsync($"/api/v1/destinations/{s.DestinationIds[0]}"));
         var config = destination["config"]!.AsObject();
-        config["schema"] = "elsewhere";
+        config["schema"] = schema;
         var (updated, body) = await SendAsync(s.Http, HttpMethod.Put, $"/api/v1/destinations/{s.DestinationIds[0]}",
             new { name = (string)destination["name"]!, type = "postgres", config });
         Assert.True(updated == HttpStatusCode.OK, body);
+    }
 
-        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+    private static async Task AssertFailedWithoutWritingAsync(Scenario s, int jobId, string schema)
+    {
         var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
-        Assert.Equal("FAILED", (string)job["status"]!);
+        Assert.True("FAILED" == (string)job["status"]!, job.ToJsonString());
         Assert.Contains("changed since this job wrote its first rows", (string)job["error_message"]!);
         Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.DestinationDb,
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'elsewhere' AND table_name = 'readings'"));
+            $"SELECT count(*) FROM information_schema.tables WHERE table_schema = '{schema}' AND table_name = 'readings'"));
     }
 
     /// <summary>

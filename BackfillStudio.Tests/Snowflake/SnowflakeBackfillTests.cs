@@ -397,6 +397,30 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
     }
 
     /// <summary>
+    /// An engine that lost the job during its first batch, taken over by a claim that split the job and so writes nothing
+    /// under the job's own id (its chunks write under theirs): the new claim's prepare alone fences the old one off.
+    /// </summary>
+    [Fact]
+    public async Task AWriteOfAnOlderClaim_AfterANewerClaimOnlyPrepared_ChangesNothing_AndStopsTheStaleWriter()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'first' FROM generate_series(1, 500) g;",
+            ["public.items"], account.Config());
+        var jobId = await s.StartBackfillAsync("public.items");
+        await ExpectCompletedAsync(s, jobId, 500);
+        var race = await ClaimRace.ReadAsync(s, jobId, "public.items", "UPDATE items SET v = 'newer'");
+        var destination = race.Plan.Destinations.Single().Settings;
+        var before = await account.ContentsAsync(s.SourceDb, "items");
+
+        await using var stalled = race.Writer(destination, 1);
+        await stalled.PrepareAsync(CancellationToken.None);
+        await using (var successor = race.Writer(destination, 2))
+            await successor.PrepareAsync(CancellationToken.None);
+        await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Newer, CancellationToken.None));
+        Assert.Equal(before, await account.ContentsAsync(s.SourceDb, "items"));
+    }
+
+    /// <summary>
     /// A table without a key is appended batch by batch, each once per job: a progress row, moved in the batch's
     /// transaction, says how far the job's appends reach. A batch written again (a resume from an older checkpoint: the
     /// next batch is written before the last one's checkpoint is stored) is skipped, and must not move the progress row

@@ -38,7 +38,7 @@ public sealed class DuckDbRelation(VerifyScope scope, string destination)
     };
 
     private static string Finite(string q, string ordinal) =>
-        $"CASE WHEN isfinite({q}) THEN {ordinal} WHEN CAST({q} AS VARCHAR) = 'infinity' THEN {PostgresCanonical.Infinity} ELSE {PostgresCanonical.MinusInfinity} END";
+        $"CASE WHEN {q} IS NULL THEN NULL WHEN isfinite({q}) THEN {ordinal} WHEN CAST({q} AS VARCHAR) = 'infinity' THEN {PostgresCanonical.Infinity} ELSE {PostgresCanonical.MinusInfinity} END";
 
     /// <summary>A command over <paramref name="relation"/> restricted to the range's rows that match the job's filters: <c>{where}</c> in <paramref name="sql"/>.</summary>
     public DuckDBCommand Command(DuckDBConnection connection, string sql, KeyRange range)

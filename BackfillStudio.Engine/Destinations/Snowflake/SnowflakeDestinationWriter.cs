@@ -60,6 +60,9 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         await client.ExecuteAsync($"CREATE TABLE IF NOT EXISTS {FenceSql} (job_id NUMBER(10,0), target_table VARCHAR, epoch NUMBER(19,0))", null, ct);
         await ClaimAsync(ct);
         await MatchTargetColumnsAsync(ct);
+        // Before any batch: a claim that splits the job writes nothing under the job's own id (its chunks write under
+        // theirs), and the older claim it took over must meet the fence all the same.
+        await client.ExecuteAsync(RaiseFenceSql(), null, ct);
     }
 
     /// <summary>
