@@ -371,37 +371,13 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         Assert.Equal(count, account.Scalar($"SELECT count(*) FROM \"{SnowflakeAccount.Schema}\".readings"));
     }
 
-    [Fact]
-    public async Task AWriteOfAnOlderClaim_AfterANewerClaimWrote_ChangesNothing_AndStopsTheStaleWriter()
-    {
-        await using var account = await SnowflakeAccount.StartAsync();
-        await using var s = await Scenario.CreateAsync(pg, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'first' FROM generate_series(1, 500) g;",
-            ["public.items"], account.Config());
-        var jobId = await s.StartBackfillAsync("public.items");
-        await ExpectCompletedAsync(s, jobId, 500);
-
-        var race = await ClaimRace.ReadAsync(s, jobId, "public.items", "UPDATE items SET v = 'newer'");
-        var destination = race.Plan.Destinations.Single().Settings;
-
-        await using (var successor = race.Writer(destination, 2))
-        {
-            await successor.PrepareAsync(CancellationToken.None);
-            await successor.WriteAsync(race.Newer, CancellationToken.None);
-        }
-        await using (var stalled = race.Writer(destination, 1))
-        {
-            await stalled.PrepareAsync(CancellationToken.None);
-            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Stale, CancellationToken.None));
-        }
-        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), await account.ContentsAsync(s.SourceDb, "items"));
-    }
-
     /// <summary>
-    /// An engine that lost the job during its first batch, taken over by a claim that split the job and so writes nothing
-    /// under the job's own id (its chunks write under theirs): the new claim's prepare alone fences the old one off.
+    /// An older claim's write after a newer claim's is refused. The newer claim's prepare alone fences the older one off:
+    /// an engine that lost the job during its first batch may be taken over by a claim that splits the job, which writes
+    /// nothing under the job's own id (its chunks write under theirs).
     /// </summary>
     [Fact]
-    public async Task AWriteOfAnOlderClaim_AfterANewerClaimOnlyPrepared_ChangesNothing_AndStopsTheStaleWriter()
+    public async Task AWriteOfAnOlderClaim_AfterANewerClaimPreparedOrWrote_ChangesNothing_AndStopsTheStaleWriter()
     {
         await using var account = await SnowflakeAccount.StartAsync();
         await using var s = await Scenario.CreateAsync(pg, "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT g, 'first' FROM generate_series(1, 500) g;",
@@ -412,12 +388,26 @@ public sealed class SnowflakeBackfillTests(PostgresServer pg) : IClassFixture<Po
         var destination = race.Plan.Destinations.Single().Settings;
         var before = await account.ContentsAsync(s.SourceDb, "items");
 
-        await using var stalled = race.Writer(destination, 1);
-        await stalled.PrepareAsync(CancellationToken.None);
-        await using (var successor = race.Writer(destination, 2))
-            await successor.PrepareAsync(CancellationToken.None);
-        await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Newer, CancellationToken.None));
+        await using (var stalled = race.Writer(destination, 1))
+        {
+            await stalled.PrepareAsync(CancellationToken.None);
+            await using (var successor = race.Writer(destination, 2))
+                await successor.PrepareAsync(CancellationToken.None);
+            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Newer, CancellationToken.None));
+        }
         Assert.Equal(before, await account.ContentsAsync(s.SourceDb, "items"));
+
+        await using (var successor = race.Writer(destination, 4))
+        {
+            await successor.PrepareAsync(CancellationToken.None);
+            await successor.WriteAsync(race.Newer, CancellationToken.None);
+        }
+        await using (var stalled = race.Writer(destination, 3))
+        {
+            await stalled.PrepareAsync(CancellationToken.None);
+            await Assert.ThrowsAsync<StaleClaimException>(() => stalled.WriteAsync(race.Stale, CancellationToken.None));
+        }
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "items"), await account.ContentsAsync(s.SourceDb, "items"));
     }
 
     /// <summary>
