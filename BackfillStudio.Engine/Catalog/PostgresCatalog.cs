@@ -35,7 +35,9 @@ public static class PostgresCatalog
                          WHERE k.attnum = a.attnum AND k.ord <= pk.indnkeyatts), 0)::int,
                format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END),
                format_type(COALESCE(bt.oid, a.atttypid), -1),
-               {CollationSql}
+               {CollationSql},
+               -- Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
+               COALESCE((SELECT to_jsonb(o) ->> 'collisdeterministic' = 'false' FROM pg_collation o WHERE o.oid = a.attcollation), false)
         FROM pg_attribute a
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -198,7 +200,7 @@ public static class PostgresCatalog
                 }
                 var column = new SourceColumn(reader.GetString(0), reader.GetString(1), reader.GetString(9), reader.GetBoolean(2), pkPosition > 0,
                     kind, elementKind, precision, scale, builtin, elementKind is null ? null : elementType, reader.GetString(10),
-                    pkPosition > 0 && !reader.IsDBNull(11) ? reader.GetString(11) : null);
+                    pkPosition > 0 && !reader.IsDBNull(11) ? reader.GetString(11) : null, reader.GetBoolean(12));
                 columns.Add((column, pkPosition));
             }
         }

@@ -7,6 +7,8 @@ public sealed record SourceTable(string TableName, string Name, long EstimatedRo
 
 /// <param name="Collation">A key column's collation (the order a job walks the key in) as SQL names it; null for the
 /// database's default collation, for types without one, and for columns outside the key.</param>
+/// <param name="NondeterministicCollation">The column's collation is not deterministic (an ICU collation made with
+/// <c>deterministic = false</c>): it finds texts equal that differ, 'abc' and 'ABC' under a case-insensitive one.</param>
 public sealed record SourceColumn(
     string Name,
     string DataType,
@@ -20,7 +22,8 @@ public sealed record SourceColumn(
     bool IsBuiltinType,
     string? ElementType = null,
     string? ComparisonType = null,
-    string? Collation = null)
+    string? Collation = null,
+    bool NondeterministicCollation = false)
 {
     /// <summary>The type filter values are cast to: the column's (base) type without its modifier, as a literal is in psql.</summary>
     public string FilterType => ComparisonType ?? BaseDataType;

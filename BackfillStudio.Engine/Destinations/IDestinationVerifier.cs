@@ -22,9 +22,9 @@ public interface IDestinationVerifier : IAsyncDisposable
     /// <summary>The rows of <paramref name="range"/> that match the job's filters: their count and, when asked, their checksum over <see cref="ChecksumColumns"/>.</summary>
     Task<RangeMeasure> MeasureAsync(KeyRange range, bool checksum, CancellationToken ct);
 
-    /// <summary>
-    /// Deletes the rows of <paramref name="range"/> that match the job's filters; <paramref name="returningKeys"/>: and
-    /// returns their keys' canonical text (see <see cref="RepairKeys"/>), else nothing.
-    /// </summary>
-    Task<IReadOnlyList<string[]>> DeleteAsync(KeyRange range, bool returningKeys, CancellationToken ct);
+    /// <summary>The keys' canonical texts (see <see cref="RepairKeys"/>) of the rows of <paramref name="range"/> that match the job's filters.</summary>
+    Task<IReadOnlyList<string[]>> MatchingKeysAsync(KeyRange range, CancellationToken ct);
+
+    /// <summary>Deletes the rows of <paramref name="range"/> that match the job's filters.</summary>
+    Task DeleteAsync(KeyRange range, CancellationToken ct);
 }

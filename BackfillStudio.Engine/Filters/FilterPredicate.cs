@@ -63,14 +63,13 @@ public sealed class FilterPredicate
     }
 
     /// <summary>
-    /// The rows this predicate selects and those <paramref name="clause"/> selects: it is given the SQL that reads
-    /// <paramref name="value"/> (text), in either form.
+    /// Another predicate made of this one and one more text value: <paramref name="clause"/> is given this predicate's SQL
+    /// and the SQL that reads <paramref name="value"/>, in either form.
     /// </summary>
-    public FilterPredicate Or(Func<string, string> clause, string value)
+    public FilterPredicate Extend(Func<string, string, string> clause, string value)
     {
         var name = $"f{Parameters.Count}";
-        return new FilterPredicate($"({Sql}) OR ({clause($"@{name}")})", $"({SessionSql}) OR ({clause(SessionValues.Read(name))})",
-            [.. Parameters, (name, value)]);
+        return new FilterPredicate(clause(Sql, $"@{name}"), clause(SessionSql, SessionValues.Read(name)), [.. Parameters, (name, value)]);
     }
 
     /// <summary>The parameter as a value of the column's type; the type name comes from the catalog's format_type.</summary>

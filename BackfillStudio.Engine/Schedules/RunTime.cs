@@ -42,9 +42,9 @@ public sealed record RunTime(DateTimeOffset At, TimeZoneInfo Zone, DateTimeOffse
         }).ToList();
     }
 
-    /// <summary>Whether a filter of a schedule (<see cref="Templates"/>) has a relative value resolved at <see cref="From"/>.</summary>
-    public bool ReachesBack(IReadOnlyList<BackfillFilter> templates) =>
-        From is not null && templates.Any(f => IsLowerBound(f.Operator) && f.Value is { } value && RelativeTime.LooksRelative(value) && RelativeTime.TryParse(value, out _));
+    /// <summary>Whether a schedule's filters (<see cref="Templates"/>) have a lower bound with a relative value, which <see cref="From"/> moves back.</summary>
+    public static bool HasRelativeLowerBound(IReadOnlyList<BackfillFilter> templates) =>
+        templates.Any(f => IsLowerBound(f.Operator) && f.Value is { } value && RelativeTime.LooksRelative(value) && RelativeTime.TryParse(value, out _));
 
     private static bool IsLowerBound(string? op) => FilterOperators.TryParse(op ?? "", out var parsed)
         && parsed is FilterOperator.GreaterThan or FilterOperator.GreaterOrEqual;

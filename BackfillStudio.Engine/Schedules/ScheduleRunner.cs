@@ -85,6 +85,8 @@ public sealed class ScheduleRunner(
         var now = await db.Database.SqlQuery<DateTimeOffset>($"SELECT now() AS \"Value\"").SingleAsync(ct);
         var cron = CronSchedule.Load(schedule.Cron, schedule.TimeZone);
         var (occurrence, missed) = LatestDue(cron, schedule.NextRunAt!.Value, now);
+        // Only a relative lower bound can reach back over the windows of earlier occurrences.
+        var reachesBack = RunTime.HasRelativeLowerBound(Templates(schedule));
         var from = schedule.UncoveredSince ?? schedule.NextRunAt!.Value;
         var run = new ScheduleRunEntity { ScheduleId = schedule.Id, OccurrenceAt = occurrence, Outcome = ScheduleOutcome.Created, Engine = identity.Name };
         BackfillJobEntity? job = null;
@@ -100,10 +102,10 @@ public sealed class ScheduleRunner(
         {
             try
             {
-                var at = new RunTime(occurrence, cron.Zone, from < occurrence ? from : null);
+                var at = new RunTime(occurrence, cron.Zone, reachesBack && from < occurrence ? from : null);
                 job = await jobs.AddJobAsync(db, schedule.PipelineId, Request(schedule), $"schedule {schedule.Id}", at, ct);
                 job.ScheduleId = schedule.Id;
-                if (at.ReachesBack(Templates(schedule)))
+                if (at.From is not null)
                     run.Message = $"Its lower bounds (>, >=) were resolved at {from.UtcDateTime.ToString("u", CultureInfo.InvariantCulture)}, the first occurrence since this " +
                                   "schedule's last job, so it also copies the windows of the occurrences that created none.";
             }
@@ -120,14 +122,14 @@ public sealed class ScheduleRunner(
             await db.SaveChangesAsync(ct);
             run.JobId = job.Id;
         }
-        if (run.Outcome != ScheduleOutcome.Created) run.Message += " The next job of this schedule copies its window.";
+        if (run.Outcome != ScheduleOutcome.Created && reachesBack) run.Message += " The next job of this schedule copies its window.";
         if (missed > 0)
             run.Message = $"{run.Message} {(missed >= MaxMissedCounted ? $"More than {MaxMissedCounted:N0}" : missed.ToString("N0"))} earlier occurrence(s) were missed while no engine ran.".TrimStart();
         db.ScheduleRuns.Add(run);
         if (run.Outcome == ScheduleOutcome.Failed) await ScheduleRunNotice.QueueAsync(db, NotificationEvents.ScheduleFailed, schedule, run, ct);
         if (run.Outcome == ScheduleOutcome.Skipped) await ScheduleRunNotice.QueueAsync(db, NotificationEvents.ScheduleSkipped, schedule, run, ct);
         schedule.NextRunAt = cron.Next(now);
-        schedule.UncoveredSince = run.Outcome == ScheduleOutcome.Created ? null : from;
+        schedule.UncoveredSince = run.Outcome == ScheduleOutcome.Created || !reachesBack ? null : from;
         schedule.UpdatedAt = now;
         await db.SaveChangesAsync(ct);
 

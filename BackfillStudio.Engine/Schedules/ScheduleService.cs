@@ -78,6 +78,9 @@ public sealed class ScheduleService(IDbContextFactory<ConfigDbContext> dbFactory
     private void Apply(BackfillScheduleEntity schedule, ScheduleInput input, CronSchedule cron, string table, IReadOnlyList<BackfillFilter> filters,
         DateTimeOffset now)
     {
+        // Windows left uncovered belong to the request that had them.
+        if (schedule.TableName != table || !(JsonSerializer.Deserialize<List<BackfillFilter>>(schedule.Filters) ?? []).SequenceEqual(filters))
+            schedule.UncoveredSince = null;
         schedule.TableName = table;
         schedule.Filters = JsonSerializer.Serialize(filters);
         schedule.Cron = input.Cron!.Trim();

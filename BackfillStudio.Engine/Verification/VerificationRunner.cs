@@ -154,8 +154,9 @@ public sealed class VerificationRunner(
 
     /// <summary>
     /// Re-copies each listed range into the destination where it differed: its matching rows there are deleted, then
-    /// the source's are written through the destination's writer, with every deleted row the source still holds
-    /// (<see cref="RepairKeys"/>). Returns how many ranges were repaired.
+    /// the source's are written through the destination's writer. For a filtered job, a row the delete would take that
+    /// the source still holds outside the filters is written as the source has it first (<see cref="RepairKeys"/>).
+    /// Returns how many ranges were repaired.
     /// </summary>
     private async Task<int> RepairAsync(JobPlan plan, VerifyScope scope, SourceVerifier sourceSide, PostgresSource source, FilterPredicate predicate,
         VerificationReport previous, IReadOnlyList<Side> sides, CancellationToken ct)
@@ -176,12 +177,9 @@ public sealed class VerificationRunner(
             try
             {
                 long batches = 0;
-                foreach (var mismatch in ranges)
+                async Task CopyAsync(RangeMismatch mismatch, FilterPredicate rows)
                 {
-                    var range = new KeyRange(await sourceSide.BoundAsync(mismatch.RangeStart, ct), await sourceSide.BoundAsync(mismatch.RangeEnd, ct));
-                    var deleted = await JobFailure.Step(step, () => side.Verifier.DeleteAsync(range, returningKeys: scope.Filters.Count > 0, ct));
-                    await using var reader = source.Reader(scope.Table, RepairKeys.Including(predicate, scope.Table, deleted), options.Value.BatchLimits,
-                        mismatch.RangeEnd);
+                    await using var reader = source.Reader(scope.Table, rows, options.Value.BatchLimits, mismatch.RangeEnd);
                     var cursor = new ResumeCursor(batches, mismatch.RangeStart, null, null);
                     while (await JobFailure.Step("Source", () => reader.ReadAsync(cursor, ct)) is { } batch)
                     {
@@ -194,6 +192,21 @@ public sealed class VerificationRunner(
                         cursor = batch.Next;
                     }
                     batches = cursor.Batches;
+                }
+                foreach (var mismatch in ranges)
+                {
+                    var range = new KeyRange(await sourceSide.BoundAsync(mismatch.RangeStart, ct), await sourceSide.BoundAsync(mismatch.RangeEnd, ct));
+                    if (scope.Filters.Count > 0)
+                    {
+                        if (mismatch.DestinationRows > RepairKeys.MaxKeys)
+                            throw new InvalidOperationException($"{step}: the range ({Describe(mismatch.RangeStart)}, {Describe(mismatch.RangeEnd)}] holds " +
+                                $"{mismatch.DestinationRows:N0} rows that match the job's filters, more than the {RepairKeys.MaxKeys:N0} whose keys a repair " +
+                                "of a filtered job reads first; start a new backfill instead.");
+                        var keys = await JobFailure.Step(step, () => side.Verifier.MatchingKeysAsync(range, ct));
+                        if (keys.Count > 0) await CopyAsync(mismatch, RepairKeys.LeftTheFilters(predicate, scope.Table, keys));
+                    }
+                    await JobFailure.Step(step, () => side.Verifier.DeleteAsync(range, ct));
+                    await CopyAsync(mismatch, predicate);
                     repaired++;
                     logger.LogInformation("Job {JobId}: repaired range ({Start}, {End}] in destination {Destination}", plan.Job.Id,
                         Describe(mismatch.RangeStart), Describe(mismatch.RangeEnd), side.Destination.Name);

@@ -44,7 +44,8 @@ public static class PortableFilter
                     => $"{text} {f.Operator.ToSql()} {bind(f.Canonical!)}",
                 FilterOperator.GreaterThan or FilterOperator.LessThan or FilterOperator.GreaterOrEqual or FilterOperator.LessOrEqual
                     when f.Ordinal is { } value && ordinal(f.Column, q) is { } number => $"{number} {f.Operator.ToSql()} {bind(value)}",
-                FilterOperator.Like when like is not null && f.Column.IsTextLike && canonical(f.Column, q) is { } text => like(text, bind(f.Filter.Value!)),
+                FilterOperator.Like when like is not null && f.Column.IsTextLike && !f.Column.NondeterministicCollation && canonical(f.Column, q) is { } text
+                    => like(text, bind(f.Filter.Value!)),
                 _ => null,
             };
             clauses.Add(clause ?? throw new NotSupportedException(
@@ -54,8 +55,11 @@ public static class PortableFilter
         return clauses.Count == 0 ? "TRUE" : string.Join(" AND ", clauses.Select(c => $"({c})"));
     }
 
-    /// <summary>char(n) is left out: PostgreSQL compares it without its padding, which its canonical text keeps.</summary>
+    /// <summary>
+    /// char(n) is left out: PostgreSQL compares it without its padding, which its canonical text keeps; and so is text under
+    /// a collation that finds texts equal that differ.
+    /// </summary>
     private static bool ExactEquality(SourceColumn column) => column.Kind is ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64
         or ValueKind.Bool or ValueKind.Uuid or ValueKind.Text or ValueKind.Enum or ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz
-        && !column.IsPaddedChar;
+        && !column.IsPaddedChar && !column.NondeterministicCollation;
 }

@@ -19,7 +19,10 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
         FROM generate_series(1, 3000) g;
         """;
 
-    private const string BigSql = "CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 20000) g;";
+    private const string BigSql = """
+        CREATE TABLE big (id int PRIMARY KEY, v text, at timestamptz NOT NULL DEFAULT now());
+        INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 20000) g;
+        """;
 
     private static readonly string[] Settings = ["--Backfill:PollIntervalSeconds=1", "--Backfill:BatchSize=500"];
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
@@ -89,6 +92,7 @@ public sealed class ScheduleTests(PostgresServer pg) : IClassFixture<PostgresSer
         var schedule = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/schedules", new
         {
             table_name = "public.big", cron = "*/2 * * * * *", time_zone = "UTC", max_rows_per_second = 500,
+            filters = new[] { Scenario.Filter("at", ">=", "now-7d") },
         });
         var id = (int)schedule["id"]!;
         var path = $"/api/v1/pipelines/{s.PipelineId}/schedules/{id}";

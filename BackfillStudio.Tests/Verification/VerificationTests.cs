@@ -229,6 +229,35 @@ public sealed class VerificationTests(PostgresServer pg) : IClassFixture<Postgre
             DestinationKinds.Parquet);
     }
 
+    /// <summary>
+    /// A repair of a filtered job that stops half-way (here the target refuses a row of its last copy, after the delete)
+    /// has lost nothing: the row that left the filters was written as the source has it before anything was deleted.
+    /// </summary>
+    [Fact]
+    public async Task ARepairOfAFilteredJobThatStopsHalfWay_HasNotLostTheRowThatLeftTheFilter()
+    {
+        await using var s = await CreateAsync(pg, OrdersSql, ["public.orders"], DestinationKinds.Postgres,
+            "--Backfill:BatchSize=5000", "--Backfill:VerifyRangeRows=2000", "--Backfill:VerifyAfterLoad=none");
+        await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.orders"), Timeout, "COMPLETED");
+        var paid = await s.StartBackfillAsync("public.orders", Filter("paid", "=", "true"));
+        await s.Http.WaitForJobAsync(paid, Timeout, "COMPLETED");
+        await PostgresServer.ExecuteAsync(s.SourceDb, "UPDATE orders SET paid = false, customer = 'unpaid now' WHERE id = 2002");
+        Assert.Equal("MISMATCH", (string)(await VerifyAsync(s, paid, "count"))["status"]!);
+
+        await PostgresServer.ExecuteAsync(s.DestinationDb, """
+            CREATE FUNCTION copy.refuse_2004() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.id = 2004 THEN RAISE EXCEPTION 'refused row 2004'; END IF; RETURN NULL; END $$;
+            CREATE TRIGGER refuse_2004 AFTER INSERT ON copy.orders FOR EACH ROW EXECUTE FUNCTION copy.refuse_2004();
+            """);
+        await s.Http.PostOkAsync($"/api/v1/backfill/{paid}/repair", new { });
+        var stopped = await s.Http.WaitForVerificationAsync(paid, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("FAILED" == (string)stopped["status"]!, stopped.ToJsonString());
+        Assert.Contains("refused row 2004", (string)stopped["error_message"]!);
+
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "orders", "id = 2002"),
+            await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "orders", "id = 2002"));
+    }
+
     /// <summary>The repair's list of deleted keys is told apart from the table's own columns, whatever their names.</summary>
     [Fact]
     public async Task RepairOfAFilteredJob_OverATableWithColumnsNamedLikeItsKeyList_WritesTheRowThatLeftTheFilterAgain()
@@ -268,6 +297,29 @@ public sealed class VerificationTests(PostgresServer pg) : IClassFixture<Postgre
 
         var verification = await VerifyAsync(s, early, "checksum");
         Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+    }
+
+    /// <summary>
+    /// A text column under a collation that finds 'abc' and 'ABC' equal: the source's filter selects both, and no
+    /// destination compares its text that way. The verification fails naming the filter, where it reported a MISMATCH
+    /// that a repair would "mend" by deleting the one row and copying both (twice into Parquet files, every time).
+    /// </summary>
+    [Fact]
+    public async Task FiltersOnTextUnderANondeterministicCollation_FailTheVerificationByName_InEveryDestination()
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+            CREATE TABLE names (id int PRIMARY KEY, name text COLLATE ci);
+            INSERT INTO names SELECT g, CASE g % 3 WHEN 0 THEN 'abc' WHEN 1 THEN 'ABC' ELSE 'other' END FROM generate_series(1, 300) g;
+            """, ["public.names"], DestinationKinds.All, "--Backfill:VerifyAfterLoad=none");
+        var jobId = await s.StartBackfillAsync("public.names", Filter("name", "=", "abc"));
+        Assert.Equal(200L, (long)(await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED"))["count_record"]!);
+
+        var (status, body) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/verify", new { mode = "count" });
+        Assert.True(status == HttpStatusCode.Accepted, body.ToJsonString());
+        var verification = await s.Http.WaitForVerificationAsync(jobId, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("FAILED" == (string)verification["status"]!, verification.ToJsonString());
+        Assert.Contains("name = 'abc'", (string)verification["error_message"]!);
     }
 
     /// <summary>

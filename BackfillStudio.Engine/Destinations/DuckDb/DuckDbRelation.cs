@@ -59,8 +59,13 @@ public sealed class DuckDbRelation(VerifyScope scope, string destination)
         return cmd;
     }
 
-    /// <summary>The key columns' canonical text (see <see cref="RepairKeys"/>).</summary>
-    public string KeyList => string.Join(", ", RepairKeys.Expressions(scope.Table, c => Canonical(c, Sql.Ident(c.Name)), destination));
+    /// <inheritdoc cref="IDestinationVerifier.MatchingKeysAsync"/>
+    public List<string[]> MatchingKeys(DuckDBConnection connection, string relation, KeyRange range)
+    {
+        using var cmd = Command(connection, $"SELECT {RepairKeys.List(scope.Table, c => Canonical(c, Sql.Ident(c.Name)), destination)} FROM {relation} WHERE {{where}}", range);
+        using var reader = cmd.ExecuteReader();
+        return RepairKeys.ReadAll(reader);
+    }
 
     /// <summary>The SELECT list measuring the rows: count, then the checksum when asked.</summary>
     public string MeasureList(bool checksum)

@@ -29,18 +29,18 @@ public sealed class DuckDbVerifier(DuckDbDestinationSettings settings, VerifySco
         return measure!;
     }
 
-    public async Task<IReadOnlyList<string[]>> DeleteAsync(KeyRange range, bool returningKeys, CancellationToken ct)
+    public async Task<IReadOnlyList<string[]>> MatchingKeysAsync(KeyRange range, CancellationToken ct)
     {
-        var keys = returningKeys ? " RETURNING " + _relation.KeyList : "";
-        IReadOnlyList<string[]> deleted = [];
-        await WithConnectionAsync(connection =>
-        {
-            using var cmd = _relation.Command(connection, $"DELETE FROM {TargetSql} WHERE {{where}}{keys}", range);
-            using var reader = cmd.ExecuteReader();
-            deleted = RepairKeys.ReadAll(reader);
-        }, ct);
-        return deleted;
+        IReadOnlyList<string[]> keys = [];
+        await WithConnectionAsync(connection => keys = _relation.MatchingKeys(connection, TargetSql, range), ct);
+        return keys;
     }
+
+    public Task DeleteAsync(KeyRange range, CancellationToken ct) => WithConnectionAsync(connection =>
+    {
+        using var cmd = _relation.Command(connection, $"DELETE FROM {TargetSql} WHERE {{where}}", range);
+        cmd.ExecuteNonQuery();
+    }, ct);
 
     private Task WithConnectionAsync(Action<DuckDBConnection> action, CancellationToken ct) => DuckDbFileLocks.RunAsync(settings.Path, () =>
     {

@@ -40,26 +40,25 @@ public sealed class ParquetVerifier(ParquetDestinationSettings settings, VerifyS
             : _relation.Measure(Connection, Read(files), range, checksum));
     }
 
-    public Task<IReadOnlyList<string[]>> DeleteAsync(KeyRange range, bool returningKeys, CancellationToken ct)
+    public Task<IReadOnlyList<string[]>> MatchingKeysAsync(KeyRange range, CancellationToken ct)
     {
-        var deleted = new List<string[]>();
+        var files = Files;
+        return Task.FromResult<IReadOnlyList<string[]>>(files.Count == 0 ? [] : _relation.MatchingKeys(Connection, Read(files), range));
+    }
+
+    public Task DeleteAsync(KeyRange range, CancellationToken ct)
+    {
         foreach (var file in Files)
         {
             ct.ThrowIfCancellationRequested();
             if (_relation.Measure(Connection, Read([file]), range, checksum: false).Rows == 0) continue;
-            if (returningKeys)
-            {
-                using var keys = _relation.Command(Connection, $"SELECT {_relation.KeyList} FROM {Read([file])} WHERE {{where}}", range);
-                using var reader = keys.ExecuteReader();
-                deleted.AddRange(RepairKeys.ReadAll(reader));
-            }
             var rest = $"{file}.rest.tmp";
             using (var cmd = _relation.Command(Connection,
                        $"COPY (SELECT * FROM {Read([file])} WHERE NOT COALESCE({{where}}, FALSE)) TO {Sql.Literal(rest)} (FORMAT parquet, COMPRESSION zstd)", range))
                 cmd.ExecuteNonQuery();
             File.Move(rest, file, overwrite: true);
         }
-        return Task.FromResult<IReadOnlyList<string[]>>(deleted);
+        return Task.CompletedTask;
     }
 
     private DuckDBConnection Connection => _connection ?? throw new InvalidOperationException("OpenAsync was not called.");

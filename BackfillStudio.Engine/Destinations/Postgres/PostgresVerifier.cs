@@ -26,6 +26,10 @@ public sealed class PostgresVerifier : IDestinationVerifier
                 or FilterOperator.GreaterOrEqual or FilterOperator.LessOrEqual) is { } ordered)
             throw new NotSupportedException($"The job's filter {ordered.Describe} orders text (or a type that {destination} holds as text), " +
                 "which the destination may sort in another collation; verify a backfill without that filter.");
+        if (scope.Resolved.FirstOrDefault(f => f.Column.NondeterministicCollation && f.Operator.TakesValue()) is { } lax)
+            throw new NotSupportedException($"The job's filter {lax.Describe} compares {lax.Column.Name} under its collation, which finds texts " +
+                $"equal that differ (as a case-insensitive one finds 'abc' and 'ABC'), and {destination} holds the column without it; " +
+                "verify a backfill without that filter.");
         _filter = FilterPredicate.Build(scope.Table with { Columns = scope.Table.Columns.Select(AsTarget).ToList() }, scope.Filters);
     }
 
@@ -71,13 +75,18 @@ public sealed class PostgresVerifier : IDestinationVerifier
         return new RangeMeasure(reader.GetInt64(0), checksum ? reader.GetString(1) : null);
     }
 
-    public async Task<IReadOnlyList<string[]>> DeleteAsync(KeyRange range, bool returningKeys, CancellationToken ct)
+    public async Task<IReadOnlyList<string[]>> MatchingKeysAsync(KeyRange range, CancellationToken ct)
     {
-        var keys = returningKeys
-            ? " RETURNING " + string.Join(", ", RepairKeys.Expressions(_scope.Table, c => PostgresCanonical.Canonical(c, Sql.Ident(c.Name)), "")) : "";
-        await using var cmd = Command($"DELETE FROM {TargetSql} WHERE {Where(range)}{keys}", range);
+        var keys = RepairKeys.List(_scope.Table, c => PostgresCanonical.Canonical(c, Sql.Ident(c.Name)), "");
+        await using var cmd = Command($"SELECT {keys} FROM {TargetSql} WHERE {Where(range)}", range);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         return RepairKeys.ReadAll(reader);
+    }
+
+    public async Task DeleteAsync(KeyRange range, CancellationToken ct)
+    {
+        await using var cmd = Command($"DELETE FROM {TargetSql} WHERE {Where(range)}", range);
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     private string Where(KeyRange range) =>

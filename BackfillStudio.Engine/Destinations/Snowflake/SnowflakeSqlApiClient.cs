@@ -256,8 +256,14 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
         }
     }
 
+    /// <summary>
+    /// The rows of the response's first partition, which are all of them for what the engine reads (counts, checksums, a
+    /// range's keys). A result cut into more partitions fails rather than be read in part.
+    /// </summary>
     private static SnowflakeResult Result(JsonObject json) =>
-        new((json["data"] as JsonArray ?? []).Select(row => (row as JsonArray ?? []).Select(cell => (string?)cell).ToArray()).ToList());
+        (json["resultSetMetaData"]?["partitionInfo"] as JsonArray)?.Count is > 1 and var partitions
+            ? throw new InvalidOperationException($"Snowflake returned a result in {partitions} partitions; this engine reads results of one only.")
+            : new((json["data"] as JsonArray ?? []).Select(row => (row as JsonArray ?? []).Select(cell => (string?)cell).ToArray()).ToList());
 
     private static SnowflakeStatementException StatementError(JsonObject json) =>
         new((string?)json["message"] ?? "(no message)", (string?)json["sqlState"], (string?)json["code"]);

@@ -66,7 +66,7 @@ public static class SnowflakeTypes
         (ValueKind.Time, long micros) when micros >= PgTemporal.MicrosecondsPerDay => "is past Snowflake's last TIME (23:59:59.999999999).",
         (ValueKind.NumericText, string text) when column.FitsDecimal(MaxNumberPrecision) && SourceColumn.IsNumericSpecial(text)
             => $"is not a number that Snowflake's {ColumnType(column)} can hold.",
-        (ValueKind.Json or ValueKind.Jsonb, string json) => VariantRefusal(json),
+        (ValueKind.Json or ValueKind.Jsonb, string json) => VariantRefusal(json, mayRepeatKeys: column.Kind == ValueKind.Json),
         (ValueKind.Array, Array array) when FirstFloatWithoutJsonNumber(array) is { } element
             => $"holds the element {element}, for which the JSON of a Snowflake ARRAY has no number.",
         _ => null,
@@ -89,23 +89,24 @@ public static class SnowflakeTypes
     /// PARSE_JSON keeps a number as a NUMBER only when it has no exponent, at most 38 digits and at most 37 after the
     /// point, and otherwise as a DOUBLE, which must print back as the same number.
     /// </summary>
-    private static string? VariantRefusal(string json)
+    private static string? VariantRefusal(string json, bool mayRepeatKeys)
     {
         var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json), new JsonReaderOptions { MaxDepth = 100_000 });
-        var objects = new Stack<HashSet<string>>();
+        var objects = mayRepeatKeys ? new Stack<HashSet<string>>() : null;
         while (reader.Read())
         {
             switch (reader.TokenType)
             {
                 case JsonTokenType.StartObject:
-                    objects.Push(new HashSet<string>(StringComparer.Ordinal));
+                    objects?.Push(new HashSet<string>(StringComparer.Ordinal));
                     break;
                 case JsonTokenType.EndObject:
-                    objects.Pop();
+                    objects?.Pop();
                     break;
-                case JsonTokenType.PropertyName when !objects.Peek().Add(reader.GetString()!):
+                case JsonTokenType.PropertyName when objects is not null && !objects.Peek().Add(reader.GetString()!):
                     return $"has the key \"{reader.GetString()}\" twice, which a Snowflake VARIANT cannot hold.";
-                case JsonTokenType.Number when System.Text.Encoding.UTF8.GetString(reader.ValueSpan) is var number && !SurvivesParseJson(number):
+                case JsonTokenType.Number when !FitsNumber(reader.ValueSpan)
+                                               && System.Text.Encoding.UTF8.GetString(reader.ValueSpan) is var number && !DoublePrintsBack(number):
                     return $"holds the number {Messages.Shorten(number)}, which a Snowflake VARIANT keeps only as a DOUBLE, and a DOUBLE " +
                         "does not hold it exactly.";
             }
@@ -113,16 +114,19 @@ public static class SnowflakeTypes
         return null;
     }
 
-    private static bool SurvivesParseJson(string number)
+    /// <summary>Whether PARSE_JSON keeps the number as a NUMBER: no exponent, at most 38 digits, at most 37 of them after the point.</summary>
+    private static bool FitsNumber(ReadOnlySpan<byte> number)
     {
-        if (!number.Contains('e', StringComparison.OrdinalIgnoreCase))
-        {
-            var unsigned = number.TrimStart('-');
-            var point = unsigned.IndexOf('.');
-            var whole = (point < 0 ? unsigned : unsigned[..point]).TrimStart('0').Length;
-            var scale = point < 0 ? 0 : unsigned.Length - point - 1;
-            if (scale < MaxNumberPrecision && whole + scale <= MaxNumberPrecision) return true;
-        }
+        if (number.IndexOfAny((byte)'e', (byte)'E') >= 0) return false;
+        var unsigned = number.TrimStart((byte)'-');
+        var point = unsigned.IndexOf((byte)'.');
+        var whole = (point < 0 ? unsigned : unsigned[..point]).TrimStart((byte)'0').Length;
+        var scale = point < 0 ? 0 : unsigned.Length - point - 1;
+        return scale < MaxNumberPrecision && whole + scale <= MaxNumberPrecision;
+    }
+
+    private static bool DoublePrintsBack(string number)
+    {
         var value = double.Parse(number, NumberStyles.Float, CultureInfo.InvariantCulture);
         return double.IsFinite(value) && Decimal(value.ToString("R", CultureInfo.InvariantCulture)) == Decimal(number);
     }

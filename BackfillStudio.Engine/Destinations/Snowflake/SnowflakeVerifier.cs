@@ -58,19 +58,18 @@ public sealed class SnowflakeVerifier(SnowflakeSqlApiClient client, SnowflakeDes
         return new RangeMeasure(long.Parse(values[0]!, CultureInfo.InvariantCulture), checksum ? values[1] : null);
     }
 
-    /// <summary>Snowflake's DELETE returns no rows: the keys are read first, by the same condition.</summary>
-    public async Task<IReadOnlyList<string[]>> DeleteAsync(KeyRange range, bool returningKeys, CancellationToken ct)
+    public async Task<IReadOnlyList<string[]>> MatchingKeysAsync(KeyRange range, CancellationToken ct)
     {
         var (where, bindings) = Where(range);
-        IReadOnlyList<string[]> keys = [];
-        if (returningKeys)
-        {
-            var list = string.Join(", ", RepairKeys.Expressions(scope.Table, c => Canonical(c, Ident(c.Name)), destination));
-            keys = (await client.ExecuteAsync($"SELECT {list} FROM {TargetSql} WHERE {where}", bindings, ct)).Rows
-                .Select(row => row.Select(value => value!).ToArray()).ToList();
-        }
+        var keys = RepairKeys.List(scope.Table, c => Canonical(c, Ident(c.Name)), destination);
+        return (await client.ExecuteAsync($"SELECT {keys} FROM {TargetSql} WHERE {where}", bindings, ct)).Rows
+            .Select(row => row.Select(value => value!).ToArray()).ToList();
+    }
+
+    public async Task DeleteAsync(KeyRange range, CancellationToken ct)
+    {
+        var (where, bindings) = Where(range);
         await client.ExecuteAsync($"DELETE FROM {TargetSql} WHERE {where}", bindings, ct);
-        return keys;
     }
 
     private (string Sql, List<SnowflakeBinding> Bindings) Where(KeyRange range)
