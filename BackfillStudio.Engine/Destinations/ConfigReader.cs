@@ -11,7 +11,12 @@ public sealed class ConfigReader(JsonObject config, ValidationErrors errors)
     {
         var node = config[name];
         if (node is null) return null;
-        if (node is JsonValue value && value.TryGetValue<string>(out var text)) return string.IsNullOrWhiteSpace(text) ? null : text;
+        if (node is JsonValue value && value.TryGetValue<string>(out var text))
+        {
+            if (!text.Contains('\0')) return string.IsNullOrWhiteSpace(text) ? null : text;
+            errors.Add($"config.{name}", $"'{name}' must not contain the NUL character (U+0000).");
+            return null;
+        }
         if (node is JsonValue number && number.TryGetValue<int>(out var n)) return n.ToString();
         errors.Add($"config.{name}", $"'{name}' must be a string.");
         return null;

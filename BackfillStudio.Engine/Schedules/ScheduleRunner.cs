@@ -5,6 +5,7 @@ using BackfillStudio.Engine.Filters;
 using BackfillStudio.Engine.Jobs;
 using BackfillStudio.Engine.Notifications;
 using BackfillStudio.Engine.Persistence;
+using BackfillStudio.Engine.Security;
 using BackfillStudio.Engine.Sources;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
@@ -114,7 +115,7 @@ public sealed class ScheduleRunner(
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 run.Outcome = ScheduleOutcome.Failed;
-                run.Message = $"No job created: {Messages.Shorten(e.Message, 1000)}";
+                run.Message = $"No job created: {Messages.Shorten(SecretScrubber.Scrub(e.Message, []), 1000)}";
             }
         }
         if (job is not null)

@@ -8,6 +8,23 @@ internal static class ResultWriter
     public static StatementResponse Single(StatementResult result, Guid handle, Guid requestId) =>
         SnowflakeResponses.Json(200, Body(result, handle, requestId));
 
+    /// <summary>
+    /// The answer, holding the first <paramref name="partitionRows"/> rows and listing every partition in
+    /// <c>partitionInfo</c>, and each later partition's body (<c>{"data": [...]}</c>).
+    /// </summary>
+    public static (StatementResponse First, IReadOnlyList<StatementResponse> Others) Partitioned(StatementResult result, Guid handle, Guid requestId,
+        int partitionRows)
+    {
+        var parts = result.Rows.Chunk(Math.Max(1, partitionRows)).Select(rows => (IReadOnlyList<string?[]>)rows).DefaultIfEmpty([]).ToList();
+        var body = Body(result, handle, requestId);
+        var info = new JsonArray();
+        foreach (var part in parts) info.Add((JsonNode)new JsonObject { ["rowCount"] = part.Count, ["uncompressedSize"] = 0 });
+        body["resultSetMetaData"]!["partitionInfo"] = info;
+        body["data"] = Data(parts[0]);
+        return (SnowflakeResponses.Json(200, body),
+            parts.Skip(1).Select(part => SnowflakeResponses.Json(200, new JsonObject { ["data"] = Data(part) })).ToList());
+    }
+
     /// <summary>Each statement's own result is available at its handle in <c>statementHandles</c>.</summary>
     public static StatementResponse Multi(IReadOnlyList<Guid> statementHandles, Guid handle, Guid requestId)
     {

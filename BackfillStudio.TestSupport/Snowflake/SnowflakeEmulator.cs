@@ -89,6 +89,16 @@ public sealed class SnowflakeEmulator : IAsyncDisposable
     }
 
     /// <summary>The next <paramref name="times"/> statement requests whose statement text matches get <paramref name="fault"/>.</summary>
+    /// <summary>
+    /// Most rows a result's partition holds: a larger result is cut into partitions, the answer holding the first and
+    /// <c>GET /api/v2/statements/{handle}?partition=N</c> the others, as Snowflake answers a large result.
+    /// </summary>
+    public int PartitionRows
+    {
+        get => _handler.PartitionRows;
+        set => _handler.PartitionRows = value;
+    }
+
     public void Inject(Func<string, bool> statementMatches, EmulatorFault fault, int times = 1)
     {
         ArgumentNullException.ThrowIfNull(statementMatches);

@@ -20,6 +20,7 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
     public WarehouseCatalog Catalog { get; } = new();
     public FaultInjector Faults { get; } = new();
     public StatementStore Statements { get; } = new();
+    public int PartitionRows { get; set; } = int.MaxValue;
 
     private int _inFlight;
     private int _peakInFlight;
@@ -76,6 +77,7 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         return (request.Method, path.Length) switch
         {
             ("POST", 3) => await SubmitAsync(request, json),
+            ("GET", 4) when request.Query.ContainsKey("partition") => Partition(path[3], request.Query["partition"].ToString()),
             ("GET", 4) => Poll(path[3]),
             ("POST", 5) when path[4] == "cancel" => Cancel(path[3]),
             _ => SnowflakeResponses.UnknownPath(request.Path.Value ?? ""),
@@ -154,7 +156,12 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         var plan = StatementPlan.From(request);
         Statements.CountExecution(requestId);
         var results = await executor.RunAsync(plan, schema);
-        if (!plan.IsMulti) return ResultWriter.Single(results[0], handle, requestId);
+        if (!plan.IsMulti)
+        {
+            var (first, others) = ResultWriter.Partitioned(results[0], handle, requestId, PartitionRows);
+            Statements.KeepPartitions(handle, others);
+            return first;
+        }
 
         var statementHandles = new List<Guid>();
         foreach (var result in results)
@@ -171,6 +178,13 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         if (!Guid.TryParse(handleText, out var handle) || !Statements.TryPoll(handle, out var outcome))
             return SnowflakeResponses.StatementNotFound(handleText);
         return outcome ?? SnowflakeResponses.Pending(handle);
+    }
+
+    private StatementResponse Partition(string handleText, string number)
+    {
+        if (!Guid.TryParse(handleText, out var handle) || !int.TryParse(number, out var n) || Statements.PartitionOf(handle, n) is not { } partition)
+            return SnowflakeResponses.StatementNotFound($"{handleText} partition {number}");
+        return partition;
     }
 
     private StatementResponse Cancel(string handleText)

@@ -17,6 +17,7 @@ internal sealed class StatementStore
     private readonly Dictionary<Guid, Entry> _statements = new();
     private readonly Dictionary<Guid, StatementResponse> _successes = new();
     private readonly Dictionary<Guid, int> _executions = new();
+    private readonly Dictionary<Guid, IReadOnlyList<StatementResponse>> _partitions = new();
 
     /// <param name="pendingPolls">How many status polls answer 202 before the outcome.</param>
     public void Complete(Guid handle, StatementResponse outcome, int pendingPolls = 0)
@@ -61,6 +62,19 @@ internal sealed class StatementStore
             }
             return true;
         }
+    }
+
+    /// <summary>The partitions after the first of a statement's result, which its answer holds.</summary>
+    public void KeepPartitions(Guid handle, IReadOnlyList<StatementResponse> partitions)
+    {
+        if (partitions.Count == 0) return;
+        lock (_gate) _partitions[handle] = partitions;
+    }
+
+    /// <returns>Partition <paramref name="n"/> (1 is the second) of the statement's result, or null when it has none such.</returns>
+    public StatementResponse? PartitionOf(Guid handle, int n)
+    {
+        lock (_gate) return _partitions.TryGetValue(handle, out var partitions) && n >= 1 && n <= partitions.Count ? partitions[n - 1] : null;
     }
 
     public void RememberSuccess(Guid requestId, StatementResponse response)

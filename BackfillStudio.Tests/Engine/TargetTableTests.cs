@@ -99,6 +99,23 @@ public sealed class TargetTableTests(PostgresServer pg) : IClassFixture<Postgres
             await TableContents.FromDuckDbAsync(s.SourceDb, "public", "counts", s.DuckDbPath, "main.counts"));
     }
 
+    /// <summary>A DuckDB file path holding ';' and '=' is a path, not connection-string options.</summary>
+    [Fact]
+    public async Task DuckDbFileWhosePathHoldsASemicolon_IsWrittenThere()
+    {
+        await using var s = await CreateAsync(pg, "CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT g, 'n' || g FROM generate_series(1, 100) g;",
+            ["public.notes"], DestinationKinds.DuckDb);
+        var path = Path.Combine(Path.GetDirectoryName(s.DuckDbPath)!, "odd;access_mode=READ_ONLY.duckdb");
+        var destination = (int)(await s.Http.PostOkAsync("/api/v1/destinations", new { name = "odd", type = "duckdb", config = new { path } }))["id"]!;
+        var pipeline = await s.AddPipelineAsync("odd", [destination], "public.notes");
+
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{pipeline}/backfill", new { table_name = "public.notes" }))["id"]!;
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED");
+
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.True(File.Exists(path), $"no file at {path}");
+    }
+
     /// <summary>
     /// A DuckDB target made before with another primary key than the source's: INSERT OR REPLACE would match rows on it.
     /// Keyed on (id, label) for a source keyed on id, a label changed between two backfills added a second row of its id.

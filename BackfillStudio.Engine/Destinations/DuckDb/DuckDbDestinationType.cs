@@ -13,6 +13,9 @@ public sealed record DuckDbDestinationSettings(string Path, string Schema) : Des
     /// chunks would only queue for it, or, on two engines, keep requeuing each other.
     /// </summary>
     public override bool TakesConcurrentWriters => false;
+
+    /// <summary>The file's connection string, built so that a path holding ';' or '=' stays a path.</summary>
+    public static string ConnectionString(string path) => new DuckDB.NET.Data.DuckDBConnectionStringBuilder { DataSource = System.IO.Path.GetFullPath(path) }.ConnectionString;
 }
 
 public sealed class DuckDbDestinationType : DestinationType<DuckDbDestinationSettings>

@@ -293,7 +293,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null) Directory.CreateDirectory(directory);
-        var connection = new DuckDBConnection($"Data Source={Path.GetFullPath(path)}");
+        var connection = new DuckDBConnection(DuckDbDestinationSettings.ConnectionString(path));
         try
         {
             connection.Open();

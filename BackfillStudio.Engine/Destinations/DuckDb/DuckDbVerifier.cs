@@ -44,7 +44,7 @@ public sealed class DuckDbVerifier(DuckDbDestinationSettings settings, VerifySco
 
     private Task WithConnectionAsync(Action<DuckDBConnection> action, CancellationToken ct) => DuckDbFileLocks.RunAsync(settings.Path, () =>
     {
-        using var connection = new DuckDBConnection($"Data Source={Path.GetFullPath(settings.Path)}");
+        using var connection = new DuckDBConnection(DuckDbDestinationSettings.ConnectionString(settings.Path));
         connection.Open();
         action(connection);
     }, ct);

@@ -58,10 +58,20 @@ public sealed record SnowflakeDestinationSettings(
 
     private static Uri ParseBaseUrl(string? configured, string account, ValidationErrors errors)
     {
-        if (configured is null) return new Uri($"https://{account.ToLowerInvariant()}.snowflakecomputing.com");
+        if (configured is null)
+        {
+            if (Uri.TryCreate($"https://{account.ToLowerInvariant()}.snowflakecomputing.com", UriKind.Absolute, out var derived)
+                && derived.Host == $"{account.ToLowerInvariant()}.snowflakecomputing.com")
+                return derived;
+            if (account.Length > 0) errors.Add("config.account", "'account' must be a Snowflake account identifier (letters, digits, '-', '_' and '.'), as in its URL.");
+            return new Uri("https://invalid.invalid");
+        }
         // Plain http only to this machine (a local proxy or emulator): tokens and signed JWTs must not cross a network in clear text.
-        if (Uri.TryCreate(configured, UriKind.Absolute, out var uri) && (uri.Scheme == "https" || uri.Scheme == "http" && uri.IsLoopback)) return uri;
-        errors.Add("config.base_url", "'base_url' must be an absolute https:// URL (http:// only for localhost).");
+        // No user name, password or query: the URL is shown to everyone who may read destinations.
+        if (Uri.TryCreate(configured, UriKind.Absolute, out var uri) && (uri.Scheme == "https" || uri.Scheme == "http" && uri.IsLoopback)
+            && uri.UserInfo.Length == 0 && uri.Query.Length == 0)
+            return uri;
+        errors.Add("config.base_url", "'base_url' must be an absolute https:// URL (http:// only for localhost), without a user name, password or query.");
         return new Uri("https://invalid.invalid");
     }
 

@@ -110,7 +110,7 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
             sent = true;
             return Request(HttpMethod.Post, url, body);
         }, "", ct);
-        return status == HttpStatusCode.Accepted ? await PollAsync(json, ct) : Result(json);
+        return status == HttpStatusCode.Accepted ? await PollAsync(json, ct) : await ResultAsync(json, ct);
     }
 
     /// <summary>Waits for a statement that answered 202; cancels it in Snowflake when the caller gives up.</summary>
@@ -126,7 +126,7 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
                 await Task.Delay(delay, time, ct);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
                 var (status, json) = await ExchangeAsync(() => Request(HttpMethod.Get, statusUrl, null), $" for statement {handle}", ct);
-                if (status != HttpStatusCode.Accepted) return Result(json);
+                if (status != HttpStatusCode.Accepted) return await ResultAsync(json, ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -257,13 +257,28 @@ public sealed class SnowflakeSqlApiClient(HttpClient http, SnowflakeDestinationS
     }
 
     /// <summary>
-    /// The rows of the response's first partition, which are all of them for what the engine reads (counts, checksums, a
-    /// range's keys). A result cut into more partitions fails rather than be read in part.
+    /// The rows of every partition of a result: the answer holds the first, and Snowflake gives each other one to
+    /// <c>GET /api/v2/statements/{handle}?partition=N</c> (a large result, such as a range's keys that a repair reads).
     /// </summary>
-    private static SnowflakeResult Result(JsonObject json) =>
-        (json["resultSetMetaData"]?["partitionInfo"] as JsonArray)?.Count is > 1 and var partitions
-            ? throw new InvalidOperationException($"Snowflake returned a result in {partitions} partitions; this engine reads results of one only.")
-            : new((json["data"] as JsonArray ?? []).Select(row => (row as JsonArray ?? []).Select(cell => (string?)cell).ToArray()).ToList());
+    private async Task<SnowflakeResult> ResultAsync(JsonObject json, CancellationToken ct)
+    {
+        var rows = Rows(json);
+        var partitions = (json["resultSetMetaData"]?["partitionInfo"] as JsonArray)?.Count ?? 1;
+        if (partitions > 1)
+        {
+            var handle = (string?)json["statementHandle"] ?? throw new InvalidOperationException("Snowflake answered a result in partitions without a statementHandle.");
+            for (var n = 1; n < partitions; n++)
+            {
+                var url = new Uri(settings.BaseUrl, $"/api/v2/statements/{Uri.EscapeDataString(handle)}?partition={n}");
+                var (_, partition) = await ExchangeAsync(() => Request(HttpMethod.Get, url, null), $" for partition {n} of statement {handle}", ct);
+                rows.AddRange(Rows(partition));
+            }
+        }
+        return new SnowflakeResult(rows);
+    }
+
+    private static List<string?[]> Rows(JsonObject json) =>
+        (json["data"] as JsonArray ?? []).Select(row => (row as JsonArray ?? []).Select(cell => (string?)cell).ToArray()).ToList();
 
     private static SnowflakeStatementException StatementError(JsonObject json) =>
         new((string?)json["message"] ?? "(no message)", (string?)json["sqlState"], (string?)json["code"]);
