@@ -50,6 +50,8 @@ public static class BackfillStudioApp
         });
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+        // A body or parameter that cannot be read throws in every environment, so the answer names the field (ApiExceptionHandler).
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddOpenApi();
         builder.Services.AddBackfillHealthChecks();
         builder.Services.AddBackfillMetrics();

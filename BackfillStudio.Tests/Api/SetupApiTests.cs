@@ -165,6 +165,17 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
         var (malformed, problemJson) = await SendRawAsync(s.Http, "/api/v1/destinations", "{\"name\": ");
         Assert.Equal(HttpStatusCode.BadRequest, malformed);
         Assert.Equal(400, (int)problemJson["status"]!);
+        // A value of the wrong kind is named by its field, in every environment.
+        foreach (var (path, body, field) in new (string, object, string)[]
+                 {
+                     ("/api/v1/sources", new { name = "s3", host = "h", database = "d", username = "u", port = "abc" }, "port"),
+                     ($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.items", max_rows_per_second = 3e9 }, "max_rows_per_second"),
+                 })
+        {
+            var (status, problem) = await s.Http.PostJsonAsync(path, body);
+            Assert.True(status == HttpStatusCode.BadRequest && problem["errors"]?.AsObject().ContainsKey(field) == true,
+                $"POST {path}: expected 400 naming {field}, got {(int)status} {problem.ToJsonString()}");
+        }
     }
 
     [Fact]

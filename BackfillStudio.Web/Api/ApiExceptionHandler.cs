@@ -18,6 +18,7 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExce
                 Title = "One or more fields are invalid.",
                 Detail = string.Join(" ", v.Errors.SelectMany(e => e.Value.Select(m => $"{e.Key}: {m}"))),
             },
+            BadHttpRequestException { InnerException: System.Text.Json.JsonException { Path: { Length: > 2 } path } } b => Unreadable(b, FieldOf(path)),
             BadHttpRequestException b => new ProblemDetails { Status = b.StatusCode, Title = "The request could not be read.", Detail = b.Message },
             NotFoundException n => new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message },
             ConflictException c => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = c.Message },
@@ -28,4 +29,16 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExce
         context.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
     }
+
+    /// <summary>A JSON value of the wrong kind (a word for a number, say), named by its field.</summary>
+    private static HttpValidationProblemDetails Unreadable(BadHttpRequestException exception, string field) =>
+        new(new Dictionary<string, string[]> { [field] = ["The value is not of the kind this field takes (a number, a string, a boolean, a list or an object)."] })
+        {
+            Status = exception.StatusCode,
+            Title = "One or more fields are invalid.",
+            Detail = $"{field}: the value is not of the kind this field takes.",
+        };
+
+    /// <summary>The field of a JSON path as the API names fields: <c>$.filters[0].value</c> is <c>filters[0].value</c>.</summary>
+    private static string FieldOf(string path) => path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
 }
