@@ -148,6 +148,7 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
                 base_url = "https://a.snowflakecomputing.com/?token=secret" } }, "config.base_url"),
             ("/api/v1/destinations", new { name = "x", type = "postgres", config = new { host = "h\0", database = "d", username = "u" } }, "config.host"),
             ("/api/v1/sources", new { name = "s2", host = "", database = "d", username = "u" }, "host"),
+            ("/api/v1/sources", new { name = "s\0", host = "h", database = "d", username = "u" }, "name"),
             ("/api/v1/sources", new { name = "s2", host = "h", database = "d", username = "u", ssl_mode = "sometimes" }, "ssl_mode"),
             ("/api/v1/pipelines", new { name = "p2", source_id = 999, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "public.items" } } }, "source_id"),
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = Array.Empty<int>(), tables = new[] { new { table_name = "public.items" } } }, "destination_ids"),
