@@ -159,7 +159,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
 
         await using var source = await sources.OpenAsync(pipeline.SourceId, ct);
         var table = await source.TableAsync(input.TableName!, ct);
-        if (await source.RowSecurityRefusalAsync(table, ct) is { } refusal) errors.Add("table_name", refusal);
+        if (await source.ReadRefusalAsync(table, ct) is { } refusal) errors.Add("table_name", refusal);
         var inputs = at is null ? input.Filters : at.Resolve(table, input.Filters, errors);
         errors.ThrowIfAny();
         var filters = FilterValidator.Validate(table, inputs, errors);

@@ -59,6 +59,23 @@ public sealed class RowLevelSecurityTests(PostgresServer pg) : IClassFixture<Pos
         Assert.Contains("Row-level security is on for public.orders", (string)job["error_message"]!);
     }
 
+    /// <summary>A table the source's role may not read at all: the preview and the backfill are refused naming it, not a 500.</summary>
+    [Fact]
+    public async Task ATableTheSourceRoleMayNotRead_IsRefused_InThePreviewAndTheBackfill()
+    {
+        await using var s = await ScenarioReadingAsAsync(bypassesRowSecurity: true);
+        await PostgresServer.ExecuteAsync(s.SourceDb, "REVOKE SELECT ON orders FROM PUBLIC; DO $$ DECLARE r text; BEGIN " +
+            "FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'reader_%' LOOP EXECUTE format('REVOKE SELECT ON orders FROM %I', r); END LOOP; END $$");
+
+        foreach (var path in new[] { $"/api/v1/pipelines/{s.PipelineId}/backfill/preview", $"/api/v1/pipelines/{s.PipelineId}/backfill" })
+        {
+            var (status, body) = await s.Http.PostJsonAsync(path, new { table_name = "public.orders" });
+            Assert.True(status == HttpStatusCode.BadRequest, $"{path}: {(int)status} {body.ToJsonString()}");
+            Assert.Contains("may not read public.orders", (string)body["errors"]!["table_name"]![0]!);
+        }
+        Assert.Equal(0, (int)(await s.Http.GetOkAsync($"/api/v1/backfill?pipeline_id={s.PipelineId}"))["total"]!);
+    }
+
     [Fact]
     public async Task ASourceRoleThatBypassesRowSecurity_CopiesEveryRow()
     {

@@ -36,26 +36,29 @@ public sealed class PostgresSource : IAsyncDisposable
         await PostgresCatalog.FindTableAsync(Connection, tableName, ct)
             ?? throw new NotFoundException($"Table '{Messages.Shorten(tableName)}' does not exist in {_name}.");
 
-    /// <summary><see cref="TableAsync"/>, for work that reads every row: fails with <see cref="RowSecurityRefusalAsync"/>'s reason.</summary>
+    /// <summary><see cref="TableAsync"/>, for work that reads every row: fails with <see cref="ReadRefusalAsync"/>'s reason.</summary>
     public async Task<TableSchema> WholeTableAsync(string tableName, CancellationToken ct)
     {
         var table = await TableAsync(tableName, ct);
-        return await RowSecurityRefusalAsync(table, ct) is { } refusal ? throw new InvalidOperationException(refusal) : table;
+        return await ReadRefusalAsync(table, ct) is { } refusal ? throw new InvalidOperationException(refusal) : table;
     }
 
     /// <summary>
-    /// Why a backfill of the table would copy only some of its rows, when a row-level security policy lets the session's
-    /// role see only those; null when it sees every row. (A query that a policy would filter fails anyway, see
-    /// <see cref="SourceSettings"/>; this says why before any work starts, and what to do.)
+    /// Why the session's role cannot read every row of the table: it may not read the table at all, or a row-level
+    /// security policy lets it see only some rows, which a backfill would copy alone; null when it sees every row. (Such
+    /// a query fails anyway, see <see cref="SourceSettings"/>; this says why before any work starts, and what to do.)
     /// </summary>
-    public async Task<string?> RowSecurityRefusalAsync(TableSchema table, CancellationToken ct)
+    public async Task<string?> ReadRefusalAsync(TableSchema table, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("SELECT current_user, row_security_active($1)", Connection);
+        await using var cmd = new NpgsqlCommand("SELECT current_user, has_table_privilege($1, 'SELECT'), has_table_privilege($1, 'SELECT') AND row_security_active($1)", Connection);
         cmd.Parameters.Add(new NpgsqlParameter { Value = table.Oid, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid });
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
-        if (!reader.GetBoolean(1)) return null;
         var role = Sql.Ident(reader.GetString(0));
+        if (!reader.GetBoolean(1))
+            return $"The role {role} of {_name} may not read {table.TableName}: grant it (GRANT SELECT ON {table.QualifiedSql} TO {role}), " +
+                "or read the source as a role that may.";
+        if (!reader.GetBoolean(2)) return null;
         return $"Row-level security is on for {table.TableName} in {_name}, and its role {role} may see only the rows that the " +
             $"table's policies let through, so a backfill would copy only those. Read the source as a role that bypasses it " +
             $"(ALTER ROLE {role} BYPASSRLS), or as the table's owner (unless it forces row-level security) or a superuser.";
