@@ -214,7 +214,8 @@ public sealed class BackfillScheduleEntity
     public DateTimeOffset? NextRunAt { get; set; }
     /// <summary>
     /// The first occurrence since the schedule's last job that created none (skipped while a job ran, or failed): the next
-    /// job's lower bounds reach back to it. Null when every occurrence since the last job created one (or it was resumed).
+    /// job's relative lower bounds reach back to it. Null when every occurrence since the last job created one, when the
+    /// filters have no relative lower bound, and after a resume or an edit of the table or filters.
     /// </summary>
     public DateTimeOffset? UncoveredSince { get; set; }
     public string? CreatedBy { get; set; }
