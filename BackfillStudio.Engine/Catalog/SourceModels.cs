@@ -30,6 +30,12 @@ public sealed record SourceColumn(
 
     public bool IsTextLike => Kind is ValueKind.Text or ValueKind.Enum;
 
+    /// <summary>
+    /// The source's own equality finds texts equal that differ (a nondeterministic collation, or citext, 'abc' = 'ABC'):
+    /// its key keeps such texts apart no better than a destination's case-insensitive one would.
+    /// </summary>
+    public bool HasLooseEquality => NondeterministicCollation || BaseDataType is "citext" || BaseDataType.EndsWith(".citext", StringComparison.Ordinal);
+
     /// <summary>char(n): PostgreSQL compares and casts it to text without its padding, which the engine copies.</summary>
     public bool IsPaddedChar => BaseDataType is "bpchar" or "character" || BaseDataType.StartsWith("character(", StringComparison.Ordinal);
 

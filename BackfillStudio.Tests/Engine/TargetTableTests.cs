@@ -151,6 +151,64 @@ public sealed class TargetTableTests(PostgresServer pg) : IClassFixture<Postgres
     }
 
     /// <summary>
+    /// A target made before whose key finds texts equal that the source keeps apart (citext, a case-insensitive
+    /// collation): the source's 'K7' and 'k7' are two rows, but the second one's merge overwrote the first, and the job
+    /// said COMPLETED with half of them. It now fails before it writes, naming the column; the same key with the
+    /// source's equality takes every row.
+    /// </summary>
+    [Theory]
+    [InlineData(DestinationKinds.Postgres, "code citext PRIMARY KEY", "compares the key column code of type citext")]
+    [InlineData(DestinationKinds.Postgres, "code text COLLATE copy.ci PRIMARY KEY", "compares the key column code under the collation copy.ci")]
+    [InlineData(DestinationKinds.Postgres, "code varchar(10) COLLATE \"C\" PRIMARY KEY", null)]
+    [InlineData(DestinationKinds.DuckDb, "code VARCHAR COLLATE NOCASE PRIMARY KEY", "compares its key column code under a collation that finds 'K' and 'k' equal")]
+    [InlineData(DestinationKinds.DuckDb, "code VARCHAR COLLATE NOACCENT PRIMARY KEY", "finds 'é' and 'e' equal")]
+    [InlineData(DestinationKinds.DuckDb, "code VARCHAR COLLATE NFC PRIMARY KEY", "finds 'é' and 'e' followed by U+0301 equal")]
+    [InlineData(DestinationKinds.DuckDb, "code VARCHAR PRIMARY KEY", null)]
+    public async Task TargetMadeBeforeWhoseKeyFindsDifferentTextsEqual_FailsTheJob_WritingNothing(DestinationKinds kind, string key, string? error)
+    {
+        // In the C collation every upper-case code sorts before the lower-case ones: 'K7' and 'k7' land in other batches.
+        const string sql = """
+            CREATE TABLE codes (code text COLLATE "C" PRIMARY KEY, v int NOT NULL);
+            INSERT INTO codes SELECT c || g, g FROM generate_series(1, 150) g, (VALUES ('K'), ('k')) AS v(c);
+            """;
+        await using var s = await CreateAsync(pg, sql, ["public.codes"], kind, "--Backfill:BatchSize=100");
+        Func<Task<List<string>>> copied;
+        if (kind == DestinationKinds.Postgres)
+        {
+            await PostgresServer.ExecuteAsync(s.DestinationDb, $"""
+                CREATE EXTENSION citext;
+                CREATE SCHEMA copy;
+                CREATE COLLATION copy.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+                CREATE TABLE copy.codes ({key}, v int NOT NULL);
+                """);
+            copied = () => TableContents.FromPostgresAsync(s.DestinationDb, "copy", "codes");
+        }
+        else
+        {
+            using (var duck = new DuckDBConnection($"Data Source={s.DuckDbPath}"))
+            {
+                duck.Open();
+                using var cmd = duck.CreateCommand();
+                cmd.CommandText = $"CREATE TABLE main.codes ({key}, v INTEGER NOT NULL)";
+                cmd.ExecuteNonQuery();
+            }
+            copied = () => TableContents.FromDuckDbAsync(s.SourceDb, "public", "codes", s.DuckDbPath, "main.codes");
+        }
+
+        var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.codes"), Timeout, "COMPLETED", "FAILED");
+
+        if (error is null)
+        {
+            Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+            Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "codes"), await copied());
+            return;
+        }
+        Assert.True((string)job["status"]! == "FAILED", job.ToJsonString());
+        Assert.Contains(error, (string)job["error_message"]!);
+        Assert.Empty(await copied());
+    }
+
+    /// <summary>
     /// A PostgreSQL target made before from the source's own DDL (<c>pg_dump -s</c>) brings its triggers along: one that
     /// stamps <c>updated_at</c> on insert changed every copied row, and a count could not show it. A trigger or rule that
     /// may change or drop rows fails the job before it writes, saying how to disable it; triggers after the row stay.

@@ -42,6 +42,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
             Claim();
             MatchTargetColumns(columns);
             MatchTargetKey();
+            RefuseLooserKey();
         }, ct);
     }
 
@@ -68,6 +69,40 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         throw new InvalidOperationException($"{settings.Schema}.{target.TargetTable} in the DuckDB file {has}, but the source's is " +
             $"({string.Join(", ", wanted)}): rows are replaced by their key, so rows the source tells apart would replace each other " +
             "or be added twice. Give the target the source's key, or drop or rename it and start the backfill again.");
+    }
+
+    /// <summary>Texts PostgreSQL's deterministic collations keep apart that a DuckDB collation may find equal, and how a message shows them.</summary>
+    private static readonly (string A, string B, string Shown)[] TextsKeptApart =
+    [
+        ("K", "k", "'K' and 'k'"),
+        ("é", "e", "'é' and 'e'"),
+        ("\u00e9", "e\u0301", "'é' and 'e' followed by U+0301"),
+    ];
+
+    /// <summary>
+    /// Fails when a text key column of a target made before has a collation (<c>VARCHAR COLLATE NOCASE</c>) that finds
+    /// texts equal which the source keeps apart: INSERT OR REPLACE matched the source's 'k7' to the row of 'K7', and the job
+    /// said COMPLETED with half of the rows. DuckDB's catalog shows no column's collation, so the key's own comparison is
+    /// asked: pairs of texts are compared as values of the column's type (a UNION with it gives them its collation).
+    /// </summary>
+    private void RefuseLooserKey()
+    {
+        var text = ColumnTypes(null, settings.Schema, target.TargetTable).Where(c => c.Type == "VARCHAR").Select(c => c.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var column in target.Table.PrimaryKey.Where(c => !c.HasLooseEquality && text.Contains(c.Name)))
+        {
+            var pairs = string.Join(", ", TextsKeptApart.Select((p, i) => $"({Sql.Literal(p.A)}, {Sql.Literal(p.B)}, {i})"));
+            var name = Sql.Ident(column.Name);
+            using var cmd = _connection!.CreateCommand();
+            cmd.CommandText = $"""
+                WITH probe AS (SELECT {name} AS a, {name} AS b, -1 AS n FROM {TargetSql} WHERE false UNION ALL SELECT * FROM (VALUES {pairs}) p(a, b, n))
+                SELECT min(n) FROM probe WHERE a = b
+                """;
+            if (cmd.ExecuteScalar() is not int first) continue;
+            throw new InvalidOperationException(
+                $"{settings.Schema}.{target.TargetTable} in the DuckDB file compares its key column {column.Name} under a collation that finds " +
+                $"{TextsKeptApart[first].Shown} equal, which the source keeps apart: their rows would replace each other. Declare " +
+                $"{column.Name} without a collation, or drop or rename the table and the job creates it with the source's types.");
+        }
     }
 
     /// <summary>

@@ -72,7 +72,11 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             await RunDdlAsync(_ => [$"CREATE SCHEMA IF NOT EXISTS {Schema}", $"CREATE TABLE IF NOT EXISTS {RegistrySql} (target_table text PRIMARY KEY, source text NOT NULL)"], ct);
         await ClaimAsync(ct);
         var existing = await TargetColumnsAsync(ct);
-        if (existing is not null) await RefuseRowRewritersAsync(ct);
+        if (existing is not null)
+        {
+            await RefuseRowRewritersAsync(ct);
+            await RefuseLooserKeyAsync(ct);
+        }
         if (TargetDdl(existing).Count > 0 || !HasKey && !await ExistsAsync($"{Schema}.{ProgressTable}", ct) || !await ExistsAsync(FenceSql, ct))
             existing = await RunDdlAsync(TargetDdl, ct);
 
@@ -190,6 +194,42 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
               $"would not hold the source's values. Disable it while the backfill runs (ALTER TABLE {tableSql} DISABLE TRIGGER {nameSql}) or drop it."
             : $"{table} has the rule {name} on INSERT or UPDATE, which may rewrite or drop the rows the job writes. Drop it " +
               $"(DROP RULE {nameSql} ON {tableSql}) or disable it (ALTER TABLE {tableSql} DISABLE RULE {nameSql}).");
+    }
+
+    /// <summary>
+    /// Fails when a target made before has a unique index on the key (the merge's <c>ON CONFLICT</c> arbiter) that finds
+    /// texts equal which the source keeps apart: a citext column, or a nondeterministic collation. The source's 'K7' and
+    /// 'k7' are two rows, but the second one's merge overwrote the first, and the job said COMPLETED with half of them.
+    /// </summary>
+    private async Task RefuseLooserKeyAsync(CancellationToken ct)
+    {
+        var strict = target.Table.PrimaryKey.Where(c => !c.HasLooseEquality).Select(c => c.Name).ToArray();
+        if (strict.Length == 0) return;
+        await using var cmd = new NpgsqlCommand("""
+            SELECT ic.relname, a.attname, t.typname = 'citext', quote_ident(cn.nspname) || '.' || quote_ident(o.collname)
+            FROM pg_index i
+            JOIN pg_class ic ON ic.oid = i.indexrelid
+            CROSS JOIN LATERAL generate_series(0, i.indnkeyatts - 1) AS k
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k]
+            JOIN pg_opclass oc ON oc.oid = i.indclass[k]
+            JOIN pg_type t ON t.oid = oc.opcintype
+            LEFT JOIN pg_collation o ON o.oid = i.indcollation[k]
+            LEFT JOIN pg_namespace cn ON cn.oid = o.collnamespace
+            WHERE i.indrelid = to_regclass(@table) AND i.indisunique AND i.indpred IS NULL AND a.attname = ANY(@strict)
+              -- Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
+              AND (t.typname = 'citext' OR to_jsonb(o) ->> 'collisdeterministic' = 'false')
+            ORDER BY 1, 2 LIMIT 1
+            """, _connection);
+        cmd.Parameters.AddWithValue("table", TargetSql);
+        cmd.Parameters.AddWithValue("strict", strict);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return;
+        var (index, column) = (reader.GetString(0), reader.GetString(1));
+        var how = reader.GetBoolean(2) ? "of type citext" : $"under the collation {reader.GetString(3)}";
+        throw new InvalidOperationException(
+            $"{settings.Schema}.{target.TargetTable} has the unique index {index}, which compares the key column {column} {how}: it finds " +
+            $"texts equal that the source keeps apart ('K' and 'k', say), so their rows would overwrite each other. Give {column} the " +
+            "source's type and a deterministic collation, or drop or rename the table and the job creates it with the source's types.");
     }
 
     private async Task<bool> ExistsAsync(string table, CancellationToken ct)
