@@ -66,7 +66,17 @@ public static class FilterValidator
                 errors.Add($"{field}.value", $"The value must be a string, a number or a boolean, not a JSON {input.Value.Value.ValueKind.ToString().ToLowerInvariant()}.");
                 continue;
             }
-            var raw = ValueText(input.Value);
+            string? raw;
+            try
+            {
+                raw = ValueText(input.Value);
+            }
+            catch (InvalidOperationException)
+            {
+                // GetString refuses a string that escapes a lone surrogate.
+                errors.Add($"{field}.value", $"The value must not contain {StoredText.LoneSurrogate}.");
+                continue;
+            }
             if (ValueError(column, op, raw) is { } error)
             {
                 errors.Add($"{field}.value", error);
@@ -81,7 +91,7 @@ public static class FilterValidator
     public static string? ValueError(SourceColumn column, FilterOperator op, string? raw)
     {
         if (raw is null) return $"A value is required for operator {op.ToSymbol()}.";
-        if (raw.Contains('\0')) return "The value must not contain the NUL character (U+0000), which PostgreSQL text cannot hold.";
+        if (StoredText.Unstorable(raw) is { } unstorable) return $"The value must not contain {unstorable}.";
         if (op.IsPattern())
             return (raw.Length - raw.TrimEnd('\\').Length) % 2 == 1
                 ? $"A {op.ToSymbol()} pattern must not end with its escape character \\ (write \\\\ for a backslash itself)."

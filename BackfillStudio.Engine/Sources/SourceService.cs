@@ -177,7 +177,7 @@ public sealed class SourceService(IDbContextFactory<ConfigDbContext> dbFactory, 
     {
         if (string.IsNullOrWhiteSpace(value)) errors.Add(field, $"{field} is required.");
         else if (value.Length > maxLength) errors.Add(field, $"{field} must be at most {maxLength} characters.");
-        else if (value.Contains('\0')) errors.Add(field, $"{field} must not contain the NUL character (U+0000).");
+        else if (StoredText.Unstorable(value) is { } unstorable) errors.Add(field, $"{field} must not contain {unstorable}.");
     }
 }
 

@@ -163,6 +163,21 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
                 $"POST {path} {JsonSerializerFor(body)}: expected 400 naming {field}, got {(int)status} {problem.ToJsonString()}");
         }
 
+        // A lone UTF-16 surrogate (escaped, as JSON allows) has no UTF-8 form for the config database or the source.
+        foreach (var (path, json, field) in new (string, string, string)[]
+                 {
+                     ("/api/v1/sources", """{"name": "s\ud800", "host": "h", "database": "d", "username": "u"}""", "name"),
+                     ("/api/v1/destinations", """{"name": "x", "type": "postgres", "config": {"host": "h\udc00", "database": "d", "username": "u"}}""", "config.host"),
+                     ($"/api/v1/pipelines/{s.PipelineId}/backfill",
+                         """{"table_name": "public.items", "filters": [{"column": "name", "operator": "=", "value": "a\ud800"}]}""", "filters[0].value"),
+                     ($"/api/v1/pipelines/{s.PipelineId}/backfill/preview", """{"table_name": "public.items\ud800"}""", "table_name"),
+                 })
+        {
+            var (status, problem) = await SendRawAsync(s.Http, path, json);
+            Assert.True(status == HttpStatusCode.BadRequest && problem["errors"]?.AsObject().ContainsKey(field) == true,
+                $"POST {path} {json}: expected 400 naming {field}, got {(int)status} {problem.ToJsonString()}");
+        }
+
         var (malformed, problemJson) = await SendRawAsync(s.Http, "/api/v1/destinations", "{\"name\": ");
         Assert.Equal(HttpStatusCode.BadRequest, malformed);
         Assert.Equal(400, (int)problemJson["status"]!);
