@@ -219,6 +219,13 @@ public sealed class TargetTableTests(PostgresServer pg) : IClassFixture<Postgres
     [InlineData("CREATE RULE even_out AS ON INSERT TO copy.accounts WHERE NEW.id % 2 = 0 DO INSTEAD NOTHING",
         "copy.accounts has the rule even_out on INSERT or UPDATE", "DROP RULE \"even_out\" ON \"copy\".\"accounts\"")]
     [InlineData("CREATE TRIGGER audit AFTER INSERT OR UPDATE ON copy.accounts FOR EACH ROW EXECUTE FUNCTION copy.touch()", null, null)]
+    [InlineData("""
+        ALTER TABLE copy.accounts RENAME TO accounts_old; CREATE TABLE copy.accounts (LIKE copy.accounts_old INCLUDING ALL) PARTITION BY RANGE (id);
+        CREATE TABLE copy.accounts_low PARTITION OF copy.accounts FOR VALUES FROM (MINVALUE) TO (150);
+        CREATE TABLE copy.accounts_high PARTITION OF copy.accounts FOR VALUES FROM (150) TO (MAXVALUE);
+        CREATE TRIGGER touch BEFORE INSERT ON copy.accounts_high FOR EACH ROW EXECUTE FUNCTION copy.touch()
+        """, "copy.accounts has the trigger touch on its partition copy.accounts_high, which runs before each row is inserted or updated",
+        "ALTER TABLE \"copy\".\"accounts_high\" DISABLE TRIGGER \"touch\"")]
     public async Task PostgresTargetMadeBeforeWithATriggerOrRuleThatMayChangeRows_FailsTheJob_WritingNothing(string made, string? error, string? fix)
     {
         const string sql = """

@@ -169,28 +169,36 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// Fails when a target made before has a trigger that runs before each row is inserted or updated (it may change the
     /// row: <c>NEW.updated_at := now()</c>, which <c>pg_dump -s</c> of the source brings along), or a rule on INSERT or
     /// UPDATE (it may rewrite or drop the merge's rows): the copy would not hold the source's values, and a count would not
-    /// show it. Triggers after the row and disabled ones change nothing the job writes; one that fires only on replicas
-    /// counts, as a role or database may run its sessions as a replica's.
+    /// show it. A partitioned target's partitions are looked at too: their triggers fire for the rows routed to them.
+    /// Triggers after the row and disabled ones change nothing the job writes; one that fires only on replicas counts, as
+    /// a role or database may run its sessions as a replica's.
     /// </summary>
     private async Task RefuseRowRewritersAsync(CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT 'trigger', t.tgname FROM pg_trigger t
-            WHERE t.tgrelid = to_regclass(@table) AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+            WITH RECURSIVE tables(relid) AS (
+                SELECT to_regclass(@table)::oid
+                UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tables p ON i.inhparent = p.relid JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition)
+            SELECT 'trigger', t.tgname, t.tgrelid = to_regclass(@table), n.nspname, c.relname
+            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE t.tgrelid IN (SELECT relid FROM tables) AND NOT t.tgisinternal AND t.tgenabled <> 'D'
               AND t.tgtype & 3 = 3 AND t.tgtype & 20 <> 0  -- ROW (1) and BEFORE (2); INSERT (4) or UPDATE (16)
             UNION ALL
-            SELECT 'rule', r.rulename FROM pg_rewrite r
+            -- A rule acts on the table a statement names: only the target's own.
+            SELECT 'rule', r.rulename, true, '', '' FROM pg_rewrite r
             WHERE r.ev_class = to_regclass(@table) AND r.ev_type IN ('2', '3') AND r.ev_enabled <> 'D'
-            ORDER BY 1, 2 LIMIT 1
+            ORDER BY 3 DESC, 1, 2 LIMIT 1
             """, _connection);
         cmd.Parameters.AddWithValue("table", TargetSql);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) return;
-        var (kind, name) = (reader.GetString(0), reader.GetString(1));
+        var (kind, name, own) = (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2));
         var table = $"{settings.Schema}.{target.TargetTable}";
-        var (tableSql, nameSql) = (TargetSql, Sql.Ident(name));
+        var (schema, partition) = (reader.GetString(3), reader.GetString(4));
+        var (tableSql, nameSql) = (own ? TargetSql : $"{Sql.Ident(schema)}.{Sql.Ident(partition)}", Sql.Ident(name));
+        var where = own ? "" : $" on its partition {schema}.{partition}";
         throw new InvalidOperationException(kind == "trigger"
-            ? $"{table} has the trigger {name}, which runs before each row is inserted or updated and may change it: the copy " +
+            ? $"{table} has the trigger {name}{where}, which runs before each row is inserted or updated and may change it: the copy " +
               $"would not hold the source's values. Disable it while the backfill runs (ALTER TABLE {tableSql} DISABLE TRIGGER {nameSql}) or drop it."
             : $"{table} has the rule {name} on INSERT or UPDATE, which may rewrite or drop the rows the job writes. Drop it " +
               $"(DROP RULE {nameSql} ON {tableSql}) or disable it (ALTER TABLE {tableSql} DISABLE RULE {nameSql}).");
