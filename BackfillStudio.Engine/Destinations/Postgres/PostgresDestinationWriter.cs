@@ -75,7 +75,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         if (existing is not null)
         {
             await RefuseRowRewritersAsync(ct);
-            await RefuseLooserKeyAsync(ct);
+            await MatchTargetKeyAsync(ct);
         }
         if (TargetDdl(existing).Count > 0 || !HasKey && !await ExistsAsync($"{Schema}.{ProgressTable}", ct) || !await ExistsAsync(FenceSql, ct))
             existing = await RunDdlAsync(TargetDdl, ct);
@@ -205,16 +205,20 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     }
 
     /// <summary>
-    /// Fails when a target made before has a unique index on the key (the merge's <c>ON CONFLICT</c> arbiter) that finds
-    /// texts equal which the source keeps apart: a citext column, or a nondeterministic collation. The source's 'K7' and
-    /// 'k7' are two rows, but the second one's merge overwrote the first, and the job said COMPLETED with half of them.
+    /// Fails when a target made before has no unique index on exactly the source's key (the merge's <c>ON CONFLICT</c>
+    /// arbiter), or has one that finds texts equal which the source keeps apart: a citext column, or a nondeterministic
+    /// collation. Without one, a batch the key probe found no rows for is copied as it is, and one written again after a
+    /// stop (in a target ordering the key otherwise than the source) would be added twice. With a loose one, the source's
+    /// 'K7' and 'k7' are two rows, but the second one's merge overwrote the first, and the job said COMPLETED with half of them.
     /// </summary>
-    private async Task RefuseLooserKeyAsync(CancellationToken ct)
+    private async Task MatchTargetKeyAsync(CancellationToken ct)
     {
-        var strict = target.Table.PrimaryKey.Where(c => !c.HasLooseEquality).Select(c => c.Name).ToArray();
-        if (strict.Length == 0) return;
+        if (!HasKey) return;
+        var key = target.Table.PrimaryKey;
         await using var cmd = new NpgsqlCommand("""
-            SELECT ic.relname, a.attname, t.typname = 'citext', quote_ident(cn.nspname) || '.' || quote_ident(o.collname)
+            SELECT ic.relname, a.attname, t.typname = 'citext', quote_ident(cn.nspname) || '.' || quote_ident(o.collname),
+                   -- Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
+                   COALESCE(to_jsonb(o) ->> 'collisdeterministic' = 'false', false)
             FROM pg_index i
             JOIN pg_class ic ON ic.oid = i.indexrelid
             CROSS JOIN LATERAL generate_series(0, i.indnkeyatts - 1) AS k
@@ -223,21 +227,33 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             JOIN pg_type t ON t.oid = oc.opcintype
             LEFT JOIN pg_collation o ON o.oid = i.indcollation[k]
             LEFT JOIN pg_namespace cn ON cn.oid = o.collnamespace
-            WHERE i.indrelid = to_regclass(@table) AND i.indisunique AND i.indpred IS NULL AND a.attname = ANY(@strict)
-              -- Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
-              AND (t.typname = 'citext' OR to_jsonb(o) ->> 'collisdeterministic' = 'false')
-            ORDER BY 1, 2 LIMIT 1
+            WHERE i.indrelid = to_regclass(@table) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+              AND i.indnkeyatts = cardinality(@key)
+              AND NOT EXISTS (SELECT FROM generate_series(0, i.indnkeyatts - 1) AS j JOIN pg_attribute b ON b.attrelid = i.indrelid AND b.attnum = i.indkey[j]
+                              WHERE b.attname <> ALL (@key))
+            ORDER BY 1, k
             """, _connection);
         cmd.Parameters.AddWithValue("table", TargetSql);
-        cmd.Parameters.AddWithValue("strict", strict);
+        cmd.Parameters.AddWithValue("key", key.Select(c => c.Name).ToArray());
+        var table = $"{settings.Schema}.{target.TargetTable}";
+        var arbiters = 0;
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) return;
-        var (index, column) = (reader.GetString(0), reader.GetString(1));
-        var how = reader.GetBoolean(2) ? "of type citext" : $"under the collation {reader.GetString(3)}";
-        throw new InvalidOperationException(
-            $"{settings.Schema}.{target.TargetTable} has the unique index {index}, which compares the key column {column} {how}: it finds " +
-            $"texts equal that the source keeps apart ('K' and 'k', say), so their rows would overwrite each other. Give {column} the " +
-            "source's type and a deterministic collation, or drop or rename the table and the job creates it with the source's types.");
+        while (await reader.ReadAsync(ct))
+        {
+            arbiters++;
+            var (index, column, citext, loose) = (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(4));
+            if (!citext && !loose || key.Single(c => c.Name == column).HasLooseEquality) continue;
+            var how = citext ? "of type citext" : $"under the collation {reader.GetString(3)}";
+            throw new InvalidOperationException(
+                $"{table} has the unique index {index}, which compares the key column {column} {how}: it finds texts equal that the " +
+                $"source keeps apart ('K' and 'k', say), so their rows would overwrite each other. Give {column} the source's type and " +
+                "a deterministic collation, or drop or rename the table and the job creates it with the source's types.");
+        }
+        if (arbiters == 0)
+            throw new InvalidOperationException(
+                $"{table} has no primary key or unique index on the source's key ({string.Join(", ", key.Select(c => c.Name))}): rows are " +
+                "merged by their key, so a batch written again after a stop could be added twice. Add the key (ALTER TABLE " +
+                $"{TargetSql} ADD PRIMARY KEY ({KeyList})), or drop or rename the table and the job creates it with the source's types.");
     }
 
     private async Task<bool> ExistsAsync(string table, CancellationToken ct)
