@@ -173,7 +173,7 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
         _maxSegmentAge ??= await MaxSegmentAgeAsync(ct);
         try
         {
-            await BeginTransactionAsync("BEGIN READ ONLY", ct);
+            await BeginTransactionAsync("BEGIN READ ONLY", wholeTree: false, ct);
             await SessionValues.SetAsync(connection, [.. filter.Parameters, .. bounds], ct);
             var copy = await connection.BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", ct);
             var capture = _integerKey is { } key
@@ -260,23 +260,28 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
     /// in snapshots of their own would miss a row that moved from an unread range to a read one (or beyond the heap's size
     /// when the read began), or copy it twice when it moved the other way. A REPEATABLE READ transaction sees each row the
     /// table held when the read began exactly once, wherever it moves meanwhile. It holds back the source's vacuum while it
-    /// lasts, as pg_dump does; waiting for the destinations is not idleness that ends it.
+    /// lasts, as pg_dump does; waiting for the destinations is not idleness that ends it. Each heap of the table is locked
+    /// before the snapshot is taken: a rewrite (a rewriting ALTER TABLE of a partition or child alone, VACUUM FULL, CLUSTER)
+    /// is not MVCC-safe, and a snapshot older than it saw the heap empty, or its rows in blocks past the size the job fixed:
+    /// a child the job had not reached yet was rewritten, and the job said COMPLETED with half of the rows. Such a rewrite
+    /// now waits for the read, as for pg_dump (one lock per heap for the read's time).
     /// </summary>
-    private Task BeginSnapshotAsync(CancellationToken ct) => BeginTransactionAsync("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ct);
+    private Task BeginSnapshotAsync(CancellationToken ct) => BeginTransactionAsync("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", wholeTree: true, ct);
 
     /// <summary>
     /// Begins the transaction a binary COPY segment (or a whole block-range read) runs in, locks the table against changes
     /// to its columns until the transaction ends, and then checks they are still the ones the job read
     /// (<see cref="PostgresCatalog.ColumnChangeAsync"/>): COPY data carries no types, and a column read as another type
     /// than it has would arrive wrong, not fail. The lock comes before any snapshot, so a REPEATABLE READ one sees the
-    /// columns as they are. Waiting for the destinations inside it is not idleness that ends it. ONLY: a partition or
-    /// inheritance child cannot change a column it has from its parent alone, so the parent's lock is enough (one lock,
-    /// not one per partition).
+    /// columns as they are. Waiting for the destinations inside it is not idleness that ends it. A partition or inheritance
+    /// child cannot change a column it has from its parent alone, so for that the parent's lock is enough (one lock, not
+    /// one per partition); <paramref name="wholeTree"/> locks every partition and child too.
     /// </summary>
-    private async Task BeginTransactionAsync(string begin, CancellationToken ct)
+    private async Task BeginTransactionAsync(string begin, bool wholeTree, CancellationToken ct)
     {
+        var only = wholeTree ? "" : "ONLY ";
         await using (var cmd = new NpgsqlCommand(
-            $"{begin}; SET LOCAL idle_in_transaction_session_timeout = 0; LOCK TABLE ONLY {table.QualifiedSql} IN ACCESS SHARE MODE", connection))
+            $"{begin}; SET LOCAL idle_in_transaction_session_timeout = 0; LOCK TABLE {only}{table.QualifiedSql} IN ACCESS SHARE MODE", connection))
             await cmd.ExecuteNonQueryAsync(ct);
         _inTransaction = true;
         if (await PostgresCatalog.ColumnChangeAsync(connection, table, ct) is { } change) throw new InvalidOperationException(change);
