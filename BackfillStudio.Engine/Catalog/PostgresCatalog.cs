@@ -1,3 +1,4 @@
+using BackfillStudio.Engine.Common;
 using Npgsql;
 
 namespace BackfillStudio.Engine.Catalog;
@@ -148,6 +149,13 @@ public static class PostgresCatalog
         cmd.Parameters.Add(new NpgsqlParameter("backfill_table", NpgsqlTypes.NpgsqlDbType.Oid) { Value = table.Oid });
     }
 
+    /// <summary>
+    /// Why <paramref name="tableName"/> names no one table: with dots in names, "a.b".c and a."b.c" are both a.b.c, and
+    /// which one a query finds first may change from one run to the next.
+    /// </summary>
+    public static string TwoTablesNamed(string tableName) =>
+        $"'{Messages.Shorten(tableName)}' names two tables (a dot is in a schema's or table's name). Rename one of them to backfill it.";
+
     /// <summary>Resolves <c>schema.table</c> as the catalog lists it, or returns null when there is no such table.</summary>
     public static async Task<TableSchema?> FindTableAsync(NpgsqlConnection connection, string tableName, CancellationToken ct)
     {
@@ -158,6 +166,7 @@ public static class PostgresCatalog
             SELECT c.oid, n.nspname, c.relname, c.relkind = 'r' AND c.relhassubclass
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = $1
+            ORDER BY 2, 3
             """, connection))
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = tableName });
@@ -167,6 +176,7 @@ public static class PostgresCatalog
             schema = reader.GetString(1);
             name = reader.GetString(2);
             hasInheritanceChildren = reader.GetBoolean(3);
+            if (await reader.ReadAsync(ct)) throw ValidationFailedException.For("table_name", TwoTablesNamed(tableName));
         }
 
         var columns = new List<(SourceColumn Column, int PkPosition)>();

@@ -55,9 +55,9 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
                 string.Join("; ", pinned.Select(g => $"{string.Join(", ", g.Select(d => $"'{d.Name}'"))} on engine '{g.Key}'")) + ".");
         errors.ThrowIfAny();
 
-        Dictionary<string, SourceTable> catalog;
+        ILookup<string, SourceTable> catalog;
         await using (var source = await sources.OpenAsync(input.SourceId!.Value, ct))
-            catalog = (await source.ListTablesAsync(includePartitions: true, ct)).ToDictionary(t => t.TableName);
+            catalog = (await source.ListTablesAsync(includePartitions: true, ct)).ToLookup(t => t.TableName);
         var tables = new List<PipelineTableEntity>();
         for (var i = 0; i < input.Tables!.Count; i++)
         {
@@ -68,8 +68,12 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
                 errors.Add($"{field}.table_name", "table_name is required.");
                 continue;
             }
-            if (!catalog.TryGetValue(table.TableName, out var sourceTable))
+            var named = catalog[table.TableName].ToList();
+            var sourceTable = named.Count == 1 ? named[0] : null;
+            if (named.Count == 0)
                 errors.Add($"{field}.table_name", $"Table '{Messages.Shorten(table.TableName)}' does not exist in source {input.SourceId} (use schema.table as GET /sources/{input.SourceId}/tables lists it).");
+            else if (named.Count > 1)
+                errors.Add($"{field}.table_name", PostgresCatalog.TwoTablesNamed(table.TableName));
             else if (tables.Any(t => t.TableName == table.TableName))
                 errors.Add($"{field}.table_name", $"Table '{table.TableName}' is listed twice.");
             if (table.TargetTableName is { } target && (string.IsNullOrWhiteSpace(target) || target.Length > MaxIdentifierLength))

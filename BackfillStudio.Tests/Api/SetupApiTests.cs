@@ -130,7 +130,11 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
     [Fact]
     public async Task DestinationAndPipelineInput_IsValidated_FieldByField()
     {
-        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
+        // A pipeline of "a.b".c, then a table a."b.c": "a.b.c" names both, and which one a lookup found first could change.
+        await using var s = await Scenario.CreateAsync(pg, SourceSql + """CREATE SCHEMA "a.b"; CREATE TABLE "a.b".c (id int PRIMARY KEY);""",
+            ["public.items"], DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
+        var dotted = await s.AddPipelineAsync("dotted", [s.DestinationIds[0]], "a.b.c");
+        await PostgresServer.ExecuteAsync(s.SourceDb, """CREATE SCHEMA a; CREATE TABLE a."b.c" (id int PRIMARY KEY);""");
         (string Path, object Body, string Field)[] cases =
         [
             ("/api/v1/destinations", new { name = "x", type = "oracle", config = new { } }, "type"),
@@ -155,6 +159,8 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { 999 }, tables = new[] { new { table_name = "public.items" } } }, "destination_ids"),
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "public.nope" } } }, "tables[0].table_name"),
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "items" } } }, "tables[0].table_name"),
+            ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "a.b.c" } } }, "tables[0].table_name"),
+            ($"/api/v1/pipelines/{dotted}/backfill/preview", new { table_name = "a.b.c" }, "table_name"),
         ];
         foreach (var (path, body, field) in cases)
         {
