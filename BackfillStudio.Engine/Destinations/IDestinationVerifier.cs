@@ -16,6 +16,13 @@ public interface IDestinationVerifier : IAsyncDisposable
     /// <summary>The columns whose canonical text this destination renders as PostgreSQL does; the others are compared by count only.</summary>
     IReadOnlyList<SourceColumn> ChecksumColumns { get; }
 
+    /// <summary>
+    /// Whether other jobs' copies may hold rows in the same target (a table), so that a repair of a filtered job writes
+    /// the rows that left its filters as the source has them now before it deletes (<see cref="RepairKeys"/>); false for a
+    /// job's own folder of files, which holds only the rows that match its filters.
+    /// </summary>
+    bool SharesTarget => true;
+
     /// <summary>False when the destination cannot order the key as PostgreSQL does: it is then measured as a whole.</summary>
     bool OrdersKeys { get; }
 

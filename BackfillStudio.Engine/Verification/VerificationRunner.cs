@@ -196,7 +196,7 @@ public sealed class VerificationRunner(
                 foreach (var mismatch in ranges)
                 {
                     var range = new KeyRange(await sourceSide.BoundAsync(mismatch.RangeStart, ct), await sourceSide.BoundAsync(mismatch.RangeEnd, ct));
-                    if (scope.Filters.Count > 0)
+                    if (scope.Filters.Count > 0 && side.Verifier.SharesTarget)
                     {
                         if (mismatch.DestinationRows > RepairKeys.MaxKeys)
                             throw new InvalidOperationException($"{step}: the range ({Describe(mismatch.RangeStart)}, {Describe(mismatch.RangeEnd)}] holds " +

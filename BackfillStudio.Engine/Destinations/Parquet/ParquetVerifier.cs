@@ -19,6 +19,8 @@ public sealed class ParquetVerifier(ParquetDestinationSettings settings, VerifyS
 
     public bool OrdersKeys => _relation.OrdersKeys;
 
+    public bool SharesTarget => false;
+
     public Task OpenAsync(CancellationToken ct)
     {
         _connection = new DuckDBConnection("Data Source=:memory:");
