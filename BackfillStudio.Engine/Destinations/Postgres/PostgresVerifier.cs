@@ -16,6 +16,7 @@ public sealed class PostgresVerifier : IDestinationVerifier
     private readonly VerifyScope _scope;
     private readonly FilterPredicate _filter;
     private NpgsqlConnection? _connection;
+    private readonly string _destination;
     private IReadOnlyList<SourceColumn> _checksumColumns = [];
 
     public PostgresVerifier(PostgresDestinationSettings settings, VerifyScope scope, string destination)
@@ -30,6 +31,7 @@ public sealed class PostgresVerifier : IDestinationVerifier
             throw new NotSupportedException($"The job's filter {lax.Describe} compares {lax.Column.Name} under its collation, which finds texts " +
                 $"equal that differ (as a case-insensitive one finds 'abc' and 'ABC'), and {destination} holds the column without it; " +
                 "verify a backfill without that filter.");
+        _destination = destination;
         _filter = FilterPredicate.Build(scope.Table with { Columns = scope.Table.Columns.Select(AsTarget).ToList() }, scope.Filters);
     }
 
@@ -53,16 +55,30 @@ public sealed class PostgresVerifier : IDestinationVerifier
     {
         _connection = await _settings.Connection.OpenAsync($"BackfillStudio verify job {_scope.JobId}", ct);
         await using var cmd = new NpgsqlCommand("""
-            SELECT a.attname FROM pg_attribute a
-            WHERE a.attrelid = to_regclass(@table) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            SELECT a.attname, a.attgenerated = '',
+                   -- Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
+                   COALESCE((SELECT to_jsonb(o) ->> 'collisdeterministic' = 'false' FROM pg_collation o WHERE o.oid = a.attcollation), false)
+            FROM pg_attribute a
+            WHERE a.attrelid = to_regclass(@table) AND a.attnum > 0 AND NOT a.attisdropped
             """, _connection);
         cmd.Parameters.AddWithValue("table", TargetSql);
         var written = new HashSet<string>();
+        var loose = new HashSet<string>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            while (await reader.ReadAsync(ct)) written.Add(reader.GetString(0));
+            while (await reader.ReadAsync(ct))
+            {
+                if (reader.GetBoolean(1)) written.Add(reader.GetString(0));
+                if (reader.GetBoolean(2)) loose.Add(reader.GetString(0));
+            }
         }
         if (written.Count == 0) throw new InvalidOperationException($"The target table {_settings.Schema}.{_scope.TargetTable} does not exist.");
+        // A target made before may compare a column under a collation of its own: its matching rows would be others than
+        // the source's, and a repair would delete rows that the source keeps apart ('OPEN' for a filter = 'open').
+        if (_scope.Resolved.FirstOrDefault(f => loose.Contains(f.Column.Name) && f.Operator.TakesValue()) is { } lax)
+            throw new NotSupportedException($"The job's filter {lax.Describe} compares {lax.Column.Name}, which {_destination} holds under a " +
+                "collation that finds texts equal that differ (as a case-insensitive one finds 'abc' and 'ABC'), where the source does not; " +
+                "verify a backfill without that filter.");
         _checksumColumns = _scope.Table.Columns.Where(c => written.Contains(c.Name)).ToList();
     }
 
