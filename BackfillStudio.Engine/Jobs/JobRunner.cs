@@ -51,7 +51,8 @@ public sealed class JobRunner(
         {
             logger.LogWarning("Job {JobId} stopped writing: {Reason}", jobId, e.Message);
         }
-        catch (Exception e) when (stopping.IsCancellationRequested && (e is OperationCanceledException || control.CancelRequested))
+        // Whatever a stop ended surfaces as its error: a COPY cancelled on the server answers 57014, not OperationCanceledException.
+        catch (Exception) when (stopping.IsCancellationRequested)
         {
             if (control.CancelRequested)
             {
@@ -79,8 +80,9 @@ public sealed class JobRunner(
                 logger.LogError("Job {JobId} failed: {Error}", jobId, message);
                 // The full exception (stack, inner errors) is scrubbed of the job's secrets like its message.
                 logger.LogDebug("Job {JobId} failure details: {Details}", jobId, SecretScrubber.Scrub(e.ToString(), plan?.Secrets ?? []));
-                await states.FailAsync(claim, message, CancellationToken.None);
-                if (plan?.Job.ParentId is { } parentId) await states.CancelChunksAsync(parentId, null, CancellationToken.None);
+                // A chunk that failed stops its siblings; one whose claim was lost meanwhile failed nothing, and stops none.
+                if (await states.FailAsync(claim, message, CancellationToken.None) is not null && plan?.Job.ParentId is { } parentId)
+                    await states.CancelChunksAsync(parentId, null, CancellationToken.None);
             }
         }
         finally

@@ -107,6 +107,42 @@ public sealed class JobLifecycleTests(PostgresServer pg) : IClassFixture<Postgre
         }
     }
 
+    /// <summary>
+    /// An engine stopped gracefully in the middle of a long batch requeues its job, which another engine then finishes:
+    /// the stop ends the target's COPY on the server, and that error is the stop's, not the job's.
+    /// </summary>
+    [Fact]
+    public async Task GracefulStop_DuringALongBatch_RequeuesTheJob_WhichAnotherEngineFinishes()
+    {
+        await using var s = await CreateAsync(pg, BigTableSql, ["public.measurements"], DestinationKinds.Postgres,
+            "--Backfill:EngineEnabled=false", "--Backfill:BatchSize=2000");
+        await PostgresServer.ExecuteAsync(s.DestinationDb, """
+            CREATE SCHEMA copy;
+            CREATE TABLE copy.measurements (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision, taken_at timestamptz NOT NULL);
+            CREATE FUNCTION copy.slowly() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;
+            CREATE TRIGGER slowly AFTER INSERT ON copy.measurements FOR EACH ROW EXECUTE FUNCTION copy.slowly();
+            """);
+        var jobId = await s.StartBackfillAsync("public.measurements");
+        await using (var engine = await s.StartPeerAsync())
+        {
+            var deadline = DateTime.UtcNow + Timeout;
+            while (await PostgresServer.ScalarAsync<long>(s.DestinationDb,
+                       "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'BackfillStudio job%' AND state = 'active' AND query LIKE 'COPY%'") == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the job never started writing its first batch");
+                await Task.Delay(50);
+            }
+        }
+
+        var stopped = await s.Http.GetJobAsync(jobId);
+        Assert.True((string)stopped["status"]! == "PENDING", stopped.ToJsonString());
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "DROP TRIGGER slowly ON copy.measurements");
+        await using var next = await s.StartPeerAsync();
+        var job = await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED", "FAILED", "CANCELLED");
+        Assert.True((string)job["status"]! == "COMPLETED", job.ToJsonString());
+        Assert.Equal(300_000L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.measurements"));
+    }
+
     [Fact]
     public async Task Delete_FollowsStatusRules()
     {
