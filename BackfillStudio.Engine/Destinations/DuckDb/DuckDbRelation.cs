@@ -37,6 +37,13 @@ public sealed class DuckDbRelation(VerifyScope scope, string destination)
         _ => $"CAST({q} AS VARCHAR)",
     };
 
+    /// <summary>
+    /// A column's canonical text as the filters compare it: as bytes, as PostgreSQL's deterministic collations do. A table
+    /// made before may declare a column under a collation (<c>VARCHAR COLLATE NOCASE</c>), which a cast keeps: there the
+    /// filter status = 'open' matched 'OPEN' too, and a repair would have deleted such rows of a full copy sharing the table.
+    /// </summary>
+    private static string? FilterText(SourceColumn column, string q) => Canonical(column, q) is { } text ? $"decode(encode({text}))" : null;
+
     private static string Finite(string q, string ordinal) =>
         $"CASE WHEN {q} IS NULL THEN NULL WHEN isfinite({q}) THEN {ordinal} WHEN CAST({q} AS VARCHAR) = 'infinity' THEN {PostgresCanonical.Infinity} ELSE {PostgresCanonical.MinusInfinity} END";
 
@@ -50,7 +57,7 @@ public sealed class DuckDbRelation(VerifyScope scope, string destination)
             cmd.Parameters.Add(new DuckDBParameter(name, value));
             return $"${name}";
         }
-        var filter = PortableFilter.Build(scope.Resolved, Canonical, Ordinal, Bind, (text, pattern) => $"{text} LIKE {pattern} ESCAPE '\\'",
+        var filter = PortableFilter.Build(scope.Resolved, FilterText, Ordinal, Bind, (text, pattern) => $"{text} LIKE {pattern} ESCAPE '\\'",
             Sql.Ident, destination);
         var keys = scope.Table.PrimaryKey.Select(c => Ordinal(c, Sql.Ident(c.Name))!).ToList();
         var where = range.IsWhole ? filter : $"({filter}) AND " + KeyOrder.Predicate(range, keys,
