@@ -18,6 +18,13 @@ public abstract record EmulatorFault
     /// </summary>
     public sealed record ServerErrorAfterExecuting : EmulatorFault;
 
+    /// <summary>
+    /// Executes the statement and answers 500 without keeping its result under the requestId, so a retry runs it again:
+    /// Snowflake promises not to run a resent requestId again only once it executed successfully, and a resend while the
+    /// first execution still runs (the connection dropped meanwhile) may run it twice.
+    /// </summary>
+    public sealed record ServerErrorWhileExecuting : EmulatorFault;
+
     /// <summary>Executes the statement and keeps its result, then drops the connection without answering.</summary>
     public sealed record DropConnectionAfterExecuting : EmulatorFault;
 

@@ -136,6 +136,7 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         try
         {
             outcome = await ExecuteAsync(json, handle, requestId);
+            if (fault is EmulatorFault.ServerErrorWhileExecuting) return SnowflakeResponses.InternalError();
             Statements.RememberSuccess(requestId, outcome);
         }
         catch (SnowflakeApiException e) when (e.Status == 422)

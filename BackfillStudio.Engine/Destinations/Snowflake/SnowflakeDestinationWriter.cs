@@ -125,11 +125,32 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         // The statement that commits the batch is not cancelled half-way: whether a cancelled MERGE ran or not cannot be
         // known, and the job's count must say what the target holds. Only its upload is.
         ct.ThrowIfCancellationRequested();
-        await client.ExecuteTransactionAsync([RaiseFenceSql(), .. Key.Count > 0 ? [MergeSql()] : AppendOnceSql(batch)], CancellationToken.None);
+        try
+        {
+            await client.ExecuteTransactionAsync([StagedRowsCheckSql(batch), RaiseFenceSql(), .. Key.Count > 0 ? [MergeSql()] : AppendOnceSql(batch)],
+                CancellationToken.None);
+        }
+        catch (SnowflakeStatementException e) when (e.Message.Contains(StagedRowsMark, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"The Snowflake stage of batch {batch.Sequence} of {target.Table.TableName} did not hold the batch's " +
+                $"{batch.RowCount:N0} rows: a statement that loaded it ran twice (a request resent while Snowflake still ran it) or not at all. " +
+                "Nothing of the batch was written; resume the job.");
+        }
         var fence = await client.ExecuteAsync($"SELECT MAX(epoch) FROM {FenceSql} WHERE {ThisJob}", null, CancellationToken.None);
         if (fence.Rows.FirstOrDefault()?.FirstOrDefault() is { } newest && decimal.Parse(newest, System.Globalization.CultureInfo.InvariantCulture) > target.Epoch)
             throw new StaleClaimException($"Snowflake destination {settings.Database}.{settings.Schema}", target);
     }
+
+    private const string StagedRowsMark = "backfill stage check";
+
+    /// <summary>
+    /// Fails the batch's transaction unless the stage holds exactly the batch's rows: Snowflake runs a resent request
+    /// again unless its first execution had succeeded, so an INSERT resent while it still ran may have staged its rows
+    /// twice, and the MERGE (or append) would write them twice. The failure is a cast of a text naming the counts.
+    /// </summary>
+    private string StagedRowsCheckSql(Batch batch) =>
+        $"SELECT CAST(CASE WHEN COUNT(*) = {batch.RowCount} THEN '0' ELSE '{StagedRowsMark}: ' || CAST(COUNT(*) AS VARCHAR) || " +
+        $"' staged, {batch.RowCount} in the batch' END AS INTEGER) FROM {StageSql}";
 
     private string RaiseFenceSql() => $"""
         MERGE INTO {FenceSql} AS f USING (SELECT {target.JobId} AS job_id, {SnowflakeSql.Literal(target.TargetTable)} AS target_table, {target.Epoch} AS epoch) AS c
