@@ -50,8 +50,10 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<DestinationWriterFactory>();
         // The SQL API waits up to 45 s before answering 202 (long statements are then polled), so a wait longer than the
         // stall timeout (120 s by default; keep it above 45 s with Snowflake destinations) means silence.
+        // A result's further partitions may come gzip-compressed.
         services.AddHttpClient(SnowflakeDestinationType.HttpClientName).ConfigureHttpClient((provider, client) =>
-            client.Timeout = TimeSpan.FromSeconds(provider.GetRequiredService<IOptions<BackfillOptions>>().Value.StallTimeoutSeconds));
+                client.Timeout = TimeSpan.FromSeconds(provider.GetRequiredService<IOptions<BackfillOptions>>().Value.StallTimeoutSeconds))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.All });
         services.AddSingleton<SourceService>();
         services.AddSingleton<DestinationService>();
         services.AddSingleton<PipelineService>();

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -65,6 +66,14 @@ internal sealed class SqlApiHandler(StatementExecutor executor)
         }
         context.Response.StatusCode = response.Status;
         context.Response.ContentType = JsonMediaType;
+        if (request.Method == "GET" && request.Query.ContainsKey("partition") && response.Status == 200)
+        {
+            // Further partitions come compressed, as Snowflake may send them (its partitionInfo gives a compressedSize).
+            context.Response.Headers.ContentEncoding = "gzip";
+            await using var zip = new GZipStream(context.Response.Body, CompressionLevel.Fastest, leaveOpen: true);
+            await zip.WriteAsync(Encoding.UTF8.GetBytes(response.Body), context.RequestAborted);
+            return;
+        }
         await context.Response.WriteAsync(response.Body, context.RequestAborted);
     }
 
