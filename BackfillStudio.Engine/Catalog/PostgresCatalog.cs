@@ -25,7 +25,7 @@ public static class PostgresCatalog
         ORDER BY 1, 2
         """;
 
-    private const string ColumnsSql = $"""
+    private static readonly string ColumnsSql = $"""
         SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
                COALESCE(bt.typname, t.typname), COALESCE(bt.typcategory, t.typcategory)::text,
                et.typname, a.atttypmod,
@@ -37,8 +37,7 @@ public static class PostgresCatalog
                format_type(COALESCE(bt.oid, a.atttypid), CASE WHEN bt.oid IS NULL THEN a.atttypmod ELSE t.typtypmod END),
                format_type(COALESCE(bt.oid, a.atttypid), -1),
                {CollationSql},
-               -- Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
-               COALESCE((SELECT to_jsonb(o) ->> 'collisdeterministic' = 'false' FROM pg_collation o WHERE o.oid = a.attcollation), false)
+               {NondeterministicSql("a.attcollation")}
         FROM pg_attribute a
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -62,6 +61,13 @@ public static class PostgresCatalog
         }
         return tables;
     }
+
+    /// <summary>
+    /// SQL that is true when the collation of OID <paramref name="collation"/> is nondeterministic (it finds texts equal that
+    /// differ), false for a deterministic one or none. Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
+    /// </summary>
+    public static string NondeterministicSql(string collation) =>
+        $"COALESCE((SELECT to_jsonb(o) ->> 'collisdeterministic' = 'false' FROM pg_collation o WHERE o.oid = {collation}), false)";
 
     /// <summary>
     /// The collation of the column <c>a</c> (a <c>pg_attribute</c> row) as SQL names it, schema-qualified outside
@@ -166,7 +172,6 @@ public static class PostgresCatalog
             SELECT c.oid, n.nspname, c.relname, c.relkind = 'r' AND c.relhassubclass
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = $1
-            ORDER BY 2, 3
             """, connection))
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = tableName });

@@ -11,31 +11,16 @@ public sealed class ConfigReader(JsonObject config, ValidationErrors errors)
     {
         var node = config[name];
         if (node is null) return null;
-        if (node is JsonValue value && TryGetText(value, out var text, out var unstorable))
+        if (node is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.String)
         {
-            if ((unstorable ??= StoredText.Unstorable(text)) is null) return string.IsNullOrWhiteSpace(text) ? null : text;
+            var text = StoredText.Read(value.GetValue<string>, out var unstorable);
+            if (unstorable is null) return string.IsNullOrWhiteSpace(text) ? null : text;
             errors.Add($"config.{name}", $"'{name}' must not contain {unstorable}.");
             return null;
         }
         if (node is JsonValue number && number.TryGetValue<int>(out var n)) return n.ToString();
         errors.Add($"config.{name}", $"'{name}' must be a string.");
         return null;
-    }
-
-    /// <summary>A string value's text; a string that escapes a lone surrogate cannot be read (<see cref="StoredText.LoneSurrogate"/>).</summary>
-    private static bool TryGetText(JsonValue value, out string text, out string? unstorable)
-    {
-        unstorable = null;
-        try
-        {
-            if (value.TryGetValue(out text!)) return true;
-        }
-        catch (InvalidOperationException) when (value.GetValueKind() == System.Text.Json.JsonValueKind.String)
-        {
-            (text, unstorable) = ("", StoredText.LoneSurrogate);
-            return true;
-        }
-        return false;
     }
 
     public string Required(string name)

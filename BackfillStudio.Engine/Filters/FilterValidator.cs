@@ -66,18 +66,8 @@ public static class FilterValidator
                 errors.Add($"{field}.value", $"The value must be a string, a number or a boolean, not a JSON {input.Value.Value.ValueKind.ToString().ToLowerInvariant()}.");
                 continue;
             }
-            string? raw;
-            try
-            {
-                raw = ValueText(input.Value);
-            }
-            catch (InvalidOperationException)
-            {
-                // GetString refuses a string that escapes a lone surrogate.
-                errors.Add($"{field}.value", $"The value must not contain {StoredText.LoneSurrogate}.");
-                continue;
-            }
-            if (ValueError(column, op, raw) is { } error)
+            var raw = StoredText.Read(() => ValueText(input.Value), out var unstorable);
+            if ((unstorable is null ? ValueError(column, op, raw) : $"The value must not contain {unstorable}.") is { } error)
             {
                 errors.Add($"{field}.value", error);
                 continue;

@@ -52,7 +52,7 @@ public sealed class JobRunner(
             logger.LogWarning("Job {JobId} stopped writing: {Reason}", jobId, e.Message);
         }
         // Whatever a stop ended surfaces as its error: a COPY cancelled on the server answers 57014, not OperationCanceledException.
-        catch (Exception) when (stopping.IsCancellationRequested)
+        catch (Exception e) when (stopping.IsCancellationRequested)
         {
             if (control.CancelRequested)
             {
@@ -60,7 +60,8 @@ public sealed class JobRunner(
                 logger.LogInformation("Job {JobId} cancelled; its batch in flight was rolled back", jobId);
                 return;
             }
-            logger.LogInformation("Job {JobId} interrupted (the engine is stopping, or another engine took the job over)", jobId);
+            logger.LogInformation("Job {JobId} interrupted (the engine is stopping, or another engine took the job over): {Error}", jobId,
+                SecretScrubber.Scrub(e.Message, plan?.Secrets ?? []));
             await states.RequeueAsync(claim, "The engine stopped while running this job; it resumes from its checkpoint.", CancellationToken.None);
         }
         catch (Exception e)

@@ -101,6 +101,7 @@ public sealed class NotificationService(IDbContextFactory<ConfigDbContext> dbFac
         var errors = new ValidationErrors();
         var name = input.Name?.Trim();
         if (string.IsNullOrEmpty(name) || name.Length > 200) errors.Add("name", "name is required (at most 200 characters).");
+        else if (StoredText.Unstorable(name) is { } unstorable) errors.Add("name", $"name must not contain {unstorable}.");
         else if (await db.NotificationChannels.AnyAsync(c => c.Name == name && c.Id != entity.Id, ct))
             errors.Add("name", $"A notification channel named '{Messages.Shorten(name)}' exists already.");
         var type = input.Type?.Trim().ToLowerInvariant() ?? Webhook;
@@ -149,6 +150,7 @@ public sealed class NotificationService(IDbContextFactory<ConfigDbContext> dbFac
     private static string? UrlError(string? url)
     {
         if (string.IsNullOrWhiteSpace(url)) return "url is required.";
+        if (StoredText.Unstorable(url) is { } unstorable) return $"url must not contain {unstorable}.";
         if (!Uri.TryCreate(url.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
             return "url must be an absolute https URL.";
         if (uri.Scheme == "http" && !uri.IsLoopback) return "url must use https (http is allowed for localhost only).";

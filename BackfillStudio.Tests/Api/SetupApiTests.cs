@@ -160,6 +160,9 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "public.nope" } } }, "tables[0].table_name"),
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "items" } } }, "tables[0].table_name"),
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "a.b.c" } } }, "tables[0].table_name"),
+            ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] },
+                tables = new[] { new { table_name = "public.items", target_table_name = "it\0ems" } } }, "tables[0].target_table_name"),
+            ("/api/v1/notifications", new { name = "n\0", url = "https://example.com/hook", secret = "0123456789abcdef", events = new[] { "FAILED" } }, "name"),
             ($"/api/v1/pipelines/{dotted}/backfill/preview", new { table_name = "a.b.c" }, "table_name"),
         ];
         foreach (var (path, body, field) in cases)

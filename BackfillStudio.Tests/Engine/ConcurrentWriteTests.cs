@@ -69,7 +69,7 @@ public sealed class ConcurrentWriteTests(PostgresServer pg) : IClassFixture<Post
             """;
         await using var s = await Scenario.CreateAsync(pg, sql, ["public.logs"], DestinationKinds.Postgres, "--Backfill:BatchSize=200");
         var before = await TableContents.FromPostgresAsync(s.SourceDb, "public", "logs");
-        var created = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.logs", max_rows_per_second = 1500 });
+        var created = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.logs", max_rows_per_second = 500 });
         var jobId = (int)created["id"]!;
         await s.Http.WaitUntilAsync(jobId, TimeSpan.FromMinutes(1), j => (long)j["count_record"]! > 0, "first checkpoint");
 

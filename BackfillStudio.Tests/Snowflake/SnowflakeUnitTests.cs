@@ -55,6 +55,15 @@ public sealed class SnowflakeUnitTests
     public void JwtAccount_FollowsTheDocumentedRules(string account, string expected) =>
         Assert.Equal(expected, SnowflakeKeyPair.JwtAccount(account));
 
+    [Theory]
+    [InlineData("VARCHAR(16777216) COLLATE 'en-ci'", "'en-ci'")]
+    [InlineData("VARCHAR(16777216) collate 'en-ci-rtrim'", "'en-ci-rtrim'")]
+    [InlineData("VARCHAR(16777216) COLLATE 'utf8'", null)]
+    [InlineData("VARCHAR(16777216)", null)]
+    [InlineData("NUMBER(38,0)", null)]
+    public void Collation_IsReadFromTheTypeDescribeTableShows(string type, string? collation) =>
+        Assert.Equal(collation, SnowflakeTypes.Collation(type));
+
     [Fact]
     public void ColumnTypes_MapEveryPostgresKind()
     {

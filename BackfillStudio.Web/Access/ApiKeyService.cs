@@ -32,6 +32,7 @@ public sealed class ApiKeyService(IDbContextFactory<ConfigDbContext> dbFactory, 
         var errors = new ValidationErrors();
         if (string.IsNullOrWhiteSpace(name)) errors.Add("name", "name is required.");
         else if (name.Length > 200) errors.Add("name", "name must be at most 200 characters.");
+        else if (StoredText.Unstorable(name) is { } unstorable) errors.Add("name", $"name must not contain {unstorable}.");
         if (role is null || !AccessRoles.All.Contains(role)) errors.Add("role", $"role must be one of {string.Join(", ", AccessRoles.All)}.");
         errors.ThrowIfAny();
 

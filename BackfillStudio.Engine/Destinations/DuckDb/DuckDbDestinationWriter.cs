@@ -88,9 +88,9 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
     private void RefuseLooserKey()
     {
         var text = ColumnTypes(null, settings.Schema, target.TargetTable).Where(c => c.Type == "VARCHAR").Select(c => c.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var pairs = string.Join(", ", TextsKeptApart.Select((p, i) => $"({Sql.Literal(p.A)}, {Sql.Literal(p.B)}, {i})"));
         foreach (var column in target.Table.PrimaryKey.Where(c => !c.HasLooseEquality && text.Contains(c.Name)))
         {
-            var pairs = string.Join(", ", TextsKeptApart.Select((p, i) => $"({Sql.Literal(p.A)}, {Sql.Literal(p.B)}, {i})"));
             var name = Sql.Ident(column.Name);
             using var cmd = _connection!.CreateCommand();
             cmd.CommandText = $"""

@@ -215,10 +215,9 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     {
         if (!HasKey) return;
         var key = target.Table.PrimaryKey;
-        await using var cmd = new NpgsqlCommand("""
+        await using var cmd = new NpgsqlCommand($"""
             SELECT ic.relname, a.attname, t.typname = 'citext', quote_ident(cn.nspname) || '.' || quote_ident(o.collname),
-                   -- Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
-                   COALESCE(to_jsonb(o) ->> 'collisdeterministic' = 'false', false)
+                   {PostgresCatalog.NondeterministicSql("i.indcollation[k]")}
             FROM pg_index i
             JOIN pg_class ic ON ic.oid = i.indexrelid
             CROSS JOIN LATERAL generate_series(0, i.indnkeyatts - 1) AS k
@@ -227,7 +226,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             JOIN pg_type t ON t.oid = oc.opcintype
             LEFT JOIN pg_collation o ON o.oid = i.indcollation[k]
             LEFT JOIN pg_namespace cn ON cn.oid = o.collnamespace
-            WHERE i.indrelid = to_regclass(@table) AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+            -- The indexes ON CONFLICT takes as arbiters: valid, checked at once, without a predicate or expressions.
+            WHERE i.indrelid = to_regclass(@table) AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL
               AND i.indnkeyatts = cardinality(@key)
               AND NOT EXISTS (SELECT FROM generate_series(0, i.indnkeyatts - 1) AS j JOIN pg_attribute b ON b.attrelid = i.indrelid AND b.attnum = i.indkey[j]
                               WHERE b.attname <> ALL (@key))
@@ -236,11 +236,11 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         cmd.Parameters.AddWithValue("table", TargetSql);
         cmd.Parameters.AddWithValue("key", key.Select(c => c.Name).ToArray());
         var table = $"{settings.Schema}.{target.TargetTable}";
-        var arbiters = 0;
+        var arbiterColumns = 0;
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            arbiters++;
+            arbiterColumns++;
             var (index, column, citext, loose) = (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(4));
             if (!citext && !loose || key.Single(c => c.Name == column).HasLooseEquality) continue;
             var how = citext ? "of type citext" : $"under the collation {reader.GetString(3)}";
@@ -249,7 +249,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
                 $"source keeps apart ('K' and 'k', say), so their rows would overwrite each other. Give {column} the source's type and " +
                 "a deterministic collation, or drop or rename the table and the job creates it with the source's types.");
         }
-        if (arbiters == 0)
+        if (arbiterColumns == 0)
             throw new InvalidOperationException(
                 $"{table} has no primary key or unique index on the source's key ({string.Join(", ", key.Select(c => c.Name))}): rows are " +
                 "merged by their key, so a batch written again after a stop could be added twice. Add the key (ALTER TABLE " +

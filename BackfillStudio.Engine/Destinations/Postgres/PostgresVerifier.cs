@@ -54,10 +54,8 @@ public sealed class PostgresVerifier : IDestinationVerifier
     public async Task OpenAsync(CancellationToken ct)
     {
         _connection = await _settings.Connection.OpenAsync($"BackfillStudio verify job {_scope.JobId}", ct);
-        await using var cmd = new NpgsqlCommand("""
-            SELECT a.attname, a.attgenerated = '',
-                   -- Through jsonb: pg_collation has collisdeterministic from PostgreSQL 12 on.
-                   COALESCE((SELECT to_jsonb(o) ->> 'collisdeterministic' = 'false' FROM pg_collation o WHERE o.oid = a.attcollation), false)
+        await using var cmd = new NpgsqlCommand($"""
+            SELECT a.attname, a.attgenerated = '', {PostgresCatalog.NondeterministicSql("a.attcollation")}
             FROM pg_attribute a
             WHERE a.attrelid = to_regclass(@table) AND a.attnum > 0 AND NOT a.attisdropped
             """, _connection);

@@ -78,6 +78,16 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         var declared = (await DescribeAsync(StageSql)).Select(r => (r[0]!, r[1]!));
         var existing = (await DescribeAsync(TargetSql)).ToDictionary(r => r[0]!, r => r[1]!, StringComparer.Ordinal);
         var table = $"{settings.Name(settings.Schema)}.{settings.Name(target.TargetTable)} in Snowflake";
+        foreach (var key in Key.Select(c => settings.Name(c.Name)))
+        {
+            // The stage gets a schema's DEFAULT_DDL_COLLATION as the target does, so both are looked at.
+            var types = declared.Where(d => d.Item1 == key).Select(d => d.Item2).Append(existing.GetValueOrDefault(key) ?? "");
+            if (types.Select(SnowflakeTypes.Collation).FirstOrDefault(c => c is not null) is { } collation)
+                throw new InvalidOperationException(
+                    $"The key column {key} of {table} compares its texts under the collation {collation}, which may find texts equal that the " +
+                    "source keeps apart ('K' and 'k' under 'en-ci'), so the MERGE would write one's row over the other's. Declare the column " +
+                    "COLLATE 'utf8' (or drop the schema's DEFAULT_DDL_COLLATION) and start the backfill again.");
+        }
         var missing = ExistingColumnTypes.Missing(table, declared, existing);
         foreach (var name in missing)
         {
@@ -132,9 +142,10 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
         }
         catch (SnowflakeStatementException e) when (e.Message.Contains(StagedRowsMark, StringComparison.Ordinal))
         {
-            throw new InvalidOperationException($"The Snowflake stage of batch {batch.Sequence} of {target.Table.TableName} did not hold the batch's " +
-                $"{batch.RowCount:N0} rows: a statement that loaded it ran twice (a request resent while Snowflake still ran it) or not at all. " +
-                "Nothing of the batch was written; resume the job.");
+            // A passing fault: the job retries from its checkpoint, staging the batch anew.
+            throw new SnowflakeUnavailableException($"The Snowflake stage of batch {batch.Sequence} of {target.Table.TableName} did not hold the " +
+                $"batch's {batch.RowCount:N0} rows: a statement that loaded it ran twice (a request resent while Snowflake still ran it) or not " +
+                "at all. Nothing of the batch was written.");
         }
         var fence = await client.ExecuteAsync($"SELECT MAX(epoch) FROM {FenceSql} WHERE {ThisJob}", null, CancellationToken.None);
         if (fence.Rows.FirstOrDefault()?.FirstOrDefault() is { } newest && decimal.Parse(newest, System.Globalization.CultureInfo.InvariantCulture) > target.Epoch)
@@ -146,7 +157,9 @@ public sealed class SnowflakeDestinationWriter(SnowflakeSqlApiClient client, Sno
     /// <summary>
     /// Fails the batch's transaction unless the stage holds exactly the batch's rows: Snowflake runs a resent request
     /// again unless its first execution had succeeded, so an INSERT resent while it still ran may have staged its rows
-    /// twice, and the MERGE (or append) would write them twice. The failure is a cast of a text naming the counts.
+    /// twice, and the MERGE (or append) would write them twice. The failure is a cast of a text naming the counts, which
+    /// Snowflake (and the emulator) quote in their error. An execution still running when this check passes, and
+    /// committing before the MERGE, is not seen: that window is the few milliseconds between two statements.
     /// </summary>
     private string StagedRowsCheckSql(Batch batch) =>
         $"SELECT CAST(CASE WHEN COUNT(*) = {batch.RowCount} THEN '0' ELSE '{StagedRowsMark}: ' || CAST(COUNT(*) AS VARCHAR) || " +

@@ -147,6 +147,18 @@ public static class SnowflakeTypes
         return trimmed.Length == 0 ? ("0", 0) : ((negative ? "-" : "") + trimmed, exponent);
     }
 
+    /// <summary>
+    /// The collation a type as <c>DESCRIBE TABLE</c> spells it compares under (<c>VARCHAR(16777216) COLLATE 'en-ci'</c>
+    /// gives 'en-ci'), or null for none and for 'utf8', which compares bytes as PostgreSQL's deterministic collations do.
+    /// </summary>
+    public static string? Collation(string describedType)
+    {
+        var at = describedType.IndexOf(" COLLATE ", StringComparison.OrdinalIgnoreCase);
+        if (at < 0) return null;
+        var collation = describedType[(at + " COLLATE ".Length)..].Trim();
+        return collation.Trim('\'').Trim() is "" or "utf8" ? null : collation;
+    }
+
     /// <summary>The binding text of a value that passed <see cref="Refusal"/>.</summary>
     public static string? Encode(SourceColumn column, object? value) => (column.Kind, value) switch
     {
