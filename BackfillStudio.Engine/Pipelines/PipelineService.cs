@@ -76,10 +76,13 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
                 errors.Add($"{field}.table_name", PostgresCatalog.TwoTablesNamed(table.TableName));
             else if (tables.Any(t => t.TableName == table.TableName))
                 errors.Add($"{field}.table_name", $"Table '{table.TableName}' is listed twice.");
-            if (table.TargetTableName is { } target && (string.IsNullOrWhiteSpace(target) || target.Length > MaxIdentifierLength))
-                errors.Add($"{field}.target_table_name", $"target_table_name must be 1 to {MaxIdentifierLength} characters.");
-            else if (table.TargetTableName is { } given && StoredText.Unstorable(given) is { } unstorable)
-                errors.Add($"{field}.target_table_name", $"target_table_name must not contain {unstorable}.");
+            if (table.TargetTableName is { } target)
+            {
+                if (string.IsNullOrWhiteSpace(target) || target.Length > MaxIdentifierLength)
+                    errors.Add($"{field}.target_table_name", $"target_table_name must be 1 to {MaxIdentifierLength} characters.");
+                else if (StoredText.Unstorable(target) is { } unstorable)
+                    errors.Add($"{field}.target_table_name", $"target_table_name must not contain {unstorable}.");
+            }
             var targetName = table.TargetTableName ?? sourceTable?.Name;
             // DuckDB (and Snowflake's upper-case identifiers) do not tell Items from items.
             if (tables.FirstOrDefault(t => string.Equals(t.TargetTableName, targetName, StringComparison.OrdinalIgnoreCase)

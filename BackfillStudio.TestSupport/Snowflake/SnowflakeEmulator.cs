@@ -88,7 +88,6 @@ public sealed class SnowflakeEmulator : IAsyncDisposable
         _handler.Catalog.Add(database, schema, warehouse);
     }
 
-    /// <summary>The next <paramref name="times"/> statement requests whose statement text matches get <paramref name="fault"/>.</summary>
     /// <summary>
     /// Most rows a result's partition holds: a larger result is cut into partitions, the answer holding the first and
     /// <c>GET /api/v2/statements/{handle}?partition=N</c> the others, as Snowflake answers a large result.
@@ -99,6 +98,7 @@ public sealed class SnowflakeEmulator : IAsyncDisposable
         set => _handler.PartitionRows = value;
     }
 
+    /// <summary>The next <paramref name="times"/> statement requests whose statement text matches get <paramref name="fault"/>.</summary>
     public void Inject(Func<string, bool> statementMatches, EmulatorFault fault, int times = 1)
     {
         ArgumentNullException.ThrowIfNull(statementMatches);

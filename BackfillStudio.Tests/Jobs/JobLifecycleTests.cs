@@ -72,21 +72,9 @@ public sealed class JobLifecycleTests(PostgresServer pg) : IClassFixture<Postgre
     public async Task Cancel_DuringALongBatch_TakesEffectWithinTwoSeconds_AndRollsThatBatchBack()
     {
         await using var s = await CreateAsync(pg, BigTableSql, ["public.measurements"], DestinationKinds.Postgres, "--Backfill:BatchSize=2000");
-        // A target that takes 20 ms a row: a batch of 2,000 rows takes 40 s.
-        await PostgresServer.ExecuteAsync(s.DestinationDb, """
-            CREATE SCHEMA copy;
-            CREATE TABLE copy.measurements (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision, taken_at timestamptz NOT NULL);
-            CREATE FUNCTION copy.slowly() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;
-            CREATE TRIGGER slowly AFTER INSERT ON copy.measurements FOR EACH ROW EXECUTE FUNCTION copy.slowly();
-            """);
+        await MakeSlowTargetAsync(s.DestinationDb);
         var jobId = await s.StartBackfillAsync("public.measurements");
-        var deadline = DateTime.UtcNow + Timeout;
-        while (await PostgresServer.ScalarAsync<long>(s.DestinationDb,
-                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'BackfillStudio job%' AND state = 'active' AND query LIKE 'COPY%'") == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the job never started writing its first batch");
-            await Task.Delay(50);
-        }
+        await WaitUntilCopyingAsync(s.DestinationDb);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/cancel");
@@ -116,23 +104,10 @@ public sealed class JobLifecycleTests(PostgresServer pg) : IClassFixture<Postgre
     {
         await using var s = await CreateAsync(pg, BigTableSql, ["public.measurements"], DestinationKinds.Postgres,
             "--Backfill:EngineEnabled=false", "--Backfill:BatchSize=2000");
-        await PostgresServer.ExecuteAsync(s.DestinationDb, """
-            CREATE SCHEMA copy;
-            CREATE TABLE copy.measurements (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision, taken_at timestamptz NOT NULL);
-            CREATE FUNCTION copy.slowly() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;
-            CREATE TRIGGER slowly AFTER INSERT ON copy.measurements FOR EACH ROW EXECUTE FUNCTION copy.slowly();
-            """);
+        await MakeSlowTargetAsync(s.DestinationDb);
         var jobId = await s.StartBackfillAsync("public.measurements");
         await using (var engine = await s.StartPeerAsync())
-        {
-            var deadline = DateTime.UtcNow + Timeout;
-            while (await PostgresServer.ScalarAsync<long>(s.DestinationDb,
-                       "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'BackfillStudio job%' AND state = 'active' AND query LIKE 'COPY%'") == 0)
-            {
-                Assert.True(DateTime.UtcNow < deadline, "the job never started writing its first batch");
-                await Task.Delay(50);
-            }
-        }
+            await WaitUntilCopyingAsync(s.DestinationDb);
 
         var stopped = await s.Http.GetJobAsync(jobId);
         Assert.True((string)stopped["status"]! == "PENDING", stopped.ToJsonString());
@@ -261,6 +236,26 @@ public sealed class JobLifecycleTests(PostgresServer pg) : IClassFixture<Postgre
         Assert.Equal("COMPLETED", (string)job["status"]!);
         Assert.Equal(3000, (long)job["count_record"]!);
         await engine.StopAsync();
+    }
+
+    /// <summary>A target of the measurements that takes 20 ms a row: a batch of 2,000 rows takes 40 s.</summary>
+    private static Task MakeSlowTargetAsync(string destinationDb) => PostgresServer.ExecuteAsync(destinationDb, """
+        CREATE SCHEMA copy;
+        CREATE TABLE copy.measurements (id bigint PRIMARY KEY, sensor text NOT NULL, value double precision, taken_at timestamptz NOT NULL);
+        CREATE FUNCTION copy.slowly() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;
+        CREATE TRIGGER slowly AFTER INSERT ON copy.measurements FOR EACH ROW EXECUTE FUNCTION copy.slowly();
+        """);
+
+    /// <summary>Waits until a job's COPY runs in the destination.</summary>
+    private static async Task WaitUntilCopyingAsync(string destinationDb)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (await PostgresServer.ScalarAsync<long>(destinationDb,
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'BackfillStudio job%' AND state = 'active' AND query LIKE 'COPY%'") == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the job never started writing its first batch");
+            await Task.Delay(50);
+        }
     }
 
     private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient http, HttpMethod method, string path)

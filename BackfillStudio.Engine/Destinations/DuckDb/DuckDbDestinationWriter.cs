@@ -40,9 +40,9 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
                 Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ProgressTable} (job_id INTEGER, target_table VARCHAR, next_block BIGINT, PRIMARY KEY (job_id, target_table))");
             Execute($"CREATE TABLE IF NOT EXISTS {Schema}.{ClaimFence.Table} (job_id INTEGER, target_table VARCHAR, epoch BIGINT, PRIMARY KEY (job_id, target_table))");
             Claim();
-            MatchTargetColumns(columns);
+            var targetTypes = MatchTargetColumns(columns);
             MatchTargetKey();
-            RefuseLooserKey();
+            RefuseLooserKey(targetTypes);
         }, ct);
     }
 
@@ -85,11 +85,10 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
     /// said COMPLETED with half of the rows. DuckDB's catalog shows no column's collation, so the key's own comparison is
     /// asked: pairs of texts are compared as values of the column's type (a UNION with it gives them its collation).
     /// </summary>
-    private void RefuseLooserKey()
+    private void RefuseLooserKey(IReadOnlyDictionary<string, string> targetTypes)
     {
-        var text = ColumnTypes(null, settings.Schema, target.TargetTable).Where(c => c.Type == "VARCHAR").Select(c => c.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var pairs = string.Join(", ", TextsKeptApart.Select((p, i) => $"({Sql.Literal(p.A)}, {Sql.Literal(p.B)}, {i})"));
-        foreach (var column in target.Table.PrimaryKey.Where(c => !c.HasLooseEquality && text.Contains(c.Name)))
+        foreach (var column in target.Table.PrimaryKey.Where(c => !c.HasLooseEquality && targetTypes.GetValueOrDefault(c.Name) == "VARCHAR"))
         {
             var name = Sql.Ident(column.Name);
             using var cmd = _connection!.CreateCommand();
@@ -109,9 +108,10 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
     /// Adds the columns a target made before lacks (the source table gained them), and fails when it has one whose type
     /// does not hold the job's values (<see cref="ExistingColumnTypes"/>): DuckDB's INSERT would cast every value to it,
     /// a DECIMAL(10,4) 12.3456 into DECIMAL(10,2) as 12.35. Types are compared as DuckDB spells them, from an empty table
-    /// declared with <paramref name="columns"/> as the target would have been.
+    /// declared with <paramref name="columns"/> as the target would have been. Returns the target's columns and types as
+    /// they were before.
     /// </summary>
-    private void MatchTargetColumns(string columns)
+    private Dictionary<string, string> MatchTargetColumns(string columns)
     {
         var declared = $"backfill_declared_{target.JobId}";
         Execute($"CREATE OR REPLACE TEMP TABLE {declared} ({columns})");
@@ -121,6 +121,7 @@ public sealed class DuckDbDestinationWriter(DuckDbDestinationSettings settings, 
         var table = $"{settings.Schema}.{target.TargetTable} in the DuckDB file";
         foreach (var missing in ExistingColumnTypes.Missing(table, declaredTypes, existing).Select(name => Columns.Single(c => c.Name == name)))
             Execute($"ALTER TABLE {TargetSql} ADD COLUMN {Sql.Ident(missing.Name)} {DuckDbTypes.TargetType(missing)}");
+        return existing;
     }
 
     /// <summary>A table's columns and their types as DuckDB spells them, in order; names compare without case, as DuckDB's do.</summary>

@@ -28,12 +28,15 @@ public sealed class PostgresVerifier : IDestinationVerifier
             throw new NotSupportedException($"The job's filter {ordered.Describe} orders text (or a type that {destination} holds as text), " +
                 "which the destination may sort in another collation; verify a backfill without that filter.");
         if (scope.Resolved.FirstOrDefault(f => f.Column.NondeterministicCollation && f.Operator.TakesValue()) is { } lax)
-            throw new NotSupportedException($"The job's filter {lax.Describe} compares {lax.Column.Name} under its collation, which finds texts " +
-                $"equal that differ (as a case-insensitive one finds 'abc' and 'ABC'), and {destination} holds the column without it; " +
-                "verify a backfill without that filter.");
+            throw LooseFilter(lax, "the source holds", $"{destination} does not");
         _destination = destination;
         _filter = FilterPredicate.Build(scope.Table with { Columns = scope.Table.Columns.Select(AsTarget).ToList() }, scope.Filters);
     }
+
+    /// <summary>A value filter on a column that one side compares under a collation finding texts equal that differ: the sides' rows would differ.</summary>
+    private static NotSupportedException LooseFilter(VerifyFilter filter, string holder, string other) => new(
+        $"The job's filter {filter.Describe} compares {filter.Column.Name}, which {holder} under a collation that finds texts equal that " +
+        $"differ (as a case-insensitive one finds 'abc' and 'ABC'), and {other}; verify a backfill without that filter.");
 
     /// <summary>A column as the target holds it: user-defined types are text there.</summary>
     private static SourceColumn AsTarget(SourceColumn c) => c.IsBuiltinType ? c : c with { Kind = ValueKind.Text, ComparisonType = "text" };
@@ -74,9 +77,7 @@ public sealed class PostgresVerifier : IDestinationVerifier
         // A target made before may compare a column under a collation of its own: its matching rows would be others than
         // the source's, and a repair would delete rows that the source keeps apart ('OPEN' for a filter = 'open').
         if (_scope.Resolved.FirstOrDefault(f => loose.Contains(f.Column.Name) && f.Operator.TakesValue()) is { } lax)
-            throw new NotSupportedException($"The job's filter {lax.Describe} compares {lax.Column.Name}, which {_destination} holds under a " +
-                "collation that finds texts equal that differ (as a case-insensitive one finds 'abc' and 'ABC'), where the source does not; " +
-                "verify a backfill without that filter.");
+            throw LooseFilter(lax, $"{_destination} holds", "the source does not");
         _checksumColumns = _scope.Table.Columns.Where(c => written.Contains(c.Name)).ToList();
     }
 
@@ -91,7 +92,7 @@ public sealed class PostgresVerifier : IDestinationVerifier
 
     public async Task<IReadOnlyList<string[]>> MatchingKeysAsync(KeyRange range, CancellationToken ct)
     {
-        var keys = RepairKeys.List(_scope.Table, c => PostgresCanonical.Canonical(c, Sql.Ident(c.Name)), "");
+        var keys = RepairKeys.List(_scope.Table, c => PostgresCanonical.Canonical(c, Sql.Ident(c.Name)), _destination);
         await using var cmd = Command($"SELECT {keys} FROM {TargetSql} WHERE {Where(range)}", range);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         return RepairKeys.ReadAll(reader);
