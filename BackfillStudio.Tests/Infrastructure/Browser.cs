@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace BackfillStudio.Tests.Infrastructure;
@@ -38,13 +39,18 @@ public sealed class Browser : IAsyncDisposable
     }
 
     /// <summary>Waits until the browser is at a URL matching the glob; when it is not, the error shows what the page shows instead.</summary>
+    /// <remarks>
+    /// Not <c>IPage.WaitForURLAsync</c>: when the URL already matches, it waits for the page's <c>load</c> event, checking
+    /// for it and then subscribing, and can miss an event that arrives in between (playwright-dotnet #3364), which timed
+    /// out CI. A web-first assertion polls the URL and nothing else.
+    /// </remarks>
     public static async Task WaitForUrlAsync(IPage page, string urlGlob, string action, float timeoutMs = 20_000)
     {
         try
         {
-            await page.WaitForURLAsync(urlGlob, new PageWaitForURLOptions { Timeout = timeoutMs });
+            await Assertions.Expect(page).ToHaveURLAsync(GlobPattern(urlGlob), new PageAssertionsToHaveURLOptions { Timeout = timeoutMs });
         }
-        catch (TimeoutException e)
+        catch (PlaywrightException e)
         {
             // An open dialog (a validation message, say) or Blazor's reconnect notice says more than the page under it.
             var over = page.Locator(".mud-dialog, #components-reconnect-modal");
@@ -53,9 +59,13 @@ public sealed class Browser : IAsyncDisposable
         }
     }
 
+    /// <summary>Playwright's URL glob: <c>**</c> matches anything, <c>*</c> anything but a slash.</summary>
+    private static Regex GlobPattern(string glob) =>
+        new("^" + Regex.Escape(glob).Replace(@"\*\*", ".*").Replace(@"\*", "[^/]*") + "$");
+
     public static async Task SignInAsync(IPage page, string userName, string password)
     {
-        await page.WaitForURLAsync("**/login**");
+        await WaitForUrlAsync(page, "**/login**", "Opening a page signed out");
         await page.Locator("#username").FillAsync(userName);
         await page.Locator("#password").FillAsync(password);
         await page.GetByRole(AriaRole.Button, new PageGetByRoleOptions { Name = "Sign in" }).ClickAsync();

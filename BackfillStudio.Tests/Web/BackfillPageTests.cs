@@ -286,7 +286,7 @@ public sealed class BackfillPageTests(PostgresServer pg) : IClassFixture<Postgre
         var url = new Uri(s.App.BaseAddress, $"/pipelines/{s.PipelineId}").ToString();
         await page.GotoAsync(url);
         await Browser.SignInAsync(page, "admin", TestApp.AdminPassword);
-        await page.WaitForURLAsync(url);
+        await Browser.WaitForUrlAsync(page, url, "Signing in");
         await Assertions.Expect(page.GetByText("No backfill jobs yet")).ToBeVisibleAsync();
 
         IWebSocketRoute first;

@@ -63,7 +63,7 @@ public sealed class SignInTests(PostgresServer pg) : IClassFixture<PostgresServe
         // Signing out ends the session.
         await viewer.GotoAsync(new Uri(s.App.BaseAddress, "/logout").ToString());
         await viewer.GetByTestId("confirm-logout").ClickAsync();
-        await viewer.WaitForURLAsync("**/login**");
+        await Browser.WaitForUrlAsync(viewer, "**/login**", "Signing out");
 
         // Once disabled, the viewer cannot sign in again.
         await admin.ReloadAsync();
