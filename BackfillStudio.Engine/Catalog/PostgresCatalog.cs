@@ -215,7 +215,7 @@ public static class PostgresCatalog
                 }
                 var column = new SourceColumn(reader.GetString(0), reader.GetString(1), reader.GetString(9), reader.GetBoolean(2), pkPosition > 0,
                     kind, elementKind, precision, scale, builtin, elementKind is null ? null : elementType, reader.GetString(10),
-                    pkPosition > 0 && !reader.IsDBNull(11) ? reader.GetString(11) : null, reader.GetBoolean(12));
+                    pkPosition > 0 && !reader.IsDBNull(11) ? reader.GetString(11) : null, reader.GetBoolean(12), category == "C");
                 columns.Add((column, pkPosition));
             }
         }

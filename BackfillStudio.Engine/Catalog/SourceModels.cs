@@ -9,6 +9,8 @@ public sealed record SourceTable(string TableName, string Name, long EstimatedRo
 /// database's default collation, for types without one, and for columns outside the key.</param>
 /// <param name="NondeterministicCollation">The column's collation is not deterministic (an ICU collation made with
 /// <c>deterministic = false</c>): it finds texts equal that differ, 'abc' and 'ABC' under a case-insensitive one.</param>
+/// <param name="IsComposite">A row type (or a domain over one): PostgreSQL finds it NULL only when every field is NULL,
+/// and NOT NULL only when none is.</param>
 public sealed record SourceColumn(
     string Name,
     string DataType,
@@ -23,7 +25,8 @@ public sealed record SourceColumn(
     string? ElementType = null,
     string? ComparisonType = null,
     string? Collation = null,
-    bool NondeterministicCollation = false)
+    bool NondeterministicCollation = false,
+    bool IsComposite = false)
 {
     /// <summary>The type filter values are cast to: the column's (base) type without its modifier, as a literal is in psql.</summary>
     public string FilterType => ComparisonType ?? BaseDataType;

@@ -16,6 +16,11 @@ public sealed class SourceVerifier(NpgsqlConnection connection, TableSchema tabl
         {
             var column = table.FindColumn(f.Column) ?? throw new InvalidOperationException($"Column '{f.Column}' no longer exists in {table.TableName}.");
             FilterOperators.TryParse(f.Operator, out var op);
+            // Every destination holds a row value as one text, which is NULL only when the row is.
+            if (column.IsComposite && op is FilterOperator.IsNull or FilterOperator.IsNotNull)
+                throw new NotSupportedException($"The job's filter {f.Column} {op.ToSymbol()} tests a row value, which PostgreSQL finds NULL only " +
+                    "when every field is NULL, and NOT NULL only when none is; no destination holds it as a row, so its rows there cannot be " +
+                    "told apart. Verify a backfill without that filter.");
             if (!op.TakesValue() || op.IsPattern())
             {
                 resolved.Add(new VerifyFilter(f, column, op, null, null));

@@ -24,6 +24,8 @@ internal static partial class SnowflakeDialect
         "CREATE TEMP MACRO to_varchar(x) AS CAST(x AS VARCHAR)",
         // Only the hexadecimal format ('XXX...') verification uses.
         "CREATE TEMP MACRO to_number(x, f) AS CAST('0x' || x AS BIGINT)",
+        // Only 'utf8', Snowflake's binary comparison: a copy of the text without the column's collation.
+        "CREATE TEMP MACRO collate_utf8(x, c) AS decode(encode(x))",
     ];
 
     /// <summary>USE and ALTER SESSION only set session context, which the emulator takes from the request body.</summary>
@@ -40,6 +42,7 @@ internal static partial class SnowflakeDialect
         // Date parts are keywords in Snowflake and strings in DuckDB.
         code = DateDiffDay().Replace(code, "datediff('day',");
         code = EpochMicrosecond().Replace(code, "epoch_us(");
+        code = CollateFunction().Replace(code, "collate_utf8(");
         code = NumberWithPrecision().Replace(code, m => $"DECIMAL({m.Groups[1].Value},{(m.Groups[2].Success ? m.Groups[2].Value : "0")})");
         // Snowflake's NUMBER, NUMERIC and DECIMAL without precision mean (38,0); DuckDB's DECIMAL alone means (18,3).
         code = BareNumber().Replace(code, "DECIMAL(38,0)");
@@ -58,6 +61,9 @@ internal static partial class SnowflakeDialect
 
     [GeneratedRegex(@"\bDATE_PART\s*\(\s*EPOCH_MICROSECOND\s*,", Options)]
     private static partial Regex EpochMicrosecond();
+
+    [GeneratedRegex(@"\bCOLLATE\s*\(", Options)]
+    private static partial Regex CollateFunction();
 
     [GeneratedRegex(@"^\s*(?:USE|ALTER\s+SESSION)\b", Options)]
     private static partial Regex SessionCommand();

@@ -455,8 +455,12 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             INSERT INTO wallets VALUES (1, 1200), (2, NULL), (3, -75);
             CREATE TABLE tips (id int PRIMARY KEY, amount money);
             INSERT INTO tips VALUES (1, 5), (2, 12.34);
+            CREATE TABLE fees (id int PRIMARY KEY, amount money);
+            INSERT INTO fees VALUES (1, 5), (2, 12.34);
             """;
-        await using var s = await CreateAsync(pg, sql, ["public.wallets", "public.tips"], DestinationKinds.Postgres);
+        await using var s = await CreateAsync(pg, sql, ["public.wallets", "public.tips", "public.fees"], DestinationKinds.Postgres);
+        // A target made before with a numeric column: the merge went through money there too, and stored 12.00.
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "CREATE SCHEMA copy; CREATE TABLE copy.fees (id int PRIMARY KEY, amount numeric(12,2))");
         var database = new NpgsqlConnectionStringBuilder(s.DestinationDb).Database;
         try
         {
@@ -482,5 +486,10 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
         Assert.Contains("'12.34'", message);
         Assert.Contains("lc_monetary (ja_JP.utf8)", message);
         Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.tips"));
+
+        var fees = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.fees"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("FAILED" == (string)fees["status"]!, fees.ToJsonString());
+        Assert.Contains("'12.34'", (string)fees["error_message"]!);
+        Assert.Equal(0L, await PostgresServer.ScalarAsync<long>(s.DestinationDb, "SELECT count(*) FROM copy.fees"));
     }
 }

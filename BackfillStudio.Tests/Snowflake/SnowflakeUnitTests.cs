@@ -75,6 +75,9 @@ public sealed class SnowflakeUnitTests
             (Col(ValueKind.NumericText, 12, 2), "NUMBER(12,2)", "FIXED"),
             (Col(ValueKind.NumericText, 3, -2), "VARCHAR", "TEXT"),
             (Col(ValueKind.NumericText, 38, 4), "NUMBER(38,4)", "FIXED"),
+            (Col(ValueKind.NumericText, 38, 37), "NUMBER(38,37)", "FIXED"),
+            // Snowflake's NUMBER has a scale of at most 37: CREATE TABLE refused NUMBER(38,38), failing the job.
+            (Col(ValueKind.NumericText, 38, 38), "VARCHAR", "TEXT"),
             (Col(ValueKind.NumericText), "VARCHAR", "TEXT"),
             (Col(ValueKind.NumericText, 60, 10), "VARCHAR", "TEXT"),
             (Col(ValueKind.Float32), "FLOAT", "REAL"),

@@ -73,6 +73,34 @@ public sealed class SnowflakeVerificationTests(PostgresServer pg) : IClassFixtur
     }
 
     /// <summary>
+    /// A column that compares case-insensitively in Snowflake (a schema's <c>DEFAULT_DDL_COLLATION = 'en-ci'</c>; the
+    /// emulator's DuckDB table has <c>COLLATE NOCASE</c>): the filter status = 'open' compares the bytes, as PostgreSQL did.
+    /// Before, it counted the full copy's 'OPEN' rows too, a MISMATCH whose repair would have deleted them.
+    /// </summary>
+    [Fact]
+    public async Task FilterOnAColumnThatSnowflakeComparesCaseInsensitively_IsComparedAsTheSourceDoes()
+    {
+        await using var account = await SnowflakeAccount.StartAsync();
+        await using var s = await Scenario.CreateAsync(pg, """
+            CREATE TABLE tickets (id int PRIMARY KEY, status text NOT NULL);
+            INSERT INTO tickets SELECT g, CASE g % 3 WHEN 0 THEN 'open' WHEN 1 THEN 'OPEN' ELSE 'closed' END FROM generate_series(1, 300) g;
+            """, ["public.tickets"], account.Config(), "--Backfill:VerifyAfterLoad=none");
+        await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.tickets"), Timeout, "COMPLETED");
+        account.Scalar("""CREATE TABLE "PUBLIC".tickets_ci AS SELECT id, status COLLATE NOCASE AS status FROM "PUBLIC".tickets""");
+        account.Scalar("""DROP TABLE "PUBLIC".tickets""");
+        account.Scalar("""ALTER TABLE "PUBLIC".tickets_ci RENAME TO tickets""");
+        Assert.Equal(200L, account.Scalar("""SELECT count(*) FROM "PUBLIC".tickets WHERE status = 'open'"""));
+
+        var open = await s.StartBackfillAsync("public.tickets", Scenario.Filter("status", "=", "open"));
+        Assert.Equal(100L, (long)(await s.Http.WaitForJobAsync(open, Timeout, "COMPLETED"))["count_record"]!);
+        var (accepted, body) = await s.Http.PostJsonAsync($"/api/v1/backfill/{open}/verify", new { mode = "count" });
+        Assert.True(accepted == HttpStatusCode.Accepted, body.ToJsonString());
+        var verification = await s.Http.WaitForVerificationAsync(open, Timeout, "MATCHED", "MISMATCH", "FAILED");
+        Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "tickets"), await account.ContentsAsync(s.SourceDb, "tickets"));
+    }
+
+    /// <summary>
     /// A table without a key is compared as a whole, in Snowflake too: one row deleted and another copied twice leave the
     /// count equal, and only the sum of the rows' hashes differs.
     /// </summary>

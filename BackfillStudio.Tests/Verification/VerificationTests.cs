@@ -381,6 +381,40 @@ public sealed class VerificationTests(PostgresServer pg) : IClassFixture<Postgre
     }
 
     /// <summary>
+    /// Filters that a destination would evaluate otherwise than the source: a row value's IS [NOT] NULL (PostgreSQL looks
+    /// at every field; the destination holds one text), and ILIKE (case folds under the source column's collation). Before,
+    /// the destination counted more rows than the job copied, a MISMATCH whose repair deleted those rows of the full copy
+    /// sharing the target. Now the verification fails naming the filter, and there is nothing to repair.
+    /// </summary>
+    [Theory]
+    [InlineData(DestinationKinds.Postgres)]
+    [InlineData(DestinationKinds.DuckDb)]
+    public async Task FiltersThatTheDestinationWouldEvaluateOtherwise_FailTheVerificationByName_AndTheFullCopyStays(DestinationKinds kind)
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE TYPE addr AS (street text, zip text);
+            CREATE TABLE customers (id int PRIMARY KEY, name text COLLATE "C" NOT NULL, a addr);
+            INSERT INTO customers VALUES (1, 'élan', ROW('Main', '123')), (2, 'Élan', ROW('Main', NULL)), (3, 'x', NULL), (4, 'y', ROW(NULL, NULL));
+            """, ["public.customers"], kind, "--Backfill:VerifyAfterLoad=none");
+        await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.customers"), Timeout, "COMPLETED");
+        foreach (var (filter, copies, named) in new[] { (Filter("a", "IS NOT NULL"), 1L, "a IS NOT NULL"), (Filter("name", "ILIKE", "é%"), 1L, "name ILIKE 'é%'") })
+        {
+            var job = await s.StartBackfillAsync("public.customers", filter);
+            Assert.Equal(copies, (long)(await s.Http.WaitForJobAsync(job, Timeout, "COMPLETED"))["count_record"]!);
+            var (status, body) = await s.Http.PostJsonAsync($"/api/v1/backfill/{job}/verify", new { mode = "count" });
+            Assert.True(status == HttpStatusCode.Accepted, body.ToJsonString());
+            var verification = await s.Http.WaitForVerificationAsync(job, Timeout, "MATCHED", "MISMATCH", "FAILED");
+            Assert.True("FAILED" == (string)verification["status"]!, verification.ToJsonString());
+            Assert.Contains(named, (string)verification["error_message"]!);
+            Assert.Equal(HttpStatusCode.Conflict, (await s.Http.PostJsonAsync($"/api/v1/backfill/{job}/repair")).Item1);
+        }
+        var copied = kind == DestinationKinds.Postgres
+            ? await TableContents.FromPostgresAsync(s.DestinationDb, "copy", "customers")
+            : await TableContents.FromDuckDbAsync(s.SourceDb, "public", "customers", s.DuckDbPath, "main.customers");
+        Assert.Equal(await TableContents.FromPostgresAsync(s.SourceDb, "public", "customers"), copied);
+    }
+
+    /// <summary>
     /// A table without a key is compared as a whole: by count, and in checksum mode by the sum of its rows' hashes, which
     /// also sees a row missing where another arrived twice (the count alone cannot).
     /// </summary>

@@ -60,6 +60,10 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
 
     public async Task PrepareAsync(CancellationToken ct)
     {
+        // Pipelines made before their names were checked may hold a longer one, which two tables could share.
+        foreach (var (what, name) in new[] { ("target table", target.TargetTable), ("schema", settings.Schema) })
+            if (Sql.IdentifierTooLong(name) is { } tooLong)
+                throw new InvalidOperationException($"The {what} name '{name}' {tooLong}. Give it a shorter name.");
         _connection = await (settings.Connection with { CommandTimeoutSeconds = stallTimeoutSeconds }).OpenAsync($"{SessionPrefix}{target.Epoch}", ct);
         // Kept now: after a cancelled COPY the connection may already be broken when it is needed.
         _processId = _connection.ProcessID;
@@ -106,7 +110,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         _changeChecks = written.Where(c => existing![c.Name].Type != PostgresTypes.TargetType(c))
             .Select(c => (c, ChangeCheckSql(c, existing![c.Name].Type),
                 $"would not stay the same in {settings.Schema}.{target.TargetTable}, whose column has type {existing[c.Name].Type}."))
-            .Concat(await MoneyChecksAsync(written.Where(c => c.IsMoney && existing![c.Name].Type == "money").ToList(), ct))
+            .Concat(await MoneyChecksAsync(written.Where(c => c.IsMoney).ToList(), ct))
             .ToList();
         var nonKey = written.Where(c => !c.IsPrimaryKey).Select(c => $"{Sql.Ident(c.Name)} = EXCLUDED.{Sql.Ident(c.Name)}").ToList();
         var conflict = !HasKey ? "" : nonKey.Count == 0
@@ -135,7 +139,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
 
     /// <summary>
     /// money counts units of the session's <c>lc_monetary</c>, so the target rounds a value to its locale's decimal places
-    /// (12.34 becomes 12 under ja_JP): each money column checks that its staged values come back the same.
+    /// (12.34 becomes 12 under ja_JP): each money column checks that its staged values come back the same. Into a target
+    /// column of another type too: the merge goes through money there as well, and the change check compares what is left.
     /// </summary>
     private async Task<IEnumerable<(SourceColumn, string, string)>> MoneyChecksAsync(List<SourceColumn> columns, CancellationToken ct)
     {

@@ -27,6 +27,9 @@ public sealed class PostgresVerifier : IDestinationVerifier
                 or FilterOperator.GreaterOrEqual or FilterOperator.LessOrEqual) is { } ordered)
             throw new NotSupportedException($"The job's filter {ordered.Describe} orders text (or a type that {destination} holds as text), " +
                 "which the destination may sort in another collation; verify a backfill without that filter.");
+        if (scope.Resolved.FirstOrDefault(f => f.Operator == FilterOperator.ILike) is { } folded)
+            throw new NotSupportedException($"The job's filter {folded.Describe} folds case under the source column's collation, which " +
+                $"{destination} may not share (under \"C\" only ASCII letters fold, so 'É' and 'é' differ); verify a backfill without that filter.");
         if (scope.Resolved.FirstOrDefault(f => f.Column.NondeterministicCollation && f.Operator.TakesValue()) is { } lax)
             throw LooseFilter(lax, "the source holds", $"{destination} does not");
         _destination = destination;

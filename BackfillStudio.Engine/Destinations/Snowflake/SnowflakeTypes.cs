@@ -15,13 +15,19 @@ public static class SnowflakeTypes
 {
     public const int MaxNumberPrecision = 38;
 
+    /// <summary>NUMBER's scale is at most 37 (NUMBER(38,38) is refused).</summary>
+    private const int MaxNumberScale = 37;
+
+    /// <summary>Whether the column's numeric(p,s) is a NUMBER(p,s) in Snowflake; wider ones travel as text.</summary>
+    public static bool FitsNumber(SourceColumn column) => column.FitsDecimal(MaxNumberPrecision) && column.Scale <= MaxNumberScale;
+
     public static string ColumnType(SourceColumn column) => column.Kind switch
     {
         ValueKind.Int16 => "NUMBER(5,0)",
         ValueKind.Int32 => "NUMBER(10,0)",
         ValueKind.Int64 => "NUMBER(19,0)",
         ValueKind.Float32 or ValueKind.Float64 => "FLOAT",
-        ValueKind.NumericText when column.FitsDecimal(MaxNumberPrecision) => $"NUMBER({column.Precision},{column.Scale})",
+        ValueKind.NumericText when FitsNumber(column) => $"NUMBER({column.Precision},{column.Scale})",
         ValueKind.Bool => "BOOLEAN",
         ValueKind.Date => "DATE",
         ValueKind.Time => "TIME(6)",
@@ -38,7 +44,7 @@ public static class SnowflakeTypes
     public static string BindingType(SourceColumn column) => column.Kind switch
     {
         ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 => "FIXED",
-        ValueKind.NumericText when column.FitsDecimal(MaxNumberPrecision) => "FIXED",
+        ValueKind.NumericText when FitsNumber(column) => "FIXED",
         ValueKind.Float32 or ValueKind.Float64 => "REAL",
         ValueKind.Bool => "BOOLEAN",
         ValueKind.Date => "DATE",
@@ -64,7 +70,7 @@ public static class SnowflakeTypes
             || !InSnowflakeYears(PgTemporal.DayOf(micros))
             => "is outside the timestamps Snowflake holds (years 1 to 9999, no infinity).",
         (ValueKind.Time, long micros) when micros >= PgTemporal.MicrosecondsPerDay => "is past Snowflake's last TIME (23:59:59.999999999).",
-        (ValueKind.NumericText, string text) when column.FitsDecimal(MaxNumberPrecision) && SourceColumn.IsNumericSpecial(text)
+        (ValueKind.NumericText, string text) when FitsNumber(column) && SourceColumn.IsNumericSpecial(text)
             => $"is not a number that Snowflake's {ColumnType(column)} can hold.",
         (ValueKind.Json or ValueKind.Jsonb, string json) => VariantRefusal(json, mayRepeatKeys: column.Kind == ValueKind.Json),
         (ValueKind.Array, Array array) when FirstFloatWithoutJsonNumber(array) is { } element
@@ -122,7 +128,7 @@ public static class SnowflakeTypes
         var point = unsigned.IndexOf((byte)'.');
         var whole = (point < 0 ? unsigned : unsigned[..point]).TrimStart((byte)'0').Length;
         var scale = point < 0 ? 0 : unsigned.Length - point - 1;
-        return scale < MaxNumberPrecision && whole + scale <= MaxNumberPrecision;
+        return scale <= MaxNumberScale && whole + scale <= MaxNumberPrecision;
     }
 
     private static bool DoublePrintsBack(string number)

@@ -35,11 +35,18 @@ public sealed class SnowflakeVerifier(SnowflakeSqlApiClient client, SnowflakeDes
         ValueKind.Int16 or ValueKind.Int32 or ValueKind.Int64 => PostgresCanonical.ScaleFree($"TO_VARCHAR({q})"),
         ValueKind.Bool => $"TO_VARCHAR({q})",
         ValueKind.Date or ValueKind.Timestamp or ValueKind.TimestampTz => $"TO_VARCHAR({Ordinal(column, q)})",
-        ValueKind.NumericText when column.FitsDecimal(SnowflakeTypes.MaxNumberPrecision) => PostgresCanonical.ScaleFree($"TO_VARCHAR({q})"),
+        ValueKind.NumericText when SnowflakeTypes.FitsNumber(column) => PostgresCanonical.ScaleFree($"TO_VARCHAR({q})"),
         ValueKind.NumericText when column.HasFixedScale => PostgresCanonical.ScaleFree(q),
         ValueKind.Uuid or ValueKind.Text or ValueKind.Enum or ValueKind.OtherText or ValueKind.NumericText => q,
         _ => null,
     };
+
+    /// <summary>
+    /// The canonical text a filter compares, under the binary collation: a column may carry another one (a schema's
+    /// <c>DEFAULT_DDL_COLLATION</c>, a target made before), under which status = 'open' matched 'OPEN' too, and a repair
+    /// would have deleted such rows of a full copy sharing the table.
+    /// </summary>
+    private static string? FilterText(SourceColumn column, string q) => Canonical(column, q) is { } text ? $"COLLATE({text}, 'utf8')" : null;
 
     public Task OpenAsync(CancellationToken ct) => Task.CompletedTask;
 
@@ -82,7 +89,7 @@ public sealed class SnowflakeVerifier(SnowflakeSqlApiClient client, SnowflakeDes
                 : new SnowflakeBinding("TEXT", (string)value));
             return "?";
         }
-        var filter = PortableFilter.Build(scope.Resolved, Canonical, Ordinal, Bind, like: null, Ident, destination);
+        var filter = PortableFilter.Build(scope.Resolved, FilterText, Ordinal, Bind, like: null, Ident, destination);
         if (range.IsWhole) return (filter, bindings);
         var keys = scope.Table.PrimaryKey.Select(c => Ordinal(c, Ident(c.Name))!).ToList();
         return ($"({filter}) AND " + KeyOrder.Predicate(range, keys, (side, i) => Bind((side == "lo" ? range.After! : range.UpTo!).Ordinals![i])), bindings);

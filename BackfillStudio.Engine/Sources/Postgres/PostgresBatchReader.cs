@@ -49,10 +49,13 @@ public sealed class PostgresBatchReader(NpgsqlConnection connection, TableSchema
 
     /// <summary>
     /// The columns of a binary COPY, each in its type in a PostgreSQL target (<see cref="PostgresTypes.TargetType"/>): its
-    /// own, its domain's base type, or text for enums and other user-defined types, whose binary forms other databases cannot read.
+    /// own, its domain's base type, or text for enums and other user-defined types, whose binary forms other databases cannot
+    /// read. xml goes as its stored text, which the target's xml reads as its own binary form: xml's binary form is printed
+    /// anew from the parsed document and leaves out a declaration of version 1.0 alone.
     /// </summary>
     private static string BinarySelectList(TableSchema table) => string.Join(", ", table.Columns.Select(c =>
-        PostgresTypes.TargetType(c) is var type && type == c.DataType ? $"src.{Sql.Ident(c.Name)}" : $"CAST(src.{Sql.Ident(c.Name)} AS {type})"));
+        PostgresTypes.TargetType(c) is var type && c.BaseDataType == "xml" ? $"CAST(src.{Sql.Ident(c.Name)} AS text)"
+        : type == c.DataType ? $"src.{Sql.Ident(c.Name)}" : $"CAST(src.{Sql.Ident(c.Name)} AS {type})"));
 
     /// <summary>
     /// Whether every column's binary form means the same in another database, so a binary reader may be made: built-in
