@@ -11,7 +11,7 @@ public sealed class ValidationFailedException(IReadOnlyDictionary<string, string
 
 public sealed class NotFoundException(string message) : Exception(message);
 
-public sealed class ConflictException(string message) : Exception(message);
+public sealed class ConflictException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>Collects field errors and throws them together.</summary>
 public sealed class ValidationErrors

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using BackfillStudio.Engine.Catalog;
 using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Sources;
 
@@ -7,9 +8,14 @@ namespace BackfillStudio.Engine.Destinations;
 /// <summary>Reads a destination's <c>config</c> object, collecting errors keyed <c>config.&lt;name&gt;</c>.</summary>
 public sealed class ConfigReader(JsonObject config, ValidationErrors errors)
 {
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+
     public string? Optional(string name)
     {
-        var node = config[name];
+        _read.Add(name);
+        // Matched as spelt: the API's JSON reader gives an object that finds "Password" for "password", and a key kept
+        // as the client spelt it would not be taken for the secret it is.
+        var node = config.FirstOrDefault(p => p.Key == name).Value;
         if (node is null) return null;
         if (node is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.String)
         {
@@ -28,6 +34,23 @@ public sealed class ConfigReader(JsonObject config, ValidationErrors errors)
         var value = Optional(name);
         if (value is null) errors.Add($"config.{name}", $"'{name}' is required.");
         return value ?? "";
+    }
+
+    /// <summary>A name PostgreSQL keeps whole (<see cref="Sql.IdentifierTooLong"/>).</summary>
+    public string? PostgresIdentifier(string name)
+    {
+        var value = Optional(name);
+        if (value is not null && Sql.IdentifierTooLong(value) is { } tooLong) errors.Add($"config.{name}", $"'{name}' {tooLong}.");
+        return value;
+    }
+
+    /// <summary>Refuses every key that is not one of <paramref name="settings"/> or read: a misspelt one would be ignored, a mis-cased secret kept in plain text.</summary>
+    public void RefuseUnknownKeys(IReadOnlyCollection<string> settings, string type)
+    {
+        foreach (var (key, _) in config)
+            if (!settings.Contains(key) && !_read.Contains(key))
+                errors.Add($"config.{Messages.Shorten(key)}", $"'{Messages.Shorten(key)}' is not a setting of a {type} destination " +
+                    $"(names are lower case, as spelt); its settings are {string.Join(", ", settings)}.");
     }
 
     public int Port(string name, int fallback)

@@ -143,7 +143,7 @@ public sealed class DestinationService(
         if (string.IsNullOrWhiteSpace(input.Type)) errors.Add("type", "type is required.");
         if (input.Config is null) errors.Add("config", "config is required.");
         errors.ThrowIfAny();
-        var settings = DestinationTypes.Parse(input.Type!, input.Config!, errors);
+        var settings = DestinationTypes.Parse(input.Type!, input.Config!, errors, refuseUnknownKeys: true);
         errors.ThrowIfAny();
         var local = DestinationTypes.Of(settings!).IsLocal;
         if (!local && input.Engine is not null)

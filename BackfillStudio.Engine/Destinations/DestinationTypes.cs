@@ -25,14 +25,17 @@ public static class DestinationTypes
     public static DestinationType Of(DestinationSettings settings) => All.First(t => t.SettingsType == settings.GetType());
 
     /// <summary>Validates a destination's config object for its type; errors are keyed <c>type</c> or <c>config.&lt;name&gt;</c>.</summary>
-    public static DestinationSettings? Parse(string type, JsonObject config, ValidationErrors errors)
+    /// <param name="refuseUnknownKeys">For input: a key that names no setting is an error (stored settings may keep one from before).</param>
+    public static DestinationSettings? Parse(string type, JsonObject config, ValidationErrors errors, bool refuseUnknownKeys = false)
     {
         if (Find(type) is not { } destinationType)
         {
             errors.Add("type", $"Type '{Messages.Shorten(type)}' is not supported; use one of {string.Join(", ", Names)}.");
             return null;
         }
-        var settings = destinationType.Parse(new ConfigReader(config, errors), errors);
+        var reader = new ConfigReader(config, errors);
+        var settings = destinationType.Parse(reader, errors);
+        if (refuseUnknownKeys) reader.RefuseUnknownKeys(destinationType.Fields.Select(f => f.Key).Concat(destinationType.IdentityKeys).Distinct().ToList(), type);
         return errors.Any ? null : settings;
     }
 }

@@ -61,7 +61,12 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var job = await AddJobAsync(db, pipelineId, input, actor, null, ct);
-        await db.SaveChangesAsync(ct);
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            await db.HoldPipelineAsync(pipelineId, ct);
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
         await AnnounceCreatedAsync(job, ct);
         return ToView(job);
     }
@@ -178,7 +183,7 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         JobStatus? wanted = null;
         if (!string.IsNullOrWhiteSpace(status))
         {
-            if (Enum.TryParse<JobStatus>(status, ignoreCase: true, out var parsed) && !int.TryParse(status, out _)) wanted = parsed;
+            if (EnumText.TryParse<JobStatus>(status, out var parsed)) wanted = parsed;
             else errors.Add("status", $"status '{Messages.Shorten(status)}' is not one of {string.Join(", ", Enum.GetValues<JobStatus>().Select(s => s.ToDb()))}.");
         }
         errors.ThrowIfAny();

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 using BackfillStudio.Engine.Jobs;
 
@@ -35,6 +36,15 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
         CancellationToken ct)
     {
         await using var tx = await Database.BeginTransactionAsync(ct);
+        // First the pipelines, then their schedules: a job being added to one of them (by a request holding the pipeline,
+        // or an occurrence holding its schedule) commits first and is marked below, or finds the pipeline gone.
+        await Database.SqlQuery<int>($"""
+            SELECT count(*)::int AS "Value" FROM (SELECT 1 FROM pipelines WHERE id = {pipelineId} OR source_id = {sourceId} FOR UPDATE) p
+            """).SingleAsync(ct);
+        await Database.SqlQuery<int>($"""
+            SELECT count(*)::int AS "Value" FROM (SELECT 1 FROM backfill_schedules WHERE pipeline_id IN
+                (SELECT id FROM pipelines WHERE id = {pipelineId} OR source_id = {sourceId}) FOR UPDATE) s
+            """).SingleAsync(ct);
         var executing = await Database.SqlQuery<int>($"""
             SELECT count(*) FILTER (WHERE status = {JobStatus.Executing.ToDb()})::int AS "Value"
             FROM (SELECT status FROM queue_backfill_data WHERE pipeline_id = {pipelineId} OR source_id = {sourceId} FOR UPDATE) jobs
@@ -47,6 +57,41 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
         Remove(owner);
         await SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Holds the pipeline, in the caller's transaction, while a job of it is added: a deletion of the pipeline (or its
+    /// source) waits for that transaction, then marks the job deleted with the others; one that came first leaves no
+    /// pipeline to hold (<see cref="Common.NotFoundException"/>), rather than a job of a deleted pipeline left to run.
+    /// </summary>
+    public async Task HoldPipelineAsync(int pipelineId, CancellationToken ct)
+    {
+        var found = await Database.SqlQuery<int>($"""
+            SELECT count(*)::int AS "Value" FROM (SELECT 1 FROM pipelines WHERE id = {pipelineId} FOR SHARE) p
+            """).SingleAsync(ct);
+        if (found == 0) throw new Common.NotFoundException($"Pipeline {pipelineId} does not exist.");
+    }
+
+    /// <summary>What a user is told of a <see cref="DbUpdateConcurrencyException"/>: the row their request changes is gone or changed.</summary>
+    /// <remarks>Not turned into a <see cref="Common.ConflictException"/> here: ASP.NET Identity's store catches it itself.</remarks>
+    public const string ChangedMeanwhile = "Another request changed or deleted this meanwhile; reload and try again.";
+
+    /// <summary>
+    /// A unique name or a reference that another request's commit made invalid between this request's checks and its own
+    /// commit becomes a <see cref="Common.ConflictException"/>, which the API answers 409 and the UI shows, rather than a crash.
+    /// </summary>
+    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken ct = default)
+    {
+        try
+        {
+            return await base.SaveChangesAsync(acceptAllChangesOnSuccess, ct);
+        }
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ForeignKeyViolation } p)
+        {
+            throw new Common.ConflictException(p.SqlState == PostgresErrorCodes.UniqueViolation
+                ? $"Another request saved the same name meanwhile ({p.ConstraintName}); choose another name, or reload."
+                : $"Another request deleted what this one refers to meanwhile ({p.ConstraintName}); reload and try again.", e);
+        }
     }
 
     protected override void OnModelCreating(ModelBuilder b)

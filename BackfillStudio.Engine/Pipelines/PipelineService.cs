@@ -17,8 +17,6 @@ public sealed record PipelineView(int Id, string Name, int SourceId, IReadOnlyLi
 
 public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory, SourceService sources)
 {
-    public const int MaxIdentifierLength = 63;
-
     public async Task<IReadOnlyList<PipelineView>> ListAsync(CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -78,10 +76,12 @@ public sealed class PipelineService(IDbContextFactory<ConfigDbContext> dbFactory
                 errors.Add($"{field}.table_name", $"Table '{table.TableName}' is listed twice.");
             if (table.TargetTableName is { } target)
             {
-                if (string.IsNullOrWhiteSpace(target) || target.Length > MaxIdentifierLength)
-                    errors.Add($"{field}.target_table_name", $"target_table_name must be 1 to {MaxIdentifierLength} characters.");
+                if (string.IsNullOrWhiteSpace(target))
+                    errors.Add($"{field}.target_table_name", "target_table_name must not be empty.");
                 else if (StoredText.Unstorable(target) is { } unstorable)
                     errors.Add($"{field}.target_table_name", $"target_table_name must not contain {unstorable}.");
+                else if (Sql.IdentifierTooLong(target) is { } tooLong)
+                    errors.Add($"{field}.target_table_name", $"target_table_name {tooLong}.");
             }
             var targetName = table.TargetTableName ?? sourceTable?.Name;
             // DuckDB (and Snowflake's upper-case identifiers) do not tell Items from items.

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using BackfillStudio.Engine.Common;
 
 namespace BackfillStudio.Engine.Verification;
 
@@ -18,8 +19,7 @@ public static class VerifyModes
 {
     public static string ToDb(this VerifyMode mode) => mode.ToString().ToLowerInvariant();
 
-    public static bool TryParse(string? text, out VerifyMode mode) =>
-        Enum.TryParse(text, ignoreCase: true, out mode) && !int.TryParse(text, out _);
+    public static bool TryParse(string? text, out VerifyMode mode) => EnumText.TryParse(text, out mode);
 
     public static string Names(bool withNone) =>
         string.Join(", ", Enum.GetValues<VerifyMode>().Where(m => withNone || m != VerifyMode.None).Select(m => $"\"{m.ToDb()}\""));

@@ -128,6 +128,32 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
     }
 
     [Fact]
+    public async Task RequestsRacingOverOneName_OrOneDeletion_AreAnsweredConflict_NeverAServerError()
+    {
+        await using var s = await Scenario.CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
+        var statuses = new List<HttpStatusCode>();
+        for (var round = 0; round < 10; round++)
+        {
+            // Each request finds the name free, then one of them commits first.
+            var created = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => s.Http.PostJsonAsync("/api/v1/destinations",
+                new { name = $"race-{round}", type = "parquet", config = new { path = Path.Combine(Path.GetTempPath(), $"race-{round}") } })));
+            Assert.Single(created, c => c.Status == HttpStatusCode.Created);
+            statuses.AddRange(created.Select(c => c.Status));
+            var id = (int)created.Single(c => c.Status == HttpStatusCode.Created).Body["id"]!;
+            // Each finds the destination, then one of them deletes it first.
+            var deleted = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+            {
+                using var response = await s.Http.DeleteAsync($"/api/v1/destinations/{id}");
+                return response.StatusCode;
+            }));
+            Assert.Single(deleted, d => d == HttpStatusCode.NoContent);
+            statuses.AddRange(deleted);
+        }
+        Assert.All(statuses, status => Assert.Contains(status, new[] { HttpStatusCode.Created, HttpStatusCode.NoContent, HttpStatusCode.BadRequest,
+            HttpStatusCode.NotFound, HttpStatusCode.Conflict }));
+    }
+
+    [Fact]
     public async Task DestinationAndPipelineInput_IsValidated_FieldByField()
     {
         // A pipeline of "a.b".c, then a table a."b.c": "a.b.c" names both, and which one a lookup found first could change.
@@ -151,6 +177,9 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
             ("/api/v1/destinations", new { name = "snow", type = "snowflake", config = new { account = "a", user = "u", warehouse = "w", database = "d", schema = "s", token = "t",
                 base_url = "https://a.snowflakecomputing.com/?token=secret" } }, "config.base_url"),
             ("/api/v1/destinations", new { name = "x", type = "postgres", config = new { host = "h\0", database = "d", username = "u" } }, "config.host"),
+            // PostgreSQL would cut the name to 63 bytes.
+            ("/api/v1/destinations", new { name = "x", type = "postgres", config = new { host = "h", database = "d", username = "u", schema = new string('s', 64) } }, "config.schema"),
+            ("/api/v1/destinations", new { name = "x", type = "parquet", config = new { path = "/tmp/x", compression = "zstd" } }, "config.compression"),
             ("/api/v1/sources", new { name = "s2", host = "", database = "d", username = "u" }, "host"),
             ("/api/v1/sources", new { name = "s\0", host = "h", database = "d", username = "u" }, "name"),
             ("/api/v1/sources", new { name = "s2", host = "h", database = "d", username = "u", ssl_mode = "sometimes" }, "ssl_mode"),
@@ -162,6 +191,9 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] }, tables = new[] { new { table_name = "a.b.c" } } }, "tables[0].table_name"),
             ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] },
                 tables = new[] { new { table_name = "public.items", target_table_name = "it\0ems" } } }, "tables[0].target_table_name"),
+            // 36 characters, 67 bytes: PostgreSQL would keep 63, which two such names could share.
+            ("/api/v1/pipelines", new { name = "p2", source_id = s.SourceId, destination_ids = new[] { s.DestinationIds[0] },
+                tables = new[] { new { table_name = "public.items", target_table_name = new string('ä', 31) + "_2024" } } }, "tables[0].target_table_name"),
             ("/api/v1/notifications", new { name = "n\0", url = "https://example.com/hook", secret = "0123456789abcdef", events = new[] { "FAILED" } }, "name"),
             ($"/api/v1/pipelines/{dotted}/backfill/preview", new { table_name = "a.b.c" }, "table_name"),
         ];
@@ -177,6 +209,8 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
                  {
                      ("/api/v1/sources", """{"name": "s\ud800", "host": "h", "database": "d", "username": "u"}""", "name"),
                      ("/api/v1/destinations", """{"name": "x", "type": "postgres", "config": {"host": "h\udc00", "database": "d", "username": "u"}}""", "config.host"),
+                     // Read in any case, a "Password" was kept as a public setting, in plain text, and shown to every reader.
+                     ("/api/v1/destinations", """{"name": "x", "type": "postgres", "config": {"host": "h", "database": "d", "username": "u", "Password": "hunter2"}}""", "config.Password"),
                      ($"/api/v1/pipelines/{s.PipelineId}/backfill",
                          """{"table_name": "public.items", "filters": [{"column": "name", "operator": "=", "value": "a\ud800"}]}""", "filters[0].value"),
                      ($"/api/v1/pipelines/{s.PipelineId}/backfill/preview", """{"table_name": "public.items\ud800"}""", "table_name"),

@@ -42,6 +42,33 @@ public sealed class DeletionRaceTests(PostgresServer pg) : IClassFixture<Postgre
         Assert.Equal("EXECUTING", (string)(await s.Http.GetJobAsync(jobId))["status"]!);
     }
 
+    /// <summary>
+    /// A backfill request checks its table and filters on the source (slow here, through a proxy) after it found the
+    /// pipeline; a deletion of the pipeline meanwhile marked the jobs there were, and the request then added one: a job of
+    /// no pipeline, neither deleted nor runnable (it failed "Pipeline 1 no longer exists"). Now the request finds the
+    /// pipeline gone when it adds the job.
+    /// </summary>
+    [Theory]
+    [InlineData("pipelines")]
+    [InlineData("sources")]
+    public async Task ABackfillRequested_WhileItsPipelineIsDeleted_IsRefused_AndLeavesNoLiveJob(string resource)
+    {
+        await using var s = await CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
+        var source = new NpgsqlConnectionStringBuilder(s.SourceDb);
+        await using var proxy = new TcpProxy(source.Host!, source.Port) { Latency = TimeSpan.FromMilliseconds(300) };
+        await PostgresServer.ExecuteAsync(s.ConfigDb, $"UPDATE sources SET host = '127.0.0.1', port = {proxy.Port}");
+
+        var request = s.Http.PostJsonAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.items" });
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.False(request.IsCompleted, "the request did not wait for the slow source");
+        using (var deleted = await s.Http.DeleteAsync($"/api/v1/{resource}/{(resource == "pipelines" ? s.PipelineId : s.SourceId)}"))
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+
+        var (status, body) = await request;
+        Assert.True(status == HttpStatusCode.NotFound, $"{(int)status} {body.ToJsonString()}");
+        Assert.Equal(0, (int)(await s.Http.GetOkAsync("/api/v1/backfill"))["total"]!);
+    }
+
     [Theory]
     [InlineData("pipelines")]
     [InlineData("sources")]

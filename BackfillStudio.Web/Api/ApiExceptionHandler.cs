@@ -1,7 +1,9 @@
 using BackfillStudio.Engine.Common;
+using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
 
 namespace BackfillStudio.Web.Api;
 
@@ -22,6 +24,7 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExce
             BadHttpRequestException b => new ProblemDetails { Status = b.StatusCode, Title = "The request could not be read.", Detail = b.Message },
             NotFoundException n => new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message },
             ConflictException c => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = c.Message },
+            DbUpdateConcurrencyException => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = ConfigDbContext.ChangedMeanwhile },
             SourceUnavailableException s => new ProblemDetails { Status = StatusCodes.Status502BadGateway, Title = "The source database is unreachable.", Detail = s.Message },
             _ => null,
         };

@@ -36,7 +36,7 @@ public sealed class PostgresDestinationType : DestinationType<PostgresDestinatio
         config.Required("database"),
         config.Optional("username") ?? config.Required("user"),
         config.Optional("password"),
-        config.Optional("schema") ?? "public",
+        config.PostgresIdentifier("schema") ?? "public",
         config.SslMode("ssl_mode"));
 
     protected override IDestinationWriter CreateWriter(PostgresDestinationSettings settings, WriteTarget target, DestinationContext context) =>

@@ -1,6 +1,9 @@
 using BackfillStudio.Engine.Common;
+using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
+using BackfillStudio.Web.Access;
 using Microsoft.AspNetCore.Components;
+using Microsoft.EntityFrameworkCore;
 using MudBlazor;
 
 namespace BackfillStudio.Web.Components.Shared;
@@ -12,6 +15,8 @@ namespace BackfillStudio.Web.Components.Shared;
 public abstract class SettingsDialogBase : ComponentBase
 {
     [CascadingParameter] protected IMudDialogInstance Dialog { get; set; } = null!;
+
+    [Inject] private CurrentUser User { get; set; } = null!;
 
     protected FieldErrors Errors { get; private set; } = FieldErrors.None;
 
@@ -27,15 +32,17 @@ public abstract class SettingsDialogBase : ComponentBase
         TestResult = null;
         try
         {
-            await action();
+            // Checked again here: the role may have changed since the page opened the dialog.
+            if (await User.IsAllowedAsync(AccessRoles.AdministerPolicy)) await action();
+            else TestResult = new ConnectionTestResult(false, null, UserActions.NotAllowed);
         }
         catch (ValidationFailedException e)
         {
             Errors = new FieldErrors(e);
         }
-        catch (Exception e) when (e is NotFoundException or ConflictException)
+        catch (Exception e) when (e is NotFoundException or ConflictException or DbUpdateConcurrencyException)
         {
-            TestResult = new ConnectionTestResult(false, null, e.Message);
+            TestResult = new ConnectionTestResult(false, null, e is DbUpdateConcurrencyException ? ConfigDbContext.ChangedMeanwhile : e.Message);
         }
         finally
         {

@@ -1,6 +1,8 @@
 using BackfillStudio.Engine.Common;
+using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
 using BackfillStudio.Web.Access;
+using Microsoft.EntityFrameworkCore;
 using MudBlazor;
 
 namespace BackfillStudio.Web.Components.Shared;
@@ -16,18 +18,21 @@ public static class UserActions
             snackbar.Add(successMessage, Severity.Success);
             return true;
         }
-        catch (Exception e) when (e is ConflictException or NotFoundException or SourceUnavailableException or ValidationFailedException)
+        catch (Exception e) when (e is ConflictException or NotFoundException or SourceUnavailableException or ValidationFailedException
+                                      or DbUpdateConcurrencyException)
         {
-            snackbar.Add(e.Message, Severity.Error);
+            snackbar.Add(e is DbUpdateConcurrencyException ? ConfigDbContext.ChangedMeanwhile : e.Message, Severity.Error);
             return false;
         }
     }
+
+    public const string NotAllowed = "Your role does not allow this action.";
 
     /// <summary>Checks the role on the server before an action; a refusal is reported, not thrown.</summary>
     public static async Task<bool> AllowsAsync(this CurrentUser user, string policy, ISnackbar snackbar)
     {
         if (await user.IsAllowedAsync(policy)) return true;
-        snackbar.Add("Your role does not allow this action.", Severity.Error);
+        snackbar.Add(NotAllowed, Severity.Error);
         return false;
     }
 
