@@ -42,8 +42,13 @@ public sealed record SourceColumn(
     /// <summary>char(n): PostgreSQL compares and casts it to text without its padding, which the engine copies.</summary>
     public bool IsPaddedChar => BaseDataType is "bpchar" or "character" || BaseDataType.StartsWith("character(", StringComparison.Ordinal);
 
-    /// <summary>money travels as its numeric value: its text depends on the session's <c>lc_monetary</c>.</summary>
-    public bool IsMoney => BaseDataType == "money";
+    /// <summary>
+    /// The type money travels as, its numeric value (numeric[] for money[]), or null for other types: money's text depends on
+    /// the session's <c>lc_monetary</c>, and '{$12.34}' read where '.' groups thousands (es_AR) is 1234.00.
+    /// </summary>
+    public string? MoneyCarrier => BaseDataType switch { "money" => "numeric", "money[]" => "numeric[]", _ => null };
+
+    public bool IsMoney => MoneyCarrier is not null;
 
     /// <summary>A numeric(p,s): each of its values has exactly s fractional digits.</summary>
     public bool HasFixedScale => Kind == ValueKind.NumericText && Precision is not null && !IsMoney;

@@ -130,7 +130,8 @@ public sealed class DestinationService(
         }
         var errors = new ValidationErrors();
         return DestinationTypes.Parse(entity.Type, config, errors)
-            ?? throw new InvalidOperationException($"Destination {entity.Id} has invalid stored settings.");
+            ?? throw new InvalidOperationException($"Destination {entity.Id} has invalid stored settings (saved before they were checked so): {errors} " +
+                                                   "Edit the destination to correct them.");
     }
 
     private sealed record ValidDestination(string Name, string Type, JsonObject Config, DestinationSettings Settings, string? Engine);
@@ -205,6 +206,20 @@ public sealed class DestinationService(
     private static async Task<DestinationEntity> FindAsync(ConfigDbContext db, int id, CancellationToken ct) =>
         await db.Destinations.FirstOrDefaultAsync(d => d.Id == id, ct) ?? throw new NotFoundException($"Destination {id} does not exist.");
 
+    /// <summary>
+    /// The stored settings that are the type's public ones: a key saved before keys were checked (a mis-cased "Password"
+    /// is kept in plain text, say) is not shown.
+    /// </summary>
+    private static JsonObject PublicConfig(DestinationEntity d)
+    {
+        var type = DestinationTypes.Find(d.Type);
+        var shown = type is null ? [] : type.Fields.Where(f => !f.IsSecret).Select(f => f.Key).Concat(type.IdentityKeys).ToHashSet(StringComparer.Ordinal);
+        var config = new JsonObject();
+        foreach (var (key, value) in JsonNode.Parse(d.Config)!.AsObject())
+            if (shown.Contains(key)) config[key] = value?.DeepClone();
+        return config;
+    }
+
     /// <param name="running">The engines running now (<see cref="EngineRegistry.RunningAsync"/>).</param>
     private DestinationView ToView(DestinationEntity d, IReadOnlySet<string> running)
     {
@@ -218,7 +233,7 @@ public sealed class DestinationService(
                 ? $"Any engine may write here, and {running.Count} engines run ({string.Join(", ", running.Order())}): every one must reach " +
                   "this path on shared storage, or set the engine that can."
                 : null;
-        return new DestinationView(d.Id, d.Name, d.Type, JsonNode.Parse(d.Config)!.AsObject(), secretNames, d.EngineName, engineRunning, warning,
+        return new DestinationView(d.Id, d.Name, d.Type, PublicConfig(d), secretNames, d.EngineName, engineRunning, warning,
             d.CreatedAt, d.UpdatedAt);
     }
 }

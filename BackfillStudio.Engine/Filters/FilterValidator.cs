@@ -56,12 +56,6 @@ public static class FilterValidator
                 errors.Add($"{field}.operator", $"{op.ToSymbol()} applies only to text columns; '{column.Name}' is {column.DataType}.");
                 continue;
             }
-            if (op.IsPattern() && column.NondeterministicCollation)
-            {
-                errors.Add($"{field}.operator", $"{op.ToSymbol()} cannot match '{column.Name}': its collation is nondeterministic " +
-                    "(it finds texts equal that differ), which PostgreSQL's pattern matching does not support; use = or != instead.");
-                continue;
-            }
             if (!FilterValueParser.SupportsValueFilters(column))
             {
                 errors.Add($"{field}.operator", $"Column '{column.Name}' ({column.DataType}) can only be filtered with IS NULL or IS NOT NULL.");

@@ -44,15 +44,26 @@ public static partial class FilterValueParser
         return ok ? null : Invalid(column, raw);
     }
 
-    /// <summary>Casts each value to its column's type in the source; a value the server refuses is a field error.</summary>
+    /// <summary>
+    /// Casts each value to its column's type in the source; a value the server refuses is a field error. So is a pattern it
+    /// cannot match under the column's nondeterministic collation: ILIKE never, LIKE before PostgreSQL 18.
+    /// </summary>
     public static async Task CheckOnServerAsync(NpgsqlConnection connection, TableSchema table, IReadOnlyList<BackfillFilter> filters,
         ValidationErrors errors, CancellationToken ct)
     {
         for (var i = 0; i < filters.Count; i++)
         {
             var filter = filters[i];
-            if (filter.Value is null || !FilterOperators.TryParse(filter.Operator, out var op) || op.IsPattern()) continue;
+            if (filter.Value is null || !FilterOperators.TryParse(filter.Operator, out var op)) continue;
             var column = table.FindColumn(filter.Column)!;
+            if (op.IsPattern())
+            {
+                if (column.NondeterministicCollation && (op == FilterOperator.ILike || connection.PostgreSqlVersion.Major < 18))
+                    errors.Add($"filters[{i}].operator", $"{op.ToSymbol()} cannot match '{column.Name}' in this source: its collation is " +
+                        $"nondeterministic (it finds texts equal that differ), which PostgreSQL {connection.PostgreSqlVersion} does not match " +
+                        "patterns under; use = or != instead.");
+                continue;
+            }
             await using var cmd = new NpgsqlCommand($"SELECT {FilterPredicate.CastValue(column, "v")} IS NULL", connection);
             cmd.Parameters.Add(new NpgsqlParameter("v", NpgsqlTypes.NpgsqlDbType.Text) { Value = filter.Value });
             try

@@ -163,7 +163,16 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
         errors.ThrowIfAny();
 
         await using var source = await sources.OpenAsync(pipeline.SourceId, ct);
-        var table = await source.TableAsync(input.TableName!, ct);
+        TableSchema table;
+        try
+        {
+            table = await source.TableAsync(input.TableName!, ct);
+        }
+        catch (NotFoundException gone)
+        {
+            // One of the pipeline's tables, dropped or renamed in the source since: the request names it, the pipeline exists.
+            throw ValidationFailedException.For("table_name", gone.Message);
+        }
         if (await source.ReadRefusalAsync(table, ct) is { } refusal) errors.Add("table_name", refusal);
         var inputs = at is null ? input.Filters : at.Resolve(table, input.Filters, errors);
         errors.ThrowIfAny();

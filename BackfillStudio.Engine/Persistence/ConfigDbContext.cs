@@ -72,27 +72,20 @@ public sealed class ConfigDbContext(DbContextOptions<ConfigDbContext> options)
         if (found == 0) throw new Common.NotFoundException($"Pipeline {pipelineId} does not exist.");
     }
 
-    /// <summary>What a user is told of a <see cref="DbUpdateConcurrencyException"/>: the row their request changes is gone or changed.</summary>
-    /// <remarks>Not turned into a <see cref="Common.ConflictException"/> here: ASP.NET Identity's store catches it itself.</remarks>
-    public const string ChangedMeanwhile = "Another request changed or deleted this meanwhile; reload and try again.";
-
     /// <summary>
-    /// A unique name or a reference that another request's commit made invalid between this request's checks and its own
-    /// commit becomes a <see cref="Common.ConflictException"/>, which the API answers 409 and the UI shows, rather than a crash.
+    /// What a user is told when another request's commit came between this one's checks and its own: it deleted or
+    /// changed the row this one changes, or saved a name that must be unique, or deleted (or took into use) a row this one
+    /// refers to. Null for other exceptions. The API answers these 409, the UI shows them, rather than a crash.
     /// </summary>
-    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken ct = default)
+    public static string? ConcurrentChangeMessage(Exception e) => e switch
     {
-        try
-        {
-            return await base.SaveChangesAsync(acceptAllChangesOnSuccess, ct);
-        }
-        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ForeignKeyViolation } p)
-        {
-            throw new Common.ConflictException(p.SqlState == PostgresErrorCodes.UniqueViolation
-                ? $"Another request saved the same name meanwhile ({p.ConstraintName}); choose another name, or reload."
-                : $"Another request deleted what this one refers to meanwhile ({p.ConstraintName}); reload and try again.", e);
-        }
-    }
+        DbUpdateConcurrencyException => "Another request changed or deleted this meanwhile; reload and try again.",
+        DbUpdateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } } =>
+            "Another request saved the same thing meanwhile (a name that must be unique, say); reload and try again.",
+        DbUpdateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } } =>
+            "Another request changed what this one refers to meanwhile (deleted it, or took it into use); reload and try again.",
+        _ => null,
+    };
 
     protected override void OnModelCreating(ModelBuilder b)
     {

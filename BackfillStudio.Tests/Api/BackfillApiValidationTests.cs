@@ -167,7 +167,9 @@ public sealed class BackfillApiValidationTests(PostgresServer pg) : IClassFixtur
 
         // A status is a name: Enum.TryParse took "EXECUTING,FAILED" as the OR of their values, and listed the FAILED jobs.
         foreach (var path in new[] { $"/api/v1/pipelines/{s.PipelineId}/backfill?skip=-1", $"/api/v1/pipelines/{s.PipelineId}/backfill?limit=0",
-                     $"/api/v1/pipelines/{s.PipelineId}/backfill?limit=100000", "/api/v1/backfill?status=EXECUTING,FAILED", "/api/v1/backfill?status=1" })
+                     $"/api/v1/pipelines/{s.PipelineId}/backfill?limit=100000", "/api/v1/backfill?status=EXECUTING,FAILED", "/api/v1/backfill?status=1",
+                     // Values of the wrong kind are named by their parameter too.
+                     "/api/v1/backfill?limit=abc", "/api/v1/backfill?include_deleted=maybe", "/api/v1/backfill?pipeline_id=x" })
         {
             var query = path.Split('?')[1];
             var (status, problem) = await s.Http.GetJsonAsync(path);

@@ -35,6 +35,11 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
         Assert.Equal(2, rows.Count);
         Assert.All(rows, row => Assert.DoesNotContain(password, row));
         Assert.Equal(1L, await PostgresServer.ScalarAsync<long>(s.ConfigDb, "SELECT count(*) FROM data_protection_keys"));
+
+        // A secret kept in plain text under a key of another case, by a version that read keys in any case, is not shown.
+        await PostgresServer.ExecuteAsync(s.ConfigDb, """UPDATE destinations SET config = config::jsonb || '{"Password": "hunter2"}'::jsonb""");
+        Assert.DoesNotContain("hunter2", (await s.Http.GetOkAsync("/api/v1/destinations")).ToJsonString());
+        Assert.DoesNotContain("hunter2", (await s.Http.GetOkAsync($"/api/v1/destinations/{s.DestinationIds[0]}")).ToJsonString());
     }
 
     [Fact]
@@ -161,6 +166,10 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
             ["public.items"], DestinationKinds.Parquet, "--Backfill:EngineEnabled=false");
         var dotted = await s.AddPipelineAsync("dotted", [s.DestinationIds[0]], "a.b.c");
         await PostgresServer.ExecuteAsync(s.SourceDb, """CREATE SCHEMA a; CREATE TABLE a."b.c" (id int PRIMARY KEY);""");
+        // A pipeline's table dropped in the source since: the request is at fault (400), not the pipeline's address (404).
+        await PostgresServer.ExecuteAsync(s.SourceDb, "CREATE TABLE gone (id int PRIMARY KEY)");
+        var gone = await s.AddPipelineAsync("gone", [s.DestinationIds[0]], "public.gone");
+        await PostgresServer.ExecuteAsync(s.SourceDb, "DROP TABLE gone");
         (string Path, object Body, string Field)[] cases =
         [
             ("/api/v1/destinations", new { name = "x", type = "oracle", config = new { } }, "type"),
@@ -196,6 +205,8 @@ public sealed class SetupApiTests(PostgresServer pg) : IClassFixture<PostgresSer
                 tables = new[] { new { table_name = "public.items", target_table_name = new string('ä', 31) + "_2024" } } }, "tables[0].target_table_name"),
             ("/api/v1/notifications", new { name = "n\0", url = "https://example.com/hook", secret = "0123456789abcdef", events = new[] { "FAILED" } }, "name"),
             ($"/api/v1/pipelines/{dotted}/backfill/preview", new { table_name = "a.b.c" }, "table_name"),
+            ($"/api/v1/pipelines/{gone}/backfill/preview", new { table_name = "public.gone" }, "table_name"),
+            ($"/api/v1/pipelines/{gone}/backfill", new { table_name = "public.gone" }, "table_name"),
         ];
         foreach (var (path, body, field) in cases)
         {

@@ -87,8 +87,8 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
         await using var s = await CreateAsync(pg, EdgeValuesSql, ["public.edge_values"], DestinationKinds.Postgres,
             $"--Backfill:BinaryCopy={binaryCopy}", "--Backfill:BatchSize=2", BinaryCopyTests.RunnerLog);
         var logs = LogCapture.Attach(s.App);
-        // money keeps a job on decoded rows (BinaryCopyTests); the decoded run covers it.
-        if (binaryCopy) await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE edge_values DROP COLUMN m");
+        // money and xml keep a job on decoded rows (BinaryCopyTests); the decoded run covers them.
+        if (binaryCopy) await PostgresServer.ExecuteAsync(s.SourceDb, "ALTER TABLE edge_values DROP COLUMN m, DROP COLUMN doc");
         var job = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.edge_values"), Timeout, "COMPLETED", "FAILED");
         Assert.True("COMPLETED" == (string)job["status"]!, job.ToJsonString());
         Assert.Contains(binaryCopy ? "binary COPY passed through" : "decoded rows", logs.Text);
@@ -457,8 +457,10 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
             INSERT INTO tips VALUES (1, 5), (2, 12.34);
             CREATE TABLE fees (id int PRIMARY KEY, amount money);
             INSERT INTO fees VALUES (1, 5), (2, 12.34);
+            CREATE TABLE purses (id int PRIMARY KEY, amounts money[]);
+            INSERT INTO purses VALUES (1, '{5,1200}'), (2, NULL), (3, '{}'), (4, '{-75,NULL}');
             """;
-        await using var s = await CreateAsync(pg, sql, ["public.wallets", "public.tips", "public.fees"], DestinationKinds.Postgres);
+        await using var s = await CreateAsync(pg, sql, ["public.wallets", "public.tips", "public.fees", "public.purses"], DestinationKinds.Postgres);
         // A target made before with a numeric column: the merge went through money there too, and stored 12.00.
         await PostgresServer.ExecuteAsync(s.DestinationDb, "CREATE SCHEMA copy; CREATE TABLE copy.fees (id int PRIMARY KEY, amount numeric(12,2))");
         var database = new NpgsqlConnectionStringBuilder(s.DestinationDb).Database;
@@ -477,6 +479,16 @@ public sealed class FidelityTests(PostgresServer pg) : IClassFixture<PostgresSer
         Assert.True("COMPLETED" == (string)whole["status"]!, whole.ToJsonString());
         Assert.Equal("1:1200,2:null,3:-75", await PostgresServer.ScalarAsync<string>(s.DestinationDb,
             "SELECT string_agg(id || ':' || coalesce(balance::numeric::text, 'null'), ',' ORDER BY id) FROM copy.wallets"));
+
+        // money[] too: its text, '{$5.00,"$1,200.00"}', was read by the target under its own lc_monetary.
+        var purses = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.purses"), Timeout, "COMPLETED", "FAILED");
+        Assert.True("COMPLETED" == (string)purses["status"]!, purses.ToJsonString());
+        // Compared without trailing zeros: money turns into numeric with its locale's decimal places.
+        static string Amounts(string table) => "SELECT string_agg(id || ':' || CASE WHEN amounts IS NULL THEN 'null' ELSE '[' || coalesce((SELECT " +
+            "string_agg(coalesce(trim_scale(x)::text, 'null'), ';' ORDER BY o) FROM unnest(amounts::numeric[]) WITH ORDINALITY AS u(x, o)), '') || ']' END, " +
+            $"',' ORDER BY id) FROM {table}";
+        Assert.Equal(await PostgresServer.ScalarAsync<string>(s.SourceDb, Amounts("public.purses")),
+            await PostgresServer.ScalarAsync<string>(s.DestinationDb, Amounts("copy.purses")));
 
         var cents = await s.Http.WaitForJobAsync(await s.StartBackfillAsync("public.tips"), Timeout, "COMPLETED", "FAILED");
         Assert.Equal("FAILED", (string)cents["status"]!);

@@ -43,10 +43,10 @@ public sealed class DeletionRaceTests(PostgresServer pg) : IClassFixture<Postgre
     }
 
     /// <summary>
-    /// A backfill request checks its table and filters on the source (slow here, through a proxy) after it found the
-    /// pipeline; a deletion of the pipeline meanwhile marked the jobs there were, and the request then added one: a job of
-    /// no pipeline, neither deleted nor runnable (it failed "Pipeline 1 no longer exists"). Now the request finds the
-    /// pipeline gone when it adds the job.
+    /// A backfill request checks its table and filters on the source after it found the pipeline (here the source answers
+    /// only once the deletion is done); a deletion of the pipeline meanwhile marked the jobs there were, and the request then
+    /// added one: a job of no pipeline, neither deleted nor runnable (it failed "Pipeline 1 no longer exists"). Now the
+    /// request finds the pipeline gone when it adds the job.
     /// </summary>
     [Theory]
     [InlineData("pipelines")]
@@ -55,14 +55,16 @@ public sealed class DeletionRaceTests(PostgresServer pg) : IClassFixture<Postgre
     {
         await using var s = await CreateAsync(pg, SourceSql, ["public.items"], DestinationKinds.Postgres, "--Backfill:EngineEnabled=false");
         var source = new NpgsqlConnectionStringBuilder(s.SourceDb);
-        await using var proxy = new TcpProxy(source.Host!, source.Port) { Latency = TimeSpan.FromMilliseconds(300) };
+        await using var proxy = new TcpProxy(source.Host!, source.Port);
         await PostgresServer.ExecuteAsync(s.ConfigDb, $"UPDATE sources SET host = '127.0.0.1', port = {proxy.Port}");
 
+        proxy.Blackhole();
         var request = s.Http.PostJsonAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.items" });
-        await Task.Delay(TimeSpan.FromMilliseconds(500));
-        Assert.False(request.IsCompleted, "the request did not wait for the slow source");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(request.IsCompleted, "the request did not wait for the source");
         using (var deleted = await s.Http.DeleteAsync($"/api/v1/{resource}/{(resource == "pipelines" ? s.PipelineId : s.SourceId)}"))
             Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        proxy.Heal();
 
         var (status, body) = await request;
         Assert.True(status == HttpStatusCode.NotFound, $"{(int)status} {body.ToJsonString()}");

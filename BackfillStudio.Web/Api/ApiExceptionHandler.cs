@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 namespace BackfillStudio.Web.Api;
 
 /// <summary>Turns application exceptions into RFC 7807 problem details with the right status code.</summary>
-public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+public sealed partial class ApiExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
@@ -21,10 +21,12 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExce
                 Detail = string.Join(" ", v.Errors.SelectMany(e => e.Value.Select(m => $"{e.Key}: {m}"))),
             },
             BadHttpRequestException { InnerException: System.Text.Json.JsonException { Path: { Length: > 2 } path } } b => Unreadable(b, FieldOf(path)),
+            BadHttpRequestException b when UnboundParameter(b.Message) is { } parameter => Unreadable(b, parameter),
             BadHttpRequestException b => new ProblemDetails { Status = b.StatusCode, Title = "The request could not be read.", Detail = b.Message },
             NotFoundException n => new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message },
             ConflictException c => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = c.Message },
-            DbUpdateConcurrencyException => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = ConfigDbContext.ChangedMeanwhile },
+            DbUpdateException d when ConfigDbContext.ConcurrentChangeMessage(d) is { } raced =>
+                new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = raced },
             SourceUnavailableException s => new ProblemDetails { Status = StatusCodes.Status502BadGateway, Title = "The source database is unreachable.", Detail = s.Message },
             _ => null,
         };
@@ -41,6 +43,16 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems) : IExce
             Title = "One or more fields are invalid.",
             Detail = $"{field}: the value is not of the kind this field takes.",
         };
+
+    /// <summary>
+    /// The query or route parameter of a value of the wrong kind (<c>?limit=abc</c>), as the API names it: ASP.NET's message
+    /// names it as C# spells it ("Failed to bind parameter "int limit" from "abc"."), and the API's names are those in snake_case.
+    /// </summary>
+    private static string? UnboundParameter(string message) =>
+        BindFailure().Match(message) is { Success: true } m ? System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(m.Groups["name"].Value) : null;
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^Failed to bind parameter "[^"]*?(?<name>\w+)" from """)]
+    private static partial System.Text.RegularExpressions.Regex BindFailure();
 
     /// <summary>The field of a JSON path as the API names fields: <c>$.filters[0].value</c> is <c>filters[0].value</c>.</summary>
     private static string FieldOf(string path) => path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');

@@ -61,9 +61,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     public async Task PrepareAsync(CancellationToken ct)
     {
         // Pipelines made before their names were checked may hold a longer one, which two tables could share.
-        foreach (var (what, name) in new[] { ("target table", target.TargetTable), ("schema", settings.Schema) })
-            if (Sql.IdentifierTooLong(name) is { } tooLong)
-                throw new InvalidOperationException($"The {what} name '{name}' {tooLong}. Give it a shorter name.");
+        if (Sql.IdentifierTooLong(target.TargetTable) is { } tooLong)
+            throw new InvalidOperationException($"The target table name '{target.TargetTable}' {tooLong}. Give the pipeline's table a shorter target_table_name.");
         _connection = await (settings.Connection with { CommandTimeoutSeconds = stallTimeoutSeconds }).OpenAsync($"{SessionPrefix}{target.Epoch}", ct);
         // Kept now: after a cancelled COPY the connection may already be broken when it is needed.
         _processId = _connection.ProcessID;
@@ -149,8 +148,9 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         var locale = (string)(await cmd.ExecuteScalarAsync(ct))!;
         return columns.Select(c =>
         {
-            var staged = $"CAST({Sql.Ident(c.Name)} AS numeric)";
-            return (c, $"SELECT CAST({Sql.Ident(c.Name)} AS text) FROM {Stage} WHERE CAST(CAST({staged} AS money) AS numeric) <> {staged} LIMIT 1",
+            var staged = $"CAST({Sql.Ident(c.Name)} AS {c.MoneyCarrier})";
+            return (c, $"SELECT CAST({Sql.Ident(c.Name)} AS text) FROM {Stage} " +
+                       $"WHERE CAST(CAST({staged} AS {PostgresTypes.TargetType(c)}) AS {c.MoneyCarrier}) IS DISTINCT FROM {staged} LIMIT 1",
                 $"would not stay the same in {settings.Schema}.{target.TargetTable}: money there has the decimal places of the " +
                 $"target database's lc_monetary ({locale}), which would round it.");
         });

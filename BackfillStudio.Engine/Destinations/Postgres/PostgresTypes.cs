@@ -25,9 +25,9 @@ public static class PostgresTypes
     public static NpgsqlDbType DirectDbType(SourceColumn column) => column.Kind == ValueKind.NumericText ? NpgsqlDbType.Numeric : DbType(column);
 
     /// <summary>The merge's expression turning a staged value into the target column's type.</summary>
-    public static string FromStage(SourceColumn column, string staged) => column.IsMoney
+    public static string FromStage(SourceColumn column, string staged) => column.MoneyCarrier is { } carrier
         // Through numeric: money's text would be read in the target's lc_monetary.
-        ? $"CAST(CAST({staged} AS numeric) AS money)"
+        ? $"CAST(CAST({staged} AS {carrier}) AS {TargetType(column)})"
         : $"CAST({staged} AS {TargetType(column)})";
 
     /// <summary>A numeric's text as a decimal, or null when the decimal would not print back the same (NaN).</summary>

@@ -9,7 +9,7 @@ public static class ColumnValueReader
     /// <summary>The SELECT expression for a column: text-carried kinds are cast to text in the source.</summary>
     public static string SelectExpression(SourceColumn column) => column switch
     {
-        { IsMoney: true } => $"{Sql.Ident(column.Name)}::numeric::text",
+        { MoneyCarrier: { } carrier } => $"{Sql.Ident(column.Name)}::{carrier}::text",
         { Kind: ValueKind.NumericText or ValueKind.Enum or ValueKind.OtherText } => $"{Sql.Ident(column.Name)}::text",
         _ => Sql.Ident(column.Name),
     };

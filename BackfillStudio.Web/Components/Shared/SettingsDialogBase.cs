@@ -3,7 +3,6 @@ using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
 using BackfillStudio.Web.Access;
 using Microsoft.AspNetCore.Components;
-using Microsoft.EntityFrameworkCore;
 using MudBlazor;
 
 namespace BackfillStudio.Web.Components.Shared;
@@ -40,9 +39,9 @@ public abstract class SettingsDialogBase : ComponentBase
         {
             Errors = new FieldErrors(e);
         }
-        catch (Exception e) when (e is NotFoundException or ConflictException or DbUpdateConcurrencyException)
+        catch (Exception e) when (e is NotFoundException or ConflictException || ConfigDbContext.ConcurrentChangeMessage(e) is not null)
         {
-            TestResult = new ConnectionTestResult(false, null, e is DbUpdateConcurrencyException ? ConfigDbContext.ChangedMeanwhile : e.Message);
+            TestResult = new ConnectionTestResult(false, null, ConfigDbContext.ConcurrentChangeMessage(e) ?? e.Message);
         }
         finally
         {

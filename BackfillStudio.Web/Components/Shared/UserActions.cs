@@ -2,7 +2,6 @@ using BackfillStudio.Engine.Common;
 using BackfillStudio.Engine.Persistence;
 using BackfillStudio.Engine.Sources;
 using BackfillStudio.Web.Access;
-using Microsoft.EntityFrameworkCore;
 using MudBlazor;
 
 namespace BackfillStudio.Web.Components.Shared;
@@ -19,9 +18,9 @@ public static class UserActions
             return true;
         }
         catch (Exception e) when (e is ConflictException or NotFoundException or SourceUnavailableException or ValidationFailedException
-                                      or DbUpdateConcurrencyException)
+                                      || ConfigDbContext.ConcurrentChangeMessage(e) is not null)
         {
-            snackbar.Add(e is DbUpdateConcurrencyException ? ConfigDbContext.ChangedMeanwhile : e.Message, Severity.Error);
+            snackbar.Add(ConfigDbContext.ConcurrentChangeMessage(e) ?? e.Message, Severity.Error);
             return false;
         }
     }
