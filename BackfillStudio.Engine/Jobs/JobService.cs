@@ -281,6 +281,8 @@ public sealed class JobService(IDbContextFactory<ConfigDbContext> dbFactory, Sou
             throw new ConflictException(job.Verification?.Status switch
             {
                 VerifyStatus.Pending or VerifyStatus.Running => $"Backfill job {id} is being verified; repair once it ends.",
+                VerifyStatus.Mismatch when job.Status is JobStatus.Failed or JobStatus.Cancelled =>
+                    $"Backfill job {id} is {job.Status.ToDb()}: it differs by the rows it has not copied yet. Resume it instead; only a COMPLETED job is repaired.",
                 VerifyStatus.Mismatch => $"Backfill job {id} is {job.Status.ToDb()}; cancel it or let it end first.",
                 _ => $"Backfill job {id} has nothing to repair: its last verification is {job.Verification?.Status ?? "missing"}, not MISMATCH.",
             });

@@ -23,10 +23,12 @@ public sealed record SourceSettings(string Host, int Port, string Database, stri
     /// The settings PostgreSQL's text of values depends on, pinned on every session that reads or writes values (or their
     /// canonical text) as text: a database or role may set others. <c>DateStyle = 'SQL, DMY'</c> writes 2024-01-02 as
     /// 02/01/2024, which a target set to MDY reads as February 1st; <c>extra_float_digits = 0</c> rounds floats to 15
-    /// digits. Types without a binary form the engine uses (arrays of dates, ranges, composite types, ...) travel as text.
-    /// The time zone is the connection's (UTC).
+    /// digits; <c>array_nulls = off</c> reads an array's NULL element as the text 'NULL'; <c>quote_all_identifiers = on</c>
+    /// makes the catalog name money <c>"money"</c>, which would then travel as its locale's text. Types without a binary
+    /// form the engine uses (arrays of dates, ranges, composite types, ...) travel as text. The time zone is the connection's (UTC).
     /// </summary>
-    private const string TextSettings = "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
+    private const string TextSettings = "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'; " +
+                                        "SET array_nulls = on; SET quote_all_identifiers = off";
 
     /// <summary>
     /// A role that a row-level security policy filters sees part of a table, in every query and <c>COPY</c>, with no

@@ -26,13 +26,17 @@ public sealed class VerificationStore(ConfigDataSource config, JobStateStore sta
         {Returning}
         """, ct, ("id", id), ("report", VerificationReport.Queued(mode).ToJson()), FinishedStatuses);
 
-    /// <summary>Queues a repair of the ranges the last verification found different; it verifies again in the same mode.</summary>
+    /// <summary>
+    /// Queues a repair of the ranges the last verification found different; it verifies again in the same mode. Only of a
+    /// COMPLETED job: a FAILED or CANCELLED one differs by the rows it has not copied yet, which a resume copies, and a
+    /// repair before it would write them too (in a Parquet folder, beside the files the resume writes: twice).
+    /// </summary>
     public Task<JobChanged?> RequestRepairAsync(int id, CancellationToken ct) => states.ExecuteAsync($"""
         UPDATE queue_backfill_data SET verify_status = '{VerifyStatus.Pending}', verify_repair = true, verify_attempts = 0, verify_owner = NULL,
                verify_cancel_requested_at = NULL, verification = jsonb_set(verification, ARRAY['status'], '"{VerifyStatus.Pending}"'), updated_at = now()
-        WHERE id = @id AND {Finished} AND verify_status = '{VerifyStatus.Mismatch}'
+        WHERE id = @id AND status = @completed AND deleted_at IS NULL AND verify_status = '{VerifyStatus.Mismatch}'
         {Returning}
-        """, ct, ("id", id), FinishedStatuses);
+        """, ct, ("id", id), ("completed", JobStatus.Completed.ToDb()));
 
     /// <summary>Claims the oldest queued verification for this engine.</summary>
     public async Task<int?> ClaimNextAsync(CancellationToken ct) => (await states.ExecuteAsync($"""

@@ -14,22 +14,25 @@ public sealed class TextStyleTests(PostgresServer pg) : IClassFixture<PostgresSe
 {
     private const string SourceSql = """
         CREATE TYPE pair AS (d date, f float8);
-        CREATE TABLE odd (id int PRIMARY KEY, days date[], span daterange, gap interval, pt point, blobs bytea[], p pair);
+        CREATE TABLE odd (id int PRIMARY KEY, days date[], span daterange, gap interval, pt point, blobs bytea[], p pair, docs xml[]);
         INSERT INTO odd VALUES (1, '{2024-01-02}', '[2024-01-02,2024-02-01)', '1 year 2 mons 3 days 04:05:06', point(0.1, 1::float8 / 3),
-                                '{"\\x00ff"}', ROW('2024-01-02', 1::float8 / 3));
+                                '{"\\x00ff"}', ROW('2024-01-02', 1::float8 / 3), ARRAY['<a/>'::xml, NULL]);
         DO $$ BEGIN
             EXECUTE format('ALTER DATABASE %I SET DateStyle = ''SQL, DMY''', current_database());
             EXECUTE format('ALTER DATABASE %I SET IntervalStyle = ''sql_standard''', current_database());
             EXECUTE format('ALTER DATABASE %I SET extra_float_digits = 0', current_database());
             EXECUTE format('ALTER DATABASE %I SET bytea_output = ''escape''', current_database());
+            -- The catalog would name types "money", "xml"[].
+            EXECUTE format('ALTER DATABASE %I SET quote_all_identifiers = on', current_database());
         END $$;
         """;
 
     /// <summary>The values as the source holds them, in the text of PostgreSQL's default styles.</summary>
     private static readonly string[] Expected =
-        ["{2024-01-02}", "[2024-01-02,2024-02-01)", "1 year 2 mons 3 days 04:05:06", "(0.1,0.3333333333333333)", "{\"\\\\x00ff\"}", "(2024-01-02,0.3333333333333333)"];
+        ["{2024-01-02}", "[2024-01-02,2024-02-01)", "1 year 2 mons 3 days 04:05:06", "(0.1,0.3333333333333333)", "{\"\\\\x00ff\"}", "(2024-01-02,0.3333333333333333)",
+            "{<a/>,NULL}"];
 
-    private const string ColumnsAsText = "days::text, span::text, gap::text, pt::text, blobs::text, p::text";
+    private const string ColumnsAsText = "days::text, span::text, gap::text, pt::text, blobs::text, p::text, docs::text";
 
     [Theory]
     [InlineData(DestinationKinds.Postgres)]
@@ -44,8 +47,12 @@ public sealed class TextStyleTests(PostgresServer pg) : IClassFixture<PostgresSe
                 EXECUTE format('ALTER DATABASE %I SET DateStyle = ''German, DMY''', current_database());
                 EXECUTE format('ALTER DATABASE %I SET IntervalStyle = ''iso_8601''', current_database());
                 EXECUTE format('ALTER DATABASE %I SET bytea_output = ''escape''', current_database());
+                -- An array's NULL element would be read as the text 'NULL'.
+                EXECUTE format('ALTER DATABASE %I SET array_nulls = off', current_database());
             END $$;
             """);
+        var columns = (await s.Http.GetOkAsync($"/api/v1/sources/{s.SourceId}/tables/public.odd/columns")).ToJsonString();
+        Assert.Contains("\"xml[]\"", columns);
         var created = await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill", new { table_name = "public.odd", verify = "checksum" });
         var jobId = (int)created["id"]!;
 

@@ -381,6 +381,58 @@ public sealed class VerificationTests(PostgresServer pg) : IClassFixture<Postgre
     }
 
     /// <summary>
+    /// A cancelled job differs by the rows it has not copied yet. Before, its MISMATCH could be repaired: the repair wrote
+    /// those rows into the job's Parquet folder as repair files, the resume wrote them again as part files, and the job
+    /// said COMPLETED with them twice. Now only a COMPLETED job is repaired; the cancelled one is resumed, once.
+    /// </summary>
+    [Fact]
+    public async Task ACancelledJob_IsNotRepaired_ButResumed_AndItsParquetFolderHoldsEachRowOnce()
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE TABLE orders (id int PRIMARY KEY, v text);
+            INSERT INTO orders SELECT g, 'v' || g FROM generate_series(1, 3000) g;
+            """, ["public.orders"], DestinationKinds.Parquet, "--Backfill:BatchSize=200", "--Backfill:VerifyAfterLoad=none");
+        var jobId = (int)(await s.Http.PostOkAsync($"/api/v1/pipelines/{s.PipelineId}/backfill",
+            new { table_name = "public.orders", max_rows_per_second = 1000 }))["id"]!;
+        await s.Http.WaitUntilAsync(jobId, Timeout, j => (long)j["count_record"]! >= 400, "progress");
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/cancel", new { });
+        var cancelled = await s.Http.WaitForJobAsync(jobId, Timeout, "CANCELLED");
+        Assert.True((long)cancelled["count_record"]! < 3000, cancelled.ToJsonString());
+
+        Assert.Equal("MISMATCH", (string)(await VerifyAsync(s, jobId, "count"))["status"]!);
+        var (repair, problem) = await s.Http.PostJsonAsync($"/api/v1/backfill/{jobId}/repair");
+        Assert.True(repair == HttpStatusCode.Conflict, problem.ToJsonString());
+        Assert.Contains("Resume it instead", (string)problem["detail"]!);
+
+        await s.Http.PostOkAsync($"/api/v1/backfill/{jobId}/resume", new { });
+        Assert.Equal(3000L, (long)(await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED"))["count_record"]!);
+        await s.AssertDestinationsHoldAsync(await TableContents.FromPostgresAsync(s.SourceDb, "public", "orders"), "orders", jobId, DestinationKinds.Parquet);
+    }
+
+    /// <summary>
+    /// A Parquet destination whose path has a folder named like a Hive partition (<c>region=eu</c>): DuckDB's reader took
+    /// it for one, and its value for every row's region. A checksum verification of an exact copy said MISMATCH, and a
+    /// repair would have rewritten the files with 'eu' in every row. The files are read as written now.
+    /// </summary>
+    [Fact]
+    public async Task AParquetPathWithAFolderNamedLikeAHivePartition_IsReadAsWritten()
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE TABLE items (id int PRIMARY KEY, region text NOT NULL);
+            INSERT INTO items SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END FROM generate_series(1, 500) g;
+            """, ["public.items"], DestinationKinds.Parquet, "--Backfill:VerifyAfterLoad=none");
+        var partitioned = Path.Combine(s.ParquetDirectory, "region=eu");
+        await PostgresServer.ExecuteAsync(s.ConfigDb,
+            $"UPDATE destinations SET config = config::jsonb || jsonb_build_object('path', '{partitioned.Replace("'", "''")}'::text)");
+        var jobId = await s.StartBackfillAsync("public.items");
+        await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
+        Assert.True(File.Exists(Directory.GetFiles(Path.Combine(partitioned, "items", jobId.ToString()), "*.parquet").First()));
+
+        var verification = await VerifyAsync(s, jobId, "checksum");
+        Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+    }
+
+    /// <summary>
     /// Filters that a destination would evaluate otherwise than the source: a row value's IS [NOT] NULL (PostgreSQL looks
     /// at every field; the destination holds one text), and ILIKE (case folds under the source column's collation). Before,
     /// the destination counted more rows than the job copied, a MISMATCH whose repair deleted those rows of the full copy

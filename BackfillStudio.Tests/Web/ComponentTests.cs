@@ -84,6 +84,8 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
             Job(6, "COMPLETED", 1000, 1000) with { Verification = Report(VerifyStatus.Mismatch, 1) },
             Job(7, "COMPLETED", 1000, 1000) with { Verification = Report(VerifyStatus.Running, 0) },
             Job(8, "COMPLETED", 1000, 1000) with { Verification = Report(VerifyStatus.Matched, 0) },
+            // A cancelled job differs by the rows it has not copied: it is resumed, not repaired.
+            Job(9, "CANCELLED", 20, 1000) with { Verification = Report(VerifyStatus.Mismatch, 1) },
         ]));
 
         var rows = cut.FindAll("tbody tr");
@@ -96,6 +98,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Equal("Details,Verify,Repair,Delete", Buttons(5));
         Assert.Equal("Stop verifying,Delete", Buttons(6));
         Assert.Equal("Verify,Delete", Buttons(7));
+        Assert.Equal("Details,Resume,Verify,Delete", Buttons(8));
         Assert.Contains("resumed by alice", rows[4].TextContent);
         Assert.Contains("500 / 1,000 (50%)", rows[1].TextContent);
         Assert.Contains("boom", rows[3].TextContent);

@@ -32,7 +32,12 @@ public sealed class ParquetVerifier(ParquetDestinationSettings settings, VerifyS
         ? Directory.GetFiles(_directory, "*.parquet").Order(StringComparer.Ordinal).ToList()
         : [];
 
-    private static string Read(IEnumerable<string> files) => $"read_parquet([{string.Join(", ", files.Select(Sql.Literal))}])";
+    /// <summary>
+    /// The files as written. Not as a Hive table: DuckDB takes a folder named <c>key=value</c> anywhere in their path (a
+    /// destination path <c>/lake/region=eu</c>) for a partition, whose value replaces a column of that name in every row.
+    /// </summary>
+    private static string Read(IEnumerable<string> files) =>
+        $"read_parquet([{string.Join(", ", files.Select(Sql.Literal))}], hive_partitioning = false)";
 
     public Task<RangeMeasure> MeasureAsync(KeyRange range, bool checksum, CancellationToken ct)
     {
@@ -58,7 +63,7 @@ public sealed class ParquetVerifier(ParquetDestinationSettings settings, VerifyS
             using (var cmd = _relation.Command(Connection,
                        $"COPY (SELECT * FROM {Read([file])} WHERE NOT COALESCE({{where}}, FALSE)) TO {Sql.Literal(rest)} (FORMAT parquet, COMPRESSION zstd)", range))
                 cmd.ExecuteNonQuery();
-            File.Move(rest, file, overwrite: true);
+            DurableFile.MoveIntoPlace(rest, file);
         }
         return Task.CompletedTask;
     }

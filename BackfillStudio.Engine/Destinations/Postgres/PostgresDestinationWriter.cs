@@ -78,6 +78,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
         if (existing is not null)
         {
             await RefuseRowRewritersAsync(ct);
+            await RefuseUnloggedAsync(ct);
             await MatchTargetKeyAsync(ct);
         }
         if (TargetDdl(existing).Count > 0 || !HasKey && !await ExistsAsync($"{Schema}.{ProgressTable}", ct) || !await ExistsAsync(FenceSql, ct))
@@ -180,10 +181,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// </summary>
     private async Task RefuseRowRewritersAsync(CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("""
-            WITH RECURSIVE tables(relid) AS (
-                SELECT to_regclass(@table)::oid
-                UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tables p ON i.inhparent = p.relid JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition)
+        await using var cmd = new NpgsqlCommand($"""
+            {TargetTreeSql}
             SELECT 'trigger', t.tgname, t.tgrelid = to_regclass(@table), n.nspname, c.relname
             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE t.tgrelid IN (SELECT relid FROM tables) AND NOT t.tgisinternal AND t.tgenabled <> 'D'
@@ -207,6 +206,36 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
               $"would not hold the source's values. Disable it while the backfill runs (ALTER TABLE {tableSql} DISABLE TRIGGER {nameSql}) or drop it."
             : $"{table} has the rule {name} on INSERT or UPDATE, which may rewrite or drop the rows the job writes. Drop it " +
               $"(DROP RULE {nameSql} ON {tableSql}) or disable it (ALTER TABLE {tableSql} DISABLE RULE {nameSql}).");
+    }
+
+    /// <summary>The target and its partitions, all levels down, as <c>tables(relid)</c>; <c>@table</c> is the target.</summary>
+    private const string TargetTreeSql = """
+        WITH RECURSIVE tables(relid) AS (
+            SELECT to_regclass(@table)::oid
+            UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tables p ON i.inhparent = p.relid JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition)
+        """;
+
+    /// <summary>
+    /// Fails when a target made before, or one of its partitions, is UNLOGGED: PostgreSQL empties such a table when it
+    /// recovers from a crash or promotes a standby, so rows the job's checkpoints say are written would be gone, and a
+    /// resumed job would not write them again.
+    /// </summary>
+    private async Task RefuseUnloggedAsync(CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"""
+            {TargetTreeSql}
+            SELECT n.nspname, c.relname, c.oid = to_regclass(@table) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid IN (SELECT relid FROM tables) AND c.relpersistence = 'u'
+            ORDER BY 3 DESC, 1, 2 LIMIT 1
+            """, _connection);
+        cmd.Parameters.AddWithValue("table", TargetSql);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return;
+        var (schema, name, own) = (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2));
+        var table = $"{settings.Schema}.{target.TargetTable}";
+        throw new InvalidOperationException((own ? $"{table} is UNLOGGED" : $"{table} has its partition {schema}.{name} UNLOGGED") +
+            ": PostgreSQL empties an unlogged table when it recovers from a crash or promotes a standby, so rows this job has written, " +
+            $"and would not write again, could be lost. Make it logged (ALTER TABLE {Sql.Ident(schema)}.{Sql.Ident(name)} SET LOGGED) or drop it.");
     }
 
     /// <summary>
