@@ -181,7 +181,7 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// </summary>
     private async Task RefuseRowRewritersAsync(CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"""
+        if (await FirstRowAsync($"""
             {TargetTreeSql}
             SELECT 'trigger', t.tgname, t.tgrelid = to_regclass(@table), n.nspname, c.relname
             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -192,13 +192,8 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
             SELECT 'rule', r.rulename, true, '', '' FROM pg_rewrite r
             WHERE r.ev_class = to_regclass(@table) AND r.ev_type IN ('2', '3') AND r.ev_enabled <> 'D'
             ORDER BY 3 DESC, 1, 2 LIMIT 1
-            """, _connection);
-        cmd.Parameters.AddWithValue("table", TargetSql);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) return;
-        var (kind, name, own) = (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2));
+            """, ct) is not [string kind, string name, bool own, string schema, string partition]) return;
         var table = $"{settings.Schema}.{target.TargetTable}";
-        var (schema, partition) = (reader.GetString(3), reader.GetString(4));
         var (tableSql, nameSql) = (own ? TargetSql : $"{Sql.Ident(schema)}.{Sql.Ident(partition)}", Sql.Ident(name));
         var where = own ? "" : $" on its partition {schema}.{partition}";
         throw new InvalidOperationException(kind == "trigger"
@@ -206,6 +201,18 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
               $"would not hold the source's values. Disable it while the backfill runs (ALTER TABLE {tableSql} DISABLE TRIGGER {nameSql}) or drop it."
             : $"{table} has the rule {name} on INSERT or UPDATE, which may rewrite or drop the rows the job writes. Drop it " +
               $"(DROP RULE {nameSql} ON {tableSql}) or disable it (ALTER TABLE {tableSql} DISABLE RULE {nameSql}).");
+    }
+
+    /// <summary>The first row of a query (null when none) whose parameter <c>@table</c> is the target.</summary>
+    private async Task<object[]?> FirstRowAsync(string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, _connection);
+        cmd.Parameters.AddWithValue("table", TargetSql);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        var row = new object[reader.FieldCount];
+        reader.GetValues(row);
+        return row;
     }
 
     /// <summary>The target and its partitions, all levels down, as <c>tables(relid)</c>; <c>@table</c> is the target.</summary>
@@ -222,16 +229,12 @@ public sealed class PostgresDestinationWriter(PostgresDestinationSettings settin
     /// </summary>
     private async Task RefuseUnloggedAsync(CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"""
+        if (await FirstRowAsync($"""
             {TargetTreeSql}
-            SELECT n.nspname, c.relname, c.oid = to_regclass(@table) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            SELECT n.nspname::text, c.relname::text, c.oid = to_regclass(@table) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.oid IN (SELECT relid FROM tables) AND c.relpersistence = 'u'
             ORDER BY 3 DESC, 1, 2 LIMIT 1
-            """, _connection);
-        cmd.Parameters.AddWithValue("table", TargetSql);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) return;
-        var (schema, name, own) = (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2));
+            """, ct) is not [string schema, string name, bool own]) return;
         var table = $"{settings.Schema}.{target.TargetTable}";
         throw new InvalidOperationException((own ? $"{table} is UNLOGGED" : $"{table} has its partition {schema}.{name} UNLOGGED") +
             ": PostgreSQL empties an unlogged table when it recovers from a crash or promotes a standby, so rows this job has written, " +
