@@ -381,6 +381,32 @@ public sealed class VerificationTests(PostgresServer pg) : IClassFixture<Postgre
     }
 
     /// <summary>
+    /// A PostgreSQL target made before with wider types (double precision for a real, for a bigint; numeric for an
+    /// integer), which the writer takes since each value comes back the same: their text differs from the source's
+    /// (0.10000000149011612 for 0.1, 1e+16), and every checksum verification said MISMATCH, and again after each repair.
+    /// The target's values are read back in the source's types.
+    /// </summary>
+    [Fact]
+    public async Task APostgresTargetWithWiderTypes_VerifiesMatched_ByChecksum()
+    {
+        await using var s = await CreateAsync(pg, """
+            CREATE TABLE readings (id int PRIMARY KEY, v real, big bigint, n int);
+            INSERT INTO readings VALUES (1, 0.1, 10000000000000000, 7), (2, NULL, -5, NULL), (3, 3.4028235e38, 0, -1);
+            """, ["public.readings"], DestinationKinds.Postgres, "--Backfill:VerifyAfterLoad=none");
+        await PostgresServer.ExecuteAsync(s.DestinationDb,
+            "CREATE SCHEMA copy; CREATE TABLE copy.readings (id bigint PRIMARY KEY, v double precision, big double precision, n numeric(20,4))");
+        var jobId = await s.StartBackfillAsync("public.readings");
+        await s.Http.WaitForJobAsync(jobId, Timeout, "COMPLETED");
+        Assert.Equal(0.10000000149011612, await PostgresServer.ScalarAsync<double>(s.DestinationDb, "SELECT v FROM copy.readings WHERE id = 1"));
+
+        var verification = await VerifyAsync(s, jobId, "checksum");
+        Assert.True("MATCHED" == (string)verification["status"]!, verification.ToJsonString());
+        // A change only the wider type can hold is seen.
+        await PostgresServer.ExecuteAsync(s.DestinationDb, "UPDATE copy.readings SET v = v + 1e-12 WHERE id = 1");
+        Assert.Equal("MISMATCH", (string)(await VerifyAsync(s, jobId, "checksum"))["status"]!);
+    }
+
+    /// <summary>
     /// A cancelled job differs by the rows it has not copied yet. Before, its MISMATCH could be repaired: the repair wrote
     /// those rows into the job's Parquet folder as repair files, the resume wrote them again as part files, and the job
     /// said COMPLETED with them twice. Now only a COMPLETED job is repaired; the cancelled one is resumed, once.

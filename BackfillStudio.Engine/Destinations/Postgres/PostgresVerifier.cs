@@ -18,6 +18,11 @@ public sealed class PostgresVerifier : IDestinationVerifier
     private NpgsqlConnection? _connection;
     private readonly string _destination;
     private IReadOnlyList<SourceColumn> _checksumColumns = [];
+    /// <summary>
+    /// The columns of a target made before that have another type than the job writes, with that type: a wider one, which
+    /// the writer checked holds each value.
+    /// </summary>
+    private Dictionary<string, string> _otherTypes = [];
 
     public PostgresVerifier(PostgresDestinationSettings settings, VerifyScope scope, string destination)
     {
@@ -61,21 +66,25 @@ public sealed class PostgresVerifier : IDestinationVerifier
     {
         _connection = await _settings.Connection.OpenAsync($"BackfillStudio verify job {_scope.JobId}", ct);
         await using var cmd = new NpgsqlCommand($"""
-            SELECT a.attname, a.attgenerated = '', {PostgresCatalog.NondeterministicSql("a.attcollation")}
+            SELECT a.attname, a.attgenerated = '', {PostgresCatalog.NondeterministicSql("a.attcollation")}, format_type(a.atttypid, a.atttypmod)
             FROM pg_attribute a
             WHERE a.attrelid = to_regclass(@table) AND a.attnum > 0 AND NOT a.attisdropped
             """, _connection);
         cmd.Parameters.AddWithValue("table", TargetSql);
         var written = new HashSet<string>();
         var loose = new HashSet<string>();
+        var types = new Dictionary<string, string>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
                 if (reader.GetBoolean(1)) written.Add(reader.GetString(0));
                 if (reader.GetBoolean(2)) loose.Add(reader.GetString(0));
+                types[reader.GetString(0)] = reader.GetString(3);
             }
         }
+        _otherTypes = _scope.Table.Columns.Where(c => !c.IsMoney && types.TryGetValue(c.Name, out var type) && type != PostgresTypes.TargetType(c))
+            .ToDictionary(c => c.Name, c => types[c.Name]);
         if (written.Count == 0) throw new InvalidOperationException($"The target table {_settings.Schema}.{_scope.TargetTable} does not exist.");
         // A target made before may compare a column under a collation of its own: its matching rows would be others than
         // the source's, and a repair would delete rows that the source keeps apart ('OPEN' for a filter = 'open').
@@ -84,9 +93,24 @@ public sealed class PostgresVerifier : IDestinationVerifier
         _checksumColumns = _scope.Table.Columns.Where(c => written.Contains(c.Name)).ToList();
     }
 
+    /// <summary>
+    /// A column's canonical text, read back in the source's type where the target holds it in another: a real in a double
+    /// precision column prints 0.10000000149011612, the source's 0.1, and the checksum differed on every verification.
+    /// Only a value the source's type holds exactly is read back so; another (a change in the extra digits, 1.2501 in a
+    /// numeric(14,4) for a numeric(10,2)) keeps a text no source value has, and its range differs.
+    /// </summary>
+    private string Canonical(SourceColumn column)
+    {
+        var q = Sql.Ident(column.Name);
+        if (!_otherTypes.TryGetValue(column.Name, out var targetType)) return PostgresCanonical.Canonical(column, q);
+        var asSource = $"CAST({q} AS {PostgresTypes.TargetType(column)})";
+        return $"CASE WHEN CAST({asSource} AS {targetType}) IS NOT DISTINCT FROM {q} THEN {PostgresCanonical.Canonical(column, asSource)} " +
+               $"ELSE 'not a {PostgresTypes.TargetType(column)}: ' || CAST({q} AS text) END";
+    }
+
     public async Task<RangeMeasure> MeasureAsync(KeyRange range, bool checksum, CancellationToken ct)
     {
-        var sum = checksum ? ", " + PostgresCanonical.RowChecksum(_checksumColumns.Select(c => PostgresCanonical.Canonical(c, Sql.Ident(c.Name)))) : "";
+        var sum = checksum ? ", " + PostgresCanonical.RowChecksum(_checksumColumns.Select(Canonical)) : "";
         await using var cmd = Command($"SELECT count(*){sum} FROM {TargetSql} WHERE {Where(range)}", range);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
@@ -95,7 +119,7 @@ public sealed class PostgresVerifier : IDestinationVerifier
 
     public async Task<IReadOnlyList<string[]>> MatchingKeysAsync(KeyRange range, CancellationToken ct)
     {
-        var keys = RepairKeys.List(_scope.Table, c => PostgresCanonical.Canonical(c, Sql.Ident(c.Name)), _destination);
+        var keys = RepairKeys.List(_scope.Table, Canonical, _destination);
         await using var cmd = Command($"SELECT {keys} FROM {TargetSql} WHERE {Where(range)}", range);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         return RepairKeys.ReadAll(reader);
