@@ -12,6 +12,6 @@ public static class Sql
 
     /// <summary>Why PostgreSQL would not keep this name as it is, or null when it would.</summary>
     public static string? IdentifierTooLong(string name) =>
-        System.Text.Encoding.UTF8.GetByteCount(name) <= MaxIdentifierBytes ? null
-            : $"must be at most {MaxIdentifierBytes} bytes in UTF-8 (this is {System.Text.Encoding.UTF8.GetByteCount(name)}): PostgreSQL cuts a longer name to its first {MaxIdentifierBytes} bytes, so two names alike in those would be one";
+        System.Text.Encoding.UTF8.GetByteCount(name) is var bytes && bytes <= MaxIdentifierBytes ? null
+            : $"must be at most {MaxIdentifierBytes} bytes in UTF-8 (this is {bytes}): PostgreSQL cuts a longer name to its first {MaxIdentifierBytes} bytes, so two names alike in those would be one";
 }

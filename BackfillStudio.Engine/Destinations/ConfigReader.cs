@@ -45,7 +45,7 @@ public sealed class ConfigReader(JsonObject config, ValidationErrors errors)
     }
 
     /// <summary>Refuses every key that is not one of <paramref name="settings"/> or read: a misspelt one would be ignored, a mis-cased secret kept in plain text.</summary>
-    public void RefuseUnknownKeys(IReadOnlyCollection<string> settings, string type)
+    public void RefuseUnknownKeys(IReadOnlySet<string> settings, string type)
     {
         foreach (var (key, _) in config)
             if (!settings.Contains(key) && !_read.Contains(key))

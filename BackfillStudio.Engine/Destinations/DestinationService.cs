@@ -213,7 +213,7 @@ public sealed class DestinationService(
     private static JsonObject PublicConfig(DestinationEntity d)
     {
         var type = DestinationTypes.Find(d.Type);
-        var shown = type is null ? [] : type.Fields.Where(f => !f.IsSecret).Select(f => f.Key).Concat(type.IdentityKeys).ToHashSet(StringComparer.Ordinal);
+        var shown = type is null ? [] : type.SettingKeys.Except(type.SecretKeys).ToHashSet(StringComparer.Ordinal);
         var config = new JsonObject();
         foreach (var (key, value) in JsonNode.Parse(d.Config)!.AsObject())
             if (shown.Contains(key)) config[key] = value?.DeepClone();

@@ -33,6 +33,9 @@ public abstract class DestinationType
     /// <summary>The settings that say where the secrets are sent (see <see cref="DestinationField.Identity"/>).</summary>
     public virtual IEnumerable<string> IdentityKeys => Fields.Where(f => f.Identity).Select(f => f.Key);
 
+    /// <summary>Every key a <c>config</c> may hold: the fields', and aliases such as PostgreSQL's "user".</summary>
+    public IReadOnlySet<string> SettingKeys => Fields.Select(f => f.Key).Concat(IdentityKeys).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>Reads and validates the settings; errors are keyed <c>config.&lt;name&gt;</c>.</summary>
     public abstract DestinationSettings Parse(ConfigReader config, ValidationErrors errors);
 

@@ -35,7 +35,7 @@ public static class DestinationTypes
         }
         var reader = new ConfigReader(config, errors);
         var settings = destinationType.Parse(reader, errors);
-        if (refuseUnknownKeys) reader.RefuseUnknownKeys(destinationType.Fields.Select(f => f.Key).Concat(destinationType.IdentityKeys).Distinct().ToList(), type);
+        if (refuseUnknownKeys) reader.RefuseUnknownKeys(destinationType.SettingKeys, type);
         return errors.Any ? null : settings;
     }
 }

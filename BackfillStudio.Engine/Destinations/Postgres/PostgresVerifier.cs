@@ -20,7 +20,8 @@ public sealed class PostgresVerifier : IDestinationVerifier
     private IReadOnlyList<SourceColumn> _checksumColumns = [];
     /// <summary>
     /// The columns of a target made before that have another type than the job writes, with that type: a wider one, which
-    /// the writer checked holds each value.
+    /// the writer checked holds each value. Not money: read back as money, a value would take the verifying session's
+    /// lc_monetary.
     /// </summary>
     private Dictionary<string, string> _otherTypes = [];
 
@@ -83,8 +84,8 @@ public sealed class PostgresVerifier : IDestinationVerifier
                 types[reader.GetString(0)] = reader.GetString(3);
             }
         }
-        _otherTypes = _scope.Table.Columns.Where(c => !c.IsMoney && types.TryGetValue(c.Name, out var type) && type != PostgresTypes.TargetType(c))
-            .ToDictionary(c => c.Name, c => types[c.Name]);
+        _otherTypes = types.Where(t => _scope.Table.FindColumn(t.Key) is { IsMoney: false } c && t.Value != PostgresTypes.TargetType(c))
+            .ToDictionary();
         if (written.Count == 0) throw new InvalidOperationException($"The target table {_settings.Schema}.{_scope.TargetTable} does not exist.");
         // A target made before may compare a column under a collation of its own: its matching rows would be others than
         // the source's, and a repair would delete rows that the source keeps apart ('OPEN' for a filter = 'open').
