@@ -50,6 +50,13 @@ public sealed record SourceColumn(
 
     public bool IsMoney => MoneyCarrier is not null;
 
+    /// <summary>
+    /// The type a column is cast to before it is read as text, where its own text is not its value: money's (see
+    /// <see cref="MoneyCarrier"/>), and xml[]'s, whose elements print parsed anew, a declaration of version 1.0 alone left
+    /// out and a declared encoding dropped (text[] keeps each element's stored text, as xml's own cast to text does).
+    /// </summary>
+    public string? TextVia => MoneyCarrier ?? (BaseDataType == "xml[]" ? "text[]" : null);
+
     /// <summary>A numeric(p,s): each of its values has exactly s fractional digits.</summary>
     public bool HasFixedScale => Kind == ValueKind.NumericText && Precision is not null && !IsMoney;
 

@@ -40,7 +40,7 @@ public static class PostgresCanonical
         // The engine copies char(n) with its padding, which a cast to text would strip; concat keeps it (and makes NULL '').
         { IsPaddedChar: true } => $"CASE WHEN {q} IS NOT NULL THEN concat({q}) END",
         { Kind: ValueKind.Bytea } => $"encode({q}, 'hex')",
-        { MoneyCarrier: { } carrier } => $"({q})::{carrier}::text",
+        { TextVia: { } via } => $"({q})::{via}::text",
         { ComparesScaleFree: true } => ScaleFree($"({q})::text"),
         _ => $"({q})::text",
     };

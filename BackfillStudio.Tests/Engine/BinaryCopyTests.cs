@@ -121,7 +121,7 @@ public sealed class BinaryCopyTests(PostgresServer pg) : IClassFixture<PostgresS
     {
         const string sql = """
             CREATE TABLE docs (id int PRIMARY KEY, d xml, many xml[]);
-            INSERT INTO docs VALUES (1, CAST('<?xml version="1.0"?>' || E'\n' || '<a>1</a>' AS xml), NULL), (2, '<b/>', ARRAY['<c/>'::xml]), (3, NULL, NULL),
+            INSERT INTO docs VALUES (1, CAST('<?xml version="1.0"?>' || E'\n' || '<a>1</a>' AS xml), NULL), (2, '<b/>', ARRAY['<c/>'::xml, CAST('<?xml version="1.0"?>' || E'\n' || '<e/>' AS xml)]), (3, NULL, NULL),
                 (4, '<?xml version="1.0" standalone="yes"?><c/>', NULL), (5, '<?xml version="1.0" encoding="ISO-8859-1"?><d>é</d>', NULL);
             """;
         await using var s = await CreateAsync(pg, sql, ["public.docs"], DestinationKinds.Postgres, RunnerLog);

@@ -9,7 +9,7 @@ public static class ColumnValueReader
     /// <summary>The SELECT expression for a column: text-carried kinds are cast to text in the source.</summary>
     public static string SelectExpression(SourceColumn column) => column switch
     {
-        { MoneyCarrier: { } carrier } => $"{Sql.Ident(column.Name)}::{carrier}::text",
+        { TextVia: { } via } => $"{Sql.Ident(column.Name)}::{via}::text",
         { Kind: ValueKind.NumericText or ValueKind.Enum or ValueKind.OtherText } => $"{Sql.Ident(column.Name)}::text",
         _ => Sql.Ident(column.Name),
     };
