@@ -78,10 +78,8 @@ public sealed class ConfigOutageTests(PostgresServer pg) : IClassFixture<Postgre
             proxy.Heal();
         }
 
-        await SeverAndHealAsync();
-        await Assert.ThrowsAnyAsync<NpgsqlException>(ViaDataSource);
-        await Assert.ThrowsAnyAsync<NpgsqlException>(ViaConnectionString);
-
+        // Without clearing, a pooled connection fails its next use, unless Npgsql noticed the close first: that varies, so
+        // only the cleared pools are asserted.
         await SeverAndHealAsync();
         config.ClearPools();
         Assert.Equal(1, await ViaDataSource());
